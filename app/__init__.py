@@ -1,0 +1,1 @@
+"""Rectify: a workflow engine for supervision-item rectification (问题整改)."""

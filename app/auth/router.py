@@ -1,0 +1,45 @@
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from app.auth import service
+from app.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me
+from app.deps import AdminDep, CallerDep, SessionDep
+
+router = APIRouter(tags=["auth"])
+
+
+class KeyList(BaseModel):
+    data: list[ApiKeyPublic]
+
+
+@router.post("/keys", status_code=201, response_model=ApiKeyCreated)
+def create_key(body: ApiKeyCreate, session: SessionDep, _admin: AdminDep):
+    key, token = service.create_key(session, body)
+    return ApiKeyCreated(
+        id=key.id,
+        name=key.name,
+        role=key.role,
+        unit_code=key.unit_code,
+        created_at=key.created_at,
+        token=token,
+    )
+
+
+@router.get("/keys", response_model=KeyList)
+def list_keys(session: SessionDep, _admin: AdminDep):
+    return KeyList(
+        data=[
+            ApiKeyPublic.model_validate(k, from_attributes=True) for k in service.list_keys(session)
+        ]
+    )
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+def revoke_key(key_id: int, session: SessionDep, _admin: AdminDep):
+    service.revoke_key(session, key_id)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=Me)
+def me(caller: CallerDep):
+    return Me(name=caller.name, role=caller.role, unit_code=caller.unit_code)

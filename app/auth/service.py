@@ -1,0 +1,106 @@
+"""API keys: random tokens, stored as SHA-256 digests.
+
+Tokens carry 256 bits of randomness, so a fast hash is the right choice (a
+slow password hash protects low-entropy secrets; it would only add latency).
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.auth.models import ApiKey, ApiKeyCreate, Role
+from app.clock import real_now
+from app.errors import NotFound, field_error
+from app.units.models import Unit
+
+TOKEN_PREFIX = "rk_"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the key's identity, role and (for unit keys) unit subtree."""
+
+    key_id: int
+    name: str
+    role: Role
+    unit_code: str | None = None
+    unit_path: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role}:{self.name}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_key(
+    session: Session, data: ApiKeyCreate, token: str | None = None
+) -> tuple[ApiKey, str]:
+    if data.role == Role.unit:
+        if not data.unit_code:
+            raise field_error("unit_code", "A unit key must name its unit.")
+    elif data.unit_code:
+        raise field_error("unit_code", "Only unit keys are bound to a unit.")
+    if data.unit_code and session.get(Unit, data.unit_code) is None:
+        raise field_error("unit_code", f"No unit with code {data.unit_code!r}.")
+    token = token or new_token()
+    key = ApiKey(
+        name=data.name,
+        role=data.role.value,
+        unit_code=data.unit_code,
+        token_hash=hash_token(token),
+        created_at=real_now(),
+    )
+    session.add(key)
+    session.flush()
+    return key, token
+
+
+def authenticate(session: Session, token: str) -> Caller | None:
+    digest = hash_token(token)
+    row = session.execute(
+        select(ApiKey, Unit.path)
+        .outerjoin(Unit, Unit.code == ApiKey.unit_code)
+        .where(ApiKey.token_hash == digest, ApiKey.revoked_at.is_(None))
+    ).first()
+    if row is None or not hmac.compare_digest(row[0].token_hash, digest):
+        return None
+    key, path = row
+    return Caller(key.id, key.name, Role(key.role), key.unit_code, path)
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.id))
+    )
+
+
+def revoke_key(session: Session, key_id: int) -> None:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        raise NotFound(f"No key with id {key_id}.")
+    key.revoked_at = real_now()
+    session.flush()
+
+
+def ensure_bootstrap_admin(session: Session, token: str) -> bool:
+    """Create an admin key with exactly ``token`` when no admin key exists yet."""
+    exists = session.scalar(
+        select(ApiKey.id).where(ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None))
+    )
+    if exists is not None:
+        return False
+    if session.scalar(select(ApiKey.id).where(ApiKey.token_hash == hash_token(token))):
+        return False
+    create_key(session, ApiKeyCreate(name="bootstrap-admin", role=Role.admin), token=token)
+    return True

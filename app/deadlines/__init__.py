@@ -1,0 +1,1 @@
+"""Deadlines: workday arithmetic, traffic lights and the escalation ladder."""

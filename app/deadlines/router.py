@@ -1,0 +1,89 @@
+"""Calendar and test-clock endpoints."""
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from app.clock import TestClock, now
+from app.deadlines.store import CalendarOverride, load_calendar
+from app.deps import AdminDep, CallerDep, SessionDep
+from app.errors import BadRequest, NotFound
+from app.settings import get_settings
+
+router = APIRouter(tags=["calendar"])
+MAX_RANGE_DAYS = 3660
+
+
+class WorkdaysAnswer(BaseModel):
+    workdays: int
+    days: list[date]
+
+
+class DayOverride(BaseModel):
+    workday: bool
+    note: str | None = Field(default=None, max_length=200)
+
+
+class DayOverridePublic(DayOverride):
+    date: date
+
+
+class ClockBody(BaseModel):
+    now: AwareDatetime
+
+
+class ClockAnswer(BaseModel):
+    now: datetime
+    frozen: bool
+
+
+@router.get("/calendar/workdays", response_model=WorkdaysAnswer)
+def workdays(
+    session: SessionDep, _caller: CallerDep, from_: Annotated[date, Query(alias="from")], to: date
+):
+    if to < from_ or (to - from_) > timedelta(days=MAX_RANGE_DAYS):
+        raise BadRequest(f"'to' must be on or after 'from' and within {MAX_RANGE_DAYS} days.")
+    days = load_calendar(session).workdays_between(from_, to)
+    return WorkdaysAnswer(workdays=len(days), days=days)
+
+
+@router.put("/calendar/days/{day}", response_model=DayOverridePublic)
+def override_day(day: date, body: DayOverride, session: SessionDep, _admin: AdminDep):
+    row = session.get(CalendarOverride, day) or CalendarOverride(day=day, workday=body.workday)
+    row.workday, row.note = body.workday, body.note
+    session.add(row)
+    session.flush()
+    return DayOverridePublic(date=day, workday=row.workday, note=row.note)
+
+
+def _require_test_clock() -> None:
+    if not get_settings().test_clock:
+        raise NotFound("The test clock is off (set RECTIFY_TEST_CLOCK=1).")
+
+
+@router.get("/admin/clock", response_model=ClockAnswer)
+def get_clock(session: SessionDep, _admin: AdminDep):
+    _require_test_clock()
+    return ClockAnswer(now=now(session), frozen=session.get(TestClock, 1) is not None)
+
+
+@router.put("/admin/clock", response_model=ClockAnswer)
+def set_clock(body: ClockBody, session: SessionDep, _admin: AdminDep):
+    _require_test_clock()
+    row = session.get(TestClock, 1) or TestClock(id=1, now=body.now)
+    row.now = body.now
+    session.add(row)
+    session.flush()
+    return ClockAnswer(now=row.now, frozen=True)
+
+
+@router.delete("/admin/clock", status_code=204)
+def reset_clock(session: SessionDep, _admin: AdminDep):
+    _require_test_clock()
+    row = session.get(TestClock, 1)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+    return Response(status_code=204)

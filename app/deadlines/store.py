@@ -1,0 +1,19 @@
+"""Admin calendar overrides, stored in the database; they win over statutory data."""
+
+from datetime import date
+
+from sqlmodel import Field, Session, SQLModel, select
+
+from app.deadlines.calendar import WorkdayCalendar
+
+
+class CalendarOverride(SQLModel, table=True):
+    __tablename__ = "calendar_override"
+    day: date = Field(primary_key=True)
+    workday: bool
+    note: str | None = Field(default=None, max_length=200)
+
+
+def load_calendar(session: Session) -> WorkdayCalendar:
+    overrides = {o.day: o.workday for o in session.exec(select(CalendarOverride))}
+    return WorkdayCalendar(overrides)

@@ -1,0 +1,51 @@
+"""Request dependencies: the unit of work and the authenticated caller."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from app.auth.models import Role
+from app.auth.service import Caller, authenticate
+from app.db import unit_of_work
+from app.errors import Forbidden, Unauthorized
+
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    engine = request.app.state.engine
+    with unit_of_work(write=request.method not in READ_METHODS, engine=engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_caller(request: Request, session: SessionDep) -> Caller:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer token is required.")
+    caller = authenticate(session, token.strip())
+    if caller is None:
+        raise Unauthorized("Unknown or revoked token.")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require(*roles: Role):
+    """Dependency factory: the caller must hold one of ``roles``."""
+
+    def _check(caller: CallerDep) -> Caller:
+        if caller.role not in roles:
+            raise Forbidden(f"This needs the role {' or '.join(r.value for r in roles)}.")
+        return caller
+
+    return Depends(_check)
+
+
+AdminDep = Annotated[Caller, require(Role.admin)]

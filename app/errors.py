@@ -1,0 +1,139 @@
+"""Problem details (RFC 9457) for every error the API returns."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("rectify.errors")
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://rectify.dev/problems/"
+
+
+class ProblemError(Exception):
+    """An expected refusal: carries its HTTP status and problem type."""
+
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class BadRequest(ProblemError):
+    status, title, slug = 400, "Bad request", "bad-request"
+
+
+class Unauthorized(ProblemError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class Forbidden(ProblemError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(ProblemError):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class Conflict(ProblemError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class ActionNotAllowed(Conflict):
+    title, slug = "Action not allowed in the current state", "action-not-allowed"
+
+
+class PreconditionFailed(ProblemError):
+    status, title, slug = 412, "Precondition failed", "precondition-failed"
+
+
+class PayloadTooLarge(ProblemError):
+    status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class Invalid(ProblemError):
+    status, title, slug = 422, "Unprocessable content", "validation-error"
+
+    def __init__(self, detail: str, errors: list[dict[str, str]] | None = None, **ext: Any):
+        super().__init__(detail, errors=errors or [], **ext)
+
+
+def field_error(field: str, message: str) -> Invalid:
+    return Invalid(message, errors=[{"field": field, "message": message}])
+
+
+def problem_response(
+    status: int, title: str, detail: str, slug: str, headers: dict | None = None, **ext: Any
+) -> JSONResponse:
+    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **ext}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _loc_field(loc: tuple) -> str:
+    parts = (
+        [str(p) for p in loc[1:]]
+        if loc and loc[0] in ("body", "query", "path", "header")
+        else [str(p) for p in loc]
+    )
+    return ".".join(parts) or str(loc[0] if loc else "")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(_req: Request, exc: ProblemError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem_response(
+            exc.status, exc.title, exc.detail, exc.slug, headers=headers, **exc.extensions
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errs):
+            return problem_response(
+                400, "Bad request", "The body is not valid JSON.", "bad-request"
+            )
+        fields = [
+            {"field": _loc_field(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
+            for e in errs
+        ]
+        where = {e.get("loc", ("body",))[0] for e in errs}
+        if where & {"query", "header"} and "body" not in where:
+            return problem_response(
+                400, "Bad request", "Invalid query parameters.", "bad-request", errors=fields
+            )
+        if where == {"path"}:
+            return problem_response(404, "Not found", "No such resource.", "not-found")
+        return problem_response(
+            422, "Unprocessable content", "The body is invalid.", "validation-error", errors=fields
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, exc: StarletteHTTPException):
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+        title = titles.get(exc.status_code, "Error")
+        return problem_response(
+            exc.status_code,
+            title,
+            str(exc.detail),
+            title.lower().replace(" ", "-"),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_req: Request, exc: Exception):
+        log.exception("unhandled error", exc_info=exc)
+        return problem_response(
+            500,
+            "Internal server error",
+            "An unexpected error occurred; it has been logged.",
+            "internal",
+        )

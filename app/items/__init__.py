@@ -1,0 +1,1 @@
+"""Supervision items (问题): create, read, list, act on them."""

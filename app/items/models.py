@@ -1,0 +1,108 @@
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime
+
+
+class Source(StrEnum):
+    inspection = "inspection"
+    audit = "audit"
+    assessment = "assessment"
+    hotline = "hotline"
+    petition = "petition"
+    analysis = "analysis"
+    talk = "talk"
+    other = "other"
+
+
+class Severity(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    critical = "critical"
+
+
+class Light(StrEnum):
+    green = "green"
+    yellow = "yellow"
+    red = "red"
+    none = "none"
+
+
+class Item(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_item_unit_state", "unit_code", "state"),
+        Index("ix_item_next_check", "next_check_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    number: str | None = Field(default=None, unique=True, max_length=32)
+    title: str = Field(max_length=500)
+    description: str = Field(default="", sa_type=Text)
+    source: str = Field(max_length=20, index=True)
+    category: str | None = Field(default=None, max_length=100)
+    severity: str = Field(default="normal", max_length=10)
+    unit_code: str | None = Field(default=None, foreign_key="unit.code", max_length=64)
+    campaign: str | None = Field(default=None, max_length=200, index=True)
+    state: str = Field(max_length=40, index=True)
+    review_pending: bool = False
+    resolution: str | None = Field(default=None, max_length=20)
+    workflow_name: str = Field(max_length=64)
+    workflow_version: int
+    due_date: date | None = Field(default=None, index=True)
+    accept_due_date: date | None = None
+    light: str = Field(default="none", max_length=10, index=True)
+    escalation_level: int = Field(default=0, index=True)
+    next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ladder_deadline: str | None = Field(default=None, max_length=40)
+    ladder_fired: int = 0
+    version: int = 1
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    external_ref: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class HistoryEntry(SQLModel, table=True):
+    """Append-only: one row per transition, escalation, extension decision, upload."""
+
+    __tablename__ = "history_entry"
+    __table_args__ = (UniqueConstraint("item_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id")
+    seq: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=250)
+    action: str = Field(max_length=40)
+    from_state: str | None = Field(default=None, max_length=40)
+    to_state: str | None = Field(default=None, max_length=40)
+    comment: str | None = Field(default=None, sa_type=Text)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class Evidence(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    filename: str = Field(max_length=255)
+    size: int
+    sha256: str = Field(max_length=64)
+    content_type: str = Field(max_length=200)
+    uploaded_at: datetime = Field(sa_type=UTCDateTime)
+    uploaded_by: str = Field(max_length=250)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("key_id", "idempotency_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: int
+    idempotency_key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    item_id: int | None = None
+    response: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)

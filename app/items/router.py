@@ -1,0 +1,161 @@
+"""HTTP for items: parse, authorise, call the service, set ETag."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, File, Header, Query, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+
+from app.auth.models import Role
+from app.deps import CallerDep, SessionDep, require
+from app.items import evidence as evidence_service
+from app.items import history, service, transitions
+from app.items.models import Light, Source
+from app.items.queries import ItemFilters
+from app.items.schemas import (
+    ActionList,
+    EvidenceList,
+    EvidencePublic,
+    HistoryList,
+    HistoryPublic,
+    HistoryVerification,
+    ItemCreate,
+    ItemPage,
+    ItemPublic,
+    ItemUpdate,
+    TransitionRequest,
+    to_public,
+)
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+Editor = Annotated[object, require(Role.admin, Role.supervisor)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _item_response(item, status: int = 200) -> JSONResponse:
+    return JSONResponse(
+        to_public(item).model_dump(mode="json"),
+        status_code=status,
+        headers={"ETag": f'"{item.version}"'},
+    )
+
+
+@router.post("", status_code=201, response_model=ItemPublic)
+def create_item(
+    body: ItemCreate,
+    session: SessionDep,
+    caller: CallerDep,
+    _e: Editor,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+):
+    data, created = service.create_item(session, caller, body, idempotency_key)
+    return JSONResponse(
+        data, status_code=201 if created else 200, headers={"ETag": f'"{data["version"]}"'}
+    )
+
+
+@router.get("", response_model=ItemPage)
+def list_items(
+    session: SessionDep,
+    caller: CallerDep,
+    state: str | None = None,
+    unit: str | None = None,
+    source: Source | None = None,
+    campaign: str | None = None,
+    light: Light | None = None,
+    overdue: bool | None = None,
+    review_pending: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+):
+    filters = ItemFilters(
+        state, unit, source, campaign, light, overdue, review_pending, q, due_before, due_after
+    )
+    rows, next_cursor = service.list_items(session, caller, filters, cursor, limit)
+    return ItemPage(data=[to_public(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{item_id}", response_model=ItemPublic)
+def get_item(item_id: int, session: SessionDep, caller: CallerDep):
+    return _item_response(service.get_item(session, caller, item_id))
+
+
+@router.patch("/{item_id}", response_model=ItemPublic)
+def update_item(
+    item_id: int,
+    body: ItemUpdate,
+    session: SessionDep,
+    caller: CallerDep,
+    _e: Editor,
+    if_match: IfMatch = None,
+):
+    return _item_response(service.update_item(session, caller, item_id, body, if_match))
+
+
+@router.get("/{item_id}/actions", response_model=ActionList)
+def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str = "zh"):
+    item = service.get_item(session, caller, item_id)
+    return ActionList(
+        actions=transitions.action_infos(session, caller, item, "en" if lang == "en" else "zh")
+    )
+
+
+@router.post("/{item_id}/transitions", response_model=ItemPublic)
+def transition(
+    item_id: int,
+    body: TransitionRequest,
+    session: SessionDep,
+    caller: CallerDep,
+    if_match: IfMatch = None,
+):
+    return _item_response(transitions.transition(session, caller, item_id, body, if_match))
+
+
+@router.get("/{item_id}/history", response_model=HistoryList)
+def get_history(item_id: int, session: SessionDep, caller: CallerDep):
+    service.get_item(session, caller, item_id)
+    return HistoryList(
+        data=[
+            HistoryPublic.model_validate(e, from_attributes=True)
+            for e in history.entries(session, item_id)
+        ]
+    )
+
+
+@router.get("/{item_id}/history/verify", response_model=HistoryVerification)
+def verify_history(item_id: int, session: SessionDep, caller: CallerDep):
+    service.get_item(session, caller, item_id)
+    ok, count, broken = history.verify(session, item_id)
+    return HistoryVerification(ok=ok, entries=count, broken_seq=broken)
+
+
+@router.post("/{item_id}/evidence", status_code=201, response_model=EvidencePublic)
+def upload_evidence(
+    item_id: int, session: SessionDep, caller: CallerDep, file: Annotated[UploadFile, File()]
+):
+    return evidence_service.upload(session, caller, item_id, file)
+
+
+@router.get("/{item_id}/evidence", response_model=EvidenceList)
+def list_evidence(item_id: int, session: SessionDep, caller: CallerDep):
+    return EvidenceList(
+        data=[
+            EvidencePublic.model_validate(e, from_attributes=True)
+            for e in evidence_service.list_evidence(session, caller, item_id)
+        ]
+    )
+
+
+@router.get("/{item_id}/evidence/{evidence_id}")
+def download_evidence(item_id: int, evidence_id: int, session: SessionDep, caller: CallerDep):
+    ev = evidence_service.get_evidence(session, caller, item_id, evidence_id)
+    return FileResponse(
+        evidence_service.blob_path(ev.sha256),
+        media_type=ev.content_type,
+        filename=ev.filename,
+        headers={"X-Content-SHA256": ev.sha256},
+    )

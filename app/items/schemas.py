@@ -1,0 +1,150 @@
+"""Request and response bodies for items."""
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.items.models import Light, Severity, Source
+
+MAX_TAGS = 50
+
+
+class WorkflowRef(BaseModel):
+    name: str
+    version: int
+
+
+def _clean_tags(tags: list[str] | None) -> list[str] | None:
+    if tags is None:
+        return None
+    cleaned = [t.strip() for t in tags]
+    if any(not t or len(t) > 50 for t in cleaned):
+        raise ValueError("tags must be 1..50 characters")
+    return list(dict.fromkeys(cleaned))
+
+
+class ItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=20000)
+    source: Source
+    category: str | None = Field(default=None, max_length=100)
+    severity: Severity = Severity.normal
+    campaign: str | None = Field(default=None, max_length=200)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    external_ref: str | None = Field(default=None, max_length=200)
+    workflow: str | None = Field(default=None, max_length=64)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v.strip()
+
+    _tags = field_validator("tags")(classmethod(lambda cls, v: _clean_tags(v)))
+
+
+class ItemUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=20000)
+    category: str | None = Field(default=None, max_length=100)
+    severity: Severity | None = None
+    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
+    campaign: str | None = Field(default=None, max_length=200)
+
+    _tags = field_validator("tags")(classmethod(lambda cls, v: _clean_tags(v)))
+
+
+class ItemPublic(BaseModel):
+    id: int
+    number: str
+    title: str
+    description: str
+    source: Source
+    category: str | None
+    severity: Severity
+    unit_code: str | None
+    campaign: str | None
+    state: str
+    review_pending: bool
+    resolution: str | None
+    workflow: WorkflowRef
+    due_date: date | None
+    accept_due_date: date | None
+    light: Light
+    escalation_level: int
+    version: int
+    tags: list[str]
+    external_ref: str | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+class ItemPage(BaseModel):
+    data: list[ItemPublic]
+    next_cursor: str | None
+
+
+class TransitionRequest(BaseModel):
+    """An action and its fields; unknown extra fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: str = Field(min_length=1, max_length=40)
+    comment: str | None = Field(default=None, max_length=20000)
+    unit_code: str | None = Field(default=None, max_length=64)
+    due_date: date | None = None
+
+
+class ActionInfo(BaseModel):
+    name: str
+    label: str
+    requires: list[str]
+
+
+class ActionList(BaseModel):
+    actions: list[ActionInfo]
+
+
+class HistoryPublic(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    comment: str | None
+    data: dict
+    hash: str
+
+
+class HistoryList(BaseModel):
+    data: list[HistoryPublic]
+
+
+class HistoryVerification(BaseModel):
+    ok: bool
+    entries: int
+    broken_seq: int | None = None
+
+
+class EvidencePublic(BaseModel):
+    id: int
+    filename: str
+    size: int
+    sha256: str
+    content_type: str
+    uploaded_at: datetime
+
+
+class EvidenceList(BaseModel):
+    data: list[EvidencePublic]
+
+
+def to_public(item) -> ItemPublic:
+    return ItemPublic(
+        **{k: getattr(item, k) for k in ItemPublic.model_fields if k != "workflow"},
+        workflow=WorkflowRef(name=item.workflow_name, version=item.workflow_version),
+    )

@@ -1,0 +1,219 @@
+"""Item rules: create (idempotently), read within scope, edit, list."""
+
+import hashlib
+import json
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.auth.service import Caller
+from app.clock import now
+from app.deadlines.schedule import rearm
+from app.deadlines.store import load_calendar
+from app.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from app.events.outbox import emit
+from app.items import history
+from app.items.models import IdempotencyRecord, Item
+from app.items.queries import ItemFilters, encode_cursor, page, scoped
+from app.items.schemas import ItemCreate, ItemUpdate, to_public
+from app.settings import get_settings
+from app.units.models import Unit
+from app.workflow.registry import registry
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+DEFAULT_WORKFLOW = "rectification"
+
+
+def item_json(item: Item) -> dict:
+    return to_public(item).model_dump(mode="json")
+
+
+def emit_item_event(session: Session, type_: str, item: Item, at, **data) -> None:
+    emit(
+        session,
+        type_,
+        subject=f"items/{item.id}",
+        at=at,
+        item_id=item.id,
+        unit_code=item.unit_code,
+        data={**data, "item": item_json(item)},
+    )
+
+
+def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = False) -> Item:
+    """The item if the caller may see it (404 otherwise); ``lock`` takes its row lock."""
+    stmt = scoped(select(Item).where(Item.id == item_id), caller)
+    if lock:
+        stmt = stmt.with_for_update()
+    item = session.scalars(stmt).first()
+    if item is None:
+        raise NotFound(f"No item with id {item_id}.")
+    if lock:
+        session.refresh(item)
+    return item
+
+
+def check_if_match(item: Item, if_match: str | None) -> None:
+    if if_match is None:
+        return
+    tags = [t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")]
+    if "*" not in tags and str(item.version) not in tags:
+        raise PreconditionFailed(
+            f"The item has changed (version {item.version}); reload it and try again.",
+            current_version=item.version,
+        )
+
+
+def _request_hash(data: ItemCreate) -> str:
+    body = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _claim_idempotency_key(
+    session: Session, caller: Caller, key: str, data: ItemCreate
+) -> tuple[IdempotencyRecord | None, dict | None]:
+    """(new record to fill, None) or (None, the first response to replay)."""
+    if len(key) > 200:
+        raise Invalid(
+            "Idempotency-Key is too long.",
+            errors=[{"field": "Idempotency-Key", "message": "at most 200 characters"}],
+        )
+    digest = _request_hash(data)
+    moment = now(session)
+    existing = session.scalars(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.key_id == caller.key_id, IdempotencyRecord.idempotency_key == key
+        )
+    ).first()
+    if existing is not None:
+        if existing.created_at > moment - IDEMPOTENCY_TTL:
+            if existing.request_hash != digest:
+                raise Invalid(
+                    "This Idempotency-Key was used with a different body.",
+                    errors=[
+                        {"field": "Idempotency-Key", "message": "reused with a different body"}
+                    ],
+                )
+            return None, existing.response
+        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
+    record = IdempotencyRecord(
+        key_id=caller.key_id, idempotency_key=key, request_hash=digest, created_at=moment
+    )
+    session.add(record)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("A request with this Idempotency-Key is being processed; retry.") from None
+    return record, None
+
+
+def create_item(
+    session: Session, caller: Caller, data: ItemCreate, idempotency_key: str | None = None
+) -> tuple[dict, bool]:
+    """Create an item in ``found``: (public item, created?)."""
+    record = None
+    if idempotency_key:
+        record, replay = _claim_idempotency_key(session, caller, idempotency_key, data)
+        if replay is not None:
+            return replay, False
+    item = new_item(session, caller, data)
+    body = item_json(item)
+    if record is not None:
+        record.item_id = item.id
+        record.response = body
+        session.flush()
+    return body, True
+
+
+def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+    wf = registry.latest(data.workflow or DEFAULT_WORKFLOW)
+    moment = now(session)
+    item = Item(
+        title=data.title,
+        description=data.description,
+        source=data.source.value,
+        category=data.category,
+        severity=data.severity.value,
+        campaign=data.campaign,
+        tags=data.tags,
+        external_ref=data.external_ref,
+        state=wf.initial,
+        workflow_name=wf.name,
+        workflow_version=wf.version,
+        created_at=moment,
+        updated_at=moment,
+    )
+    session.add(item)
+    session.flush()
+    item.number = f"{moment.astimezone(get_settings().tz).year}-{item.id:06d}"
+    session.flush()
+    history.append(
+        session,
+        item.id,
+        at=moment,
+        actor=actor or caller.actor,
+        action="create",
+        from_state=None,
+        to_state=item.state,
+    )
+    emit_item_event(session, "item.created", item, moment)
+    return item
+
+
+def update_item(
+    session: Session, caller: Caller, item_id: int, data: ItemUpdate, if_match: str | None
+) -> Item:
+    item = get_item(session, caller, item_id, lock=True)
+    check_if_match(item, if_match)
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    if "title" in changes and (changes["title"] is None or not changes["title"].strip()):
+        raise Invalid(
+            "The title must not be blank.",
+            errors=[{"field": "title", "message": "must not be blank"}],
+        )
+    if changes.get("severity") is None:
+        changes.pop("severity", None)
+    if "description" in changes and changes["description"] is None:
+        changes["description"] = ""
+    if "tags" in changes and changes["tags"] is None:
+        changes["tags"] = []
+    changed = {k: v for k, v in changes.items() if getattr(item, k) != v}
+    if not changed:
+        return item
+    for key, value in changed.items():
+        setattr(item, key, value)
+    moment = now(session)
+    item.version += 1
+    item.updated_at = moment
+    session.flush()
+    history.append(
+        session,
+        item.id,
+        at=moment,
+        actor=caller.actor,
+        action="edit",
+        from_state=item.state,
+        to_state=item.state,
+        data={"changed": changed},
+    )
+    return item
+
+
+def list_items(
+    session: Session, caller: Caller, filters: ItemFilters, cursor: str | None, limit: int
+) -> tuple[list[Item], str | None]:
+    unit_path = None
+    if filters.unit:
+        unit_path = session.scalar(select(Unit.path).where(Unit.code == filters.unit))
+    stmt = page(filters.apply(scoped(select(Item), caller), unit_path), cursor, limit)
+    rows = list(session.scalars(stmt))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def refresh_deadlines(session: Session, item: Item) -> None:
+    """Re-arm the ladder and recompute light / next check after a change."""
+    wf = registry.get(item.workflow_name, item.workflow_version)
+    rearm(item, wf, load_calendar(session), get_settings().tz, now(session))

@@ -1,0 +1,164 @@
+"""One action on one item, in one transaction (DESIGN.md, "data flow").
+
+Lock the row, check If-Match, let the item's pinned workflow machine check
+role, state and guards and run the effects, bump the version, append the
+hash-chained history entry, write the outbox events, re-arm the deadlines.
+"""
+
+from sqlmodel import Session
+
+from app.auth.models import Role
+from app.auth.service import Caller
+from app.clock import now, to_local_date
+from app.deadlines.store import load_calendar
+from app.errors import ActionNotAllowed, Forbidden, Invalid
+from app.items import history
+from app.items.models import Item
+from app.items.schemas import ActionInfo, TransitionRequest
+from app.items.service import check_if_match, emit_item_event, get_item, refresh_deadlines
+from app.workflow import guards
+from app.workflow.definition import ActionDef, Workflow
+from app.workflow.machine import TransitionContext
+from app.workflow.registry import registry
+
+ALWAYS_ALLOWED_FIELDS = {"comment"}
+
+
+def may_act(caller: Caller, action: ActionDef) -> bool:
+    return caller.role == Role.admin or caller.role.value in action.roles
+
+
+def _context(
+    session: Session, caller: Caller, item: Item, wf: Workflow, fields: dict
+) -> TransitionContext:
+    return TransitionContext(
+        session=session,
+        item=item,
+        caller=caller,
+        workflow=wf,
+        fields=fields,
+        today=to_local_date(now(session)),
+        calendar=load_calendar(session),
+    )
+
+
+def allowed_actions(session: Session, caller: Caller, item: Item) -> list[ActionDef]:
+    """What this caller may do to this item now: role, source state and guards."""
+    wf = registry.get(item.workflow_name, item.workflow_version)
+    machine = registry.machine(item.workflow_name, item.workflow_version)
+    ctx = _context(session, caller, item, wf, {})
+    result = []
+    for name in machine.actions_from(item.state):
+        action = wf.action(name)
+        if action and may_act(caller, action) and machine.may(item.state, name, ctx):
+            result.append(action)
+    return result
+
+
+def action_infos(
+    session: Session, caller: Caller, item: Item, lang: str = "zh"
+) -> list[ActionInfo]:
+    return [
+        ActionInfo(name=a.name, label=getattr(a.label, lang), requires=a.requires)
+        for a in allowed_actions(session, caller, item)
+    ]
+
+
+def _check_fields(action: ActionDef, fields: dict) -> None:
+    errors = [
+        {"field": f, "message": f"required for {action.name}"}
+        for f in action.requires
+        if fields.get(f) is None or (isinstance(fields.get(f), str) and not fields[f].strip())
+    ]
+    takes = set(action.requires) | set(action.optional) | ALWAYS_ALLOWED_FIELDS
+    errors += [
+        {"field": f, "message": f"not a field of {action.name}"}
+        for f, v in fields.items()
+        if v is not None and f not in takes
+    ]
+    if errors:
+        raise Invalid(f"The action {action.name!r} is missing or has wrong fields.", errors=errors)
+
+
+def transition(
+    session: Session, caller: Caller, item_id: int, req: TransitionRequest, if_match: str | None
+) -> Item:
+    item = get_item(session, caller, item_id, lock=True)
+    check_if_match(item, if_match)
+    wf = registry.get(item.workflow_name, item.workflow_version)
+    machine = registry.machine(item.workflow_name, item.workflow_version)
+    action = wf.action(req.action)
+    if action is None:
+        raise Invalid(
+            f"Unknown action {req.action!r}.",
+            errors=[{"field": "action", "message": "not an action of this workflow"}],
+        )
+    if not may_act(caller, action):
+        raise Forbidden(f"The role {caller.role.value} may not {action.name}.")
+    allowed = [a.name for a in allowed_actions(session, caller, item)]
+    if action.name not in machine.actions_from(item.state):
+        raise ActionNotAllowed(
+            f"{action.name!r} is not possible while the item is {item.state!r}.",
+            allowed_actions=allowed,
+            state=item.state,
+        )
+    fields = req.model_dump(exclude={"action"})
+    _check_fields(action, fields)
+
+    ctx = _context(session, caller, item, wf, fields)
+    from_state = item.state
+    new_state = machine.fire(from_state, action.name, ctx)
+    if new_state is None:
+        guard = guards.REGISTRY[ctx.failed_guards[0]]
+        if guard.status == 409:
+            raise ActionNotAllowed(guard.message, allowed_actions=allowed, state=item.state)
+        raise Invalid(guard.message, errors=[{"field": guard.field, "message": guard.message}])
+
+    moment = now(session)
+    item.state = new_state
+    if wf.state(new_state).final:
+        item.closed_at = moment
+    elif wf.state(from_state).final:
+        item.closed_at = None
+    item.version += 1
+    item.updated_at = moment
+    refresh_deadlines(session, item)
+    session.flush()
+
+    data = {
+        k: (v.isoformat() if hasattr(v, "isoformat") else v)
+        for k, v in fields.items()
+        if v is not None and k != "comment"
+    }
+    history.append(
+        session,
+        item.id,
+        at=moment,
+        actor=caller.actor,
+        action=action.name,
+        from_state=from_state,
+        to_state=new_state,
+        comment=req.comment,
+        data=data,
+    )
+    emit_item_event(
+        session,
+        "item.transitioned",
+        item,
+        moment,
+        action=action.name,
+        from_state=from_state,
+        to_state=new_state,
+        comment=req.comment,
+    )
+    for event_type in action.events:
+        emit_item_event(
+            session,
+            event_type,
+            item,
+            moment,
+            action=action.name,
+            from_state=from_state,
+            to_state=new_state,
+        )
+    return item

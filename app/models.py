@@ -1,0 +1,27 @@
+"""Every table, imported once so that alembic and tests see the whole schema."""
+
+from sqlmodel import SQLModel
+
+from app.auth.models import ApiKey
+from app.clock import TestClock
+from app.deadlines.store import CalendarOverride
+from app.events.models import Event
+from app.items.models import Evidence, HistoryEntry, IdempotencyRecord, Item
+from app.units.models import Unit
+from app.workflow.registry import WorkflowSnapshot
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiKey",
+    "CalendarOverride",
+    "Event",
+    "Evidence",
+    "HistoryEntry",
+    "IdempotencyRecord",
+    "Item",
+    "TestClock",
+    "Unit",
+    "WorkflowSnapshot",
+    "metadata",
+]

@@ -1,0 +1,38 @@
+"""Settings from the environment (prefix ``RECTIFY_``)."""
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RECTIFY_", extra="ignore")
+
+    database_url: str = "sqlite:///./rectify.db"
+    bootstrap_admin_token: str | None = None
+    timezone: str = "Asia/Shanghai"
+    workflows_dir: Path = REPO_ROOT / "workflows"
+    evidence_dir: Path = Path("./evidence")
+    max_upload_mb: int = 20
+    webhook_allowed_networks: str = ""
+    test_clock: bool = False
+    scan_interval_s: float = 30.0
+    delivery_retry_schedule_s: str = "5,30,300,1800,7200,18000,36000"
+    auto_migrate: bool = True
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Responsible units (责任单位) and their hierarchy."""

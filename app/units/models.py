@@ -1,0 +1,42 @@
+from datetime import datetime
+
+from pydantic import field_validator
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
+class UnitBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    parent_code: str | None = Field(default=None, foreign_key="unit.code", max_length=64)
+
+
+class Unit(UnitBase, table=True):
+    code: str = Field(primary_key=True, max_length=64)
+    path: str = Field(index=True, max_length=2000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class UnitCreate(UnitBase):
+    code: str = Field(regex=CODE_PATTERN)
+
+    @field_validator("name")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v.strip()
+
+
+class UnitUpdate(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    parent_code: str | None = None
+
+
+class UnitPublic(SQLModel):
+    code: str
+    name: str
+    parent_code: str | None
+    created_at: datetime

@@ -1,0 +1,75 @@
+"""Unit rules: codes are unique, the hierarchy is a tree (no cycles)."""
+
+from sqlalchemy import String, func, literal, select, update
+from sqlmodel import Session
+
+from app.clock import now
+from app.errors import Conflict, NotFound, field_error
+from app.units.models import Unit, UnitCreate, UnitUpdate
+
+
+def get_unit(session: Session, code: str) -> Unit:
+    unit = session.get(Unit, code)
+    if unit is None:
+        raise NotFound(f"No unit with code {code!r}.")
+    return unit
+
+
+def _parent_path(session: Session, parent_code: str | None) -> str:
+    if parent_code is None:
+        return "/"
+    parent = session.get(Unit, parent_code)
+    if parent is None:
+        raise field_error("parent_code", f"No unit with code {parent_code!r}.")
+    return parent.path
+
+
+def create_unit(session: Session, data: UnitCreate) -> Unit:
+    if session.get(Unit, data.code) is not None:
+        raise Conflict(f"A unit with code {data.code!r} already exists.")
+    path = _parent_path(session, data.parent_code) + data.code + "/"
+    unit = Unit(
+        code=data.code,
+        name=data.name,
+        parent_code=data.parent_code,
+        path=path,
+        created_at=now(session),
+    )
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
+    unit = get_unit(session, code)
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is not None:
+        unit.name = changes["name"].strip()
+    if "parent_code" in changes and changes["parent_code"] != unit.parent_code:
+        new_parent = changes["parent_code"]
+        new_path = _parent_path(session, new_parent) + unit.code + "/"
+        if new_path.startswith(unit.path):
+            raise field_error("parent_code", "A unit cannot be moved under itself.")
+        old_path = unit.path
+        session.execute(
+            update(Unit)
+            .where(Unit.path.startswith(old_path, autoescape=True))
+            .values(
+                path=literal(new_path, String).concat(func.substr(Unit.path, len(old_path) + 1))
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.expire(unit)
+        unit.parent_code = new_parent
+    session.flush()
+    session.refresh(unit)
+    return unit
+
+
+def subtree_codes(unit_path: str):
+    """A SELECT of the codes of the unit at ``unit_path`` and all its descendants."""
+    return select(Unit.code).where(Unit.path.startswith(unit_path, autoescape=True))
+
+
+def list_units(session: Session) -> list[Unit]:
+    return list(session.scalars(select(Unit).order_by(Unit.path)))

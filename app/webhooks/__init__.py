@@ -1,0 +1,1 @@
+"""Webhook subscriptions, signing, delivery and the SSRF guard."""

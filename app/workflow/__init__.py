@@ -1,0 +1,1 @@
+"""Workflows as data: YAML definitions, validated, run through `transitions`."""

@@ -1,0 +1,16 @@
+"""Mermaid ``stateDiagram-v2`` text for a workflow definition."""
+
+from app.workflow.definition import Workflow
+
+
+def mermaid(wf: Workflow) -> str:
+    lines = ["stateDiagram-v2", f"    [*] --> {wf.initial}"]
+    for state in wf.states:
+        lines.append(f"    {state.name} : {state.label.zh} {state.label.en}")
+    for action in wf.actions:
+        for source in action.from_:
+            lines.append(f"    {source} --> {action.to} : {action.name} {action.label.zh}")
+    for state in wf.states:
+        if state.final:
+            lines.append(f"    {state.name} --> [*]")
+    return "\n".join(lines) + "\n"

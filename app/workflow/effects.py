@@ -1,0 +1,74 @@
+"""Effects a workflow action may name: the item fields an action changes.
+
+Each effect is a small function of the transition context; a workflow file
+lists them by name, so the rules stay data and no code branches on states.
+"""
+
+from collections.abc import Callable
+
+from app.errors import field_error
+from app.units.models import Unit
+
+
+def _set_unit(ctx) -> None:
+    code = ctx.fields.get("unit_code")
+    if ctx.session.get(Unit, code) is None:
+        raise field_error("unit_code", f"No unit with code {code!r}.")
+    ctx.item.unit_code = code
+
+
+def _clear_unit(ctx) -> None:
+    ctx.item.unit_code = None
+    ctx.item.due_date = None
+    ctx.item.accept_due_date = None
+
+
+def _check_future(ctx, due) -> None:
+    if due < ctx.today:
+        raise field_error("due_date", f"The due date {due} is in the past (today is {ctx.today}).")
+
+
+def _default_due(ctx):
+    days = ctx.workflow.sla.rectify_days(ctx.item.source)
+    return ctx.calendar.add_workdays(ctx.today, days)
+
+
+def _set_due_date(ctx) -> None:
+    due = ctx.fields.get("due_date")
+    if due is not None:
+        _check_future(ctx, due)
+    ctx.item.due_date = due or _default_due(ctx)
+
+
+def _keep_due_date(ctx) -> None:
+    due = ctx.fields.get("due_date")
+    if due is not None:
+        _check_future(ctx, due)
+        ctx.item.due_date = due
+    elif ctx.item.due_date is None:
+        ctx.item.due_date = _default_due(ctx)
+
+
+def _start_accept_deadline(ctx) -> None:
+    ctx.item.accept_due_date = ctx.calendar.add_workdays(ctx.today, ctx.workflow.sla.accept_within)
+
+
+def _setter(field: str, value) -> Callable:
+    def _set(ctx) -> None:
+        setattr(ctx.item, field, value)
+
+    return _set
+
+
+REGISTRY: dict[str, Callable] = {
+    "set_unit": _set_unit,
+    "clear_unit": _clear_unit,
+    "set_due_date": _set_due_date,
+    "keep_due_date": _keep_due_date,
+    "start_accept_deadline": _start_accept_deadline,
+    "mark_review_pending": _setter("review_pending", True),
+    "clear_review_pending": _setter("review_pending", False),
+    "resolve_rectified": _setter("resolution", "rectified"),
+    "resolve_withdrawn": _setter("resolution", "withdrawn"),
+    "clear_resolution": _setter("resolution", None),
+}

@@ -1,0 +1,46 @@
+"""Guards a workflow file may name. Each says which status refuses it.
+
+A guard about the item's situation (``review_pending``) is a state conflict:
+409. A guard about something the caller must supply first (evidence) is a
+missing input: 422.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.items.models import Evidence
+
+
+@dataclass(frozen=True)
+class Guard:
+    predicate: Callable
+    status: int
+    field: str
+    message: str
+
+
+def _has_evidence(ctx) -> bool:
+    found = ctx.session.scalar(select(Evidence.id).where(Evidence.item_id == ctx.item.id).limit(1))
+    return found is not None
+
+
+def _review_pending(ctx) -> bool:
+    return bool(ctx.item.review_pending)
+
+
+REGISTRY: dict[str, Guard] = {
+    "has_evidence": Guard(
+        _has_evidence,
+        422,
+        "evidence",
+        "Upload at least one evidence file (佐证材料) before submitting.",
+    ),
+    "review_pending": Guard(
+        _review_pending,
+        409,
+        "review_pending",
+        "Only possible while a closure request is pending review.",
+    ),
+}

@@ -1,0 +1,77 @@
+"""The loaded workflow versions and their machines.
+
+Definitions are snapshotted into the database when first seen, so a version
+stays available to the items pinned to it even after its file is replaced.
+Editing a file in place under a version that is already recorded is refused:
+bump ``version`` instead.
+"""
+
+import json
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, Session, SQLModel, select
+
+from app.errors import NotFound
+from app.workflow.definition import Workflow, WorkflowError, load_dir
+from app.workflow.machine import WorkflowMachine
+
+
+class WorkflowSnapshot(SQLModel, table=True):
+    __tablename__ = "workflow_snapshot"
+    name: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    body: dict = Field(sa_column=Column(JSON, nullable=False))
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.workflows: dict[tuple[str, int], Workflow] = {}
+        self.machines: dict[tuple[str, int], WorkflowMachine] = {}
+
+    def load(self, directory, session: Session | None = None) -> None:
+        found = load_dir(directory)
+        if session is not None:
+            found = self._reconcile(found, session)
+        self.workflows = found
+        self.machines = {k: WorkflowMachine(wf) for k, wf in found.items()}
+
+    @staticmethod
+    def _reconcile(found: dict, session: Session) -> dict:
+        merged = dict(found)
+        known = {(s.name, s.version): s for s in session.exec(select(WorkflowSnapshot))}
+        for key, wf in found.items():
+            body = json.loads(wf.model_dump_json(by_alias=True))
+            snap = known.get(key)
+            if snap is None:
+                session.add(WorkflowSnapshot(name=wf.name, version=wf.version, body=body))
+            elif snap.body != body:
+                raise WorkflowError(
+                    f"workflow {wf.name} v{wf.version} differs from the version items were "
+                    "started under; give the changed definition a new version number"
+                )
+        for key, snap in known.items():
+            if key not in merged:
+                merged[key] = Workflow.model_validate(snap.body)
+        session.flush()
+        return merged
+
+    def get(self, name: str, version: int) -> Workflow:
+        try:
+            return self.workflows[(name, version)]
+        except KeyError:
+            raise NotFound(f"No workflow {name!r} version {version}.") from None
+
+    def machine(self, name: str, version: int) -> WorkflowMachine:
+        return self.machines[(name, version)]
+
+    def latest(self, name: str) -> Workflow:
+        versions = [wf for (n, _v), wf in self.workflows.items() if n == name]
+        if not versions:
+            raise NotFound(f"No workflow named {name!r}.")
+        return max(versions, key=lambda wf: wf.version)
+
+    def names(self) -> list[str]:
+        return sorted({n for n, _v in self.workflows})
+
+
+registry = Registry()
