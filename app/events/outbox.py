@@ -3,11 +3,28 @@
 import uuid
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlmodel import Session
 
 from app.events.models import Event
 
 SOURCE = "/rectify"
+
+
+FEED_LOCK = 7_362_001
+
+
+def _serialize_feed(session: Session) -> None:
+    """Make event ids follow commit order, so a poller's cursor never skips one.
+
+    On PostgreSQL a transaction-scoped advisory lock is taken before the first
+    event row; it is held until commit, so ids are handed out in commit order.
+    (SQLite's single writer already guarantees that.)
+    """
+    if session.info.get("feed_locked") or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+    session.info["feed_locked"] = True
 
 
 def emit(
@@ -20,6 +37,7 @@ def emit(
     item_id: int | None = None,
     unit_code: str | None = None,
 ) -> Event:
+    _serialize_feed(session)
     event = Event(
         event_id=f"evt_{uuid.uuid4().hex}",
         type=type_,

@@ -1,0 +1,22 @@
+from datetime import date, datetime
+
+from sqlalchemy import Text
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime
+
+
+class Extension(SQLModel, table=True):
+    """A unit's request to move its rectification deadline (延期申请)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    due_date: date
+    previous_due_date: date | None = None
+    reason: str = Field(sa_type=Text)
+    status: str = Field(default="pending", max_length=20)
+    requested_by: str = Field(max_length=250)
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=250)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_comment: str | None = Field(default=None, sa_type=Text)
