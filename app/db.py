@@ -78,12 +78,12 @@ def is_postgres(session: Session) -> bool:
 def unit_of_work(write: bool = True, engine: Engine | None = None) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error.
 
-    Services only ``flush()``; this is the one place that commits.
+    Services only ``flush()``; this is the one place that commits. A write unit
+    starts its SQLite transaction with ``BEGIN IMMEDIATE`` at its first statement.
     """
-    session = Session(engine or get_engine(), expire_on_commit=False)
+    options = {WRITE: True} if write else {}
+    session = Session(engine or get_engine(), expire_on_commit=False, execution_options=options)
     try:
-        if write:
-            session.connection(execution_options={WRITE: True})
         yield session
         session.commit()
     except BaseException:

@@ -37,6 +37,13 @@ def get_caller(request: Request, session: SessionDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
+def get_caller_outside_transaction(request: Request) -> Caller:
+    """Authenticate in a short read of its own, for endpoints that run their own units
+    of work (a scan) and must not hold the request's write transaction meanwhile."""
+    with unit_of_work(write=False, engine=request.app.state.engine) as session:
+        return get_caller(request, session)
+
+
 def require(*roles: Role):
     """Dependency factory: the caller must hold one of ``roles``."""
 
@@ -49,3 +56,14 @@ def require(*roles: Role):
 
 
 AdminDep = Annotated[Caller, require(Role.admin)]
+
+
+def _admin_outside_transaction(
+    caller: Annotated[Caller, Depends(get_caller_outside_transaction)],
+) -> Caller:
+    if caller.role != Role.admin:
+        raise Forbidden("This needs the role admin.")
+    return caller
+
+
+StandaloneAdminDep = Annotated[Caller, Depends(_admin_outside_transaction)]

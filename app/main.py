@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_bootstrap_admin
 from app.db import get_engine, unit_of_work
+from app.deadlines.escalation_router import router as escalation_router
 from app.deadlines.router import router as deadlines_router
 from app.errors import install_error_handlers, problem_response
 from app.items.router import router as items_router
@@ -75,7 +76,14 @@ def create_app(
             )
         return await call_next(request)
 
-    for router in (auth_router, units_router, items_router, workflows_router, deadlines_router):
+    for router in (
+        auth_router,
+        units_router,
+        items_router,
+        workflows_router,
+        deadlines_router,
+        escalation_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops_router)
     return app

@@ -4,7 +4,6 @@ from sqlmodel import SQLModel
 
 from app.auth.models import ApiKey
 from app.clock import TestClock
-from app.deadlines.models import Extension
 from app.deadlines.store import CalendarOverride
 from app.events.models import Event
 from app.items.models import Evidence, HistoryEntry, IdempotencyRecord, Item

@@ -1,0 +1,71 @@
+"""Manual escalation and the list of escalated items."""
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.auth.service import Caller
+from app.clock import now
+from app.errors import ActionNotAllowed, field_error
+from app.items import history
+from app.items.models import Item
+from app.items.queries import encode_cursor, page, scoped
+from app.items.service import emit_item_event, get_item
+from app.units.models import Unit
+from app.units.service import subtree_codes
+from app.workflow.registry import registry
+
+
+def escalate(
+    session: Session, caller: Caller, item_id: int, level: int | None, reason: str
+) -> Item:
+    """Step an open item up the ladder by hand; fires the same ``item.escalated`` event."""
+    item = get_item(session, caller, item_id, lock=True)
+    wf = registry.get(item.workflow_name, item.workflow_version)
+    if wf.state(item.state).final:
+        raise ActionNotAllowed(
+            "A closed item cannot be escalated.", allowed_actions=[], state=item.state
+        )
+    top = max((s.level for s in wf.ladder), default=0)
+    target = level if level is not None else item.escalation_level + 1
+    if not item.escalation_level < target <= top:
+        raise field_error(
+            "level",
+            f"The level must be above the current {item.escalation_level} and at most {top}.",
+        )
+    step = next((s for s in wf.ladder if s.level == target), None)
+    step_name = step.name if step else f"level-{target}"
+    moment = now(session)
+    item.escalation_level = target
+    item.version += 1
+    item.updated_at = moment
+    session.flush()
+    data = {"level": target, "step": step_name, "manual": True, "reason": reason}
+    history.append(
+        session,
+        item.id,
+        at=moment,
+        actor=caller.actor,
+        action="escalate",
+        from_state=item.state,
+        to_state=item.state,
+        comment=reason,
+        data=data,
+    )
+    if step and step.hook:
+        data["hook"] = step.hook
+    emit_item_event(session, "item.escalated", item, moment, **data)
+    return item
+
+
+def escalated_items(
+    session: Session, caller: Caller, level: int, unit: str | None, cursor: str | None, limit: int
+) -> tuple[list[Item], str | None]:
+    stmt = scoped(select(Item), caller).where(
+        Item.escalation_level >= level, Item.closed_at.is_(None)
+    )
+    if unit:
+        path = session.scalar(select(Unit.path).where(Unit.code == unit)) or "/-none-/"
+        stmt = stmt.where(Item.unit_code.in_(subtree_codes(path)))
+    rows = list(session.scalars(page(stmt, cursor, limit)))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor

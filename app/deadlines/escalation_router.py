@@ -1,0 +1,92 @@
+"""Extensions, manual escalation, the escalation list and the scan trigger."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from app.auth.models import Role
+from app.deadlines import escalation, extensions
+from app.deadlines.scan import run_scan
+from app.deps import CallerDep, SessionDep, StandaloneAdminDep, require
+from app.items.schemas import ItemPage, to_public
+
+router = APIRouter(tags=["deadlines"])
+Supervising = Annotated[object, require(Role.admin, Role.supervisor)]
+
+
+class ExtensionRequest(BaseModel):
+    due_date: date
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+class Decision(BaseModel):
+    comment: str | None = Field(default=None, max_length=5000)
+
+
+class EscalateRequest(BaseModel):
+    level: int | None = Field(default=None, ge=1, le=10)
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+@router.post("/items/{item_id}/extensions", status_code=201)
+def request_extension(item_id: int, body: ExtensionRequest, session: SessionDep, caller: CallerDep):
+    ext = extensions.request_extension(session, caller, item_id, body.due_date, body.reason)
+    return extensions.public(ext)
+
+
+@router.get("/items/{item_id}/extensions")
+def list_extensions(item_id: int, session: SessionDep, caller: CallerDep):
+    return {
+        "data": [extensions.public(e) for e in extensions.list_extensions(session, caller, item_id)]
+    }
+
+
+@router.post("/items/{item_id}/extensions/{ext_id}/approve")
+def approve_extension(
+    item_id: int, ext_id: int, session: SessionDep, caller: CallerDep, body: Decision | None = None
+):
+    comment = body.comment if body else None
+    return extensions.public(extensions.decide(session, caller, item_id, ext_id, True, comment))
+
+
+@router.post("/items/{item_id}/extensions/{ext_id}/reject")
+def reject_extension(
+    item_id: int, ext_id: int, session: SessionDep, caller: CallerDep, body: Decision | None = None
+):
+    comment = body.comment if body else None
+    return extensions.public(extensions.decide(session, caller, item_id, ext_id, False, comment))
+
+
+@router.post("/admin/items/{item_id}/escalate")
+def escalate(
+    item_id: int, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
+):
+    item = escalation.escalate(session, caller, item_id, body.level, body.reason)
+    return JSONResponse(
+        to_public(item).model_dump(mode="json"), headers={"ETag": f'"{item.version}"'}
+    )
+
+
+@router.get("/admin/escalations", response_model=ItemPage)
+def escalations(
+    session: SessionDep,
+    caller: CallerDep,
+    _s: Supervising,
+    level: Annotated[int, Query(ge=0, le=10)] = 1,
+    unit: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+):
+    rows, next_cursor = escalation.escalated_items(session, caller, level, unit, cursor, limit)
+    return ItemPage(data=[to_public(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("/admin/scheduler/tick")
+async def tick(request: Request, _admin: StandaloneAdminDep):
+    """Run one deadline scan now, in its own transactions."""
+    result = await run_in_threadpool(run_scan, request.app.state.engine)
+    return {"checked": result["checked"], "fired": result["fired"]}

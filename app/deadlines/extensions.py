@@ -1,0 +1,143 @@
+"""Extension requests (延期申请): a unit asks, a supervisor decides.
+
+Approval moves ``due_date`` and so re-arms the ladder for the new deadline.
+One request may be pending per item at a time.
+"""
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.auth.models import Role
+from app.auth.service import Caller
+from app.clock import now, to_local_date
+from app.deadlines.models import Extension
+from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
+from app.events.outbox import emit
+from app.items import history
+from app.items.models import Item
+from app.items.service import get_item, item_json, refresh_deadlines
+
+REQUESTERS = {Role.admin, Role.unit}
+DECIDERS = {Role.admin, Role.supervisor}
+EXTENDABLE_STATES = {"assigned", "rectifying"}
+
+
+def public(ext: Extension) -> dict:
+    return {
+        "id": ext.id,
+        "item_id": ext.item_id,
+        "status": ext.status,
+        "due_date": ext.due_date.isoformat(),
+        "previous_due_date": ext.previous_due_date and ext.previous_due_date.isoformat(),
+        "reason": ext.reason,
+        "requested_by": ext.requested_by,
+        "requested_at": ext.requested_at.isoformat().replace("+00:00", "Z"),
+        "decided_by": ext.decided_by,
+        "decided_at": ext.decided_at and ext.decided_at.isoformat().replace("+00:00", "Z"),
+        "comment": ext.decision_comment,
+    }
+
+
+def _emit(session: Session, type_: str, item: Item, ext: Extension, at) -> None:
+    emit(
+        session,
+        type_,
+        subject=f"items/{item.id}",
+        at=at,
+        item_id=item.id,
+        unit_code=item.unit_code,
+        data={"extension": public(ext), "item": item_json(item)},
+    )
+
+
+def request_extension(
+    session: Session, caller: Caller, item_id: int, due_date: date, reason: str
+) -> Extension:
+    if caller.role not in REQUESTERS:
+        raise Forbidden("Only the responsible unit may request an extension.")
+    item = get_item(session, caller, item_id, lock=True)
+    if item.state not in EXTENDABLE_STATES or item.due_date is None:
+        raise ActionNotAllowed(
+            "An extension can only be requested while a rectification deadline runs.",
+            allowed_actions=[],
+            state=item.state,
+        )
+    moment = now(session)
+    if due_date <= item.due_date:
+        raise field_error("due_date", f"The new due date must be after {item.due_date}.")
+    if due_date < to_local_date(moment):
+        raise field_error("due_date", "The new due date is in the past.")
+    pending = session.scalar(
+        select(Extension.id).where(Extension.item_id == item.id, Extension.status == "pending")
+    )
+    if pending is not None:
+        raise Conflict(f"Extension request {pending} is still pending for this item.")
+    ext = Extension(
+        item_id=item.id,
+        due_date=due_date,
+        previous_due_date=item.due_date,
+        reason=reason,
+        requested_by=caller.actor,
+        requested_at=moment,
+    )
+    session.add(ext)
+    session.flush()
+    history.append(
+        session,
+        item.id,
+        at=moment,
+        actor=caller.actor,
+        action="extension_requested",
+        from_state=item.state,
+        to_state=item.state,
+        comment=reason,
+        data={"extension_id": ext.id, "due_date": due_date.isoformat()},
+    )
+    _emit(session, "extension.requested", item, ext, moment)
+    return ext
+
+
+def decide(
+    session: Session, caller: Caller, item_id: int, ext_id: int, approve: bool, comment: str | None
+) -> Extension:
+    if caller.role not in DECIDERS:
+        raise Forbidden("Only the supervising body decides extension requests.")
+    item = get_item(session, caller, item_id, lock=True)
+    ext = session.get(Extension, ext_id)
+    if ext is None or ext.item_id != item.id:
+        raise NotFound(f"No extension request {ext_id} on item {item_id}.")
+    if ext.status != "pending":
+        raise Conflict(f"Extension request {ext_id} was already {ext.status}.")
+    moment = now(session)
+    ext.status = "approved" if approve else "rejected"
+    ext.decided_by, ext.decided_at, ext.decision_comment = caller.actor, moment, comment
+    if approve:
+        item.due_date = ext.due_date
+        refresh_deadlines(session, item)
+        item.version += 1
+        item.updated_at = moment
+    session.flush()
+    history.append(
+        session,
+        item.id,
+        at=moment,
+        actor=caller.actor,
+        action="extension_approved" if approve else "extension_rejected",
+        from_state=item.state,
+        to_state=item.state,
+        comment=comment,
+        data={"extension_id": ext.id, "due_date": ext.due_date.isoformat()},
+    )
+    _emit(session, "extension.decided", item, ext, moment)
+    return ext
+
+
+def list_extensions(session: Session, caller: Caller, item_id: int) -> list[Extension]:
+    get_item(session, caller, item_id)
+    return list(
+        session.scalars(
+            select(Extension).where(Extension.item_id == item_id).order_by(Extension.id)
+        )
+    )
