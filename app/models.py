@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from app.auth.models import ApiKey
 from app.clock import TestClock
+from app.deadlines.models import Extension
 from app.deadlines.store import CalendarOverride
 from app.events.models import Event
 from app.items.models import Evidence, HistoryEntry, IdempotencyRecord, Item
@@ -17,6 +18,7 @@ __all__ = [
     "CalendarOverride",
     "Event",
     "Evidence",
+    "Extension",
     "HistoryEntry",
     "IdempotencyRecord",
     "Item",
