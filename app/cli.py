@@ -73,6 +73,21 @@ def serve(
 
 
 @cli.command()
+def tick() -> None:
+    """Run one deadline scan now."""
+    import json
+
+    from app.db import get_engine
+    from app.deadlines.scan import run_scan
+    from app.main import prepare
+    from app.migrate import upgrade
+
+    upgrade()
+    prepare(get_engine())
+    typer.echo(json.dumps(run_scan(get_engine())))
+
+
+@cli.command()
 def demo() -> None:
     """Load the demo data into an empty database."""
     from app.db import get_engine
