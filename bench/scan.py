@@ -1,0 +1,181 @@
+"""Deadline scan at scale: 1,000,000 open items, 0 and then 10,000 of them due.
+
+Prints the scan time with nothing due (the index makes it independent of the
+number of items), the time to process 10,000 due items (fire the step, write
+history and outbox rows, move next_check_at on), and as the same-run
+baseline a bare SQL UPDATE of the same 10,000 rows; plus the query plan.
+
+    python bench/scan.py [--items 1000000] [--due 10000] [--pg postgresql+psycopg://...]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sqlalchemy import text  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--items", type=int, default=1_000_000)
+    ap.add_argument("--due", type=int, default=10_000)
+    ap.add_argument("--pg", default=os.environ.get("RECTIFY_BENCH_PG_URL"))
+    args = ap.parse_args()
+    urls = [("sqlite", f"sqlite:///{tempfile.mkdtemp()}/scan.db")]
+    if args.pg:
+        urls.append(("postgresql", args.pg))
+    for name, url in urls:
+        run(name, url, args.items, args.due)
+
+
+def _fresh_pg(url: str) -> tuple[str, str]:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    db = f"rectify_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(
+        host=base.host,
+        port=base.port or 5432,
+        user=base.username,
+        dbname=base.database,
+        autocommit=True,
+    ) as c:
+        c.execute(f'CREATE DATABASE "{db}"')
+    return base.set(database=db).render_as_string(hide_password=False), db
+
+
+def run(name: str, url: str, n_items: int, n_due: int) -> None:
+    os.environ["RECTIFY_DATABASE_URL"] = url
+    if name == "postgresql":
+        url, _db = _fresh_pg(url)
+        os.environ["RECTIFY_DATABASE_URL"] = url
+    from app.db import make_engine
+    from app.deadlines.scan import due_items_query, run_scan
+    from app.main import prepare
+    from app.migrate import upgrade
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    upgrade(url)
+    engine = make_engine(url)
+    prepare(engine)
+    t0 = time.perf_counter()
+    _populate(engine, n_items)
+    print(f"[{name}] populated {n_items:,} open items in {time.perf_counter() - t0:.1f} s")
+
+    idle = min(_timed(lambda: run_scan(engine)) for _ in range(5))
+    print(f"[{name}] scan, 0 due of {n_items:,}: {idle * 1000:.2f} ms")
+    with engine.connect() as c:
+        stmt = due_items_query(datetime.now(UTC), postgres=name == "postgresql")
+        sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+        prefix = "EXPLAIN QUERY PLAN " if name == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
+        for row in c.execute(text(prefix + sql)):
+            print(f"[{name}]   plan: {row[-1]}")
+
+    _make_due(engine, n_due)
+    result = {}
+    busy = _timed(lambda: result.update(run_scan(engine)))
+    print(
+        f"[{name}] scan, {n_due:,} due: {busy:.2f} s, fired {result['fired']} "
+        f"({n_due / busy:,.0f} items/s)"
+    )
+
+    _make_due(engine, n_due, offset=n_due)
+    bare = _timed(lambda: _bare_update(engine, n_due, offset=n_due))
+    print(f"[{name}] bare SQL UPDATE of {n_due:,} rows: {bare:.3f} s")
+    print(
+        f"[{name}] ratio scan/bare: {busy / bare:.1f}x "
+        f"(the scan also writes {n_due:,} history rows and {n_due:,} events)"
+    )
+    engine.dispose()
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _populate(engine, n: int) -> None:
+    """Open items in `rectifying`, due far ahead (nothing due), inserted in bulk."""
+    sqlite = engine.dialect.name == "sqlite"  # SQLAlchemy stores SQLite datetimes with micros
+    future = "2030-06-28 16:00:00.000000" if sqlite else "2030-06-28 16:00:00+00"
+    now = "2026-11-01 00:00:00.000000" if sqlite else "2026-11-01 00:00:00+00"
+    cols = (
+        "number, title, description, source, severity, state, review_pending, workflow_name,"
+        " workflow_version, due_date, light, escalation_level, next_check_at,"
+        " ladder_deadline, ladder_fired, version, tags, created_at, updated_at"
+    )
+    if engine.dialect.name == "sqlite":
+        sel = (
+            f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < {n}) "
+            f"SELECT 'B-' || i, '问题' || i, '', 'audit', 'normal', 'rectifying', 0, "
+            f"'rectification', 1, '2030-07-01', 'green', 0, '{future}', "
+            f"'rectify:2030-07-01', 0, 1, '[]', '{now}', '{now}' FROM s"
+        )
+    else:
+        sel = (
+            f"SELECT 'B-' || i, '问题' || i, '', 'audit', 'normal', 'rectifying', false, "
+            f"'rectification', 1, DATE '2030-07-01', 'green', 0, TIMESTAMPTZ '{future}', "
+            f"'rectify:2030-07-01', 0, 1, '[]', TIMESTAMPTZ '{now}', TIMESTAMPTZ '{now}' "
+            f"FROM generate_series(1, {n}) AS i"
+        )
+    with engine.begin() as c:
+        c.execute(text(f"INSERT INTO item ({cols}) {sel}"))
+        if engine.dialect.name == "postgresql":
+            c.execute(text("ANALYZE item"))
+
+
+def _make_due(engine, n: int, offset: int = 0) -> None:
+    """Give n items a deadline whose reminder is due now (and nothing later)."""
+    from sqlalchemy import bindparam
+
+    from app.db import UTCDateTime
+
+    stmt = text(
+        "UPDATE item SET due_date = :due, ladder_deadline = 'rectify:' || :due_s, "
+        "next_check_at = :check WHERE id > :lo AND id <= :hi"
+    ).bindparams(bindparam("check", type_=UTCDateTime))
+    with engine.begin() as c:
+        c.execute(
+            stmt,
+            {
+                "due": datetime(2026, 12, 31).date(),
+                "due_s": "2026-12-31",
+                "check": datetime(2026, 11, 20, tzinfo=UTC),
+                "lo": offset,
+                "hi": offset + n,
+            },
+        )
+    from app.clock import TestClock
+    from app.db import unit_of_work
+
+    os.environ["RECTIFY_TEST_CLOCK"] = "1"
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    with unit_of_work(engine=engine) as s:
+        row = s.get(TestClock, 1) or TestClock(id=1, now=datetime(2026, 12, 28, 1, tzinfo=UTC))
+        s.add(row)
+
+
+def _bare_update(engine, n: int, offset: int) -> None:
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "UPDATE item SET light = 'yellow', ladder_fired = ladder_fired + 1, "
+                "version = version + 1, next_check_at = NULL WHERE id > :lo AND id <= :hi"
+            ),
+            {"lo": offset, "hi": offset + n},
+        )
+
+
+if __name__ == "__main__":
+    main()
