@@ -23,9 +23,19 @@ ESCALATED = "item.escalated"
 
 
 def fire_due_steps(
-    session: Session, item: Item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime
+    session: Session,
+    item: Item,
+    wf: Workflow,
+    cal: WorkdayCalendar,
+    tz: ZoneInfo,
+    now: datetime,
+    last: tuple[int, str] | None = None,
 ) -> list[str]:
-    """Fire the steps due by ``now``; return their names."""
+    """Fire the steps due by ``now``; return their names.
+
+    ``last`` is the item's newest history (seq, hash) when the caller prefetched
+    it for a batch; the caller then flushes once for the whole batch.
+    """
     running = running_deadline(item, wf)
     fired: list[str] = []
     if running is None:
@@ -35,19 +45,20 @@ def fire_due_steps(
     times = step_times(wf, due, cal, tz)
     while item.ladder_fired < len(times) and times[item.ladder_fired][1] <= now:
         step, at = times[item.ladder_fired]
+        if not fired:
+            item.version += 1
+            item.updated_at = now
         item.ladder_fired += 1
         covered = step.event == ESCALATED and step.level <= item.escalation_level
         item.escalation_level = max(item.escalation_level, step.level)
-        _record(session, item, step, kind, due, at, now, covered)
+        item.light = step.light
+        last = _record(session, item, step, kind, due, at, now, covered, last)
         fired.append(step.name)
     refresh(item, wf, cal, tz, now)
-    if fired:
-        item.version += 1
-        item.updated_at = now
     return fired
 
 
-def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool) -> None:
+def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool, last):
     data = {
         "deadline": kind,
         "due_date": due.isoformat(),
@@ -57,8 +68,7 @@ def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool) 
     }
     if covered:
         data["note"] = "already escalated to this level by hand; no second notice"
-    session.flush()
-    history.append(
+    entry = history.append(
         session,
         item.id,
         at=now,
@@ -67,9 +77,11 @@ def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool) 
         from_state=item.state,
         to_state=item.state,
         data=data,
+        last=last,
+        flush=last is None,
     )
-    if covered:
-        return
-    if step.hook:
-        data["hook"] = step.hook
-    emit_item_event(session, step.event, item, now, **data)
+    if not covered:
+        if step.hook:
+            data["hook"] = step.hook
+        emit_item_event(session, step.event, item, now, **data)
+    return (entry.seq, entry.hash) if last is not None else None

@@ -51,13 +51,18 @@ def append(
     to_state: str | None,
     comment: str | None = None,
     data: dict | None = None,
+    last: tuple[int, str] | None = None,
+    flush: bool = True,
 ) -> HistoryEntry:
-    last = session.execute(
-        select(HistoryEntry.seq, HistoryEntry.hash)
-        .where(HistoryEntry.item_id == item_id)
-        .order_by(HistoryEntry.seq.desc())
-        .limit(1)
-    ).first()
+    """Append one entry. ``last`` (seq, hash) may be given by a caller that batches
+    (the scan); it then also passes ``flush=False`` and flushes once per batch."""
+    if last is None:
+        last = session.execute(
+            select(HistoryEntry.seq, HistoryEntry.hash)
+            .where(HistoryEntry.item_id == item_id)
+            .order_by(HistoryEntry.seq.desc())
+            .limit(1)
+        ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     entry = HistoryEntry(
         item_id=item_id,
@@ -74,8 +79,26 @@ def append(
     )
     entry.hash = compute_hash(entry)
     session.add(entry)
-    session.flush()
+    if flush:
+        session.flush()
     return entry
+
+
+def last_entries(session: Session, item_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """The newest (seq, hash) of each item, in one query."""
+    newest = (
+        select(HistoryEntry.item_id, func.max(HistoryEntry.seq).label("seq"))
+        .where(HistoryEntry.item_id.in_(item_ids))
+        .group_by(HistoryEntry.item_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(HistoryEntry.item_id, HistoryEntry.seq, HistoryEntry.hash).join(
+            newest,
+            (HistoryEntry.item_id == newest.c.item_id) & (HistoryEntry.seq == newest.c.seq),
+        )
+    )
+    return {item_id: (seq, digest) for item_id, seq, digest in rows}
 
 
 def entries(session: Session, item_id: int) -> list[HistoryEntry]:
