@@ -1,21 +1,26 @@
 """The FastAPI application: routers, problem+json errors, start-up."""
 
 import logging
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from sqlalchemy import Engine
 
+from app import metrics
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_bootstrap_admin
 from app.db import get_engine, unit_of_work
 from app.deadlines.escalation_router import router as escalation_router
 from app.deadlines.router import router as deadlines_router
 from app.errors import install_error_handlers, problem_response
+from app.events.router import router as events_router
 from app.items.router import router as items_router
+from app.ledger.router import router as ledger_router
 from app.ops import router as ops_router
 from app.settings import get_settings
 from app.units.router import router as units_router
+from app.webhooks.router import router as webhooks_router
 from app.workflow.registry import registry
 from app.workflow.router import router as workflows_router
 
@@ -48,7 +53,13 @@ def create_app(
 
             upgrade(str(app.state.engine.url.render_as_string(hide_password=False)))
         prepare(app.state.engine)
-        yield
+        if not worker:
+            yield
+            return
+        from app.worker import embedded
+
+        async with embedded(app.state.engine):
+            yield
 
     app = FastAPI(
         title="Rectify",
@@ -58,6 +69,15 @@ def create_app(
     )
     app.state.engine = engine or get_engine()
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = metrics.route_of(request)
+        metrics.REQUESTS.labels(request.method, route, response.status_code).inc()
+        metrics.REQUEST_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
 
     @app.middleware("http")
     async def limit_upload_size(request: Request, call_next):
@@ -79,11 +99,15 @@ def create_app(
     for router in (
         auth_router,
         units_router,
+        ledger_router,
         items_router,
         workflows_router,
         deadlines_router,
         escalation_router,
+        events_router,
+        webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops_router)
+    app.include_router(metrics.router)
     return app

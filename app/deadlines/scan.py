@@ -12,6 +12,7 @@ from collections import Counter
 
 from sqlalchemy import Engine, and_, or_, select
 
+from app import metrics
 from app.clock import now
 from app.db import is_postgres, unit_of_work
 from app.deadlines.ladder import fire_due_steps
@@ -70,6 +71,9 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
         "fired": {name: fired.get(name, 0) for name in sorted(steps | set(fired))},
         "duration_s": round(time.perf_counter() - started, 4),
     }
+    metrics.SCAN_SECONDS.observe(result["duration_s"])
+    for step, n in fired.items():
+        metrics.LADDER_FIRED.labels(step).inc(n)
     if checked:
         log.info("deadline scan: %s", result)
     return result

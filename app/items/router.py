@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Header, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
+from app import metrics
 from app.auth.models import Role
 from app.deps import CallerDep, SessionDep, require
 from app.items import evidence as evidence_service
@@ -50,9 +51,10 @@ def create_item(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ):
     data, created = service.create_item(session, caller, body, idempotency_key)
-    return JSONResponse(
-        data, status_code=201 if created else 200, headers={"ETag": f'"{data["version"]}"'}
-    )
+    headers = {"ETag": f'"{data["version"]}"'}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(data, status_code=201, headers=headers)
 
 
 @router.get("", response_model=ItemPage)
@@ -112,7 +114,9 @@ def transition(
     caller: CallerDep,
     if_match: IfMatch = None,
 ):
-    return _item_response(transitions.transition(session, caller, item_id, body, if_match))
+    item = transitions.transition(session, caller, item_id, body, if_match)
+    metrics.TRANSITIONS.labels(body.action).inc()
+    return _item_response(item)
 
 
 @router.get("/{item_id}/history", response_model=HistoryList)
