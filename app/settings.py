@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     scan_interval_s: float = 30.0
     delivery_retry_schedule_s: str = "5,30,300,1800,7200,18000,36000"
     auto_migrate: bool = True
+    log_json: bool = False
+    log_level: str = "INFO"
 
     @property
     def tz(self) -> ZoneInfo:
