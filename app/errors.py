@@ -6,12 +6,50 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("rectify.errors")
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://rectify.dev/problems/"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document, as every 4xx/5xx answer carries it."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+    allowed_actions: list[str] | None = None
+
+
+def _problem_doc(description: str) -> dict:
+    return {
+        "description": description,
+        "model": Problem,
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+PROBLEM_RESPONSES: dict[int | str, dict] = {
+    400: _problem_doc("Malformed body or query"),
+    401: _problem_doc("No or unknown bearer token"),
+    403: _problem_doc("Role or unit scope forbids it"),
+    404: _problem_doc("No such resource, or outside the caller's unit scope"),
+    409: _problem_doc("Not allowed in the current state, or a duplicate"),
+    412: _problem_doc("If-Match is stale"),
+    413: _problem_doc("Upload too large"),
+    422: _problem_doc("Well-formed but invalid"),
+}
 
 
 class ProblemError(Exception):
@@ -86,6 +124,18 @@ def _loc_field(loc: tuple) -> str:
     return ".".join(parts) or str(loc[0] if loc else "")
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    from starlette.routing import Match
+
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(r.matches(scope)[0] == Match.FULL for r in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_req: Request, exc: ProblemError):
@@ -117,7 +167,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException):
+    async def _http(req: Request, exc: StarletteHTTPException):
+        if exc.status_code == 405:
+            exc.headers = {"Allow": ", ".join(_allowed_methods(req))}
         titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
         title = titles.get(exc.status_code, "Error")
         return problem_response(

@@ -13,7 +13,7 @@ from app.auth.service import ensure_bootstrap_admin
 from app.db import get_engine, unit_of_work
 from app.deadlines.escalation_router import router as escalation_router
 from app.deadlines.router import router as deadlines_router
-from app.errors import install_error_handlers, problem_response
+from app.errors import PROBLEM_RESPONSES, install_error_handlers, problem_response
 from app.events.router import router as events_router
 from app.items.router import router as items_router
 from app.ledger.router import router as ledger_router
@@ -107,7 +107,7 @@ def create_app(
         events_router,
         webhooks_router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     app.include_router(ops_router)
     app.include_router(metrics.router)
     return app

@@ -27,7 +27,7 @@ class ApiKey(SQLModel, table=True):
 class ApiKeyCreate(SQLModel):
     name: str = Field(min_length=1, max_length=200)
     role: Role
-    unit_code: str | None = None
+    unit_code: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class ApiKeyPublic(SQLModel):

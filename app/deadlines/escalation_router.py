@@ -32,20 +32,20 @@ class EscalateRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=5000)
 
 
-@router.post("/items/{item_id}/extensions", status_code=201)
+@router.post("/items/{item_id:int}/extensions", status_code=201)
 def request_extension(item_id: int, body: ExtensionRequest, session: SessionDep, caller: CallerDep):
     ext = extensions.request_extension(session, caller, item_id, body.due_date, body.reason)
     return extensions.public(ext)
 
 
-@router.get("/items/{item_id}/extensions")
+@router.get("/items/{item_id:int}/extensions")
 def list_extensions(item_id: int, session: SessionDep, caller: CallerDep):
     return {
         "data": [extensions.public(e) for e in extensions.list_extensions(session, caller, item_id)]
     }
 
 
-@router.post("/items/{item_id}/extensions/{ext_id}/approve")
+@router.post("/items/{item_id:int}/extensions/{ext_id:int}/approve")
 def approve_extension(
     item_id: int, ext_id: int, session: SessionDep, caller: CallerDep, body: Decision | None = None
 ):
@@ -53,7 +53,7 @@ def approve_extension(
     return extensions.public(extensions.decide(session, caller, item_id, ext_id, True, comment))
 
 
-@router.post("/items/{item_id}/extensions/{ext_id}/reject")
+@router.post("/items/{item_id:int}/extensions/{ext_id:int}/reject")
 def reject_extension(
     item_id: int, ext_id: int, session: SessionDep, caller: CallerDep, body: Decision | None = None
 ):
@@ -61,7 +61,7 @@ def reject_extension(
     return extensions.public(extensions.decide(session, caller, item_id, ext_id, False, comment))
 
 
-@router.post("/admin/items/{item_id}/escalate")
+@router.post("/admin/items/{item_id:int}/escalate")
 def escalate(
     item_id: int, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
 ):

@@ -81,12 +81,12 @@ def list_items(
     return ItemPage(data=[to_public(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{item_id}", response_model=ItemPublic)
+@router.get("/{item_id:int}", response_model=ItemPublic)
 def get_item(item_id: int, session: SessionDep, caller: CallerDep):
     return _item_response(service.get_item(session, caller, item_id))
 
 
-@router.patch("/{item_id}", response_model=ItemPublic)
+@router.patch("/{item_id:int}", response_model=ItemPublic)
 def update_item(
     item_id: int,
     body: ItemUpdate,
@@ -98,7 +98,7 @@ def update_item(
     return _item_response(service.update_item(session, caller, item_id, body, if_match))
 
 
-@router.get("/{item_id}/actions", response_model=ActionList)
+@router.get("/{item_id:int}/actions", response_model=ActionList)
 def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str = "zh"):
     item = service.get_item(session, caller, item_id)
     return ActionList(
@@ -106,7 +106,7 @@ def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str
     )
 
 
-@router.post("/{item_id}/transitions", response_model=ItemPublic)
+@router.post("/{item_id:int}/transitions", response_model=ItemPublic)
 def transition(
     item_id: int,
     body: TransitionRequest,
@@ -119,7 +119,7 @@ def transition(
     return _item_response(item)
 
 
-@router.get("/{item_id}/history", response_model=HistoryList)
+@router.get("/{item_id:int}/history", response_model=HistoryList)
 def get_history(item_id: int, session: SessionDep, caller: CallerDep):
     service.get_item(session, caller, item_id)
     return HistoryList(
@@ -130,21 +130,21 @@ def get_history(item_id: int, session: SessionDep, caller: CallerDep):
     )
 
 
-@router.get("/{item_id}/history/verify", response_model=HistoryVerification)
+@router.get("/{item_id:int}/history/verify", response_model=HistoryVerification)
 def verify_history(item_id: int, session: SessionDep, caller: CallerDep):
     service.get_item(session, caller, item_id)
     ok, count, broken = history.verify(session, item_id)
     return HistoryVerification(ok=ok, entries=count, broken_seq=broken)
 
 
-@router.post("/{item_id}/evidence", status_code=201, response_model=EvidencePublic)
+@router.post("/{item_id:int}/evidence", status_code=201, response_model=EvidencePublic)
 def upload_evidence(
     item_id: int, session: SessionDep, caller: CallerDep, file: Annotated[UploadFile, File()]
 ):
     return evidence_service.upload(session, caller, item_id, file)
 
 
-@router.get("/{item_id}/evidence", response_model=EvidenceList)
+@router.get("/{item_id:int}/evidence", response_model=EvidenceList)
 def list_evidence(item_id: int, session: SessionDep, caller: CallerDep):
     return EvidenceList(
         data=[
@@ -154,7 +154,7 @@ def list_evidence(item_id: int, session: SessionDep, caller: CallerDep):
     )
 
 
-@router.get("/{item_id}/evidence/{evidence_id}")
+@router.get("/{item_id:int}/evidence/{evidence_id:int}")
 def download_evidence(item_id: int, evidence_id: int, session: SessionDep, caller: CallerDep):
     ev = evidence_service.get_evidence(session, caller, item_id, evidence_id)
     return FileResponse(
