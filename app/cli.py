@@ -1,6 +1,5 @@
 """The ``rectify`` command."""
 
-import logging
 from typing import Annotated
 
 import typer
@@ -15,7 +14,9 @@ cli.add_typer(keys_cli, name="keys")
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from app.logs import configure
+
+    configure(get_settings())
 
 
 @db_cli.command("upgrade")
@@ -70,6 +71,20 @@ def serve(
         typer.echo(load_demo())
     app = create_app(migrate=False, worker=not no_worker)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.command()
+def worker() -> None:
+    """Run the worker alone: webhook deliveries and deadline scans, until SIGTERM."""
+    from app.db import get_engine
+    from app.main import prepare
+    from app.migrate import upgrade
+    from app.worker import run_worker_process
+
+    _setup_logging()
+    upgrade()
+    prepare(get_engine())
+    run_worker_process()
 
 
 @cli.command()

@@ -1,162 +1,236 @@
-"""Demo data: a prefecture-level city's units and a ledger of items (DOMAIN.md).
+"""Demo data: a prefecture-level city's year of supervision work (DOMAIN.md).
 
-Loaded only into an empty database. Names are made up.
+Loaded only into an empty database (no units, no items). 87 units, the
+campaigns and about 1,170 items from every source in the proportions of the
+city's published review, spread over the states: most closed, some still
+being rectified, a few overdue at each ladder level, a few reopened after a
+look-back.
+
+Every step goes through the same services as the API (create, transitions,
+evidence, extension requests) and the deadline ladder (``fire_due_steps``,
+run the way the scan runs it), with the engine's clock set to the moment the
+step happened: history, events, lights and escalation levels are what a
+year of real use would have left, and every history chain verifies. Names
+of units and people are made up.
 """
 
-import random
+import heapq
+import io
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session
+from starlette.datastructures import Headers, UploadFile
 
 from app.auth.models import Role
 from app.auth.service import Caller
+from app.clock import TestClock, now
 from app.db import unit_of_work
+from app.deadlines import extensions
+from app.deadlines.ladder import fire_due_steps
+from app.deadlines.store import load_calendar
+from app.items import evidence
 from app.items.models import Item
 from app.items.schemas import ItemCreate, TransitionRequest
 from app.items.service import new_item
 from app.items.transitions import transition
+from app.ledger import demo_data
+from app.ledger.demo_plan import ItemPlan, Planner, Step
+from app.settings import get_settings
 from app.units.models import Unit, UnitCreate
 from app.units.service import create_unit
+from app.workflow.registry import registry
 
-COUNTIES = [
-    ("xc", "新城区"),
-    ("gl", "古楼区"),
-    ("hx", "河西区"),
-    ("gx", "高新技术产业开发区"),
-    ("qs", "青山县"),
-    ("ls", "临水县"),
-    ("bs", "白沙县"),
-    ("dy", "东阳县"),
-    ("nf", "南丰县"),
-    ("yl", "云岭县"),
-    ("ch", "长河市"),
-    ("jq", "金桥市"),
-    ("sp", "石坪县"),
-    ("wx", "望溪县"),
-    ("fl", "富陵县"),
-]
-DEPARTMENTS = [
-    ("court", "市中级人民法院"),
-    ("audit", "市审计局"),
-    ("org", "市委组织部"),
-    ("invest", "市城市建设投资集团有限公司"),
-    ("housing", "市住房和城乡建设局"),
-    ("edu", "市教育局"),
-    ("health", "市卫生健康委员会"),
-    ("nr", "市自然资源和规划局"),
-    ("eco", "市生态环境局"),
-    ("transport", "市交通运输局"),
-    ("market", "市市场监督管理局"),
-    ("finance", "市财政局"),
-    ("hr", "市人力资源和社会保障局"),
-    ("water", "市水利局"),
-    ("agri", "市农业农村局"),
-    ("dev", "市发展和改革委员会"),
-]
-TITLES = {
-    "inspection": [
-        "落实全面从严治党主体责任不到位，专题研究次数不足",
-        "干部选拔任用程序不规范，部分考察材料缺失",
-        "“三重一大”事项未经集体研究决策",
-    ],
-    "assessment": [
-        "重点项目建设进度滞后，未按期完成年度投资计划",
-        "项目前期手续办理迟缓，影响开工",
-    ],
-    "hotline": [
-        "群众反映小区供暖温度不达标",
-        "企业反映行政审批材料反复提交",
-        "群众反映农民工工资拖欠未处理",
-    ],
-    "talk": ["述责述廉报告反映的问题整改不彻底", "谈话发现单位内部控制制度执行不严"],
-    "petition": ["农村小型工程招投标程序不规范", "反映村集体资金使用不公开"],
-    "audit": ["道路建设项目前期规划论证不充分，征迁工作未能完成"],
-    "analysis": ["政治生态分析研判发现选人用人风气问题"],
-}
-PLAN = [  # (source, count, campaign)
-    ("inspection", 40, "2024-联合监督检查"),
-    ("assessment", 12, "重点项目专项监督"),
-    ("hotline", 14, "营商环境"),
-    ("talk", 10, None),
-    ("petition", 8, None),
-    ("audit", 3, "上级审计反馈"),
-    ("analysis", 3, None),
-]
-PATHS = [  # how far along each item goes
-    [],
-    ["assign"],
-    ["assign", "accept"],
-    ["assign", "accept", "submit"],
-    ["assign", "accept", "submit", "verify"],
-    ["assign", "accept", "submit", "verify", "close"],
-    ["assign", "accept", "submit", "verify", "close"],
-    ["withdraw"],
-]
+SCAN_DELAY = timedelta(seconds=20)
 
 
-def load_demo(seed: int = 2024) -> str:
-    rng = random.Random(seed)
-    with unit_of_work() as session:
-        if session.scalar(select(func.count()).select_from(Item)) or session.get(Unit, "city"):
+def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0) -> str:
+    """Load the demo into an empty database; a one-line summary of what was done.
+
+    ``scale`` shrinks every count in proportion (tests load a tenth of the year).
+    """
+    with unit_of_work(engine=engine) as session:
+        if session.scalar(select(func.count()).select_from(Item)) or session.scalar(
+            select(func.count()).select_from(Unit)
+        ):
             return "demo: the database is not empty; nothing loaded"
-        create_unit(session, UnitCreate(code="city", name="某市"))
-        codes = []
-        for code, name in COUNTIES + DEPARTMENTS:
-            create_unit(session, UnitCreate(code=code, name=name, parent_code="city"))
-            codes.append(code)
-        sup = Caller(0, "市纪委监委", Role.supervisor)
-        made = 0
-        for source, n, campaign in PLAN:
-            for _ in range(n):
-                item = new_item(
-                    session,
-                    sup,
-                    ItemCreate(
-                        title=rng.choice(TITLES[source]),
-                        source=source,
-                        campaign=campaign,
-                        description="（演示数据）",
-                        severity=rng.choice(["normal", "normal", "high"]),
-                    ),
-                )
-                unit_code = rng.choice(codes)
-                unit = Caller(0, f"{unit_code}-联络员", Role.unit, unit_code, f"/city/{unit_code}/")
-                for action in rng.choice(PATHS):
-                    actor = unit if action in ("accept", "submit") else sup
-                    if action == "submit":
-                        _demo_evidence(session, item, unit)
-                    fields = {"unit_code": unit_code} if action == "assign" else {}
-                    if action in ("submit", "withdraw"):
-                        fields["comment"] = "已按要求整改到位" if action == "submit" else "重复交办"
-                    transition(
-                        session, actor, item.id, TransitionRequest(action=action, **fields), None
-                    )
-                made += 1
-    return f"demo: loaded {len(codes) + 1} units and {made} items"
-
-
-def _demo_evidence(session, item, caller) -> None:
-    from app.clock import now
-    from app.items import history
-    from app.items.models import Evidence
-
-    ev = Evidence(
-        item_id=item.id,
-        filename="整改报告.pdf",
-        size=0,
-        sha256="0" * 64,
-        content_type="application/pdf",
-        uploaded_at=now(session),
-        uploaded_by=caller.actor,
+        with _engine_clock(session) as clock:
+            units = _create_units(session, clock)
+            tz = get_settings().tz
+            plans = Planner(seed, load_calendar(session), tz, clock.now, scale).items()
+            _Player(session, clock, units).play(plans)
+        states = Counter(session.scalars(select(Item.state)))
+        levels = Counter(session.scalars(select(Item.escalation_level).where(Item.light == "red")))
+    return (
+        f"demo: loaded {len(units)} units and {sum(states.values())} items ("
+        + ", ".join(f"{state} {n}" for state, n in sorted(states.items()))
+        + "; overdue by level "
+        + ", ".join(f"{level}: {n}" for level, n in sorted(levels.items()))
+        + ")"
     )
-    session.add(ev)
+
+
+class _Clock:
+    """The engine's "now" as this session sees it (the test-clock row in its identity map)."""
+
+    def __init__(self, row: TestClock) -> None:
+        self.row = row
+
+    @property
+    def now(self) -> datetime:
+        return self.row.now
+
+    @now.setter
+    def now(self, moment: datetime) -> None:
+        set_committed_value(self.row, "now", moment)
+
+
+@contextmanager
+def _engine_clock(session: Session) -> Iterator[_Clock]:
+    """The engine's clock, movable inside this transaction only.
+
+    The test-clock row is inserted (or its value saved) within the demo's own
+    transaction and put back before it commits, so no other transaction ever
+    sees it; reading it is switched on in this process for the duration.
+    Moving the clock changes only the session's copy of the row, so it costs
+    no UPDATE.
+    """
+    settings = get_settings()
+    was_on = settings.test_clock
+    row = session.get(TestClock, 1)
+    saved = row.now if row is not None else None
+    if row is None:
+        row = TestClock(id=1, now=now(session))
+        session.add(row)
+        session.flush()
+    settings.test_clock = True
+    try:
+        yield _Clock(row)
+    finally:
+        settings.test_clock = was_on
+    if saved is None:
+        session.delete(row)
+    else:
+        session.refresh(row)
     session.flush()
-    history.append(
-        session,
-        item.id,
-        at=ev.uploaded_at,
-        actor=caller.actor,
-        action="evidence",
-        from_state=item.state,
-        to_state=item.state,
-        data={"evidence_id": ev.id, "filename": ev.filename, "demo": True},
+
+
+def _create_units(session: Session, clock: _Clock) -> dict[str, Caller]:
+    """The 87 units, as of a year ago, and a liaison officer's caller for each."""
+    clock.now = clock.now - timedelta(days=400)
+    callers: dict[str, Caller] = {}
+    top = demo_data.COUNTIES + demo_data.DEPARTMENTS
+    for code, name, parent in [(c, n, None) for c, n in top] + demo_data.SUBUNITS:
+        unit = create_unit(session, UnitCreate(code=code, name=name, parent_code=parent))
+        callers[code] = Caller(0, f"{name}联络员", Role.unit, code, unit.path)
+    clock.now = clock.now + timedelta(days=400)
+    return callers
+
+
+class _Player:
+    """Plays every item's steps in time order, with the deadline scan in between."""
+
+    def __init__(self, session: Session, clock: _Clock, units: dict[str, Caller]) -> None:
+        self.session, self.clock, self.units = session, clock, units
+        self.end = clock.now
+        self.cal = load_calendar(session)
+        self.tz = get_settings().tz
+        self.items: dict[int, Item] = {}
+        self.pending_extension: dict[int, int] = {}
+        self.queue: list = []
+        self.scan_at: dict[int, datetime] = {}
+
+    def play(self, plans: list[ItemPlan]) -> None:
+        order = 0
+        for index, plan in enumerate(plans):
+            for step in plan.steps:
+                order += 1
+                heapq.heappush(self.queue, (step.at, order, index, step))
+        self.plans = plans
+        while self.queue:
+            at, order, index, step = heapq.heappop(self.queue)
+            if at >= self.end:
+                continue
+            self.clock.now = at
+            if step is None:
+                self._scan(index, at)
+            else:
+                self._do(index, plans[index], step)
+            self._schedule_scan(index, at, order)
+
+    def _supervisor(self, plan: ItemPlan) -> Caller:
+        names = demo_data.SUPERVISORS[plan.source]
+        return Caller(0, names[len(plan.title) % len(names)], Role.supervisor)
+
+    def _do(self, index: int, plan: ItemPlan, step: Step) -> None:
+        session, sup = self.session, self._supervisor(plan)
+        if step.action == "create":
+            item = new_item(
+                session,
+                sup,
+                ItemCreate(
+                    title=plan.title,
+                    description=plan.description,
+                    source=plan.source,
+                    category=plan.category,
+                    severity=plan.severity,
+                    campaign=plan.campaign,
+                ),
+            )
+            self.items[index] = item
+            return
+        item = self.items[index]
+        unit = self.units[step.by or plan.unit]
+        if step.action == "evidence":
+            evidence.upload(session, unit, item.id, _report(plan, step))
+        elif step.action == "extension":
+            reason = demo_data.COMMENTS["extension"][item.id % 2]
+            ext = extensions.request_extension(
+                session, unit, item.id, step.fields["due_date"], reason
+            )
+            self.pending_extension[index] = ext.id
+        elif step.action == "decide":
+            approve = step.fields["approve"]
+            comment = demo_data.COMMENTS["decide_yes" if approve else "decide_no"][0]
+            ext_id = self.pending_extension.pop(index)
+            extensions.decide(session, sup, item.id, ext_id, approve, comment)
+        else:
+            actor = unit if step.action in ("accept", "submit", "return") else sup
+            request = TransitionRequest(action=step.action, **step.fields)
+            transition(session, actor, item.id, request, None)
+
+    def _schedule_scan(self, index: int, at: datetime, order: int) -> None:
+        item = self.items.get(index)
+        if item is None or item.next_check_at is None:
+            return
+        when = max(item.next_check_at, at) + SCAN_DELAY
+        if self.scan_at.get(index) == when:
+            return
+        self.scan_at[index] = when
+        heapq.heappush(self.queue, (when, order, index, None))
+
+    def _scan(self, index: int, at: datetime) -> None:
+        item = self.items[index]
+        if self.scan_at.get(index) != at:
+            return
+        if item.next_check_at is None or item.next_check_at > at:
+            return
+        wf = registry.get(item.workflow_name, item.workflow_version)
+        fire_due_steps(self.session, item, wf, self.cal, self.tz, at)
+        self.session.flush()
+
+
+def _report(plan: ItemPlan, step: Step) -> UploadFile:
+    text = (
+        f"整改报告\n\n问题：{plan.title}\n责任单位：{plan.unit}\n"
+        f"整改措施：{demo_data.COMMENTS['submit'][0]}\n报送日期：{step.day.isoformat()}\n"
+    )
+    return UploadFile(
+        io.BytesIO(text.encode()),
+        filename="整改报告.txt",
+        headers=Headers({"content-type": "text/plain; charset=utf-8"}),
     )

@@ -9,6 +9,7 @@ from app.deadlines.store import CalendarOverride
 from app.events.models import Event
 from app.items.models import Evidence, HistoryEntry, IdempotencyRecord, Item
 from app.units.models import Unit
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.workflow.registry import WorkflowSnapshot
 
 metadata = SQLModel.metadata
@@ -24,6 +25,9 @@ __all__ = [
     "Item",
     "TestClock",
     "Unit",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WorkflowSnapshot",
     "metadata",
 ]

@@ -8,6 +8,9 @@ test, so every test starts clean and fast and no test sees another's rows.
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -55,30 +58,43 @@ def _templates(tmp_path_factory):
             conn.execute(f'DROP DATABASE IF EXISTS "{made["postgresql"]}" WITH (FORCE)')
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request, _templates, tmp_path):
-    """A freshly created database at schema head; dropped afterwards."""
-    if request.param == "sqlite":
-        path = tmp_path / "rectify.db"
-        shutil.copy(_templates["sqlite"], path)
+@contextmanager
+def _fresh_database(backend: str, templates: dict, directory: Path) -> Iterator[str]:
+    """A freshly created database at schema head (its URL); dropped afterwards."""
+    if backend == "sqlite":
+        path = directory / "rectify.db"
+        shutil.copy(templates["sqlite"], path)
         yield f"sqlite:///{path}"
         return
     name = f"rectify_test_{uuid.uuid4().hex[:12]}"
     with _pg_admin_conn() as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_templates["postgresql"]}"')
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with _pg_admin_conn() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"')
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _pg_admin_conn() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _set_env(mp: pytest.MonkeyPatch, database_url: str, directory: Path) -> None:
+    mp.setenv("RECTIFY_DATABASE_URL", database_url)
+    mp.setenv("RECTIFY_BOOTSTRAP_ADMIN_TOKEN", ADMIN_TOKEN)
+    mp.setenv("RECTIFY_EVIDENCE_DIR", str(directory / "evidence"))
+    mp.setenv("RECTIFY_TEST_CLOCK", "1")
+    mp.setenv("RECTIFY_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+    get_settings.cache_clear()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, _templates, tmp_path):
+    """A freshly created database at schema head; dropped afterwards."""
+    with _fresh_database(request.param, _templates, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def settings_env(monkeypatch, tmp_path, database_url):
-    monkeypatch.setenv("RECTIFY_DATABASE_URL", database_url)
-    monkeypatch.setenv("RECTIFY_BOOTSTRAP_ADMIN_TOKEN", ADMIN_TOKEN)
-    monkeypatch.setenv("RECTIFY_EVIDENCE_DIR", str(tmp_path / "evidence"))
-    monkeypatch.setenv("RECTIFY_TEST_CLOCK", "1")
-    monkeypatch.setenv("RECTIFY_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
-    get_settings.cache_clear()
+    _set_env(monkeypatch, database_url, tmp_path)
     yield
     get_settings.cache_clear()
 
@@ -100,3 +116,27 @@ def client(engine):
 @pytest.fixture
 def api(client) -> Api:
     return Api(client, ADMIN_TOKEN)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_api(request, _templates, tmp_path_factory) -> Iterator[Api]:
+    """One database and app for a whole module, per backend.
+
+    For modules whose tests each build their own items, units and keys (the
+    state x action x role matrix above all): a fresh database per case would
+    cost more than the cases, on PostgreSQL most of all. Tests that change
+    shared things (the clock, settings) or need an empty database use ``api``.
+    """
+    directory = tmp_path_factory.mktemp("shared")
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        _fresh_database(request.param, _templates, directory) as url,
+    ):
+        _set_env(mp, url, directory)
+        eng = make_engine(url)
+        try:
+            with TestClient(create_app(eng, migrate=False), raise_server_exceptions=False) as c:
+                yield Api(c, ADMIN_TOKEN)
+        finally:
+            eng.dispose()
+            get_settings.cache_clear()

@@ -12,7 +12,7 @@ from app.auth.service import Caller
 from app.clock import now
 from app.deadlines.schedule import rearm
 from app.deadlines.store import load_calendar
-from app.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from app.errors import Conflict, Invalid, NotFound, PreconditionFailed, field_error
 from app.events.outbox import emit
 from app.items import history
 from app.items.models import IdempotencyRecord, Item
@@ -46,12 +46,10 @@ def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = Fal
     """The item if the caller may see it (404 otherwise); ``lock`` takes its row lock."""
     stmt = scoped(select(Item).where(Item.id == item_id), caller)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     item = session.scalars(stmt).first()
     if item is None:
         raise NotFound(f"No item with id {item_id}.")
-    if lock:
-        session.refresh(item)
     return item
 
 
@@ -128,7 +126,10 @@ def create_item(
 
 
 def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
-    wf = registry.latest(data.workflow or DEFAULT_WORKFLOW)
+    try:
+        wf = registry.latest(data.workflow or DEFAULT_WORKFLOW)
+    except NotFound:
+        raise field_error("workflow", f"No workflow named {data.workflow!r}.") from None
     moment = now(session)
     item = Item(
         title=data.title,
@@ -213,7 +214,7 @@ def list_items(
     return rows[:limit], next_cursor
 
 
-def refresh_deadlines(session: Session, item: Item) -> None:
+def refresh_deadlines(session: Session, item: Item, calendar=None) -> None:
     """Re-arm the ladder and recompute light / next check after a change."""
     wf = registry.get(item.workflow_name, item.workflow_version)
-    rearm(item, wf, load_calendar(session), get_settings().tz, now(session))
+    rearm(item, wf, calendar or load_calendar(session), get_settings().tz, now(session))

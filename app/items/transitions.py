@@ -29,7 +29,7 @@ def may_act(caller: Caller, action: ActionDef) -> bool:
 
 
 def _context(
-    session: Session, caller: Caller, item: Item, wf: Workflow, fields: dict
+    session: Session, caller: Caller, item: Item, wf: Workflow, fields: dict, calendar=None
 ) -> TransitionContext:
     return TransitionContext(
         session=session,
@@ -38,7 +38,7 @@ def _context(
         workflow=wf,
         fields=fields,
         today=to_local_date(now(session)),
-        calendar=load_calendar(session),
+        calendar=calendar or load_calendar(session),
     )
 
 
@@ -95,22 +95,23 @@ def transition(
         )
     if not may_act(caller, action):
         raise Forbidden(f"The role {caller.role.value} may not {action.name}.")
-    allowed = [a.name for a in allowed_actions(session, caller, item)]
     if action.name not in machine.actions_from(item.state):
         raise ActionNotAllowed(
             f"{action.name!r} is not possible while the item is {item.state!r}.",
-            allowed_actions=allowed,
+            allowed_actions=[a.name for a in allowed_actions(session, caller, item)],
             state=item.state,
         )
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
 
-    ctx = _context(session, caller, item, wf, fields)
+    calendar = load_calendar(session)
+    ctx = _context(session, caller, item, wf, fields, calendar)
     from_state = item.state
     new_state = machine.fire(from_state, action.name, ctx)
     if new_state is None:
         guard = guards.REGISTRY[ctx.failed_guards[0]]
         if guard.status == 409:
+            allowed = [a.name for a in allowed_actions(session, caller, item)]
             raise ActionNotAllowed(guard.message, allowed_actions=allowed, state=item.state)
         raise Invalid(guard.message, errors=[{"field": guard.field, "message": guard.message}])
 
@@ -122,7 +123,7 @@ def transition(
         item.closed_at = None
     item.version += 1
     item.updated_at = moment
-    refresh_deadlines(session, item)
+    refresh_deadlines(session, item, calendar)
     session.flush()
 
     data = {

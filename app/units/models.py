@@ -1,3 +1,4 @@
+import re
 from datetime import datetime
 
 from pydantic import field_validator
@@ -20,7 +21,15 @@ class Unit(UnitBase, table=True):
 
 
 class UnitCreate(UnitBase):
-    code: str = Field(regex=CODE_PATTERN)
+    code: str = Field(max_length=64)
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        # SQLModel's Field(regex=...) is not enforced under pydantic v2.
+        if not re.fullmatch(CODE_PATTERN, v):
+            raise ValueError("letters, digits, '_', '.', '-' (at most 64), starting alphanumeric")
+        return v
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,1 @@
+"""The ledger (台账): xlsx/csv import and export, reports."""

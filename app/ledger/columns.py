@@ -1,0 +1,117 @@
+"""The ledger's columns and the Chinese labels of its enumerations (API.md, "Ledger").
+
+Export writes the Chinese header and labels; import accepts the Chinese
+header or the English key, and a label or a code for each enumeration.
+"""
+
+import re
+from dataclasses import dataclass
+
+from app.items.models import Light, Severity, Source
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    width: int
+    imported: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("number", "编号", 14),
+    Column("title", "标题", 44, True),
+    Column("description", "描述", 56, True),
+    Column("source", "来源", 16, True),
+    Column("category", "类别", 14, True),
+    Column("severity", "严重程度", 10, True),
+    Column("unit", "责任单位", 26, True),
+    Column("due_date", "整改时限", 12, True),
+    Column("campaign", "专项", 24, True),
+    Column("external_ref", "外部编号", 18, True),
+    Column("state", "状态", 10),
+    Column("light", "亮灯", 8),
+    Column("escalation_level", "督办级别", 10),
+    Column("created_at", "创建时间", 20),
+    Column("closed_at", "销号时间", 20),
+)
+IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS if c.imported)
+ZH_OF: dict[str, str] = {c.key: c.zh for c in COLUMNS}
+
+SOURCE_LABELS: dict[str, str] = {
+    Source.inspection: "巡视巡察",
+    Source.audit: "审计",
+    Source.assessment: "考核",
+    Source.hotline: "12345热线",
+    Source.petition: "信访举报",
+    Source.analysis: "政治生态分析研判",
+    Source.talk: "谈话",
+    Source.other: "其他",
+}
+SOURCE_ALIASES: dict[str, str] = {
+    "巡视": "inspection",
+    "巡察": "inspection",
+    "联合监督检查": "inspection",
+    "12345": "hotline",
+    "热线": "hotline",
+    "信访": "petition",
+    "举报": "petition",
+    "政治生态": "analysis",
+    "述责述廉": "talk",
+    "谈话/述责述廉": "talk",
+}
+SEVERITY_LABELS: dict[str, str] = {
+    Severity.low: "低",
+    Severity.normal: "一般",
+    Severity.high: "高",
+    Severity.critical: "严重",
+}
+LIGHT_LABELS: dict[str, str] = {
+    Light.green: "绿灯",
+    Light.yellow: "黄灯",
+    Light.red: "红灯",
+    Light.none: "无",
+}
+
+_HEADER_NOISE = re.compile(r"[\s\u3000*＊:：]+")
+HEADER_KEYS: dict[str, str] = {
+    **{c.zh: c.key for c in COLUMNS},
+    **{c.key: c.key for c in COLUMNS},
+    "unit_code": "unit",
+}
+
+
+def header_key(value: object) -> str | None:
+    """The column key a header cell names (Chinese header or English key), or None."""
+    if value is None:
+        return None
+    text = _HEADER_NOISE.sub("", str(value)).lower()
+    return HEADER_KEYS.get(text)
+
+
+def _reverse(labels: dict[str, str], aliases: dict[str, str] | None = None) -> dict[str, str]:
+    table = {str(code).lower(): str(code) for code in labels}
+    table.update({label: str(code) for code, label in labels.items()})
+    table.update(aliases or {})
+    return table
+
+
+_SOURCE_READ = _reverse(SOURCE_LABELS, SOURCE_ALIASES)
+_SEVERITY_READ = _reverse(SEVERITY_LABELS)
+
+
+def read_source(text: str) -> str | None:
+    """A source code from its label, code or a common alias; None if unknown."""
+    return _SOURCE_READ.get(text.strip()) or _SOURCE_READ.get(text.strip().lower())
+
+
+def read_severity(text: str) -> str | None:
+    return _SEVERITY_READ.get(text.strip()) or _SEVERITY_READ.get(text.strip().lower())
+
+
+def source_choices() -> str:
+    return "、".join(SOURCE_LABELS.values())
+
+
+def severity_choices() -> str:
+    return "、".join(SEVERITY_LABELS.values())

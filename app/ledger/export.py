@@ -1,0 +1,201 @@
+"""The ledger as a file: every matching item, read in keyset batches.
+
+Rows are read ``BATCH`` at a time (``id > last``) in a read-only session of
+their own, so memory stays flat however many items match: csv is streamed
+as it is read, xlsx goes through openpyxl's write-only workbook into a temp
+file that is then streamed.
+"""
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlalchemy import Engine, Row, select
+
+from app.auth.service import Caller
+from app.db import unit_of_work
+from app.items.models import Item
+from app.items.queries import ItemFilters, scoped
+from app.ledger.columns import COLUMNS, LIGHT_LABELS, SEVERITY_LABELS, SOURCE_LABELS
+from app.units.models import Unit
+from app.workflow.registry import registry
+
+BATCH = 1000
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SELECTED = (
+    Item.id,
+    Item.number,
+    Item.title,
+    Item.description,
+    Item.source,
+    Item.category,
+    Item.severity,
+    Item.unit_code,
+    Unit.name.label("unit_name"),
+    Item.due_date,
+    Item.campaign,
+    Item.external_ref,
+    Item.state,
+    Item.light,
+    Item.escalation_level,
+    Item.created_at,
+    Item.closed_at,
+    Item.workflow_name,
+    Item.workflow_version,
+)
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """Who asks and which items: the same filters and scope as GET /items."""
+
+    caller: Caller
+    filters: ItemFilters
+    unit_path: str | None = None
+
+
+def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[list[Row]]:
+    """The matching items in id order, ``size`` rows at a time."""
+    with unit_of_work(write=False, engine=engine) as session:
+        last = 0
+        while True:
+            stmt = select(*_SELECTED).outerjoin(Unit, Unit.code == Item.unit_code)
+            stmt = query.filters.apply(scoped(stmt, query.caller), query.unit_path)
+            rows = session.execute(stmt.where(Item.id > last).order_by(Item.id).limit(size)).all()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1].id
+
+
+class RowFormatter:
+    """One item row -> the ledger's cell values (labels, local times)."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._state_labels: dict[tuple[str, int], dict[str, str]] = {}
+
+    def _state(self, row: Row) -> str:
+        key = (row.workflow_name, row.workflow_version)
+        labels = self._state_labels.get(key)
+        if labels is None:
+            wf = registry.workflows.get(key)
+            labels = {s.name: s.label.zh for s in wf.states} if wf else {}
+            self._state_labels[key] = labels
+        return labels.get(row.state, row.state)
+
+    def _local(self, moment: datetime | None) -> datetime | None:
+        if moment is None:
+            return None
+        return moment.astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+
+    def values(self, row: Row) -> list[Any]:
+        return [
+            row.number,
+            row.title,
+            row.description or None,
+            SOURCE_LABELS.get(row.source, row.source),
+            row.category,
+            SEVERITY_LABELS.get(row.severity, row.severity),
+            row.unit_name or row.unit_code,
+            row.due_date,
+            row.campaign,
+            row.external_ref,
+            self._state(row),
+            LIGHT_LABELS.get(row.light, row.light),
+            row.escalation_level,
+            self._local(row.created_at),
+            self._local(row.closed_at),
+        ]
+
+
+def _xlsx_value(ws, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value.startswith("="):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def write_xlsx(rows: Iterator[list[Row]], fmt: RowFormatter, target) -> int:
+    """Write the ledger workbook to ``target`` (path or file); the number of items."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("台账")
+    ws.freeze_panes = "A2"
+    for index, column in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = column.width
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    header = []
+    for column in COLUMNS:
+        cell = WriteOnlyCell(ws, value=column.zh)
+        cell.font, cell.fill = bold, fill
+        header.append(cell)
+    ws.append(header)
+    count = 0
+    for batch in rows:
+        for row in batch:
+            ws.append([_xlsx_value(ws, v) for v in fmt.values(row)])
+        count += len(batch)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
+    wb.save(target)
+    return count
+
+
+def xlsx_tempfile(rows: Iterator[list[Row]], fmt: RowFormatter) -> str:
+    """The workbook in a temp file (the caller streams and deletes it)."""
+    fd, path = tempfile.mkstemp(prefix="rectify-ledger-", suffix=".xlsx")
+    os.close(fd)
+    try:
+        write_xlsx(rows, fmt, path)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_chunks(rows: Iterator[list[Row]], fmt: RowFormatter) -> Iterator[bytes]:
+    """UTF-8 with BOM (so Excel opens it), one chunk per batch of rows."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([c.zh for c in COLUMNS])
+    yield b"\xef\xbb\xbf" + buf.getvalue().encode()
+    for batch in rows:
+        buf.seek(0)
+        buf.truncate()
+        for row in batch:
+            writer.writerow([_csv_value(v) for v in fmt.values(row)])
+        yield buf.getvalue().encode()
+
+
+def content_disposition(filename: str, fallback: str) -> str:
+    """An attachment header with an ASCII fallback and the UTF-8 name (RFC 6266)."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"

@@ -1,0 +1,251 @@
+"""Reading an uploaded ledger file: xlsx or csv -> numbered rows of the known columns.
+
+The format is sniffed from the bytes (an xlsx is a zip; anything else must
+decode as text: UTF-8 with or without BOM, GB18030, which is what Excel in
+Chinese saves as "CSV", or UTF-16 with BOM, its "Unicode text"). The header
+row is the first row naming at least two known columns, so title rows above
+it (merged or not) are skipped. Row numbers are the sheet's own, 1-based, as
+the user sees them in Excel.
+
+Formula cells are read as the value the spreadsheet program cached when it
+saved the file (openpyxl ``data_only``); nothing is ever evaluated. A formula
+with no cached value is reported as an error of that cell.
+"""
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from xml.etree.ElementTree import ParseError, iterparse
+
+from openpyxl import load_workbook
+from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.utils.exceptions import InvalidFileException
+
+from app.errors import Invalid
+from app.ledger.columns import IMPORTED_KEYS, ZH_OF, header_key
+
+HEADER_SEARCH_ROWS = 30
+REQUIRED = ("title", "source")
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A cell whose value cannot be used (an Excel error or an uncached formula)."""
+
+    message: str
+
+
+@dataclass
+class LedgerRows:
+    """The header row's number and the non-blank data rows: (row number, {key: value})."""
+
+    header_row: int
+    columns: dict[str, int]
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+def file_error(message: str) -> Invalid:
+    return Invalid(message, errors=[{"row": 0, "field": "file", "message": message}], created=0)
+
+
+def read_ledger(data: bytes, filename: str | None, max_rows: int) -> LedgerRows:
+    """Parse the upload; raise ``Invalid`` (422) for anything that is not a usable ledger."""
+    if not data.strip():
+        raise file_error("The file is empty.")
+    name = (filename or "").lower()
+    if data.startswith(OLE2_MAGIC) or name.endswith(".xls"):
+        raise file_error(
+            "Excel 97-2003 (.xls) files are not supported; save the ledger as .xlsx or CSV."
+        )
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data, max_rows)
+    if name.endswith((".xlsx", ".xlsm")):
+        raise file_error("The file is not a valid .xlsx workbook.")
+    return _read_csv(data, max_rows)
+
+
+def _collect(numbered: Iterator[tuple[int, list[Any]]], max_rows: int) -> LedgerRows | None:
+    """Find the header, then keep the rows with anything in the imported columns."""
+    result: LedgerRows | None = None
+    for number, values in numbered:
+        if result is None:
+            if number > HEADER_SEARCH_ROWS:
+                return None
+            columns = _header(number, values)
+            if columns is not None:
+                result = LedgerRows(number, columns)
+            continue
+        record = {
+            key: values[index] if index < len(values) else None
+            for key, index in result.columns.items()
+        }
+        if all(_blank(v) for v in record.values()):
+            continue
+        if len(result.rows) >= max_rows:
+            raise file_error(
+                f"The file has more than {max_rows} rows; split it into smaller files."
+            )
+        result.rows.append((number, record))
+    return result
+
+
+def _header(number: int, values: list[Any]) -> dict[str, int] | None:
+    found: dict[str, int] = {}
+    duplicates: list[str] = []
+    for index, value in enumerate(values):
+        key = header_key(value)
+        if key is None:
+            continue
+        if key in found:
+            duplicates.append(key)
+        found[key] = index
+    if len(found) < 2:
+        return None
+    if duplicates:
+        names = "、".join(ZH_OF[k] for k in dict.fromkeys(duplicates))
+        raise Invalid(
+            f"The header row (row {number}) names a column twice: {names}.",
+            errors=[
+                {"row": number, "field": k, "message": f"column {ZH_OF[k]} appears twice"}
+                for k in dict.fromkeys(duplicates)
+            ],
+            created=0,
+        )
+    missing = [k for k in REQUIRED if k not in found]
+    if missing:
+        raise Invalid(
+            f"The header row (row {number}) has no column "
+            + "、".join(f"{ZH_OF[k]} ({k})" for k in missing)
+            + ".",
+            errors=[
+                {"row": number, "field": k, "message": f"column {ZH_OF[k]} is missing"}
+                for k in missing
+            ],
+            created=0,
+        )
+    return {k: i for k, i in found.items() if k in IMPORTED_KEYS}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _no_header() -> Invalid:
+    return file_error(
+        f"No header row found in the first {HEADER_SEARCH_ROWS} rows: expected a row naming "
+        "at least two ledger columns, e.g. 标题 and 来源 (or title and source)."
+    )
+
+
+def _not_text() -> Invalid:
+    return file_error(
+        "The file is neither an .xlsx workbook nor CSV text (UTF-8, GB18030 or UTF-16)."
+    )
+
+
+def _read_csv(data: bytes, max_rows: int) -> LedgerRows:
+    if data.startswith(b"\xef\xbb\xbf"):
+        text = data[3:].decode("utf-8", errors="replace")
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    elif b"\x00" in data[:65536]:
+        raise _not_text()
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("gb18030")
+            except UnicodeDecodeError:
+                raise _not_text() from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        result = _collect(((n, row) for n, row in enumerate(reader, start=1)), max_rows)
+    except csv.Error as exc:
+        raise file_error(f"The CSV file cannot be read: {exc}.") from None
+    if result is None:
+        raise _no_header()
+    return result
+
+
+def _cell_value(cell, uncached: set[tuple[int, int]]) -> Any:
+    value = cell.value
+    if value is None:
+        position = (getattr(cell, "row", None), getattr(cell, "column", None))
+        if position in uncached:
+            return CellError("a formula without a saved value; open and save the file in Excel")
+        return None
+    if cell.data_type == "e":
+        return CellError(f"the cell holds the error {value}")
+    return value
+
+
+def _read_xlsx(data: bytes, max_rows: int) -> LedgerRows:
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError):
+        raise file_error("The file is not a valid .xlsx workbook.") from None
+    except Exception:  # noqa: BLE001 - openpyxl raises many kinds on a broken workbook
+        raise file_error("The .xlsx workbook is damaged and cannot be read.") from None
+    try:
+        sheets = [wb.active] + [ws for ws in wb.worksheets if ws is not wb.active]
+        for ws in sheets:
+            if ws is None or not hasattr(ws, "iter_rows"):
+                continue
+            ws.reset_dimensions()
+            uncached = _uncached_formulas(wb, ws)
+            numbered = (
+                (n, [_cell_value(c, uncached) for c in row])
+                for n, row in enumerate(ws.iter_rows(), start=1)
+            )
+            result = _collect(numbered, max_rows)
+            if result is not None:
+                return result
+    except Invalid:
+        raise
+    except Exception:  # noqa: BLE001 - a damaged sheet must answer 422, not 500
+        raise file_error("The .xlsx workbook is damaged and cannot be read.") from None
+    finally:
+        wb.close()
+    raise _no_header()
+
+
+def _uncached_formulas(wb, ws) -> set[tuple[int, int]]:
+    """(row, column) of formula cells saved without a value (openpyxl writes those)."""
+    archive, path = getattr(wb, "_archive", None), getattr(ws, "_worksheet_path", None)
+    if archive is None or path is None or not _has_formula(archive, path):
+        return set()
+    found: set[tuple[int, int]] = set()
+    try:
+        with archive.open(path) as src:
+            for _event, element in iterparse(src):
+                if not element.tag.endswith("}c") and element.tag != "c":
+                    continue
+                children = {child.tag.rsplit("}", 1)[-1]: child for child in element}
+                value = children.get("v")
+                if "f" in children and (value is None or not (value.text or "").strip()):
+                    ref = element.get("r")
+                    if ref:
+                        found.add(coordinate_to_tuple(ref))
+                element.clear()
+    except (ParseError, KeyError):
+        raise file_error("The .xlsx workbook is damaged and cannot be read.") from None
+    return found
+
+
+def _has_formula(archive: zipfile.ZipFile, path: str) -> bool:
+    tail = b""
+    with archive.open(path) as src:
+        while chunk := src.read(1 << 20):
+            if _FORMULA_TAG.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+    return False

@@ -1,0 +1,167 @@
+"""Reports over the ledger, counted in SQL with GROUP BY.
+
+Definitions (also in the router's docstring):
+
+- ``total``: items matching the filters; ``by_state``: how many are in each
+  workflow state (every state listed, zeros included), summing to ``total``.
+- ``closed``: items in a final state (``closed_at`` set), rectified or
+  withdrawn; ``open`` = total - closed; ``rectified``: closed with resolution
+  ``rectified``.
+- ``overdue``: items whose light is ``red`` (a running deadline has passed).
+- ``rectification_rate`` (整改率) = rectified / items that were due: items
+  whose ``due_date`` is before today (local) or that are closed as rectified;
+  withdrawn items count in neither. ``null`` when nothing was due.
+- ``on_time_rate`` (按期整改率) = items closed as rectified on or before their
+  due date (the local date of ``closed_at`` <= ``due_date``) / items closed as
+  rectified that have a due date. ``null`` when there are none.
+- Filters: ``campaign``, ``source``, and ``from``/``to`` on the local date of
+  ``created_at`` (both inclusive). Unit keys see only their unit's subtree.
+- Per unit, items count for the unit they are assigned to (not rolled up to
+  parents); items not assigned to any unit form one row with
+  ``unit_code: null``, so the rows always add up to the summary.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, Select, and_, case, cast, func, or_, select
+from sqlmodel import Session
+
+from app.auth.models import Role
+from app.auth.service import Caller
+from app.clock import today
+from app.db import is_postgres
+from app.deadlines.calendar import local_midnight_utc
+from app.items.models import Item, Source
+from app.items.queries import scoped
+from app.settings import get_settings
+from app.units.models import Unit
+from app.workflow.registry import registry
+
+UNASSIGNED_NAME = "（未交办）"
+MEASURES = ("total", "closed", "rectified", "overdue", "due", "on_time", "on_time_base")
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    campaign: str | None = None
+    source: Source | None = None
+    from_: date | None = None
+    to: date | None = None
+
+    def apply(self, stmt: Select, tz: ZoneInfo) -> Select:
+        if self.campaign:
+            stmt = stmt.where(Item.campaign == self.campaign)
+        if self.source:
+            stmt = stmt.where(Item.source == self.source.value)
+        if self.from_:
+            stmt = stmt.where(Item.created_at >= local_midnight_utc(self.from_, tz))
+        if self.to:
+            stmt = stmt.where(Item.created_at < local_midnight_utc(self.to + timedelta(days=1), tz))
+        return stmt
+
+
+def _local_date(session: Session, column, tz: ZoneInfo):
+    """The local calendar date of a UTC timestamp column, in SQL."""
+    if is_postgres(session):
+        return cast(func.timezone(tz.key, column), Date)
+
+    def local_date(value: str | None) -> str | None:
+        if value is None:
+            return None
+        return datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(tz).date().isoformat()
+
+    raw = session.connection().connection.driver_connection
+    raw.create_function("rectify_local_date", 1, local_date, deterministic=True)
+    return func.rectify_local_date(column)
+
+
+def _count(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _measures(session: Session, tz: ZoneInfo) -> list:
+    rectified = and_(Item.closed_at.is_not(None), Item.resolution == "rectified")
+    withdrawn = func.coalesce(Item.resolution, "") == "withdrawn"
+    was_due = and_(~withdrawn, or_(rectified, Item.due_date < today(session)))
+    dated = and_(rectified, Item.due_date.is_not(None))
+    on_time = and_(dated, _local_date(session, Item.closed_at, tz) <= Item.due_date)
+    return [
+        func.count(Item.id).label("total"),
+        _count(Item.closed_at.is_not(None)).label("closed"),
+        _count(rectified).label("rectified"),
+        _count(Item.light == "red").label("overdue"),
+        _count(was_due).label("due"),
+        _count(on_time).label("on_time"),
+        _count(dated).label("on_time_base"),
+    ]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _figures(counts: dict[str, int]) -> dict:
+    return {
+        "total": counts["total"],
+        "open": counts["total"] - counts["closed"],
+        "closed": counts["closed"],
+        "rectified": counts["rectified"],
+        "overdue": counts["overdue"],
+        "rectification_rate": _rate(counts["rectified"], counts["due"]),
+        "on_time_rate": _rate(counts["on_time"], counts["on_time_base"]),
+    }
+
+
+def _all_states() -> list[str]:
+    names: list[str] = []
+    for wf in registry.workflows.values():
+        names += [s.name for s in wf.states if s.name not in names]
+    return names
+
+
+def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
+    tz = get_settings().tz
+    base = filters.apply(scoped(select(*_measures(session, tz)), caller), tz)
+    counts = {k: int(v) for k, v in session.execute(base).one()._mapping.items()}
+    by_state = dict.fromkeys(_all_states(), 0)
+    states = filters.apply(scoped(select(Item.state, func.count(Item.id)), caller), tz).group_by(
+        Item.state
+    )
+    for state, n in session.execute(states):
+        by_state[state] = int(n)
+    figures = _figures(counts)
+    return {
+        "total": figures["total"],
+        "by_state": by_state,
+        "open": figures["open"],
+        "closed": figures["closed"],
+        "rectified": figures["rectified"],
+        "rectification_rate": figures["rectification_rate"],
+        "overdue": figures["overdue"],
+        "on_time_rate": figures["on_time_rate"],
+    }
+
+
+def units(session: Session, caller: Caller, filters: ReportFilters) -> dict:
+    tz = get_settings().tz
+    stmt = filters.apply(
+        scoped(select(Item.unit_code, *_measures(session, tz)), caller), tz
+    ).group_by(Item.unit_code)
+    grouped = {
+        row.unit_code: {k: int(getattr(row, k)) for k in MEASURES} for row in session.execute(stmt)
+    }
+    unit_rows = select(Unit.code, Unit.name).order_by(Unit.path)
+    if caller.role == Role.unit:
+        unit_rows = unit_rows.where(
+            Unit.path.startswith(caller.unit_path or "/-none-/", autoescape=True)
+        )
+    empty = dict.fromkeys(MEASURES, 0)
+    data = [
+        {"unit_code": code, "name": name, **_figures(grouped.get(code, empty))}
+        for code, name in session.execute(unit_rows)
+    ]
+    if None in grouped:
+        data.append({"unit_code": None, "name": UNASSIGNED_NAME, **_figures(grouped[None])})
+    return {"data": data}

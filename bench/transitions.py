@@ -1,0 +1,380 @@
+"""Transition throughput: the engine against a bare endpoint doing the same writes.
+
+Two uvicorn servers (one process each) share one database: (a) the engine
+(``create_app``, no worker) and (b) a bare FastAPI app whose one endpoint does
+the transition's writes by hand with SQLAlchemy Core -- lock and read the item
+row, update it, insert one hash-chained history row -- on the same schema and
+the same engine settings (SQLite: WAL, ``BEGIN IMMEDIATE``; PostgreSQL:
+``SELECT ... FOR UPDATE``). Both get the same load: ``--threads`` clients, each
+alternating ``submit`` / ``reject`` on its own rectifying item (with evidence).
+Rounds alternate bare / engine; the median of each is printed with the ratio.
+Target (issue 2): engine >= 70 % of bare.
+
+    python bench/transitions.py [--requests 2000] [--threads 16] [--rounds 3]
+    RECTIFY_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1/postgres \\
+        python bench/transitions.py          # SQLite, then PostgreSQL
+"""
+
+import argparse
+import contextlib
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# Run as a script, this file's directory comes first on sys.path, and this
+# file's name would shadow the `transitions` library the engine is built on.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+ADMIN = "bench-admin-token-0123456789abcdef"
+API = "/api/v1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bare_app(url: str):
+    """One endpoint, the same writes as an engine transition, nothing else."""
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    from fastapi import Body, FastAPI, HTTPException
+    from sqlalchemy import insert, select, update
+
+    from app.db import WRITE, make_engine
+    from app.items.models import HistoryEntry, Item
+
+    engine = make_engine(url)
+    item_t, hist_t = Item.__table__, HistoryEntry.__table__
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/bare/items/{item_id}/transitions")
+    def transition(item_id: int, body: dict = Body(...)) -> dict:
+        action, comment = body["action"], body.get("comment")
+        pending_before = action == "reject"
+        with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+            row = (
+                conn.execute(select(item_t).where(item_t.c.id == item_id).with_for_update())
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise HTTPException(404)
+            if row["state"] != "rectifying" or row["review_pending"] != pending_before:
+                raise HTTPException(409)
+            moment = datetime.now(UTC)
+            conn.execute(
+                update(item_t)
+                .where(item_t.c.id == item_id)
+                .values(
+                    review_pending=not pending_before,
+                    version=row["version"] + 1,
+                    updated_at=moment,
+                )
+            )
+            last = conn.execute(
+                select(hist_t.c.seq, hist_t.c.hash)
+                .where(hist_t.c.item_id == item_id)
+                .order_by(hist_t.c.seq.desc())
+                .limit(1)
+            ).first()
+            seq, prev = (last[0] + 1, last[1]) if last else (1, "0" * 64)
+            entry = {
+                "item_id": item_id,
+                "seq": seq,
+                "at": moment,
+                "actor": "bare",
+                "action": action,
+                "from_state": "rectifying",
+                "to_state": "rectifying",
+                "comment": comment,
+                "data": {},
+                "prev_hash": prev,
+            }
+            canonical = json.dumps(entry, sort_keys=True, ensure_ascii=False, default=str)
+            entry["hash"] = hashlib.sha256(canonical.encode()).hexdigest()
+            conn.execute(insert(hist_t).values(**entry))
+        return {
+            **row,
+            "review_pending": not pending_before,
+            "version": row["version"] + 1,
+            "updated_at": moment,
+        }
+
+    return app
+
+
+def _serve(kind: str, url: str, port: int, evidence_dir: str) -> None:
+    os.environ.update(
+        RECTIFY_DATABASE_URL=url,
+        RECTIFY_EVIDENCE_DIR=evidence_dir,
+        RECTIFY_BOOTSTRAP_ADMIN_TOKEN=ADMIN,
+        RECTIFY_AUTO_MIGRATE="0",
+    )
+    import uvicorn
+
+    if kind == "engine":
+        from app.db import make_engine
+        from app.main import create_app
+
+        app = create_app(make_engine(url), migrate=False, worker=False)
+    else:
+        app = bare_app(url)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _wait_ready(base: str, timeout: float = 30.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"{base} did not start")
+
+
+def _seed(base: str, n_items: int) -> tuple[list[int], dict[str, str]]:
+    """Rectifying items with one evidence file each, and the keys to drive them."""
+    import httpx
+
+    with httpx.Client(base_url=base + API, timeout=30) as c:
+        c.headers["Authorization"] = f"Bearer {ADMIN}"
+
+        def ok(r):
+            if r.status_code >= 300:
+                raise SystemExit(f"seeding failed: {r.request.url} {r.status_code} {r.text}")
+            return r.json()
+
+        if c.get("/units/court").status_code == 404:
+            ok(c.post("/units", json={"code": "court", "name": "市中级人民法院"}))
+        sup = ok(c.post("/keys", json={"name": "bench-sup", "role": "supervisor"}))["token"]
+        unit = ok(c.post("/keys", json={"name": "b-unit", "role": "unit", "unit_code": "court"}))
+        tokens = {"supervisor": sup, "unit": unit["token"]}
+        as_sup = {"Authorization": f"Bearer {sup}"}
+        as_unit = {"Authorization": f"Bearer {unit['token']}"}
+        ids = []
+        for i in range(n_items):
+            body = {"title": f"压测问题{i}：整改台账不规范", "source": "audit"}
+            iid = ok(c.post("/items", json=body, headers=as_sup))["id"]
+            ok(
+                c.post(
+                    f"/items/{iid}/transitions",
+                    json={"action": "assign", "unit_code": "court"},
+                    headers=as_sup,
+                )
+            )
+            ok(c.post(f"/items/{iid}/transitions", json={"action": "accept"}, headers=as_unit))
+            files = {"file": ("整改报告.pdf", b"%PDF-1.4 report", "application/pdf")}
+            ok(c.post(f"/items/{iid}/evidence", files=files, headers=as_unit))
+            ids.append(iid)
+        return ids, tokens
+
+
+class Load:
+    """``threads`` clients, each alternating submit / reject on its own item."""
+
+    def __init__(self, base: str, items: list[int], path: str, tokens: dict | None) -> None:
+        self.base, self.items, self.path, self.tokens = base, items, path, tokens
+        self.pending = dict.fromkeys(items, False)
+
+    def run(self, requests: int) -> float:
+        import httpx
+
+        per_thread = [requests // len(self.items)] * len(self.items)
+        for i in range(requests % len(self.items)):
+            per_thread[i] += 1
+        barrier = threading.Barrier(len(self.items) + 1)
+        failures: list[str] = []
+
+        def worker(item_id: int, n: int) -> None:
+            with httpx.Client(base_url=self.base, timeout=120) as c:
+                c.get("/healthz")
+                barrier.wait()
+                for _ in range(n):
+                    action = "reject" if self.pending[item_id] else "submit"
+                    role = "supervisor" if action == "reject" else "unit"
+                    headers = (
+                        {"Authorization": f"Bearer {self.tokens[role]}"} if self.tokens else {}
+                    )
+                    r = c.post(
+                        self.path.format(id=item_id),
+                        json={"action": action, "comment": "压测：整改说明"},
+                        headers=headers,
+                    )
+                    if r.status_code != 200:
+                        failures.append(f"{action} {item_id}: {r.status_code} {r.text[:200]}")
+                        return
+                    self.pending[item_id] = not self.pending[item_id]
+
+        threads = [
+            threading.Thread(target=worker, args=(iid, n))
+            for iid, n in zip(self.items, per_thread, strict=True)
+        ]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        started = time.perf_counter()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        if failures:
+            raise SystemExit(f"{len(failures)} failed requests, first: {failures[0]}")
+        return requests / elapsed
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def _profiled(directory: str | None, name: str, pid: int):
+    """Sample ``pid`` with py-spy (collapsed stacks, all threads) while inside."""
+    if not directory:
+        yield
+        return
+    out = Path(directory) / f"{name}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen(
+        ["py-spy", "record", "-p", str(pid), "-r", "250", "--format", "raw", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # let py-spy attach before the load starts
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+        print(f"  profile: {out}", flush=True)
+
+
+def _pg_database(pg_url: str):
+    """A fresh PostgreSQL database for the run: (url, drop())."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url)
+    name = f"rectify_bench_{uuid.uuid4().hex[:10]}"
+    params = dict(
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        dbname=url.database or "postgres",
+        autocommit=True,
+    )
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(**params) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def bench(label: str, url: str, args, workdir: Path) -> float:
+    from app.migrate import upgrade
+
+    upgrade(url)
+    ctx = multiprocessing.get_context("spawn")
+    ports = {"engine": _free_port(), "bare": _free_port()}
+    procs = {
+        kind: ctx.Process(target=_serve, args=(kind, url, port, str(workdir / "evidence")))
+        for kind, port in ports.items()
+    }
+    for p in procs.values():
+        p.start()
+    try:
+        bases = {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
+        for base in bases.values():
+            _wait_ready(base)
+        engine_items, tokens = _seed(bases["engine"], args.threads)
+        bare_items, _ = _seed(bases["engine"], args.threads)
+        loads = {
+            "engine": Load(bases["engine"], engine_items, API + "/items/{id}/transitions", tokens),
+            "bare": Load(bases["bare"], bare_items, "/bare/items/{id}/transitions", None),
+        }
+        for load in loads.values():
+            load.run(args.warmup)
+        results: dict[str, list[float]] = {"bare": [], "engine": []}
+        for r in range(args.rounds):
+            for kind in ("bare", "engine"):
+                cpu = _cpu_seconds(procs[kind].pid)
+                with _profiled(args.profile, f"{label}-{kind}-{r + 1}", procs[kind].pid):
+                    rps = loads[kind].run(args.requests)
+                cpu_ms = (_cpu_seconds(procs[kind].pid) - cpu) * 1000 / args.requests
+                results[kind].append(rps)
+                print(
+                    f"  {label} round {r + 1}: {kind:6} {rps:8.1f} req/s, "
+                    f"server CPU {cpu_ms:.2f} ms/request",
+                    flush=True,
+                )
+    finally:
+        for p in procs.values():
+            p.terminate()
+            p.join(10)
+    bare, engine = (statistics.median(results[k]) for k in ("bare", "engine"))
+    ratio = engine / bare
+    print(
+        f"{label}: bare {bare:.1f} req/s, engine {engine:.1f} req/s, "
+        f"ratio {ratio:.0%} (target >= 70%) [{args.requests} requests x {args.rounds} rounds, "
+        f"{args.threads} threads, median]",
+        flush=True,
+    )
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--pg-url", default=os.environ.get("RECTIFY_BENCH_PG_URL"))
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy each server into DIR")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="rectify-bench-") as tmp:
+        workdir = Path(tmp)
+        os.environ["RECTIFY_EVIDENCE_DIR"] = str(workdir / "evidence")
+        if not args.no_sqlite:
+            bench("sqlite", f"sqlite:///{workdir / 'bench.db'}", args, workdir)
+        if args.pg_url:
+            url, drop = _pg_database(args.pg_url)
+            try:
+                bench("postgresql", url, args, workdir)
+            finally:
+                drop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""API keys: bearer tokens, roles, /me, /keys.
+
+The module shares one database per backend; each test makes its own keys.
+"""
+
+import pytest
+
+from tests.factories import assert_problem
+
+
+@pytest.fixture(scope="module")
+def api(shared_api):
+    shared_api.unit("court", "市中级人民法院")
+    return shared_api
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer ", "Bearer rk_unknown", "Basic YWRtaW46YWRtaW4=", "rk_x"],
+)
+def test_no_or_unknown_token_is_401(api, authorization):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    for path in ("/me", "/items", "/units", "/workflows"):
+        r = api.client.get("/api/v1" + path, headers=headers)
+        assert_problem(r, 401)
+        assert r.headers["www-authenticate"].lower().startswith("bearer")
+
+
+@pytest.mark.parametrize(
+    ("role", "unit_code"),
+    [("admin", None), ("supervisor", None), ("unit", "court"), ("viewer", None)],
+)
+def test_me_tells_who_is_calling(api, role, unit_code):
+    token = api.key(role, unit_code, name=f"{role} 张三")
+    got = api.get("/me", token=token, expect=200).json()
+    assert got == {"name": f"{role} 张三", "role": role, "unit_code": unit_code}
+
+
+def test_keys_crud_shows_the_token_once(api):
+    r = api.post("/keys", json={"name": "法院对接系统", "role": "unit", "unit_code": "court"})
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert {"id", "name", "role", "unit_code", "token"} <= created.keys()
+    assert (created["name"], created["role"], created["unit_code"]) == (
+        "法院对接系统",
+        "unit",
+        "court",
+    )
+    token = created["token"]
+    assert len(token) >= 32
+
+    listed = api.get("/keys", expect=200).json()["data"]
+    mine = [k for k in listed if k["id"] == created["id"]]
+    assert len(mine) == 1 and "token" not in mine[0] and "token_hash" not in mine[0]
+    assert mine[0]["name"] == "法院对接系统"
+    assert token not in api.get("/keys").text
+    assert api.get("/me", token=token, expect=200).json()["role"] == "unit"
+
+    assert api.delete(f"/keys/{created['id']}").status_code == 204
+    assert_problem(api.get("/me", token=token), 401)
+    assert created["id"] not in {k["id"] for k in api.get("/keys", expect=200).json()["data"]}
+    assert_problem(api.delete(f"/keys/{created['id']}"), 404)
+    assert_problem(api.delete("/keys/999999"), 404)
+
+
+def test_a_revoked_key_cannot_act(api):
+    created = api.post("/keys", json={"name": "离职人员", "role": "supervisor"}, expect=201).json()
+    token = created["token"]
+    item = api.item(token)
+    api.delete(f"/keys/{created['id']}")
+    assert_problem(api.get(f"/items/{item['id']}", token=token), 401)
+    assert_problem(api.post("/items", token=token, json={"title": "x", "source": "audit"}), 401)
+    assert api.get(f"/items/{item['id']}", expect=200).json()["id"] == item["id"]
+
+
+@pytest.mark.parametrize("role", ["supervisor", "unit", "viewer"])
+def test_only_admin_manages_keys(api, role):
+    token = api.key(role, "court" if role == "unit" else None)
+    body = {"name": "x", "role": "admin"}
+    assert_problem(api.post("/keys", token=token, json=body), 403)
+    assert_problem(api.get("/keys", token=token), 403)
+    assert_problem(api.delete("/keys/1", token=token), 403)
+    assert api.get("/me", expect=200).json()["role"] == "admin"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "u", "role": "unit"},
+        {"name": "u", "role": "unit", "unit_code": "nowhere"},
+        {"name": "s", "role": "supervisor", "unit_code": "court"},
+        {"name": "x", "role": "root"},
+        {"name": "", "role": "viewer"},
+        {"role": "viewer"},
+    ],
+)
+def test_invalid_keys_are_422(api, body):
+    assert_problem(api.post("/keys", json=body), 422)
