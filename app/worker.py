@@ -7,8 +7,6 @@ logged and the loop goes on.
 """
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -18,6 +16,7 @@ import httpx
 from sqlalchemy import Engine
 
 from app.db import get_engine
+from app.deadlines.scan import run_scan
 from app.settings import get_settings
 from app.webhooks import delivery
 from app.webhooks.transport import delivery_client
@@ -77,12 +76,9 @@ class Worker:
                 log.exception("deadline scan failed")
             await _pause(stop, self.scan_interval_s)
 
-    def scan(self) -> dict | None:
-        """One deadline scan, when the deadline scanner is installed."""
-        if importlib.util.find_spec("app.deadlines.scan") is None:
-            return None
-        run_scan = getattr(importlib.import_module("app.deadlines.scan"), "run_scan", None)
-        return None if run_scan is None else run_scan(self.engine)
+    def scan(self) -> dict:
+        """One deadline scan."""
+        return run_scan(self.engine)
 
 
 def _log_crash(task: asyncio.Task) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from app import metrics
 from app.clock import real_now
 from app.db import unit_of_work
 from app.events.models import Event
@@ -183,9 +184,11 @@ def _settle(d: D, sub: Sub, outcome: Outcome, policy: RetryPolicy) -> None:
     if outcome.ok:
         d.status, d.delivered_at, d.next_attempt_at = DeliveryStatus.delivered.value, end, None
         sub.failing_since = None
+        metrics.DELIVERIES.labels("delivered").inc()
         return
     sub.failing_since = sub.failing_since or at
     delay = None if outcome.status_code == 410 else policy.next_delay(d.attempts)
+    metrics.DELIVERIES.labels("failed" if delay is None else "retry").inc()
     if delay is None:
         d.status, d.next_attempt_at = DeliveryStatus.failed.value, None
     else:

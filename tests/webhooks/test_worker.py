@@ -56,16 +56,11 @@ def test_scans_run_on_their_interval_and_survive_errors(engine, monkeypatch, cap
             raise RuntimeError("scan failed")
         return {"checked": 0, "fired": {}}
 
-    monkeypatch.setattr("app.deadlines.scan.run_scan", run_scan)
+    monkeypatch.setattr("app.worker.run_scan", run_scan)
     worker = Worker(engine, tick_s=0.5, lanes=1, scan_interval_s=0.01)
     asyncio.run(_run_until(worker, lambda: len(scans) >= 3))
     assert all(e is engine for e in scans)
     assert "deadline scan failed" in caplog.text
-
-
-def test_scan_is_skipped_when_the_scanner_is_missing(engine, monkeypatch):
-    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
-    assert Worker(engine).scan() is None
 
 
 def test_the_server_embeds_the_worker(api, engine, receiver):
