@@ -1,0 +1,233 @@
+"""A hypothesis state machine over the whole API: create, act, upload evidence,
+advance the clock, scan, deliver -- checking the invariants after every step.
+
+Invariants: the API agrees with a model of the workflow table in API.md; every
+item's history chain verifies and gains exactly one entry per committed action;
+no ladder step fires twice for one deadline; every event reaches the webhook
+receiver at least once.
+"""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from app.db import unit_of_work
+from app.items import history
+from app.settings import get_settings
+from app.webhooks.delivery import run_once
+from tests.webhooks.conftest import Receiver, subscribe
+
+LADDER = {"reminder", "overdue", "supervise", "summon"}
+# action: (from states, to state, role, required fields, needs review pending, needs evidence)
+TABLE = {
+    "assign": ({"found"}, "assigned", "supervisor", {"unit_code"}, False, False),
+    "accept": ({"assigned"}, "rectifying", "unit", set(), False, False),
+    "return": ({"assigned"}, "found", "unit", {"comment"}, False, False),
+    "submit": ({"rectifying"}, "rectifying", "unit", {"comment"}, False, True),
+    "reject": ({"rectifying"}, "rectifying", "supervisor", {"comment"}, True, False),
+    "verify": ({"rectifying"}, "verified", "supervisor", set(), True, False),
+    "close": ({"verified"}, "closed", "supervisor", set(), False, False),
+    "withdraw": ({"found", "assigned"}, "closed", "supervisor", {"comment"}, False, False),
+    "reopen": ({"closed"}, "rectifying", "supervisor", {"comment", "due_date"}, False, False),
+    "reassign": (
+        {"assigned", "rectifying"},
+        "assigned",
+        "supervisor",
+        {"unit_code", "comment"},
+        False,
+        False,
+    ),
+}
+START = datetime(2026, 9, 21, 2, 0, tzinfo=UTC)
+
+
+class Model:
+    def __init__(self) -> None:
+        self.state = "found"
+        self.unit: str | None = None
+        self.review_pending = False
+        self.evidence = False
+        self.entries = 1
+
+    def expect(self, action: str, role: str, fields: set[str]) -> bool:
+        sources, _to, needed_role, required, needs_rp, needs_ev = TABLE[action]
+        return (
+            role == needed_role
+            and self.state in sources
+            and required <= fields
+            and (not needs_rp or self.review_pending)
+            and (not needs_ev or self.evidence)
+        )
+
+    def apply(self, action: str) -> None:
+        self.state = TABLE[action][1]
+        if action in ("assign", "reassign"):
+            self.unit = "court"
+        if action == "return":
+            self.unit = None
+        if action == "submit":
+            self.review_pending = True
+        if action in ("reject", "verify", "reassign"):
+            self.review_pending = False
+
+
+class ApiMachine(RuleBasedStateMachine):
+    items = Bundle("items")
+
+    def __init__(self, api, engine, receiver, tokens):
+        super().__init__()
+        self.api, self.engine, self.receiver, self.tokens = api, engine, receiver, tokens
+        self.models: dict[int, Model] = {}
+        self.now = START
+
+    @initialize()
+    def start_clock(self):
+        self.api.set_clock(self.now.isoformat())
+
+    @rule(target=items)
+    def create(self):
+        item = self.api.item(self.tokens["supervisor"], source="hotline")
+        self.models[item["id"]] = Model()
+        return item["id"]
+
+    @rule(
+        iid=items,
+        data=st.data(),
+        role=st.sampled_from(["right", "right", "right", "supervisor", "unit", "viewer"]),
+        with_fields=st.sampled_from([True, True, True, False]),
+    )
+    def act_at_random(self, iid, data, role, with_fields):
+        """Half the time an action that starts from the item's state (guards and roles
+        may still refuse it), otherwise any action; mostly with the table's role."""
+        here = sorted(a for a, row in TABLE.items() if self.models[iid].state in row[0])
+        action = data.draw(st.sampled_from(here) | st.sampled_from(sorted(TABLE)))
+        self.act(iid, action, role, with_fields)
+
+    act_again = act_at_random  # a second rule for the same thing: weights acts over clock steps
+
+    def act(self, iid, action, role, with_fields):
+        model = self.models[iid]
+        role = TABLE[action][2] if role == "right" else role
+        due = (self.now + timedelta(days=30)).date().isoformat()
+        fields = {"unit_code": "court", "comment": "处理意见", "due_date": due}
+        takes = TABLE[action][3] | {"comment"} | ({"due_date"} if action == "assign" else set())
+        sent = {k: v for k, v in fields.items() if k in takes and (with_fields or k == "due_date")}
+        if action == "assign" and not with_fields:
+            sent.pop("due_date", None)
+        r = self.api.act(iid, action, self.tokens[role], expect=None, **sent)
+        if model.expect(action, role, set(sent)):
+            assert r.status_code == 200, (action, role, model.state, r.text)
+            model.apply(action)
+            model.entries += 1
+            assert r.json()["state"] == model.state
+        else:
+            assert r.status_code in (403, 404, 409, 422), (action, role, model.state, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+
+    @rule(iid=items)
+    def progress(self, iid):
+        """The next step of the happy path, so that runs reach every state often."""
+        model = self.models[iid]
+        if model.state == "rectifying" and not model.evidence:
+            self.upload_evidence(iid)
+        happy = {"found": "assign", "assigned": "accept", "verified": "close", "closed": "reopen"}
+        action = happy.get(model.state) or ("verify" if model.review_pending else "submit")
+        self.act(iid, action, "right", True)
+
+    @rule(iid=items)
+    def upload_evidence(self, iid):
+        model = self.models[iid]
+        r = self.api.evidence(iid, self.tokens["unit"], expect=None)
+        if model.unit == "court" and model.state != "closed":
+            assert r.status_code == 201, r.text
+            model.evidence = True
+            model.entries += 1
+        else:
+            assert r.status_code in (404, 409), r.text
+
+    @rule(hours=st.integers(1, 24 * 8))
+    def advance_clock(self, hours):
+        self.now += timedelta(hours=hours)
+        self.api.set_clock(self.now.isoformat())
+
+    @rule()
+    def scan(self):
+        self.api.post("/admin/scheduler/tick", expect=200)
+
+    @rule()
+    def deliver(self):
+        asyncio.run(run_once(self.engine))
+
+    @invariant()
+    def api_agrees_with_the_model_and_histories_hold(self):
+        with unit_of_work(write=False, engine=self.engine) as s:
+            for iid, model in self.models.items():
+                ok, count, broken = history.verify(s, iid)
+                assert ok, (iid, broken)
+                entries = history.entries(s, iid)
+                not_ladder = [e for e in entries if e.action not in LADDER]
+                assert len(not_ladder) == model.entries, [e.action for e in entries]
+                fired: set[str] = set()
+                for e in entries:
+                    if e.action in LADDER:
+                        assert e.action not in fired, (iid, [x.action for x in entries])
+                        fired.add(e.action)
+                    elif e.action != "evidence":
+                        fired = set()
+        for iid, model in list(self.models.items())[-3:]:
+            shown = self.api.get(f"/items/{iid}", expect=200).json()
+            assert shown["state"] == model.state and shown["review_pending"] == model.review_pending
+
+    def teardown(self):
+        for _ in range(200):
+            done = asyncio.run(run_once(self.engine))
+            if not done["attempted"] and not done["fanned_out"]:
+                break
+        received = {r.json["id"] for r in self.receiver.requests if r.path == "/sm"}
+        events, cursor = [], None
+        while True:
+            page = self.api.get(
+                f"/events?limit=500{'&after=' + cursor if cursor else ''}", expect=200
+            ).json()
+            events += page["data"]
+            if not page["data"]:
+                break
+            cursor = page["next_cursor"]
+        missing = {e["id"] for e in events} - received
+        assert not missing, f"{len(missing)} events never delivered"
+
+
+def test_the_api_as_a_state_machine(api, engine, monkeypatch):
+    monkeypatch.setenv("RECTIFY_DELIVERY_RETRY_SCHEDULE_S", "0,0,0,0,0")
+    get_settings.cache_clear()
+    api.unit("city", "某市")
+    api.unit("court", "市中级人民法院", parent="city")
+    tokens = {
+        "supervisor": api.key("supervisor"),
+        "unit": api.key("unit", "court"),
+        "viewer": api.key("viewer"),
+    }
+    receiver = Receiver()
+    try:
+        subscribe(api, receiver, path="/sm")
+        run_state_machine_as_test(
+            lambda: ApiMachine(api, engine, receiver, tokens),
+            settings=settings(
+                max_examples=25,
+                stateful_step_count=40,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+    finally:
+        receiver.close() if hasattr(receiver, "close") else None
