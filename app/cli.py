@@ -118,3 +118,7 @@ def demo() -> None:
 def main() -> None:
     get_settings()
     cli()
+
+
+if __name__ == "__main__":
+    main()

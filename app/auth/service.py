@@ -29,6 +29,9 @@ class Caller:
     role: Role
     unit_code: str | None = None
     unit_path: str | None = None
+    unit_codes: tuple[str, ...] = ()
+    """For unit keys: the codes of the unit and all its descendants (resolved once,
+    so item queries filter on a literal list the planner can use an index for)."""
 
     @property
     def actor(self) -> str:
@@ -76,7 +79,12 @@ def authenticate(session: Session, token: str) -> Caller | None:
     if row is None or not hmac.compare_digest(row[0].token_hash, digest):
         return None
     key, path = row
-    return Caller(key.id, key.name, Role(key.role), key.unit_code, path)
+    codes: tuple[str, ...] = ()
+    if key.role == Role.unit.value and path:
+        codes = tuple(
+            session.scalars(select(Unit.code).where(Unit.path.startswith(path, autoescape=True)))
+        )
+    return Caller(key.id, key.name, Role(key.role), key.unit_code, path, codes)
 
 
 def list_keys(session: Session) -> list[ApiKey]:

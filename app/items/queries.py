@@ -17,6 +17,8 @@ from app.units.service import subtree_codes
 def scoped(stmt: Select, caller: Caller) -> Select:
     """Unit keys see only their unit's subtree; everyone else sees all items."""
     if caller.role == Role.unit:
+        if caller.unit_codes:
+            return stmt.where(Item.unit_code.in_(caller.unit_codes))
         return stmt.where(Item.unit_code.in_(subtree_codes(caller.unit_path or "/-none-/")))
     return stmt
 
@@ -34,11 +36,14 @@ class ItemFilters:
     due_before: date | None = None
     due_after: date | None = None
 
-    def apply(self, stmt: Select, unit_path: str | None = None) -> Select:
-        """Add the filters; ``unit_path`` is the resolved path of ``unit`` (None: unknown)."""
+    def apply(self, stmt: Select, unit_path: str | list[str] | None = None) -> Select:
+        """Add the filters. ``unit_path`` is the resolved path of ``unit`` (None: unknown),
+        or better the list of its subtree's codes, which the planner can use an index for."""
         if self.state:
             stmt = stmt.where(Item.state.in_(self.state.split(",")))
-        if self.unit:
+        if self.unit and isinstance(unit_path, list):
+            stmt = stmt.where(Item.unit_code.in_(unit_path))
+        elif self.unit:
             stmt = stmt.where(Item.unit_code.in_(subtree_codes(unit_path or "/-none-/")))
         if self.source:
             stmt = stmt.where(Item.source == self.source.value)

@@ -20,6 +20,7 @@ from app.items.queries import ItemFilters, encode_cursor, page, scoped
 from app.items.schemas import ItemCreate, ItemUpdate, to_public
 from app.settings import get_settings
 from app.units.models import Unit
+from app.units.service import subtree_codes
 from app.workflow.registry import registry
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -205,10 +206,11 @@ def update_item(
 def list_items(
     session: Session, caller: Caller, filters: ItemFilters, cursor: str | None, limit: int
 ) -> tuple[list[Item], str | None]:
-    unit_path = None
+    unit_codes = None
     if filters.unit:
         unit_path = session.scalar(select(Unit.path).where(Unit.code == filters.unit))
-    stmt = page(filters.apply(scoped(select(Item), caller), unit_path), cursor, limit)
+        unit_codes = list(session.scalars(subtree_codes(unit_path))) if unit_path else []
+    stmt = page(filters.apply(scoped(select(Item), caller), unit_codes), cursor, limit)
     rows = list(session.scalars(stmt))
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
