@@ -13,6 +13,10 @@ Target (issue 2): engine >= 70 % of bare.
     python bench/transitions.py [--requests 2000] [--threads 16] [--rounds 3]
     RECTIFY_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1/postgres \\
         python bench/transitions.py          # SQLite, then PostgreSQL
+
+Each round also prints the server's CPU time per request (Linux), which is
+steadier than requests/s on a shared machine. ``--profile DIR`` samples each
+server with py-spy (``pip install py-spy``) into collapsed-stack files.
 """
 
 import argparse
@@ -262,7 +266,7 @@ def _profiled(directory: str | None, name: str, pid: int):
     out = Path(directory) / f"{name}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     spy = subprocess.Popen(
-        ["py-spy", "record", "-p", str(pid), "-r", "250", "--format", "raw", "-o", str(out)],
+        ["py-spy", "record", "-p", str(pid), "-r", "100", "--format", "raw", "-o", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -141,6 +141,7 @@ def transition(
         to_state=new_state,
         comment=req.comment,
         data=data,
+        flush=False,  # flushed with the events at commit: one flush less per transition
     )
     emit_item_event(
         session,
