@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from app.auth.models import ApiKey, ApiKeyCreate, Role
 from app.clock import real_now
-from app.errors import NotFound, field_error
+from app.errors import Conflict, NotFound, field_error
 from app.units.models import Unit
 
 TOKEN_PREFIX = "rk_"
@@ -94,9 +94,17 @@ def list_keys(session: Session) -> list[ApiKey]:
 
 
 def revoke_key(session: Session, key_id: int) -> None:
-    key = session.get(ApiKey, key_id)
+    key = session.get(ApiKey, key_id, with_for_update=True)
     if key is None or key.revoked_at is not None:
         raise NotFound(f"No key with id {key_id}.")
+    if key.role == Role.admin.value:
+        admins = session.scalars(
+            select(ApiKey.id)
+            .where(ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None))
+            .with_for_update()
+        ).all()
+        if len(admins) <= 1:
+            raise Conflict("This is the last admin key; create another admin key first.")
     key.revoked_at = real_now()
     session.flush()
 

@@ -21,7 +21,7 @@ EFFECTS = {
     "resolve_withdrawn",
     "clear_resolution",
 }
-GUARDS = {"has_evidence", "review_pending"}
+GUARDS = {"has_evidence", "review_pending", "has_unit"}
 FIELDS = {"unit_code", "due_date", "comment"}
 ROLES = {"admin", "supervisor", "unit", "viewer"}
 EVENT_TYPES = {

@@ -30,7 +30,14 @@ def _review_pending(ctx) -> bool:
     return bool(ctx.item.review_pending)
 
 
+def _has_unit(ctx) -> bool:
+    return ctx.item.unit_code is not None
+
+
 REGISTRY: dict[str, Guard] = {
+    "has_unit": Guard(
+        _has_unit, 409, "unit_code", "The item was never handed to a unit; assign it instead."
+    ),
     "has_evidence": Guard(
         _has_evidence,
         422,

@@ -379,3 +379,18 @@ def test_viewer_reads_everything_and_changes_nothing(world):
 def test_unit_keys_may_not_create_items(world):
     r = world.api.post("/items", token=world.unit, json={"title": "x", "source": "audit"})
     assert_problem(r, 403)
+
+
+def test_a_withdrawn_never_assigned_item_cannot_be_reopened(api):
+    iid = api.item()["id"]
+    api.act(iid, "withdraw", comment="重复立项")
+    r = api.act(iid, "reopen", expect=409, comment="回头看", due_date="2099-12-31")
+    assert "never handed to a unit" in r.json()["detail"]
+
+
+def test_the_last_admin_key_cannot_be_revoked(api):
+    keys = api.get("/keys", expect=200).json()["data"]
+    (admin,) = [k for k in keys if k["role"] == "admin"]
+    api.call("DELETE", f"/keys/{admin['id']}", expect=409)
+    api.key("admin")
+    api.call("DELETE", f"/keys/{admin['id']}", expect=204)
