@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -158,16 +158,26 @@ def write_xlsx(rows: Iterator[list[Row]], fmt: RowFormatter, target) -> int:
     return count
 
 
-def xlsx_tempfile(rows: Iterator[list[Row]], fmt: RowFormatter) -> str:
-    """The workbook in a temp file (the caller streams and deletes it)."""
+def xlsx_file(rows: Iterator[list[Row]], fmt: RowFormatter) -> tuple[BinaryIO, int]:
+    """The workbook in an anonymous temp file: (open file at 0, size).
+
+    The file's name is removed as soon as it is written, so nothing is left
+    behind however the download ends.
+    """
     fd, path = tempfile.mkstemp(prefix="rectify-ledger-", suffix=".xlsx")
     os.close(fd)
     try:
         write_xlsx(rows, fmt, path)
-    except BaseException:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by file_chunks
+    finally:
         os.unlink(path)
-        raise
-    return path
+    return handle, os.fstat(handle.fileno()).st_size
+
+
+def file_chunks(handle: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(size):
+            yield chunk
 
 
 def _csv_value(value: Any) -> Any:

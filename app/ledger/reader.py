@@ -29,6 +29,7 @@ from app.errors import Invalid
 from app.ledger.columns import IMPORTED_KEYS, ZH_OF, header_key
 
 HEADER_SEARCH_ROWS = 30
+SCANNED_ROWS_FACTOR = 4
 REQUIRED = ("title", "source")
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")
@@ -51,7 +52,7 @@ class LedgerRows:
 
 
 def file_error(message: str) -> Invalid:
-    return Invalid(message, errors=[{"row": 0, "field": "file", "message": message}], created=0)
+    return Invalid(message, errors=[{"row": None, "field": "file", "message": message}], created=0)
 
 
 def read_ledger(data: bytes, filename: str | None, max_rows: int) -> LedgerRows:
@@ -74,6 +75,11 @@ def _collect(numbered: Iterator[tuple[int, list[Any]]], max_rows: int) -> Ledger
     """Find the header, then keep the rows with anything in the imported columns."""
     result: LedgerRows | None = None
     for number, values in numbered:
+        if number > max_rows * SCANNED_ROWS_FACTOR:
+            raise file_error(
+                f"The sheet has more than {max_rows * SCANNED_ROWS_FACTOR} rows (blank ones "
+                "included); remove the empty rows or split the file."
+            )
         if result is None:
             if number > HEADER_SEARCH_ROWS:
                 return None

@@ -55,11 +55,21 @@ class ReportFilters:
             stmt = stmt.where(Item.campaign == self.campaign)
         if self.source:
             stmt = stmt.where(Item.source == self.source.value)
-        if self.from_:
-            stmt = stmt.where(Item.created_at >= local_midnight_utc(self.from_, tz))
-        if self.to:
-            stmt = stmt.where(Item.created_at < local_midnight_utc(self.to + timedelta(days=1), tz))
+        start = _midnight(self.from_, tz) if self.from_ else None
+        if start is not None:
+            stmt = stmt.where(Item.created_at >= start)
+        end = _midnight(self.to, tz, days_after=1) if self.to else None
+        if end is not None:
+            stmt = stmt.where(Item.created_at < end)
         return stmt
+
+
+def _midnight(day: date, tz: ZoneInfo, days_after: int = 0) -> datetime | None:
+    """00:00 local of ``day`` (+ ``days_after``) in UTC; None at the ends of the calendar."""
+    try:
+        return local_midnight_utc(day + timedelta(days=days_after), tz)
+    except OverflowError:
+        return None
 
 
 def _local_date(session: Session, column, tz: ZoneInfo):

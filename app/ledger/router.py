@@ -20,15 +20,13 @@ Report definitions:
   their own subtree, in both reports.
 """
 
-import os
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
-from starlette.background import BackgroundTask
 
 from app.auth.models import Role
 from app.clock import now
@@ -50,6 +48,15 @@ class ExportFormat(StrEnum):
     csv = "csv"
 
 
+def _refuse_nul(**params: str | None) -> None:
+    bad = [name for name, value in params.items() if value and "\x00" in value]
+    if bad:
+        raise BadRequest(
+            "Query parameters must not contain NUL characters.",
+            errors=[{"field": name, "message": "contains a NUL character"} for name in bad],
+        )
+
+
 def item_filters(
     state: str | None = None,
     unit: str | None = None,
@@ -63,6 +70,7 @@ def item_filters(
     due_after: date | None = None,
 ) -> ItemFilters:
     """The filters of GET /items."""
+    _refuse_nul(state=state, unit=unit, campaign=campaign, q=q)
     return ItemFilters(
         state, unit, source, campaign, light, overdue, review_pending, q, due_before, due_after
     )
@@ -74,6 +82,7 @@ def report_filters(
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
 ) -> reports.ReportFilters:
+    _refuse_nul(campaign=campaign)
     if from_ and to and to < from_:
         raise BadRequest("'to' must be on or after 'from'.")
     return reports.ReportFilters(campaign, source, from_, to)
@@ -104,12 +113,11 @@ def export_items(
             media_type=export.CSV_MEDIA_TYPE,
             headers=headers,
         )
-    path = export.xlsx_tempfile(export.batches(engine, query), fmt)
-    return FileResponse(
-        path,
+    handle, size = export.xlsx_file(export.batches(engine, query), fmt)
+    return StreamingResponse(
+        export.file_chunks(handle),
         media_type=export.XLSX_MEDIA_TYPE,
-        headers=headers,
-        background=BackgroundTask(os.unlink, path),
+        headers={**headers, "Content-Length": str(size)},
     )
 
 

@@ -119,6 +119,10 @@ def test_export_is_not_taken_for_an_item_id_and_bad_parameters_are_400(api, ledg
     assert api.get("/items/export", token=None).status_code == 401
     assert api.get("/items/export", params={"format": "pdf"}).status_code == 400
     assert api.get("/items/export", params={"due_before": "soon"}).status_code == 400
+    for name in ("q", "state", "unit", "campaign"):
+        r = api.get("/items/export", params={"format": "csv", name: "a\x00b"})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == name
+    assert api.get("/reports/summary", params={"campaign": "\x00"}).status_code == 400
     assert api.get(f"/items/{ledger['ids'][0]}", expect=200).json()["id"] == ledger["ids"][0]
 
 

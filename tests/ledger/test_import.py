@@ -333,6 +333,9 @@ def test_row_limit(api, people, monkeypatch):
     r = upload(api, content)
     assert r.status_code == 422 and "more than 3 rows" in r.json()["detail"]
     assert upload(api, xlsx_bytes([["标题", "来源"]] + [["x", "审计"]] * 3)).status_code == 201
+    padded = xlsx_bytes([["序号", "标题", "来源"], [1, "x", "审计"]] + [[n] for n in range(2, 20)])
+    r = upload(api, padded)
+    assert r.status_code == 422 and "more than 12 rows (blank ones included)" in r.json()["detail"]
 
 
 def test_missing_file_field_is_422(api, people):

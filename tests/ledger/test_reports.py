@@ -124,6 +124,7 @@ FILTERS = [
     ({"from": "2026-03-03"}, 2, {"closed": 2}),
     ({"to": "2026-03-02"}, 5, {"found": 1, "rectifying": 2, "closed": 2}),
     ({"campaign": "none-such"}, 0, {}),
+    ({"from": "0001-01-01", "to": "9999-12-31"}, 7, {"found": 1, "rectifying": 2, "closed": 4}),
 ]
 
 
