@@ -91,13 +91,8 @@ class WorkdayCalendar:
 
     def workdays_between(self, start: date, end: date) -> list[date]:
         """Workdays in ``[start, end]``, inclusive; empty when ``end < start``."""
-        days: list[date] = []
-        current = start
-        while current <= end:
-            if self.is_workday(current):
-                days.append(current)
-            current += _ONE_DAY
-        return days
+        days = (date.fromordinal(n) for n in range(start.toordinal(), end.toordinal() + 1))
+        return [d for d in days if self.is_workday(d)]
 
     def step_fires_at(self, due: date, offset_workdays: int, tz: ZoneInfo) -> datetime:
         """When a ladder step fires (aware UTC).

@@ -13,6 +13,7 @@ from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now, to_local_date
 from app.deadlines.models import Extension
+from app.deadlines.schedule import validate_due_date
 from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
 from app.events.outbox import emit
 from app.items import history
@@ -67,8 +68,7 @@ def request_extension(
     moment = now(session)
     if due_date <= item.due_date:
         raise field_error("due_date", f"The new due date must be after {item.due_date}.")
-    if due_date < to_local_date(moment):
-        raise field_error("due_date", "The new due date is in the past.")
+    validate_due_date(due_date, to_local_date(moment))
     pending = session.scalar(
         select(Extension.id).where(Extension.item_id == item.id, Extension.status == "pending")
     )

@@ -10,7 +10,18 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from app.deadlines.calendar import WorkdayCalendar
+from app.errors import field_error
 from app.workflow.definition import LadderStep, Workflow
+
+MAX_DUE_DAYS = 3660
+
+
+def validate_due_date(due: date, today: date) -> None:
+    """A due date is today or later, and at most about ten years ahead."""
+    if due < today:
+        raise field_error("due_date", f"The due date {due} is in the past (today is {today}).")
+    if (due - today).days > MAX_DUE_DAYS:
+        raise field_error("due_date", f"The due date {due} is more than ten years ahead.")
 
 
 def running_deadline(item, wf: Workflow) -> tuple[str, date] | None:

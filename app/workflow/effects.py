@@ -6,6 +6,7 @@ lists them by name, so the rules stay data and no code branches on states.
 
 from collections.abc import Callable
 
+from app.deadlines.schedule import validate_due_date
 from app.errors import field_error
 from app.units.models import Unit
 
@@ -24,8 +25,7 @@ def _clear_unit(ctx) -> None:
 
 
 def _check_future(ctx, due) -> None:
-    if due < ctx.today:
-        raise field_error("due_date", f"The due date {due} is in the past (today is {ctx.today}).")
+    validate_due_date(due, ctx.today)
 
 
 def _default_due(ctx):

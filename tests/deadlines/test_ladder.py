@@ -223,3 +223,12 @@ def test_test_clock_is_absent_unless_enabled(api, people, monkeypatch):
     get_settings.cache_clear()
     api.get("/admin/clock", expect=404)
     api.call("PUT", "/admin/clock", json={"now": "2026-01-01T00:00:00Z"}, expect=404)
+
+
+def test_far_dates_are_refused_or_answered_never_a_500(api, people):
+    api.set_clock("2026-10-12T02:00:00Z")
+    iid = api.item(people["sup"])["id"]
+    r = api.act(iid, "assign", people["sup"], unit_code="court", due_date="9999-12-31", expect=422)
+    assert r.json()["errors"][0]["field"] == "due_date"
+    r = api.get("/calendar/workdays?from=9999-12-30&to=9999-12-31", expect=200).json()
+    assert r["days"] == ["9999-12-30", "9999-12-31"]  # Thu, Fri on the Mon-Fri fallback
