@@ -35,7 +35,10 @@ class Light(StrEnum):
 class Item(SQLModel, table=True):
     __table_args__ = (
         Index("ix_item_unit_state", "unit_code", "state"),
-        Index("ix_item_next_check", "next_check_at"),
+        Index("ix_item_next_check", "next_check_at", "id"),
+        Index("ix_item_source_light", "source", "light"),
+        Index("ix_item_source_state", "source", "state"),
+        Index("ix_item_light_unit", "light", "unit_code"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str | None = Field(default=None, unique=True, max_length=32)
