@@ -1,0 +1,109 @@
+"""Run every benchmark and write bench/results.md.
+
+Each benchmark prints its own figures and its same-run baseline; this runner
+runs them one after another (never in parallel: they would measure each
+other), keeps their output, and writes it with the exact command and the
+issue's target next to each. PostgreSQL runs are included when
+RECTIFY_BENCH_PG_URL is set.
+
+    RECTIFY_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1/postgres \\
+        python bench/run_all.py [--quick]
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+BENCHES = [
+    (
+        "Transition throughput vs a bare endpoint",
+        "transitions.py",
+        [],
+        ["--requests", "500", "--rounds", "1"],
+        "engine >= 70 % of the bare endpoint (issue 2)",
+    ),
+    (
+        "Deadline scan at 1M open items",
+        "scan.py",
+        [],
+        ["--items", "100000", "--due", "2000"],
+        "cost independent of items not due (issue 3); ratio to a bare UPDATE printed",
+    ),
+    (
+        "Webhook deliveries vs bare httpx",
+        "deliveries.py",
+        [],
+        ["--events", "2000"],
+        ">= 50 % of a bare httpx client (issue 4)",
+    ),
+    (
+        "List queries, reports and RSS at 1M items",
+        "queries.py",
+        [],
+        ["--items", "100000", "--requests", "20"],
+        "list p95 < 50 ms; summary < 1 s; RSS < 200 MB (issue 6)",
+    ),
+    (
+        "Ledger export and import",
+        "ledger_export.py",
+        [],
+        ["--items", "10000", "--import-rows", "1000"],
+        "flat memory; rows/s printed; 10,000-row import (issue 5)",
+    ),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    ap.add_argument("--out", default=str(HERE / "results.md"))
+    args = ap.parse_args()
+    pg = os.environ.get("RECTIFY_BENCH_PG_URL")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `python bench/run_all.py{' --quick' if args.quick else ''}` on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {platform.machine()}; PostgreSQL "
+        f"{'included' if pg else 'not included (set RECTIFY_BENCH_PG_URL)'}.",
+        "Every figure comes with its baseline measured in the same run.",
+        "",
+    ]
+    for title, script, full_args, quick_args, target in BENCHES:
+        cmd = [sys.executable, str(HERE / script), *(quick_args if args.quick else full_args)]
+        shown = "python bench/" + " ".join([script, *cmd[2:]])
+        print(f"== {title}: {shown}", flush=True)
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
+        took = time.perf_counter() - started
+        output = "\n".join(
+            line for line in proc.stdout.splitlines() if "statutory holiday data" not in line
+        )
+        print(output, flush=True)
+        lines += [
+            f"## {title}",
+            "",
+            f"Target: {target}.",
+            "",
+            f"Command: `{shown}` ({took:.0f} s, exit {proc.returncode})",
+            "",
+            "```",
+            output.strip(),
+            "```",
+            "",
+        ]
+        if proc.returncode:
+            lines += ["stderr (tail):", "", "```", proc.stderr.strip()[-2000:], "```", ""]
+    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
