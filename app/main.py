@@ -127,7 +127,7 @@ def create_app(
     install_error_handlers(app)
 
     # Plain ASGI middleware: Starlette's @app.middleware("http") (BaseHTTPMiddleware)
-    # cost ~20% of a transition's CPU in bench/transitions.py.
+    # cost ~20% of a transition's CPU in bench/transition_throughput.py.
     app.add_middleware(CountRequests)
     app.add_middleware(LimitUploadSize, settings=settings)
 

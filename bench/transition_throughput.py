@@ -10,9 +10,9 @@ alternating ``submit`` / ``reject`` on its own rectifying item (with evidence).
 Rounds alternate bare / engine; the median of each is printed with the ratio.
 Target (issue 2): engine >= 70 % of bare.
 
-    python bench/transitions.py [--requests 2000] [--threads 16] [--rounds 3]
+    python bench/transition_throughput.py [--requests 2000] [--threads 16] [--rounds 3]
     RECTIFY_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1/postgres \\
-        python bench/transitions.py          # SQLite, then PostgreSQL
+        python bench/transition_throughput.py          # SQLite, then PostgreSQL
 
 Each round also prints the server's CPU time per request (Linux), which is
 steadier than requests/s on a shared machine. ``--profile DIR`` samples each
@@ -36,8 +36,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# Run as a script, this file's directory comes first on sys.path, and this
-# file's name would shadow the `transitions` library the engine is built on.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 ADMIN = "bench-admin-token-0123456789abcdef"
