@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
@@ -72,6 +72,16 @@ def get_engine() -> Engine:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+STARTUP_LOCK = 7_362_002
+
+
+def serialize_with_other_processes(session: Session, key: int) -> None:
+    """Hold a PostgreSQL advisory lock until this transaction ends (check-then-insert
+    work shared by processes starting at once). SQLite's single writer needs none."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from app.auth.models import ApiKey, ApiKeyCreate, Role
 from app.clock import real_now
+from app.db import STARTUP_LOCK, serialize_with_other_processes
 from app.errors import Conflict, NotFound, field_error
 from app.units.models import Unit
 
@@ -111,6 +112,7 @@ def revoke_key(session: Session, key_id: int) -> None:
 
 def ensure_bootstrap_admin(session: Session, token: str) -> bool:
     """Create an admin key with exactly ``token`` when no admin key exists yet."""
+    serialize_with_other_processes(session, STARTUP_LOCK)
     exists = session.scalar(
         select(ApiKey.id).where(ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None))
     )

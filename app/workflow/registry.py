@@ -11,6 +11,7 @@ import json
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
+from app.db import STARTUP_LOCK, serialize_with_other_processes
 from app.errors import NotFound
 from app.workflow.definition import Workflow, WorkflowError, load_dir
 from app.workflow.machine import WorkflowMachine
@@ -37,6 +38,7 @@ class Registry:
 
     @staticmethod
     def _reconcile(found: dict, session: Session) -> dict:
+        serialize_with_other_processes(session, STARTUP_LOCK)
         merged = dict(found)
         known = {(s.name, s.version): s for s in session.exec(select(WorkflowSnapshot))}
         for key, wf in found.items():
