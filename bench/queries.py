@@ -228,6 +228,10 @@ def run(name: str, url: str, n: int, requests: int) -> None:
         server.terminate()
         server.wait(10)
         engine.dispose()
+        if name == "postgresql":
+            from bench.scan import _drop_pg
+
+            _drop_pg(url)
 
 
 def _bare_ms(engine, where: str | None) -> float | None:

@@ -95,6 +95,23 @@ def run(name: str, url: str, n_items: int, n_due: int) -> None:
         f"(the scan also writes {n_due:,} history rows and {n_due:,} events)"
     )
     engine.dispose()
+    if name == "postgresql":
+        _drop_pg(url)
+
+
+def _drop_pg(url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    with psycopg.connect(
+        host=target.host,
+        port=target.port or 5432,
+        user=target.username,
+        dbname="postgres",
+        autocommit=True,
+    ) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
 
 
 def _timed(fn) -> float:
