@@ -67,6 +67,7 @@ class Model:
             and required <= fields
             and (not needs_rp or self.review_pending)
             and (not needs_ev or self.evidence)
+            and (action != "reopen" or self.unit is not None)
         )
 
     def apply(self, action: str) -> None:

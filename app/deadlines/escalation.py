@@ -40,14 +40,12 @@ def escalate(
     item.updated_at = moment
     session.flush()
     data = {"level": target, "step": step_name, "manual": True, "reason": reason}
-    history.append(
+    history.note(
         session,
-        item.id,
+        item,
         at=moment,
         actor=caller.actor,
         action="escalate",
-        from_state=item.state,
-        to_state=item.state,
         comment=reason,
         data=data,
     )

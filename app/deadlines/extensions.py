@@ -84,14 +84,12 @@ def request_extension(
     )
     session.add(ext)
     session.flush()
-    history.append(
+    history.note(
         session,
-        item.id,
+        item,
         at=moment,
         actor=caller.actor,
         action="extension_requested",
-        from_state=item.state,
-        to_state=item.state,
         comment=reason,
         data={"extension_id": ext.id, "due_date": due_date.isoformat()},
     )
@@ -119,14 +117,12 @@ def decide(
         item.version += 1
         item.updated_at = moment
     session.flush()
-    history.append(
+    history.note(
         session,
-        item.id,
+        item,
         at=moment,
         actor=caller.actor,
         action="extension_approved" if approve else "extension_rejected",
-        from_state=item.state,
-        to_state=item.state,
         comment=comment,
         data={"extension_id": ext.id, "due_date": ext.due_date.isoformat()},
     )

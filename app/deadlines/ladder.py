@@ -68,14 +68,12 @@ def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool, 
     }
     if covered:
         data["note"] = "already escalated to this level by hand; no second notice"
-    entry = history.append(
+    entry = history.note(
         session,
-        item.id,
+        item,
         at=now,
         actor=SYSTEM_ACTOR,
         action=step.name,
-        from_state=item.state,
-        to_state=item.state,
         data=data,
         last=last,
         flush=last is None,

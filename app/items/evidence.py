@@ -86,14 +86,12 @@ def upload(session: Session, caller: Caller, item_id: int, file: UploadFile) -> 
     )
     session.add(evidence)
     session.flush()
-    history.append(
+    history.note(
         session,
-        item.id,
+        item,
         at=moment,
         actor=caller.actor,
         action="evidence",
-        from_state=item.state,
-        to_state=item.state,
         data={
             "evidence_id": evidence.id,
             "filename": evidence.filename,

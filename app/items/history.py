@@ -84,6 +84,20 @@ def append(
     return entry
 
 
+def note(session: Session, item, *, at: datetime, actor: str, action: str, **kw) -> HistoryEntry:
+    """Append an entry that does not move the item (an upload, an escalation, an edit)."""
+    return append(
+        session,
+        item.id,
+        at=at,
+        actor=actor,
+        action=action,
+        from_state=item.state,
+        to_state=item.state,
+        **kw,
+    )
+
+
 def last_entries(session: Session, item_ids: list[int]) -> dict[int, tuple[int, str]]:
     """The newest (seq, hash) of each item, in one query."""
     newest = (

@@ -1,6 +1,5 @@
 """HTTP for items: parse, authorise, call the service, set ETag."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, UploadFile
@@ -11,8 +10,7 @@ from app.auth.models import Role
 from app.deps import CallerDep, SessionDep, require
 from app.items import evidence as evidence_service
 from app.items import history, service, transitions
-from app.items.models import Light, Source
-from app.items.queries import ItemFilters
+from app.items.params import ItemFiltersDep
 from app.items.schemas import (
     ActionList,
     EvidenceList,
@@ -61,22 +59,10 @@ def create_item(
 def list_items(
     session: SessionDep,
     caller: CallerDep,
-    state: str | None = None,
-    unit: str | None = None,
-    source: Source | None = None,
-    campaign: str | None = None,
-    light: Light | None = None,
-    overdue: bool | None = None,
-    review_pending: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
+    filters: ItemFiltersDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ):
-    filters = ItemFilters(
-        state, unit, source, campaign, light, overdue, review_pending, q, due_before, due_after
-    )
     rows, next_cursor = service.list_items(session, caller, filters, cursor, limit)
     return ItemPage(data=[to_public(r) for r in rows], next_cursor=next_cursor)
 

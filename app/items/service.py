@@ -190,14 +190,12 @@ def update_item(
     item.version += 1
     item.updated_at = moment
     session.flush()
-    history.append(
+    history.note(
         session,
-        item.id,
+        item,
         at=moment,
         actor=caller.actor,
         action="edit",
-        from_state=item.state,
-        to_state=item.state,
         data={"changed": changed},
     )
     return item

@@ -32,8 +32,8 @@ from app.auth.models import Role
 from app.clock import now
 from app.deps import CallerDep, SessionDep, require
 from app.errors import BadRequest, PayloadTooLarge
-from app.items.models import Light, Source
-from app.items.queries import ItemFilters
+from app.items.models import Source
+from app.items.params import ItemFiltersDep, refuse_nul
 from app.ledger import export, importer, reports
 from app.settings import get_settings
 from app.units.models import Unit
@@ -48,41 +48,13 @@ class ExportFormat(StrEnum):
     csv = "csv"
 
 
-def _refuse_nul(**params: str | None) -> None:
-    bad = [name for name, value in params.items() if value and "\x00" in value]
-    if bad:
-        raise BadRequest(
-            "Query parameters must not contain NUL characters.",
-            errors=[{"field": name, "message": "contains a NUL character"} for name in bad],
-        )
-
-
-def item_filters(
-    state: str | None = None,
-    unit: str | None = None,
-    source: Source | None = None,
-    campaign: str | None = None,
-    light: Light | None = None,
-    overdue: bool | None = None,
-    review_pending: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
-) -> ItemFilters:
-    """The filters of GET /items."""
-    _refuse_nul(state=state, unit=unit, campaign=campaign, q=q)
-    return ItemFilters(
-        state, unit, source, campaign, light, overdue, review_pending, q, due_before, due_after
-    )
-
-
 def report_filters(
     campaign: str | None = None,
     source: Source | None = None,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
 ) -> reports.ReportFilters:
-    _refuse_nul(campaign=campaign)
+    refuse_nul(campaign=campaign)
     if from_ and to and to < from_:
         raise BadRequest("'to' must be on or after 'from'.")
     return reports.ReportFilters(campaign, source, from_, to)
@@ -93,7 +65,7 @@ def export_items(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    filters: Annotated[ItemFilters, Depends(item_filters)],
+    filters: ItemFiltersDep,
     format_: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.xlsx,
 ):
     """The ledger of every matching item (not paged): xlsx, or csv in UTF-8 with BOM."""

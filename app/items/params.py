@@ -1,0 +1,42 @@
+"""Query parameters shared by every endpoint that filters items (list, export)."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from app.errors import BadRequest
+from app.items.models import Light, Source
+from app.items.queries import ItemFilters
+
+
+def refuse_nul(**params: str | None) -> None:
+    """PostgreSQL cannot store or compare NUL characters: refuse them up front."""
+    bad = [name for name, value in params.items() if value and "\x00" in value]
+    if bad:
+        raise BadRequest(
+            "Query parameters must not contain NUL characters.",
+            errors=[{"field": name, "message": "contains a NUL character"} for name in bad],
+        )
+
+
+def item_filters(
+    state: str | None = None,
+    unit: str | None = None,
+    source: Source | None = None,
+    campaign: str | None = None,
+    light: Light | None = None,
+    overdue: bool | None = None,
+    review_pending: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+) -> ItemFilters:
+    """The filters of GET /items."""
+    refuse_nul(state=state, unit=unit, campaign=campaign, q=q)
+    return ItemFilters(
+        state, unit, source, campaign, light, overdue, review_pending, q, due_before, due_after
+    )
+
+
+ItemFiltersDep = Annotated[ItemFilters, Depends(item_filters)]
