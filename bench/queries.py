@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +27,8 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+
+from bench.scan import _drop_pg, _fresh_pg  # noqa: E402
 
 ADMIN = "bench-admin-token-queries-0123456789"
 FILTERS = [
@@ -57,26 +58,9 @@ def main() -> None:
     args = ap.parse_args()
     runs = [("sqlite", f"sqlite:///{tempfile.mkdtemp()}/queries.db")]
     if args.pg:
-        runs.append(("postgresql", _fresh_pg(args.pg)))
+        runs.append(("postgresql", _fresh_pg(args.pg)[0]))
     for name, url in runs:
         run(name, url, args.items, args.requests)
-
-
-def _fresh_pg(url: str) -> str:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    base = make_url(url)
-    db = f"rectify_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(
-        host=base.host,
-        port=base.port or 5432,
-        user=base.username,
-        dbname=base.database,
-        autocommit=True,
-    ) as c:
-        c.execute(f'CREATE DATABASE "{db}"')
-    return base.set(database=db).render_as_string(hide_password=False)
 
 
 def populate(engine, n: int) -> None:
@@ -229,8 +213,6 @@ def run(name: str, url: str, n: int, requests: int) -> None:
         server.wait(10)
         engine.dispose()
         if name == "postgresql":
-            from bench.scan import _drop_pg
-
             _drop_pg(url)
 
 

@@ -8,10 +8,9 @@ from app.clock import now
 from app.errors import ActionNotAllowed, field_error
 from app.items import history
 from app.items.models import Item
-from app.items.queries import encode_cursor, page, scoped
+from app.items.queries import page, scoped
 from app.items.service import emit_item_event, get_item
-from app.units.models import Unit
-from app.units.service import subtree_codes
+from app.units.service import subtree_code_list
 from app.workflow.registry import registry
 
 
@@ -62,8 +61,5 @@ def escalated_items(
         Item.escalation_level >= level, Item.closed_at.is_(None)
     )
     if unit:
-        path = session.scalar(select(Unit.path).where(Unit.code == unit)) or "/-none-/"
-        stmt = stmt.where(Item.unit_code.in_(subtree_codes(path)))
-    rows = list(session.scalars(page(stmt, cursor, limit)))
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+        stmt = stmt.where(Item.unit_code.in_(subtree_code_list(session, unit)))
+    return page(session, stmt, cursor, limit)

@@ -113,7 +113,7 @@ def decide(
     ext.decided_by, ext.decided_at, ext.decision_comment = caller.actor, moment, comment
     if approve:
         item.due_date = ext.due_date
-        refresh_deadlines(session, item)
+        refresh_deadlines(session, item, moment=moment)
         item.version += 1
         item.updated_at = moment
     session.flush()

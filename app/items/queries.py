@@ -84,8 +84,10 @@ def decode_cursor(cursor: str) -> int:
         raise BadRequest("The cursor is not valid; pass back a next_cursor unchanged.") from None
 
 
-def page(stmt: Select, cursor: str | None, limit: int) -> Select:
-    """Newest first, keyset on id: stable while new items are being created."""
+def page(session, stmt: Select, cursor: str | None, limit: int) -> tuple[list, str | None]:
+    """One page, newest first, keyset on id (stable while new items are being created):
+    (items, next_cursor or None)."""
     if cursor:
         stmt = stmt.where(Item.id < decode_cursor(cursor))
-    return stmt.order_by(Item.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(stmt.order_by(Item.id.desc()).limit(limit + 1)))
+    return rows[:limit], encode_cursor(rows[limit - 1].id) if len(rows) > limit else None

@@ -16,11 +16,10 @@ from app.errors import Conflict, Invalid, NotFound, PreconditionFailed, field_er
 from app.events.outbox import emit
 from app.items import history
 from app.items.models import IdempotencyRecord, Item
-from app.items.queries import ItemFilters, encode_cursor, page, scoped
+from app.items.queries import ItemFilters, page, scoped
 from app.items.schemas import ItemCreate, ItemUpdate, to_public
 from app.settings import get_settings
-from app.units.models import Unit
-from app.units.service import subtree_codes
+from app.units.service import subtree_code_list
 from app.workflow.registry import registry
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -31,7 +30,11 @@ def item_json(item: Item) -> dict:
     return to_public(item).model_dump(mode="json")
 
 
-def emit_item_event(session: Session, type_: str, item: Item, at, **data) -> None:
+def emit_item_event(
+    session: Session, type_: str, item: Item, at, snapshot: dict | None = None, **data
+) -> None:
+    """An item event; ``snapshot`` is the item's JSON when the caller already made it
+    (a transition emits several events of the same item state)."""
     emit(
         session,
         type_,
@@ -39,7 +42,7 @@ def emit_item_event(session: Session, type_: str, item: Item, at, **data) -> Non
         at=at,
         item_id=item.id,
         unit_code=item.unit_code,
-        data={**data, "item": item_json(item)},
+        data={**data, "item": snapshot or item_json(item)},
     )
 
 
@@ -204,17 +207,11 @@ def update_item(
 def list_items(
     session: Session, caller: Caller, filters: ItemFilters, cursor: str | None, limit: int
 ) -> tuple[list[Item], str | None]:
-    unit_codes = None
-    if filters.unit:
-        unit_path = session.scalar(select(Unit.path).where(Unit.code == filters.unit))
-        unit_codes = list(session.scalars(subtree_codes(unit_path))) if unit_path else []
-    stmt = page(filters.apply(scoped(select(Item), caller), unit_codes), cursor, limit)
-    rows = list(session.scalars(stmt))
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    unit_codes = subtree_code_list(session, filters.unit) if filters.unit else None
+    return page(session, filters.apply(scoped(select(Item), caller), unit_codes), cursor, limit)
 
 
-def refresh_deadlines(session: Session, item: Item, calendar=None) -> None:
+def refresh_deadlines(session: Session, item: Item, calendar=None, moment=None) -> None:
     """Re-arm the ladder and recompute light / next check after a change."""
     wf = registry.get(item.workflow_name, item.workflow_version)
-    rearm(item, wf, calendar or load_calendar(session), get_settings().tz, now(session))
+    rearm(item, wf, calendar or load_calendar(session), get_settings().tz, moment or now(session))

@@ -15,7 +15,13 @@ from app.errors import ActionNotAllowed, Forbidden, Invalid
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ActionInfo, TransitionRequest
-from app.items.service import check_if_match, emit_item_event, get_item, refresh_deadlines
+from app.items.service import (
+    check_if_match,
+    emit_item_event,
+    get_item,
+    item_json,
+    refresh_deadlines,
+)
 from app.workflow import guards
 from app.workflow.definition import ActionDef, Workflow
 from app.workflow.machine import TransitionContext
@@ -123,7 +129,7 @@ def transition(
         item.closed_at = None
     item.version += 1
     item.updated_at = moment
-    refresh_deadlines(session, item, calendar)
+    refresh_deadlines(session, item, calendar, moment)
     session.flush()
 
     data = {
@@ -143,11 +149,13 @@ def transition(
         data=data,
         flush=False,  # flushed with the events at commit: one flush less per transition
     )
+    snapshot = item_json(item)
     emit_item_event(
         session,
         "item.transitioned",
         item,
         moment,
+        snapshot,
         action=action.name,
         from_state=from_state,
         to_state=new_state,
@@ -159,6 +167,7 @@ def transition(
             event_type,
             item,
             moment,
+            snapshot,
             action=action.name,
             from_state=from_state,
             to_state=new_state,

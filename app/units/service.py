@@ -71,5 +71,12 @@ def subtree_codes(unit_path: str):
     return select(Unit.code).where(Unit.path.startswith(unit_path, autoescape=True))
 
 
+def subtree_code_list(session: Session, code: str) -> list[str]:
+    """The codes of unit ``code`` and its descendants ([] for an unknown unit): a literal
+    list, which lets the planner use the item indexes that start with ``unit_code``."""
+    path = session.scalar(select(Unit.path).where(Unit.code == code))
+    return list(session.scalars(subtree_codes(path))) if path else []
+
+
 def list_units(session: Session) -> list[Unit]:
     return list(session.scalars(select(Unit).order_by(Unit.path)))
