@@ -1,19 +1,20 @@
 """Run a workflow's rules through the `transitions` library.
 
 One ``Machine(model=None)`` per loaded workflow version, built once at
-start-up. Each request attaches a small subject for the item's current state
-(``add_model``), fires the action and detaches it again; the library checks
-the source state and the guards. A lock keeps the machine's model list safe
-across the server's threads; cross-process safety comes from the row lock.
+start-up. Each request fires the action's ``Event`` on a small subject that
+holds the item's current state; the library checks the source state and the
+guards and runs the effects. The subject is never added to the machine's
+model list, so the machine is read-only after start-up and threads share it
+without a lock; cross-process safety comes from the item's row lock.
 """
 
-import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlmodel import Session
 from transitions import Machine, MachineError
+from transitions.core import EventData
 
 from app.auth.service import Caller
 from app.workflow import effects, guards
@@ -42,7 +43,6 @@ class _Subject:
 class WorkflowMachine:
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
-        self._lock = threading.Lock()
         specs = [
             {
                 "trigger": a.name,
@@ -92,13 +92,17 @@ class WorkflowMachine:
         return list(self._machine.get_triggers(state))
 
     def may(self, state: str, action: str, ctx: TransitionContext) -> bool:
-        with self._lock:
-            subject = _Subject(state)
-            self._machine.add_model(subject, initial=state)
-            try:
-                return subject.may_trigger(action, ctx=ctx)
-            finally:
-                self._machine.remove_model(subject)
+        """Would ``action`` pass its guards from ``state``? (Nothing is run or changed.)"""
+        event = self._machine.events.get(action)
+        if event is None:
+            return False
+        data = EventData(
+            self._machine.get_state(state), event, self._machine, _Subject(state), (), {"ctx": ctx}
+        )
+        return any(
+            all(condition.check(data) for condition in transition.conditions)
+            for transition in event.transitions.get(state, ())
+        )
 
     def fire(self, state: str, action: str, ctx: TransitionContext) -> str | None:
         """Check guards, run effects: the new state, or None when a guard refused.
@@ -107,14 +111,9 @@ class WorkflowMachine:
 
         Raises ``MachineError`` when the action does not start from ``state``.
         """
-        with self._lock:
-            subject = _Subject(state)
-            self._machine.add_model(subject, initial=state)
-            try:
-                done = subject.trigger(action, ctx=ctx)
-                return subject.state if done else None
-            finally:
-                self._machine.remove_model(subject)
+        subject = _Subject(state)
+        done = self._machine.events[action].trigger(subject, ctx=ctx)
+        return subject.state if done else None
 
 
 __all__ = ["MachineError", "TransitionContext", "WorkflowMachine"]
