@@ -23,6 +23,7 @@ from hypothesis.stateful import (
 
 from app.db import unit_of_work
 from app.items import history
+from app.items.models import Item
 from app.settings import get_settings
 from app.webhooks.delivery import run_once
 from tests.webhooks.conftest import Receiver, subscribe
@@ -173,7 +174,7 @@ class ApiMachine(RuleBasedStateMachine):
     def api_agrees_with_the_model_and_histories_hold(self):
         with unit_of_work(write=False, engine=self.engine) as s:
             for iid, model in self.models.items():
-                ok, count, broken = history.verify(s, iid)
+                ok, count, broken = history.verify(s, s.get(Item, iid))
                 assert ok, (iid, broken)
                 entries = history.entries(s, iid)
                 not_ladder = [e for e in entries if e.action not in LADDER]

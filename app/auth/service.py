@@ -9,7 +9,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from app.auth.models import ApiKey, ApiKeyCreate, Role
@@ -17,6 +17,7 @@ from app.clock import real_now
 from app.db import STARTUP_LOCK, serialize_with_other_processes
 from app.errors import Conflict, NotFound, field_error
 from app.units.models import Unit
+from app.units.service import subtree_codes
 
 TOKEN_PREFIX = "rk_"
 
@@ -70,22 +71,26 @@ def create_key(
     return key, token
 
 
+_keys, _units = ApiKey.__table__.c, Unit.__table__.c
+# Every request authenticates: the statements are built once and run as Core.
+_LIVE_KEY = (
+    select(_keys.id, _keys.name, _keys.role, _keys.unit_code, _keys.token_hash, _units.path)
+    .select_from(ApiKey.__table__.outerjoin(Unit.__table__, _units.code == _keys.unit_code))
+    .where(_keys.token_hash == bindparam("digest"), _keys.revoked_at.is_(None))
+)
+
+
 def authenticate(session: Session, token: str) -> Caller | None:
+    """The caller holding ``token`` (a live key), or None. Runs on every request."""
     digest = hash_token(token)
-    row = session.execute(
-        select(ApiKey, Unit.path)
-        .outerjoin(Unit, Unit.code == ApiKey.unit_code)
-        .where(ApiKey.token_hash == digest, ApiKey.revoked_at.is_(None))
-    ).first()
-    if row is None or not hmac.compare_digest(row[0].token_hash, digest):
+    conn = session.connection()
+    row = conn.execute(_LIVE_KEY, {"digest": digest}).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    key, path = row
     codes: tuple[str, ...] = ()
-    if key.role == Role.unit.value and path:
-        codes = tuple(
-            session.scalars(select(Unit.code).where(Unit.path.startswith(path, autoescape=True)))
-        )
-    return Caller(key.id, key.name, Role(key.role), key.unit_code, path, codes)
+    if row.role == Role.unit.value and row.path:
+        codes = tuple(conn.scalars(subtree_codes(row.path)))
+    return Caller(row.id, row.name, Role(row.role), row.unit_code, row.path, codes)
 
 
 def list_keys(session: Session) -> list[ApiKey]:

@@ -29,13 +29,8 @@ def fire_due_steps(
     cal: WorkdayCalendar,
     tz: ZoneInfo,
     now: datetime,
-    last: tuple[int, str] | None = None,
 ) -> list[str]:
-    """Fire the steps due by ``now``; return their names.
-
-    ``last`` is the item's newest history (seq, hash) when the caller prefetched
-    it for a batch; the caller then flushes once for the whole batch.
-    """
+    """Fire the steps due by ``now``; return their names."""
     running = running_deadline(item, wf)
     fired: list[str] = []
     if running is None:
@@ -52,13 +47,13 @@ def fire_due_steps(
         covered = step.event == ESCALATED and step.level <= item.escalation_level
         item.escalation_level = max(item.escalation_level, step.level)
         item.light = step.light
-        last = _record(session, item, step, kind, due, at, now, covered, last)
+        _record(session, item, step, kind, due, at, now, covered)
         fired.append(step.name)
     refresh(item, wf, cal, tz, now)
     return fired
 
 
-def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool, last):
+def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool) -> None:
     data = {
         "deadline": kind,
         "due_date": due.isoformat(),
@@ -68,18 +63,8 @@ def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool, 
     }
     if covered:
         data["note"] = "already escalated to this level by hand; no second notice"
-    entry = history.note(
-        session,
-        item,
-        at=now,
-        actor=SYSTEM_ACTOR,
-        action=step.name,
-        data=data,
-        last=last,
-        flush=last is None,
-    )
+    history.note(session, item, at=now, actor=SYSTEM_ACTOR, action=step.name, data=data)
     if not covered:
         if step.hook:
             data["hook"] = step.hook
         emit_item_event(session, step.event, item, now, **data)
-    return (entry.seq, entry.hash) if last is not None else None

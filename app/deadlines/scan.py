@@ -17,7 +17,6 @@ from app.clock import now
 from app.db import is_postgres, unit_of_work
 from app.deadlines.ladder import fire_due_steps
 from app.deadlines.store import load_calendar
-from app.items import history
 from app.items.models import Item
 from app.settings import get_settings
 from app.workflow.registry import registry
@@ -55,12 +54,10 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
                     due_items_query(moment, after, batch, postgres=is_postgres(session))
                 )
             )
-            last = history.last_entries(session, [item.id for item in rows]) if rows else {}
             for item in rows:
                 after = (item.next_check_at, item.id)
                 wf = registry.get(item.workflow_name, item.workflow_version)
-                prev = last.get(item.id, (0, history.GENESIS))
-                fired.update(fire_due_steps(session, item, wf, cal, tz, moment, prev))
+                fired.update(fire_due_steps(session, item, wf, cal, tz, moment))
             session.flush()
             checked += len(rows)
         if len(rows) < batch:

@@ -14,6 +14,10 @@ class CalendarOverride(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=200)
 
 
+_OVERRIDES = select(CalendarOverride.day, CalendarOverride.workday)
+
+
 def load_calendar(session: Session) -> WorkdayCalendar:
-    overrides = {o.day: o.workday for o in session.exec(select(CalendarOverride))}
-    return WorkdayCalendar(overrides)
+    """The statutory calendar with the admin overrides (read on every transition)."""
+    rows = session.connection().execute(_OVERRIDES)
+    return WorkdayCalendar({day: workday for day, workday in rows})

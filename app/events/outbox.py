@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session
 
 from app.events.models import Event
@@ -27,6 +27,9 @@ def _serialize_feed(session: Session) -> None:
     session.info["feed_locked"] = True
 
 
+_INSERT = insert(Event.__table__)
+
+
 def emit(
     session: Session,
     type_: str,
@@ -36,19 +39,23 @@ def emit(
     data: dict,
     item_id: int | None = None,
     unit_code: str | None = None,
-) -> Event:
+) -> None:
+    """Insert one outbox row now, in the caller's transaction (Core: every
+    transition writes events, and ORM objects would only be built to be flushed)."""
     _serialize_feed(session)
-    event = Event(
-        event_id=f"evt_{uuid.uuid4().hex}",
-        type=type_,
-        subject=subject,
-        item_id=item_id,
-        unit_code=unit_code,
-        time=at,
-        data=data,
+    session.connection().execute(
+        _INSERT,
+        {
+            "event_id": f"evt_{uuid.uuid4().hex}",
+            "type": type_,
+            "subject": subject,
+            "item_id": item_id,
+            "unit_code": unit_code,
+            "time": at,
+            "data": data,
+            "dispatched": False,
+        },
     )
-    session.add(event)
-    return event
 
 
 def envelope(event: Event) -> dict:

@@ -2,47 +2,46 @@
 
 Each entry's ``hash`` is SHA-256 over a canonical JSON of its content and the
 previous entry's hash, so altering, inserting or deleting any row breaks the
-chain from that ``seq`` on. The item row is locked by the caller's
-transaction, so ``seq`` numbers are assigned without races.
+chain from that ``seq`` on. The item row carries the chain's head (newest
+``seq`` and ``hash``): appends chain from it without reading the table, and
+``verify`` checks the chain ends there, so a deleted tail is detected too.
+The caller holds the item's row lock, so ``seq`` numbers are assigned
+without races.
 """
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
-from app.items.models import HistoryEntry
+from app.items.models import HistoryEntry, Item
 
 GENESIS = "0" * 64
+_FIELDS = ("item_id", "seq", "actor", "action", "from_state", "to_state", "comment", "data")
+_INSERT = insert(HistoryEntry.__table__)
 
 
-def _canonical(entry: HistoryEntry) -> bytes:
-    body = {
-        "item_id": entry.item_id,
-        "seq": entry.seq,
-        "at": entry.at.isoformat(timespec="microseconds"),
-        "actor": entry.actor,
-        "action": entry.action,
-        "from_state": entry.from_state,
-        "to_state": entry.to_state,
-        "comment": entry.comment,
-        "data": entry.data,
-        "prev_hash": entry.prev_hash,
-    }
+def _canonical(entry: Mapping) -> bytes:
+    body = {name: entry[name] for name in _FIELDS}
+    body["at"] = entry["at"].isoformat(timespec="microseconds")
+    body["prev_hash"] = entry["prev_hash"]
     return json.dumps(
         body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
     ).encode()
 
 
-def compute_hash(entry: HistoryEntry) -> str:
+def compute_hash(entry: Mapping | HistoryEntry) -> str:
+    if isinstance(entry, HistoryEntry):
+        entry = entry.model_dump()
     return hashlib.sha256(_canonical(entry)).hexdigest()
 
 
 def append(
     session: Session,
-    item_id: int,
+    item: Item,
     *,
     at: datetime,
     actor: str,
@@ -51,44 +50,34 @@ def append(
     to_state: str | None,
     comment: str | None = None,
     data: dict | None = None,
-    last: tuple[int, str] | None = None,
-    flush: bool = True,
-) -> HistoryEntry:
-    """Append one entry. ``last`` (seq, hash) may be given by a caller that batches
-    (the scan); it then also passes ``flush=False`` and flushes once per batch."""
-    if last is None:
-        last = session.execute(
-            select(HistoryEntry.seq, HistoryEntry.hash)
-            .where(HistoryEntry.item_id == item_id)
-            .order_by(HistoryEntry.seq.desc())
-            .limit(1)
-        ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    entry = HistoryEntry(
-        item_id=item_id,
-        seq=seq,
-        at=at.replace(microsecond=at.microsecond),
-        actor=actor,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        comment=comment,
-        data=data or {},
-        prev_hash=prev,
-        hash="",
-    )
-    entry.hash = compute_hash(entry)
-    session.add(entry)
-    if flush:
-        session.flush()
-    return entry
+) -> None:
+    """Append one entry to the (locked) item's chain and move the item's head.
+
+    A Core insert: transitions and scans write one entry each, and an ORM
+    object would only be built to be flushed.
+    """
+    entry = {
+        "item_id": item.id,
+        "seq": item.history_seq + 1,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "comment": comment,
+        "data": data or {},
+        "prev_hash": item.history_hash,
+    }
+    entry["hash"] = hashlib.sha256(_canonical(entry)).hexdigest()
+    session.connection().execute(_INSERT, entry)
+    item.history_seq, item.history_hash = entry["seq"], entry["hash"]
 
 
-def note(session: Session, item, *, at: datetime, actor: str, action: str, **kw) -> HistoryEntry:
+def note(session: Session, item: Item, *, at: datetime, actor: str, action: str, **kw) -> None:
     """Append an entry that does not move the item (an upload, an escalation, an edit)."""
-    return append(
+    append(
         session,
-        item.id,
+        item,
         at=at,
         actor=actor,
         action=action,
@@ -96,23 +85,6 @@ def note(session: Session, item, *, at: datetime, actor: str, action: str, **kw)
         to_state=item.state,
         **kw,
     )
-
-
-def last_entries(session: Session, item_ids: list[int]) -> dict[int, tuple[int, str]]:
-    """The newest (seq, hash) of each item, in one query."""
-    newest = (
-        select(HistoryEntry.item_id, func.max(HistoryEntry.seq).label("seq"))
-        .where(HistoryEntry.item_id.in_(item_ids))
-        .group_by(HistoryEntry.item_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(HistoryEntry.item_id, HistoryEntry.seq, HistoryEntry.hash).join(
-            newest,
-            (HistoryEntry.item_id == newest.c.item_id) & (HistoryEntry.seq == newest.c.seq),
-        )
-    )
-    return {item_id: (seq, digest) for item_id, seq, digest in rows}
 
 
 def entries(session: Session, item_id: int) -> list[HistoryEntry]:
@@ -123,14 +95,19 @@ def entries(session: Session, item_id: int) -> list[HistoryEntry]:
     )
 
 
-def verify(session: Session, item_id: int) -> tuple[bool, int, int | None]:
-    """Recompute the chain: (ok, number of entries, first broken seq or None)."""
-    rows = entries(session, item_id)
+def verify(session: Session, item: Item) -> tuple[bool, int, int | None]:
+    """Recompute the chain and check it ends at the item's head:
+    (ok, number of entries, first broken or missing seq, or None)."""
+    rows = entries(session, item.id)
     prev = GENESIS
     for expected_seq, row in enumerate(rows, start=1):
         if row.seq != expected_seq or row.prev_hash != prev or compute_hash(row) != row.hash:
             return False, len(rows), row.seq
         prev = row.hash
+    if len(rows) != item.history_seq:  # a deleted tail, or rows past the head
+        return False, len(rows), min(len(rows), item.history_seq) + 1
+    if prev != item.history_hash:  # the newest entry was replaced
+        return False, len(rows), len(rows)
     return True, len(rows), None
 
 

@@ -62,6 +62,10 @@ class Item(SQLModel, table=True):
     ladder_deadline: str | None = Field(default=None, max_length=40)
     ladder_fired: int = 0
     version: int = 1
+    history_seq: int = 0
+    """The ``seq`` and ``hash`` of the newest history entry (0 and the genesis hash
+    before the first): appends chain from here, and verify checks the chain ends here."""
+    history_hash: str = Field(default="0" * 64, max_length=64)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     external_ref: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(sa_type=UTCDateTime)

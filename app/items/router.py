@@ -118,8 +118,8 @@ def get_history(item_id: int, session: SessionDep, caller: CallerDep):
 
 @router.get("/{item_id:int}/history/verify", response_model=HistoryVerification)
 def verify_history(item_id: int, session: SessionDep, caller: CallerDep):
-    service.get_item(session, caller, item_id)
-    ok, count, broken = history.verify(session, item_id)
+    item = service.get_item(session, caller, item_id)
+    ok, count, broken = history.verify(session, item)
     return HistoryVerification(ok=ok, entries=count, broken_seq=broken)
 
 

@@ -156,7 +156,7 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
     session.flush()
     history.append(
         session,
-        item.id,
+        item,
         at=moment,
         actor=actor or caller.actor,
         action="create",

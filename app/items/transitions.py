@@ -139,7 +139,7 @@ def transition(
     }
     history.append(
         session,
-        item.id,
+        item,
         at=moment,
         actor=caller.actor,
         action=action.name,
@@ -147,7 +147,6 @@ def transition(
         to_state=new_state,
         comment=req.comment,
         data=data,
-        flush=False,  # flushed with the events at commit: one flush less per transition
     )
     snapshot = item_json(item)
     emit_item_event(

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, text, update
 from sqlmodel import Session
 
 from app.items.history import compute_hash
-from app.items.models import HistoryEntry
+from app.items.models import HistoryEntry, Item
 from tests.factories import DUE, make_world
 
 LIFECYCLE = [
@@ -129,6 +129,56 @@ def test_deleting_a_middle_row_is_detected(lived, engine):
     # seq 6 is the first entry left whose link to the entry before it is broken
     assert got == {"ok": False, "entries": 10, "broken_seq": 6}
     assert [h["seq"] for h in world.api.history(iid)] == [1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+
+
+def test_deleting_the_newest_rows_is_detected_against_the_items_head(lived, engine):
+    world, iid = lived
+    with engine.begin() as conn:
+        conn.execute(
+            delete(HistoryEntry).where(HistoryEntry.item_id == iid, HistoryEntry.seq >= 10)
+        )
+    # the remaining chain is intact; the item row still names seq 11 as the newest
+    assert verification(world.api, iid) == {"ok": False, "entries": 9, "broken_seq": 10}
+
+
+def test_rewriting_the_newest_row_with_a_recomputed_hash_is_detected(lived, engine):
+    world, iid = lived
+    with Session(engine) as session, session.begin():
+        entry = session.scalars(
+            select(HistoryEntry).where(HistoryEntry.item_id == iid, HistoryEntry.seq == 11)
+        ).one()
+        entry.comment = "伪造的改派说明"
+        entry.hash = compute_hash(entry)
+    assert verification(world.api, iid) == {"ok": False, "entries": 11, "broken_seq": 11}
+
+
+def test_a_row_appended_behind_the_items_back_is_detected(lived, engine):
+    world, iid = lived
+    with Session(engine) as session, session.begin():
+        newest = session.scalars(
+            select(HistoryEntry).where(HistoryEntry.item_id == iid, HistoryEntry.seq == 11)
+        ).one()
+        forged = HistoryEntry(
+            **newest.model_dump(exclude={"id", "seq", "prev_hash", "hash"}),
+            seq=12,
+            prev_hash=newest.hash,
+            hash="",
+        )
+        forged.hash = compute_hash(forged)
+        session.add(forged)
+    assert verification(world.api, iid) == {"ok": False, "entries": 12, "broken_seq": 12}
+
+
+def test_the_items_head_follows_every_append(lived, engine):
+    world, iid = lived
+    with Session(engine) as session:
+        item = session.get(Item, iid)
+        newest = session.scalars(
+            select(HistoryEntry).where(HistoryEntry.item_id == iid).order_by(HistoryEntry.seq)
+        ).all()[-1]
+        assert (
+            (item.history_seq, item.history_hash) == (newest.seq, newest.hash) == (11, newest.hash)
+        )
 
 
 def test_another_items_history_is_untouched_by_tampering(lived, engine):

@@ -21,6 +21,7 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 class _QuietServer(ThreadingHTTPServer):
     request_queue_size = 128  # the default backlog of 5 resets bursts of concurrent deliveries
+
     def handle_error(self, request, client_address) -> None:
         """A client that hung up (a killed worker, a timeout) is expected here."""
 

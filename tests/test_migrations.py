@@ -1,0 +1,123 @@
+"""The migrations are the schema: they match the models, and data survives them."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import column, create_engine, insert, select, table
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401  (registers every table on the metadata)
+from app.items.history import GENESIS, compute_hash
+from app.items.models import HistoryEntry, Item
+from app.migrate import alembic_config
+from tests.conftest import BACKENDS, PG_URL, _pg_admin_conn
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request, tmp_path):
+    """A freshly created database with no schema at all; dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"rectify_mig_{uuid.uuid4().hex[:12]}"
+    with _pg_admin_conn() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _pg_admin_conn() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_migrated_schema_matches_the_models(empty_url):
+    command.upgrade(alembic_config(empty_url), "head")
+    engine = create_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_every_migration_downgrades_and_upgrades_again(empty_url):
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "head")
+    command.downgrade(cfg, "base")
+    command.upgrade(cfg, "head")
+
+
+def _history_row(item_id: int, seq: int, prev: str) -> dict:
+    row = {
+        "item_id": item_id,
+        "seq": seq,
+        "at": datetime(2026, 3, seq, 9, 0, tzinfo=UTC),
+        "actor": "supervisor:李娜",
+        "action": ["create", "assign", "accept"][seq - 1],
+        "from_state": None,
+        "to_state": "found",
+        "comment": "整改",
+        "data": {},
+        "prev_hash": prev,
+    }
+    row["hash"] = compute_hash(row)
+    return row
+
+
+def test_0006_sets_each_items_history_head_from_its_newest_entry(empty_url):
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "0005")
+    engine = create_engine(empty_url)
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    # the item table as it was before 0006 (the model already has the new columns)
+    old_item = table(
+        "item",
+        *(column(c.name, c.type) for c in Item.__table__.c if not c.name.startswith("history_")),
+    )
+    item_row = {
+        "title": "食堂账目不清",
+        "source": "audit",
+        "state": "found",
+        "severity": "normal",
+        "light": "none",
+        "review_pending": False,
+        "escalation_level": 0,
+        "ladder_fired": 0,
+        "version": 1,
+        "description": "",
+        "workflow_name": "rectification",
+        "workflow_version": 1,
+        "created_at": moment,
+        "updated_at": moment,
+        "tags": [],
+    }
+    try:
+        with engine.begin() as conn:
+            lived, fresh = (
+                conn.execute(
+                    insert(old_item).values(**item_row).returning(old_item.c.id)
+                ).scalar_one()
+                for _ in range(2)
+            )
+            prev = GENESIS
+            for seq in (1, 2, 3):
+                row = _history_row(lived, seq, prev)
+                conn.execute(insert(HistoryEntry.__table__).values(**row))
+                prev = row["hash"]
+        command.upgrade(cfg, "0006")
+        item = Item.__table__.c
+        with engine.connect() as conn:
+            heads = {
+                r.id: (r.history_seq, r.history_hash)
+                for r in conn.execute(select(item.id, item.history_seq, item.history_hash))
+            }
+    finally:
+        engine.dispose()
+    assert heads == {lived: (3, prev), fresh: (0, GENESIS)}
