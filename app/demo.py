@@ -139,7 +139,9 @@ class _Player:
         self.end = clock.now
         self.cal = load_calendar(session)
         self.tz = get_settings().tz
-        self.items: dict[int, Item] = {}
+        self.item_ids: dict[int, int] = {}
+        """Plan index -> item id. Items are re-read by id (``_item``): a transition
+        leaves its item detached from the session (see ``transitions.transition``)."""
         self.pending_extension: dict[int, int] = {}
         self.queue: list = []
         self.scan_at: dict[int, datetime] = {}
@@ -181,9 +183,9 @@ class _Player:
                     campaign=plan.campaign,
                 ),
             )
-            self.items[index] = item
+            self.item_ids[index] = item.id
             return
-        item = self.items[index]
+        item = self._item(index)
         unit = self.units[step.by or plan.unit]
         if step.action == "evidence":
             evidence.upload(session, unit, item.id, _report(plan, step))
@@ -203,8 +205,11 @@ class _Player:
             request = TransitionRequest(action=step.action, **step.fields)
             transition(session, actor, item.id, request, None)
 
+    def _item(self, index: int) -> Item:
+        return self.session.get(Item, self.item_ids[index])
+
     def _schedule_scan(self, index: int, at: datetime, order: int) -> None:
-        item = self.items.get(index)
+        item = self._item(index) if index in self.item_ids else None
         if item is None or item.next_check_at is None:
             return
         when = max(item.next_check_at, at) + SCAN_DELAY
@@ -214,7 +219,7 @@ class _Player:
         heapq.heappush(self.queue, (when, order, index, None))
 
     def _scan(self, index: int, at: datetime) -> None:
-        item = self.items[index]
+        item = self._item(index)
         if self.scan_at.get(index) != at:
             return
         if item.next_check_at is None or item.next_check_at > at:

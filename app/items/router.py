@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from app import metrics
 from app.auth.models import Role
-from app.deps import CallerDep, SessionDep, require
+from app.deps import CallerDep, SessionDep, in_unit_of_work, require
 from app.items import evidence as evidence_service
 from app.items import history, service, transitions
 from app.items.params import ItemFiltersDep
@@ -93,16 +93,15 @@ def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str
 
 
 @router.post("/{item_id:int}/transitions", response_model=ItemPublic)
-def transition(
-    item_id: int,
-    body: TransitionRequest,
-    session: SessionDep,
-    caller: CallerDep,
-    if_match: IfMatch = None,
+async def transition(
+    item_id: int, body: TransitionRequest, request: Request, if_match: IfMatch = None
 ):
-    item = transitions.transition(session, caller, item_id, body, if_match)
+    def work(session, caller):
+        return _item_response(transitions.transition(session, caller, item_id, body, if_match))
+
+    response = await in_unit_of_work(request, work)
     metrics.TRANSITIONS.labels(body.action).inc()
-    return _item_response(item)
+    return response
 
 
 @router.get("/{item_id:int}/history", response_model=HistoryList)

@@ -4,7 +4,7 @@ import hashlib
 import json
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -55,6 +55,29 @@ def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = Fal
     if item is None:
         raise NotFound(f"No item with id {item_id}.")
     return item
+
+
+_COLUMNS = tuple(Item.__table__.c.keys())
+_UPDATE = update(Item.__table__).where(Item.__table__.c.id == bindparam("item_id"))
+
+
+def column_values(item: Item) -> dict:
+    """The item's column values, to compare with after a change (``write_changes``)."""
+    return {name: getattr(item, name) for name in _COLUMNS}
+
+
+def write_changes(session: Session, item: Item, before: dict) -> None:
+    """Write what changed since ``before`` with one Core UPDATE, then detach the item.
+
+    The transition path's alternative to the ORM's flush, which costs about as
+    much as the rest of a transition's writes together. Detached, the written
+    object is not flushed a second time at commit and still serves the
+    response; code that goes on changing the item re-reads it by id.
+    """
+    changed = {k: v for k, v in column_values(item).items() if before[k] != v}
+    if changed:
+        session.connection().execute(_UPDATE, {"item_id": item.id, **changed})
+    session.expunge(item)
 
 
 def check_if_match(item: Item, if_match: str | None) -> None:

@@ -17,10 +17,12 @@ from app.items.models import Item
 from app.items.schemas import ActionInfo, TransitionRequest
 from app.items.service import (
     check_if_match,
+    column_values,
     emit_item_event,
     get_item,
     item_json,
     refresh_deadlines,
+    write_changes,
 )
 from app.workflow import guards
 from app.workflow.definition import ActionDef, Workflow
@@ -89,6 +91,8 @@ def _check_fields(action: ActionDef, fields: dict) -> None:
 def transition(
     session: Session, caller: Caller, item_id: int, req: TransitionRequest, if_match: str | None
 ) -> Item:
+    """Run ``req`` on the item; return it, detached from ``session`` (its row is
+    already written, see ``write_changes``)."""
     item = get_item(session, caller, item_id, lock=True)
     check_if_match(item, if_match)
     wf = registry.get(item.workflow_name, item.workflow_version)
@@ -109,6 +113,7 @@ def transition(
         )
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
+    before = column_values(item)
 
     calendar = load_calendar(session)
     ctx = _context(session, caller, item, wf, fields, calendar)
@@ -130,7 +135,6 @@ def transition(
     item.version += 1
     item.updated_at = moment
     refresh_deadlines(session, item, calendar, moment)
-    session.flush()
 
     data = {
         k: (v.isoformat() if hasattr(v, "isoformat") else v)
@@ -148,6 +152,7 @@ def transition(
         comment=req.comment,
         data=data,
     )
+    write_changes(session, item, before)
     snapshot = item_json(item)
     emit_item_event(
         session,

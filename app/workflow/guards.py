@@ -8,7 +8,7 @@ missing input: 422.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.items.models import Evidence
 
@@ -21,8 +21,11 @@ class Guard:
     message: str
 
 
+_ANY_EVIDENCE = select(Evidence.id).where(Evidence.item_id == bindparam("item_id")).limit(1)
+
+
 def _has_evidence(ctx) -> bool:
-    found = ctx.session.scalar(select(Evidence.id).where(Evidence.item_id == ctx.item.id).limit(1))
+    found = ctx.session.connection().scalar(_ANY_EVIDENCE, {"item_id": ctx.item.id})
     return found is not None
 
 
