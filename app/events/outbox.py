@@ -1,33 +1,37 @@
-"""Write events in the caller's transaction; never send anything from here."""
+"""Write events in the caller's transaction; never send anything from here.
+
+``emit`` queues a row on the session; the transaction's rows are inserted in
+one statement just before it commits (``_write_queued``), so the feed lock
+below is held only for that insert and the commit.
+"""
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, text
+from sqlalchemy import JSON, bindparam, insert, text
+from sqlalchemy import event as sa_event
 from sqlmodel import Session
 
+from app.db import UTCDateTime
 from app.events.models import Event
 
 SOURCE = "/rectify"
-
-
 FEED_LOCK = 7_362_001
-
-
-def _serialize_feed(session: Session) -> None:
-    """Make event ids follow commit order, so a poller's cursor never skips one.
-
-    On PostgreSQL a transaction-scoped advisory lock is taken before the first
-    event row; it is held until commit, so ids are handed out in commit order.
-    (SQLite's single writer already guarantees that.)
-    """
-    if session.info.get("feed_locked") or session.get_bind().dialect.name != "postgresql":
-        return
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
-    session.info["feed_locked"] = True
-
+_QUEUED = "outbox_rows"
 
 _INSERT = insert(Event.__table__)
+# PostgreSQL: take the feed lock and insert in one statement. The lock makes
+# event ids follow commit order, so a poller's cursor never skips one: it is
+# held until commit, so the next transaction gets its ids only after this one
+# is visible. (SQLite's single writer already guarantees that.)
+_INSERT_IN_FEED_ORDER = text(
+    """
+    WITH feed_lock AS (SELECT pg_advisory_xact_lock(:feed_lock))
+    INSERT INTO event (event_id, type, subject, item_id, unit_code, time, data, dispatched)
+    SELECT :event_id, :type, :subject, :item_id, :unit_code, :time, :data, :dispatched
+    FROM feed_lock
+    """
+).bindparams(bindparam("time", type_=UTCDateTime), bindparam("data", type_=JSON))
 
 
 def emit(
@@ -40,11 +44,9 @@ def emit(
     item_id: int | None = None,
     unit_code: str | None = None,
 ) -> None:
-    """Insert one outbox row now, in the caller's transaction (Core: every
-    transition writes events, and ORM objects would only be built to be flushed)."""
-    _serialize_feed(session)
-    session.connection().execute(
-        _INSERT,
+    """Queue one outbox row; it is written with the transaction, or not at all."""
+    session.connection()  # the row belongs to a transaction: begin one if none is open
+    session.info.setdefault(_QUEUED, []).append(
         {
             "event_id": f"evt_{uuid.uuid4().hex}",
             "type": type_,
@@ -54,8 +56,28 @@ def emit(
             "time": at,
             "data": data,
             "dispatched": False,
-        },
+        }
     )
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_queued(session: Session) -> None:
+    rows = session.info.pop(_QUEUED, None)
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_INSERT_IN_FEED_ORDER, [{**row, "feed_lock": FEED_LOCK} for row in rows])
+    else:
+        conn.execute(_INSERT, rows)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_queued(session: Session, previous_transaction) -> None:
+    """Any rollback of the session's transaction drops its queued rows (the app
+    takes no savepoints), whether or not the database saw the transaction fail."""
+    if previous_transaction.parent is None:
+        session.info.pop(_QUEUED, None)
 
 
 def envelope(event: Event) -> dict:

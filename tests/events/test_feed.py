@@ -109,3 +109,21 @@ def test_a_rolled_back_change_leaves_no_event(api, engine):
     with unit_of_work(engine=engine) as session:
         new_item(session, caller, ItemCreate(title="提交的问题", source="audit"))
     assert [e["type"] for e in feed(api)["data"]] == ["item.created"]
+
+
+def test_a_transactions_events_are_written_together_in_the_order_emitted(api, engine):
+    types = ["item.reminder", "item.overdue", "item.supervised", "item.summoned"]
+    with unit_of_work(engine=engine) as session:
+        for n, type_ in enumerate(types):
+            emit(session, type_, subject="items/0", at=real_now(), data={"n": n, "说明": "督办"})
+    got = feed(api)["data"]
+    assert [e["type"] for e in got] == types
+    assert [e["data"] for e in got] == [{"n": n, "说明": "督办"} for n in range(len(types))]
+
+
+def test_a_session_reused_after_a_rollback_does_not_write_the_dropped_events(api, engine):
+    with unit_of_work(engine=engine) as session:
+        emit(session, "item.reminder", subject="items/0", at=real_now(), data={})
+        session.rollback()
+        emit(session, "item.overdue", subject="items/0", at=real_now(), data={})
+    assert [e["type"] for e in feed(api)["data"]] == ["item.overdue"]
