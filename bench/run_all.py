@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     (
         "Transition throughput vs a bare endpoint",
-        "transitions.py",
+        "transition_throughput.py",
         [],
         ["--requests", "500", "--rounds", "1"],
         "engine >= 70 % of the bare endpoint (issue 2)",

@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from app import metrics
 from app.auth.models import Role
-from app.deps import CallerDep, SessionDep, in_unit_of_work, require
+from app.deps import BearerDep, CallerDep, SessionDep, in_unit_of_work, require
 from app.items import evidence as evidence_service
 from app.items import history, service, transitions
 from app.items.params import ItemFiltersDep
@@ -94,12 +94,16 @@ def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str
 
 @router.post("/{item_id:int}/transitions", response_model=ItemPublic)
 async def transition(
-    item_id: int, body: TransitionRequest, request: Request, if_match: IfMatch = None
+    item_id: int,
+    body: TransitionRequest,
+    request: Request,
+    token: BearerDep,
+    if_match: IfMatch = None,
 ):
     def work(session, caller):
         return _item_response(transitions.transition(session, caller, item_id, body, if_match))
 
-    response = await in_unit_of_work(request, work)
+    response = await in_unit_of_work(request, token, work)
     metrics.TRANSITIONS.labels(body.action).inc()
     return response
 

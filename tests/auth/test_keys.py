@@ -26,6 +26,21 @@ def test_no_or_unknown_token_is_401(api, authorization):
         assert r.headers["www-authenticate"].lower().startswith("bearer")
 
 
+@pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer rk_unknown"])
+@pytest.mark.parametrize("body", [{"action": "accept"}, {"acton": 1}, None])
+def test_a_transition_without_a_valid_token_is_401_whatever_its_body(api, authorization, body):
+    """Transitions authenticate inside their one worker-thread call (deps.in_unit_of_work);
+    a missing token is still refused before the body is looked at."""
+    item = api.item()
+    headers = {} if authorization is None else {"Authorization": authorization}
+    r = api.client.post(f"/api/v1/items/{item['id']}/transitions", json=body, headers=headers)
+    if authorization == "Bearer rk_unknown" and body != {"action": "accept"}:
+        assert_problem(r, 422)  # the token is checked against the database after the body
+    else:
+        assert_problem(r, 401)
+        assert r.headers["www-authenticate"].lower().startswith("bearer")
+
+
 @pytest.mark.parametrize(
     ("role", "unit_code"),
     [("admin", None), ("supervisor", None), ("unit", "court"), ("viewer", None)],
@@ -70,7 +85,9 @@ def test_a_revoked_key_cannot_act(api):
     api.delete(f"/keys/{created['id']}")
     assert_problem(api.get(f"/items/{item['id']}", token=token), 401)
     assert_problem(api.post("/items", token=token, json={"title": "x", "source": "audit"}), 401)
-    assert api.get(f"/items/{item['id']}", expect=200).json()["id"] == item["id"]
+    r = api.post(f"/items/{item['id']}/transitions", token=token, json={"action": "withdraw"})
+    assert_problem(r, 401)
+    assert api.get(f"/items/{item['id']}", expect=200).json()["state"] == "found"
 
 
 @pytest.mark.parametrize("role", ["supervisor", "unit", "viewer"])
