@@ -7,7 +7,7 @@ slow password hash protects low-entropy secrets; it would only add latency).
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import bindparam, select
 from sqlmodel import Session
@@ -32,8 +32,9 @@ class Caller:
     unit_code: str | None = None
     unit_path: str | None = None
     unit_codes: tuple[str, ...] = ()
-    """For unit keys: the codes of the unit and all its descendants (resolved once,
-    so item queries filter on a literal list the planner can use an index for)."""
+    """For unit keys, once ``with_unit_codes`` has resolved them: the codes of the
+    unit and all its descendants, a literal list the planner can use an index for
+    (list queries want it; one item by id does not need it)."""
 
     @property
     def actor(self) -> str:
@@ -83,14 +84,18 @@ _LIVE_KEY = (
 def authenticate(session: Session, token: str) -> Caller | None:
     """The caller holding ``token`` (a live key), or None. Runs on every request."""
     digest = hash_token(token)
-    conn = session.connection()
-    row = conn.execute(_LIVE_KEY, {"digest": digest}).first()
+    row = session.connection().execute(_LIVE_KEY, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    codes: tuple[str, ...] = ()
-    if row.role == Role.unit.value and row.path:
-        codes = tuple(conn.scalars(subtree_codes(row.path)))
-    return Caller(row.id, row.name, Role(row.role), row.unit_code, row.path, codes)
+    return Caller(row.id, row.name, Role(row.role), row.unit_code, row.path)
+
+
+def with_unit_codes(session: Session, caller: Caller) -> Caller:
+    """``caller`` with its subtree's unit codes resolved (unit keys; others unchanged)."""
+    if caller.role != Role.unit or caller.unit_codes or not caller.unit_path:
+        return caller
+    codes = tuple(session.scalars(subtree_codes(caller.unit_path)))
+    return replace(caller, unit_codes=codes)
 
 
 def list_keys(session: Session) -> list[ApiKey]:

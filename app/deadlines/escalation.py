@@ -3,7 +3,7 @@
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.auth.service import Caller
+from app.auth.service import Caller, with_unit_codes
 from app.clock import now
 from app.errors import ActionNotAllowed, field_error
 from app.items import history
@@ -57,7 +57,7 @@ def escalate(
 def escalated_items(
     session: Session, caller: Caller, level: int, unit: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Item], str | None]:
-    stmt = scoped(select(Item), caller).where(
+    stmt = scoped(select(Item), with_unit_codes(session, caller)).where(
         Item.escalation_level >= level, Item.closed_at.is_(None)
     )
     if unit:

@@ -8,7 +8,8 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.auth.service import Caller
+from app.auth.models import Role
+from app.auth.service import Caller, with_unit_codes
 from app.clock import now
 from app.deadlines.schedule import rearm
 from app.deadlines.store import load_calendar
@@ -19,7 +20,7 @@ from app.items.models import IdempotencyRecord, Item
 from app.items.queries import ItemFilters, page, scoped
 from app.items.schemas import ItemCreate, ItemUpdate, to_public
 from app.settings import get_settings
-from app.units.service import subtree_code_list
+from app.units.service import subtree_code_list, subtree_codes_like, subtree_pattern
 from app.workflow.registry import registry
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -46,12 +47,32 @@ def emit_item_event(
     )
 
 
-def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = False) -> Item:
-    """The item if the caller may see it (404 otherwise); ``lock`` takes its row lock."""
-    stmt = scoped(select(Item).where(Item.id == item_id), caller)
+def _item_query(lock: bool, in_subtree: bool):
+    stmt = select(Item).where(Item.id == bindparam("item_id"))
+    if in_subtree:
+        stmt = stmt.where(Item.unit_code.in_(subtree_codes_like(bindparam("subtree"))))
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    item = session.scalars(stmt).first()
+    return stmt
+
+
+# Every request on one item reads it: the four forms are built once.
+_ITEM_QUERIES = {
+    (lock, in_subtree): _item_query(lock, in_subtree)
+    for lock in (False, True)
+    for in_subtree in (False, True)
+}
+
+
+def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = False) -> Item:
+    """The item if the caller may see it (404 otherwise); ``lock`` takes its row lock.
+
+    Unit keys see their unit's subtree only (a subquery on the unit paths)."""
+    params: dict = {"item_id": item_id}
+    in_subtree = caller.role == Role.unit
+    if in_subtree:
+        params["subtree"] = subtree_pattern(caller.unit_path or "/-none-/")
+    item = session.scalars(_ITEM_QUERIES[lock, in_subtree], params).first()
     if item is None:
         raise NotFound(f"No item with id {item_id}.")
     return item
@@ -230,6 +251,7 @@ def update_item(
 def list_items(
     session: Session, caller: Caller, filters: ItemFilters, cursor: str | None, limit: int
 ) -> tuple[list[Item], str | None]:
+    caller = with_unit_codes(session, caller)
     unit_codes = subtree_code_list(session, filters.unit) if filters.unit else None
     return page(session, filters.apply(scoped(select(Item), caller), unit_codes), cursor, limit)
 

@@ -29,7 +29,7 @@ from sqlalchemy import Date, Select, and_, case, cast, func, or_, select
 from sqlmodel import Session
 
 from app.auth.models import Role
-from app.auth.service import Caller
+from app.auth.service import Caller, with_unit_codes
 from app.clock import today
 from app.db import is_postgres
 from app.deadlines.calendar import local_midnight_utc
@@ -133,6 +133,7 @@ def _all_states() -> list[str]:
 
 def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     tz = get_settings().tz
+    caller = with_unit_codes(session, caller)
     base = filters.apply(scoped(select(*_measures(session, tz)), caller), tz)
     counts = {k: int(v) for k, v in session.execute(base).one()._mapping.items()}
     by_state = dict.fromkeys(_all_states(), 0)
@@ -156,6 +157,7 @@ def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
 
 def units(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     tz = get_settings().tz
+    caller = with_unit_codes(session, caller)
     stmt = filters.apply(
         scoped(select(Item.unit_code, *_measures(session, tz)), caller), tz
     ).group_by(Item.unit_code)

@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
 from app.auth.models import Role
+from app.auth.service import with_unit_codes
 from app.clock import now
 from app.deps import CallerDep, SessionDep, require
 from app.errors import BadRequest, PayloadTooLarge
@@ -72,7 +73,7 @@ def export_items(
     unit_path = None
     if filters.unit:
         unit_path = session.scalar(select(Unit.path).where(Unit.code == filters.unit))
-    query = export.ExportQuery(caller, filters, unit_path)
+    query = export.ExportQuery(with_unit_codes(session, caller), filters, unit_path)
     settings = get_settings()
     stamp = now(session).astimezone(settings.tz).strftime("%Y%m%d-%H%M")
     engine = request.app.state.engine

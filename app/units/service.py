@@ -68,7 +68,22 @@ def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
 
 def subtree_codes(unit_path: str):
     """A SELECT of the codes of the unit at ``unit_path`` and all its descendants."""
-    return select(Unit.code).where(Unit.path.startswith(unit_path, autoescape=True))
+    return subtree_codes_like(subtree_pattern(unit_path))
+
+
+LIKE_ESCAPE = "!"
+
+
+def subtree_pattern(unit_path: str) -> str:
+    """The LIKE pattern for ``unit_path`` and every path below it (for ``subtree_codes_like``)."""
+    escaped = unit_path.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return escaped + "%"
+
+
+def subtree_codes_like(pattern):
+    """A SELECT of the unit codes whose path matches ``pattern`` (a ``subtree_pattern``,
+    usually a bind parameter, so the statement can be built once)."""
+    return select(Unit.code).where(Unit.path.like(pattern, escape=LIKE_ESCAPE))
 
 
 def subtree_code_list(session: Session, code: str) -> list[str]:

@@ -75,3 +75,24 @@ def test_lists_are_filtered_to_the_subtree(world):
     # a unit key's own filter cannot widen its scope
     assert listed(world.unit, unit="city") == {ids["court"]}
     assert listed(world.unit, unit="district") == set()
+
+
+def test_like_wildcards_in_unit_codes_do_not_widen_a_subtree(world):
+    """Unit paths are matched with LIKE: '_' and '%' in a code must match only themselves."""
+    api = world.api
+    for code in ("dept_1", "deptx1", "dept_1.sub", "deptx1.sub"):
+        api.unit(code, parent=code.split(".")[0] if "." in code else None)
+    token = api.key("unit", "dept_1")
+    items = {}
+    for code in ("dept_1", "deptx1", "dept_1.sub", "deptx1.sub"):
+        item = api.item(world.sup, campaign="wildcards")
+        api.act(item["id"], "assign", world.sup, unit_code=code)
+        items[code] = item["id"]
+    for code, iid in items.items():
+        expected = 200 if code.startswith("dept_1") else 404
+        assert api.get(f"/items/{iid}", token=token).status_code == expected, code
+    listed = api.get("/items", token=token, params={"campaign": "wildcards"}, expect=200).json()
+    assert {i["id"] for i in listed["data"]} == {items["dept_1"], items["dept_1.sub"]}
+    got = api.act(items["dept_1.sub"], "accept", token).json()
+    assert got["state"] == "rectifying"
+    assert_problem(api.act(items["deptx1.sub"], "accept", token, expect=None), 404)
