@@ -4,6 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,10 @@ class Settings(BaseSettings):
     test_clock: bool = False
     scan_interval_s: float = 30.0
     delivery_retry_schedule_s: str = "5,30,300,1800,7200,18000,36000"
+    delivery_lease_s: float = Field(default=60.0, ge=20.0)
+    """How long a claimed delivery is reserved for its worker; a worker that dies
+    mid-send delays its deliveries by this much. At least the 15 s send timeout plus
+    margin, so a live worker's send is never duplicated by another."""
     auto_migrate: bool = True
     log_json: bool = False
     log_level: str = "INFO"

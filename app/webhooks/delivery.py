@@ -2,8 +2,8 @@
 
 At least once, never early: outbox rows are read only once committed, and a
 delivery is marked done only after the receiver's 2xx was recorded. Claiming
-a delivery leases it (``next_attempt_at`` is pushed ``LEASE`` ahead in the
-claiming transaction), so a worker that dies mid-send loses nothing: the
+a delivery leases it (``next_attempt_at`` is pushed ``RECTIFY_DELIVERY_LEASE_S``
+ahead in the claiming transaction), so a worker that dies mid-send loses nothing: the
 lease runs out and another worker (or the restarted one) tries again with the
 same ``webhook-id``. Within one subscription an item's deliveries go out in
 order: a delivery waits while an older one of the same item is pending, and
@@ -44,7 +44,6 @@ from app.webhooks.transport import delivery_client, pinned
 
 log = logging.getLogger("rectify.webhooks")
 
-LEASE = timedelta(seconds=60)
 TIMEOUT_S = 15.0
 FAILURE_WINDOW = timedelta(days=5)
 MAX_BODY_READ = 64 * 1024
@@ -138,7 +137,7 @@ def claim(session: Session, limit: int, moment: datetime) -> list[Job]:
     session.execute(
         update(D)
         .where(D.id.in_([d.id for d, _, _ in rows]))
-        .values(next_attempt_at=moment + LEASE)
+        .values(next_attempt_at=moment + timedelta(seconds=get_settings().delivery_lease_s))
         .execution_options(synchronize_session=False)
     )
     bodies: dict[int, bytes] = {}

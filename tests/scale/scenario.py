@@ -22,6 +22,7 @@ from tests.scale.invariants import read_tables, violations
 from tests.scale.load import BASE, START, Client, Load
 
 SEED = int(os.environ.get("RECTIFY_SCALE_SEED", "20260302"))
+DELIVERY_LEASE_S = 20  # the shortest allowed: a killed worker's claims come back sooner
 UNIT = "court"
 PG_ONLY = [
     pytest.mark.skipif(
@@ -40,6 +41,7 @@ def cluster_env(database_url: str, evidence_dir) -> dict[str, str]:
         "RECTIFY_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "RECTIFY_SCAN_INTERVAL_S": "0.5",
         "RECTIFY_DELIVERY_RETRY_SCHEDULE_S": "0.2,0.5,1,1,1",
+        "RECTIFY_DELIVERY_LEASE_S": str(DELIVERY_LEASE_S),
         "RECTIFY_EVIDENCE_DIR": str(evidence_dir),
         "RECTIFY_LOG_JSON": "0",
         "RECTIFY_LOG_LEVEL": "INFO",

@@ -15,6 +15,7 @@ import time
 
 from tests.scale.load import Load
 from tests.scale.scenario import (
+    DELIVERY_LEASE_S,
     PG_ONLY,
     SEED,
     UNIT,
@@ -31,9 +32,9 @@ ITEMS = 80
 THREADS = 8
 KILLS = {"api": 3, "worker": 3}
 LOAD_TIMEOUT_S = 150
-# A worker killed mid-send leaves its claimed deliveries leased for 60 s
-# (app/webhooks/delivery.py LEASE); the settle wait must outlast one lease.
-SETTLE_TIMEOUT_S = 90
+# A worker killed mid-send leaves its claimed deliveries leased for
+# DELIVERY_LEASE_S (RECTIFY_DELIVERY_LEASE_S); the settle wait must outlast one lease.
+SETTLE_TIMEOUT_S = DELIVERY_LEASE_S + 30
 
 
 def _chaos(cluster, load: Load, rng: random.Random) -> list[str]:

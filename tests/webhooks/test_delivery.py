@@ -331,3 +331,27 @@ def test_the_transport_never_dials_an_unpinned_host(receiver):
     assert asyncio.run(go()).status_code == 200
     (got,) = receiver.received()
     assert got.headers["host"] == f"example.invalid:{receiver.port}"
+
+
+def test_a_claim_leases_the_delivery_for_the_configured_time(api, engine, receiver, monkeypatch):
+    monkeypatch.setenv("RECTIFY_DELIVERY_LEASE_S", "25")
+    get_settings.cache_clear()
+    subscribe(api, receiver, events=["item.created"])
+    api.item()
+    with unit_of_work(engine=engine) as session:
+        engine_module.fan_out(session, 100)
+    moment = real_now()
+    with unit_of_work(engine=engine) as session:
+        jobs = engine_module.claim(session, 10, moment)
+    assert len(jobs) == 1
+    with unit_of_work(write=False, engine=engine) as session:
+        (leased,) = session.scalars(select(WebhookDelivery)).all()
+    assert leased.next_attempt_at == moment + timedelta(seconds=25)
+
+
+def test_a_lease_shorter_than_a_send_can_take_is_refused(monkeypatch):
+    monkeypatch.setenv("RECTIFY_DELIVERY_LEASE_S", "10")
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match="delivery_lease_s"):
+        get_settings()
+    get_settings.cache_clear()
