@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from app.clock import TestClock, now
-from app.deadlines.store import CalendarOverride, load_calendar
+from app.deadlines.store import CalendarOverride, forget_calendar, load_calendar
 from app.deps import AdminDep, CallerDep, SessionDep
 from app.errors import BadRequest, NotFound
 from app.settings import get_settings
@@ -55,6 +55,7 @@ def override_day(day: date, body: DayOverride, session: SessionDep, _admin: Admi
     row.workday, row.note = body.workday, body.note
     session.add(row)
     session.flush()
+    forget_calendar(session)
     return DayOverridePublic(date=day, workday=row.workday, note=row.note)
 
 

@@ -15,9 +15,23 @@ class CalendarOverride(SQLModel, table=True):
 
 
 _OVERRIDES = select(CalendarOverride.day, CalendarOverride.workday)
+_CALENDAR = "calendar"
 
 
 def load_calendar(session: Session) -> WorkdayCalendar:
-    """The statutory calendar with the admin overrides (read on every transition)."""
-    rows = session.connection().execute(_OVERRIDES)
-    return WorkdayCalendar({day: workday for day, workday in rows})
+    """The statutory calendar with the admin overrides, read once per transaction
+    (an import assigns thousands of items in one)."""
+    conn = session.connection()  # begins the transaction the cached copy belongs to
+    transaction = session.get_transaction()
+    cached = session.info.get(_CALENDAR)
+    if cached is not None and cached[0] is transaction:
+        return cached[1]
+    rows = conn.execute(_OVERRIDES)
+    calendar = WorkdayCalendar({day: workday for day, workday in rows})
+    session.info[_CALENDAR] = (transaction, calendar)
+    return calendar
+
+
+def forget_calendar(session: Session) -> None:
+    """Drop the transaction's cached calendar (after changing an override in it)."""
+    session.info.pop(_CALENDAR, None)

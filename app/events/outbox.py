@@ -2,7 +2,9 @@
 
 ``emit`` queues a row on the session; the transaction's rows are inserted in
 one statement just before it commits (``_write_queued``), so the feed lock
-below is held only for that insert and the commit.
+below is held only for that insert and the commit. A transaction that emits
+more than ``QUEUE_LIMIT`` rows (an import, a scan batch) writes them as it
+goes, so memory stays bounded; its lock is then held from the first write.
 """
 
 import uuid
@@ -18,6 +20,7 @@ from app.events.models import Event
 SOURCE = "/rectify"
 FEED_LOCK = 7_362_001
 _QUEUED = "outbox_rows"
+QUEUE_LIMIT = 500
 
 _INSERT = insert(Event.__table__)
 # PostgreSQL: take the feed lock and insert in one statement. The lock makes
@@ -46,7 +49,8 @@ def emit(
 ) -> None:
     """Queue one outbox row; it is written with the transaction, or not at all."""
     session.connection()  # the row belongs to a transaction: begin one if none is open
-    session.info.setdefault(_QUEUED, []).append(
+    queue = session.info.setdefault(_QUEUED, [])
+    queue.append(
         {
             "event_id": f"evt_{uuid.uuid4().hex}",
             "type": type_,
@@ -58,6 +62,8 @@ def emit(
             "dispatched": False,
         }
     )
+    if len(queue) >= QUEUE_LIMIT:
+        _write_queued(session)
 
 
 @sa_event.listens_for(Session, "before_commit")

@@ -6,7 +6,7 @@ from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import real_now
 from app.db import unit_of_work
-from app.events.outbox import emit
+from app.events.outbox import QUEUE_LIMIT, emit
 from app.items.schemas import ItemCreate
 from app.items.service import new_item
 
@@ -127,3 +127,23 @@ def test_a_session_reused_after_a_rollback_does_not_write_the_dropped_events(api
         session.rollback()
         emit(session, "item.overdue", subject="items/0", at=real_now(), data={})
     assert [e["type"] for e in feed(api)["data"]] == ["item.overdue"]
+
+
+def test_a_transaction_with_more_events_than_the_queue_holds_writes_them_all_in_order(api, engine):
+    n = QUEUE_LIMIT * 2 + 3
+    with unit_of_work(engine=engine) as session:
+        for i in range(n):
+            emit(session, "item.reminder", subject=f"items/{i}", at=real_now(), data={"i": i})
+    seen, cursor = [], None
+    while True:
+        page = feed(api, limit=500, **({"after": cursor} if cursor else {}))
+        seen += [e["data"]["i"] for e in page["data"]]
+        cursor = page["next_cursor"]
+        if len(page["data"]) < 500:
+            break
+    assert seen == list(range(n))
+    with pytest.raises(RuntimeError), unit_of_work(engine=engine) as session:
+        for i in range(QUEUE_LIMIT + 1):
+            emit(session, "item.overdue", subject=f"items/{i}", at=real_now(), data={})
+        raise RuntimeError("fails after the first rows were written")
+    assert feed(api, after=cursor)["data"] == []
