@@ -59,6 +59,20 @@ def _templates(tmp_path_factory):
 
 
 @contextmanager
+def pg_database(template: str | None = None) -> Iterator[str]:
+    """A freshly created PostgreSQL database, a copy of ``template`` or empty (its URL);
+    dropped afterwards."""
+    name = f"rectify_test_{uuid.uuid4().hex[:12]}"
+    with _pg_admin_conn() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _pg_admin_conn() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
 def _fresh_database(backend: str, templates: dict, directory: Path) -> Iterator[str]:
     """A freshly created database at schema head (its URL); dropped afterwards."""
     if backend == "sqlite":
@@ -66,14 +80,8 @@ def _fresh_database(backend: str, templates: dict, directory: Path) -> Iterator[
         shutil.copy(templates["sqlite"], path)
         yield f"sqlite:///{path}"
         return
-    name = f"rectify_test_{uuid.uuid4().hex[:12]}"
-    with _pg_admin_conn() as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"')
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with _pg_admin_conn() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database(template=templates["postgresql"]) as url:
+        yield url
 
 
 def _set_env(mp: pytest.MonkeyPatch, database_url: str, directory: Path) -> None:

@@ -1,6 +1,5 @@
 """The migrations are the schema: they match the models, and data survives them."""
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -8,14 +7,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import column, create_engine, insert, select, table
-from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers every table on the metadata)
 from app.items.history import GENESIS, compute_hash
 from app.items.models import HistoryEntry, Item
 from app.migrate import alembic_config
-from tests.conftest import BACKENDS, PG_URL, _pg_admin_conn
+from tests.conftest import BACKENDS, pg_database
 
 pytestmark = pytest.mark.db
 
@@ -26,14 +24,8 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"rectify_mig_{uuid.uuid4().hex[:12]}"
-    with _pg_admin_conn() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with _pg_admin_conn() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database() as url:
+        yield url
 
 
 def test_the_migrated_schema_matches_the_models(empty_url):

@@ -44,6 +44,12 @@ def lived(world):
     return world, iid
 
 
+def _entry(session, item_id: int, seq: int) -> HistoryEntry:
+    return session.scalars(
+        select(HistoryEntry).where(HistoryEntry.item_id == item_id, HistoryEntry.seq == seq)
+    ).one()
+
+
 def verification(api, iid) -> dict:
     return api.get(f"/items/{iid}/history/verify", expect=200).json()
 
@@ -112,9 +118,7 @@ def test_any_altered_column_is_reported_at_its_seq(lived, engine, values):
 def test_a_rewritten_row_with_a_recomputed_hash_breaks_the_next_link(lived, engine):
     world, iid = lived
     with Session(engine) as session, session.begin():
-        entry = session.scalars(
-            select(HistoryEntry).where(HistoryEntry.item_id == iid, HistoryEntry.seq == 4)
-        ).one()
+        entry = _entry(session, iid, 4)
         entry.comment = "伪造的整改说明"
         entry.hash = compute_hash(entry)
     got = verification(world.api, iid)
@@ -144,9 +148,7 @@ def test_deleting_the_newest_rows_is_detected_against_the_items_head(lived, engi
 def test_rewriting_the_newest_row_with_a_recomputed_hash_is_detected(lived, engine):
     world, iid = lived
     with Session(engine) as session, session.begin():
-        entry = session.scalars(
-            select(HistoryEntry).where(HistoryEntry.item_id == iid, HistoryEntry.seq == 11)
-        ).one()
+        entry = _entry(session, iid, 11)
         entry.comment = "伪造的改派说明"
         entry.hash = compute_hash(entry)
     assert verification(world.api, iid) == {"ok": False, "entries": 11, "broken_seq": 11}
@@ -155,9 +157,7 @@ def test_rewriting_the_newest_row_with_a_recomputed_hash_is_detected(lived, engi
 def test_a_row_appended_behind_the_items_back_is_detected(lived, engine):
     world, iid = lived
     with Session(engine) as session, session.begin():
-        newest = session.scalars(
-            select(HistoryEntry).where(HistoryEntry.item_id == iid, HistoryEntry.seq == 11)
-        ).one()
+        newest = _entry(session, iid, 11)
         forged = HistoryEntry(
             **newest.model_dump(exclude={"id", "seq", "prev_hash", "hash"}),
             seq=12,
@@ -173,12 +173,7 @@ def test_the_items_head_follows_every_append(lived, engine):
     world, iid = lived
     with Session(engine) as session:
         item = session.get(Item, iid)
-        newest = session.scalars(
-            select(HistoryEntry).where(HistoryEntry.item_id == iid).order_by(HistoryEntry.seq)
-        ).all()[-1]
-        assert (
-            (item.history_seq, item.history_hash) == (newest.seq, newest.hash) == (11, newest.hash)
-        )
+        assert (item.history_seq, item.history_hash) == (11, _entry(session, iid, 11).hash)
 
 
 def test_another_items_history_is_untouched_by_tampering(lived, engine):
