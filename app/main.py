@@ -15,6 +15,7 @@ from app.auth.service import ensure_bootstrap_admin
 from app.db import get_engine, unit_of_work
 from app.deadlines.escalation_router import router as escalation_router
 from app.deadlines.router import router as deadlines_router
+from app.deps import BODY_SCHEMAS
 from app.errors import PROBLEM_RESPONSES, install_error_handlers, problem_response
 from app.events.router import router as events_router
 from app.items.router import router as items_router
@@ -145,4 +146,18 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     app.include_router(ops_router)
     app.include_router(metrics.router)
+    _document_parsed_bodies(app)
     return app
+
+
+def _document_parsed_bodies(app: FastAPI) -> None:
+    """Add the bodies that endpoints parse themselves (``deps.body_doc``) to the schema."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_SCHEMAS)
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -7,7 +7,15 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from app import metrics
 from app.auth.models import Role
-from app.deps import BearerDep, CallerDep, SessionDep, in_unit_of_work, require
+from app.deps import (
+    BearerDep,
+    CallerDep,
+    SessionDep,
+    body_doc,
+    in_unit_of_work,
+    parse_body,
+    require,
+)
 from app.items import evidence as evidence_service
 from app.items import history, service, transitions
 from app.items.params import ItemFiltersDep
@@ -92,19 +100,21 @@ def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str
     )
 
 
-@router.post("/{item_id:int}/transitions", response_model=ItemPublic)
-async def transition(
-    item_id: int,
-    body: TransitionRequest,
-    request: Request,
-    token: BearerDep,
-    if_match: IfMatch = None,
-):
-    def work(session, caller):
-        return _item_response(transitions.transition(session, caller, item_id, body, if_match))
+@router.post(
+    "/{item_id:int}/transitions",
+    response_model=ItemPublic,
+    openapi_extra=body_doc(TransitionRequest),
+)
+async def transition(item_id: int, request: Request, token: BearerDep, if_match: IfMatch = None):
+    raw = await request.body()
 
-    response = await in_unit_of_work(request, token, work)
-    metrics.TRANSITIONS.labels(body.action).inc()
+    def work(session, caller):
+        body = parse_body(TransitionRequest, raw)
+        item = transitions.transition(session, caller, item_id, body, if_match)
+        return body.action, _item_response(item)
+
+    action, response = await in_unit_of_work(request, token, work)
+    metrics.TRANSITIONS.labels(action).inc()
     return response
 
 
