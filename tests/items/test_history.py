@@ -50,6 +50,14 @@ def _entry(session, item_id: int, seq: int) -> HistoryEntry:
     ).one()
 
 
+def _rewrite_with_a_valid_hash(engine, item_id: int, seq: int, comment: str) -> None:
+    """Alter an entry and recompute its own hash, as a careful forger would."""
+    with Session(engine) as session, session.begin():
+        entry = _entry(session, item_id, seq)
+        entry.comment = comment
+        entry.hash = compute_hash(entry)
+
+
 def verification(api, iid) -> dict:
     return api.get(f"/items/{iid}/history/verify", expect=200).json()
 
@@ -117,10 +125,7 @@ def test_any_altered_column_is_reported_at_its_seq(lived, engine, values):
 
 def test_a_rewritten_row_with_a_recomputed_hash_breaks_the_next_link(lived, engine):
     world, iid = lived
-    with Session(engine) as session, session.begin():
-        entry = _entry(session, iid, 4)
-        entry.comment = "伪造的整改说明"
-        entry.hash = compute_hash(entry)
+    _rewrite_with_a_valid_hash(engine, iid, 4, "伪造的整改说明")
     got = verification(world.api, iid)
     assert (got["ok"], got["broken_seq"]) == (False, 5)
 
@@ -147,10 +152,7 @@ def test_deleting_the_newest_rows_is_detected_against_the_items_head(lived, engi
 
 def test_rewriting_the_newest_row_with_a_recomputed_hash_is_detected(lived, engine):
     world, iid = lived
-    with Session(engine) as session, session.begin():
-        entry = _entry(session, iid, 11)
-        entry.comment = "伪造的改派说明"
-        entry.hash = compute_hash(entry)
+    _rewrite_with_a_valid_hash(engine, iid, 11, "伪造的改派说明")
     assert verification(world.api, iid) == {"ok": False, "entries": 11, "broken_seq": 11}
 
 
