@@ -72,6 +72,13 @@ class Registry:
             raise NotFound(f"No workflow named {name!r}.")
         return max(versions, key=lambda wf: wf.version)
 
+    def for_source(self, source: str) -> str | None:
+        """The name of the workflow whose newest version declares ``source``, if any."""
+        for name in self.names():
+            if source in self.latest(name).sources:
+                return name
+        return None
+
     def names(self) -> list[str]:
         return sorted({n for n, _v in self.workflows})
 

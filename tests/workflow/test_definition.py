@@ -108,7 +108,7 @@ def test_items_keep_their_version_when_a_new_one_replaces_the_file(api, engine, 
 
 def test_workflow_endpoints(api):
     listed = api.get("/workflows", expect=200).json()["data"]
-    assert [w["name"] for w in listed] == ["rectification"]
+    assert [w["name"] for w in listed] == ["hotline", "rectification"]
     wf = api.get("/workflows/rectification", expect=200).json()
     assert wf["states"][0]["label"] == {"zh": "已发现", "en": "Found"}
     assert any(a["name"] == "assign" and a["from"] == ["found"] for a in wf["actions"])
