@@ -30,12 +30,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("due_date", "整改时限", 12, True),
     Column("campaign", "专项", 24, True),
     Column("external_ref", "外部编号", 18, True),
-    Column("type", "工单类型", 10, True),
     Column("state", "状态", 10),
     Column("light", "亮灯", 8),
     Column("escalation_level", "督办级别", 10),
     Column("created_at", "创建时间", 20),
     Column("closed_at", "销号时间", 20),
+    Column("type", "工单类型", 10, True),
     Column("satisfaction", "满意度", 10),
 )
 IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS if c.imported)

@@ -125,12 +125,12 @@ class RowFormatter:
             row.due_date,
             row.campaign,
             row.external_ref,
-            self._type_labels.get(row.type, row.type),
             self._state(row),
             LIGHT_LABELS.get(row.light, row.light),
             row.escalation_level,
             self._local(row.created_at),
             self._local(row.closed_at),
+            self._type_labels.get(row.type, row.type),
             SATISFACTION_LABELS.get(row.satisfaction, row.satisfaction),
         ]
 
