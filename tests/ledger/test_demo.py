@@ -39,6 +39,7 @@ def test_the_year_has_the_citys_proportions(year):
     assert len(set(projects)) == 100
     assert {p.campaign for p in year if p.source == "inspection"} <= set(projects)
     outcomes = Counter(p.outcome for p in year)
+    outcomes["found"] += outcomes["merged"]  # repeat calls: new orders merged into earlier ones
     assert outcomes["closed"] > len(year) / 2
     for outcome, n in OUTCOMES.items():
         assert outcomes[outcome] >= n - 1, outcome
