@@ -9,7 +9,7 @@ import yaml
 from app.db import unit_of_work
 from app.settings import REPO_ROOT
 from app.workflow.definition import WorkflowError, load_dir, load_file
-from app.workflow.registry import Registry
+from app.workflow.registry import Registry, WorkflowSnapshot
 
 DEFAULT = REPO_ROOT / "workflows" / "rectification.yaml"
 
@@ -79,6 +79,22 @@ def test_a_recorded_version_cannot_be_edited_in_place(engine, tmp_path):
     data["sla"]["accept_within"] = 5
     write(tmp_path, data, "rectification.yaml")
     with unit_of_work(engine=engine) as s, pytest.raises(WorkflowError, match="new version"):
+        Registry().load(tmp_path, s)
+
+
+def test_a_version_recorded_before_the_model_gained_fields_still_loads(engine, tmp_path):
+    """A deployment upgraded from an older release recorded its definitions without
+    the fields added since (sources, types, branches): that is not an edit."""
+    shutil.copy(DEFAULT, tmp_path / "rectification.yaml")
+    with unit_of_work(engine=engine) as s:
+        Registry().load(tmp_path, s)
+        snap = s.get(WorkflowSnapshot, ("rectification", 1))
+        older = {k: v for k, v in snap.body.items() if k not in ("sources", "types")}
+        older["actions"] = [
+            {k: v for k, v in a.items() if k != "branches"} for a in older["actions"]
+        ]
+        snap.body = older
+    with unit_of_work(engine=engine) as s:
         Registry().load(tmp_path, s)
 
 
