@@ -23,6 +23,9 @@ keys_cli = typer.Typer(help="API keys.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
 
+_RUN = {"log": False}
+"""Set by ``main``: the process is the command, so it owns the logging set-up (not
+when a test invokes ``cli`` in its own process)."""
 GRACEFUL_SHUTDOWN_S = 30
 """How long SIGTERM waits for in-flight requests before closing their connections."""
 
@@ -61,7 +64,8 @@ def _start(*, evidence: bool = True, prepare: bool = True):
     from app.logs import configure
 
     settings = preflight.check_config(evidence=evidence)
-    configure(settings)
+    if _RUN["log"]:
+        configure(settings)
     preflight.migrate()
     engine = get_engine()
     if prepare:
@@ -95,7 +99,8 @@ def db_restore(directory: Annotated[Path, typer.Argument(help="a backup director
     from app.logs import configure
 
     settings = preflight.check_config()
-    configure(settings)
+    if _RUN["log"]:
+        configure(settings)
     for line in restore(directory):
         typer.echo(line)
 
@@ -225,6 +230,7 @@ def _classes(name: str) -> tuple[type, ...]:
 
 
 def main() -> None:
+    _RUN["log"] = True
     try:
         status = cli(standalone_mode=False)
     except ConfigError as exc:
