@@ -36,12 +36,18 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def start(args: list[str], env: dict, cwd: Path, log: Path | None = None) -> subprocess.Popen:
-    """``rectify ARGS`` in the background; output to ``log`` (or pipes)."""
+def start(
+    args: list[str],
+    env: dict,
+    cwd: Path,
+    log: Path | None = None,
+    command: list[str] | None = None,
+) -> subprocess.Popen:
+    """``rectify ARGS`` (or ``command ARGS``) in the background; output to ``log`` (or pipes)."""
     out = open(log, "ab") if log else subprocess.PIPE  # noqa: SIM115 - the child holds it
     try:
         return subprocess.Popen(
-            rectify_command() + args,
+            (command or rectify_command()) + args,
             cwd=cwd,
             env=env,
             stdout=out,
