@@ -22,6 +22,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status != 200)"]
 # SIGTERM (docker stop) lets in-flight requests and the worker's current round finish;
-# give it more than the default 10 s: docker stop -t 40.
+# give it more than the default 10 s: docker stop -t 60.
 STOPSIGNAL SIGTERM
 CMD ["rectify", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -131,7 +131,7 @@ def keys_create(
         err = exc.errors()[0]
         option = KEY_OPTIONS.get(str(err["loc"][0]), str(err["loc"][0]))
         raise ConfigError(f"{option}: {err['msg']}.") from None
-    engine = _start()
+    engine = _start(evidence=False)
     try:
         with unit_of_work(engine=engine) as session:
             _key, token = create_key(session, data)
@@ -185,7 +185,7 @@ def worker() -> None:
     """Run the worker alone: webhook deliveries and deadline scans, until SIGTERM."""
     from app.worker import run_worker_process
 
-    run_worker_process(_start())
+    run_worker_process(_start(evidence=False))
 
 
 @cli.command()
@@ -195,7 +195,7 @@ def tick() -> None:
 
     from app.deadlines.scan import run_scan
 
-    typer.echo(json.dumps(run_scan(_start())))
+    typer.echo(json.dumps(run_scan(_start(evidence=False))))
 
 
 @cli.command()
