@@ -68,7 +68,7 @@ def test_sigterm_finishes_the_request_and_the_delivery_in_flight_then_exits_0(tm
         head, body = _upload_request(item_id, b"x" * 200_000)
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall(head + body[: len(body) // 2])
-            time.sleep(0.5)  # the request is under way
+            time.sleep(1.5)  # the request is under way (its headers read, its body not)
             proc.send_signal(signal.SIGTERM)
             time.sleep(1.0)
             assert proc.poll() is None, "exited with a request in flight"
