@@ -74,9 +74,6 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-STARTUP_LOCK = 7_362_002
-
-
 def serialize_with_other_processes(session: Session, key: int) -> None:
     """Hold a PostgreSQL advisory lock until this transaction ends (check-then-insert
     work shared by processes starting at once). SQLite's single writer needs none."""

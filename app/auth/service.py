@@ -14,8 +14,9 @@ from sqlmodel import Session
 
 from app.auth.models import ApiKey, ApiKeyCreate, Role
 from app.clock import real_now
-from app.db import STARTUP_LOCK, serialize_with_other_processes
+from app.db import serialize_with_other_processes
 from app.errors import Conflict, NotFound, field_error
+from app.locks import STARTUP_LOCK
 from app.units.models import Unit
 from app.units.service import subtree_codes
 

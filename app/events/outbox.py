@@ -16,9 +16,9 @@ from sqlmodel import Session
 
 from app.db import UTCDateTime
 from app.events.models import Event
+from app.locks import FEED_LOCK
 
 SOURCE = "/rectify"
-FEED_LOCK = 7_362_001
 _QUEUED = "outbox_rows"
 QUEUE_LIMIT = 500
 

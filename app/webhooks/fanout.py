@@ -14,11 +14,11 @@ from app.db import is_postgres
 from app.events import hooks
 from app.events.models import Event
 from app.events.outbox import envelope
+from app.locks import FAN_OUT_LOCK
 from app.units.models import Unit
 from app.units.service import subtree_codes
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
-FAN_OUT_LOCK = 7_362_002
 PENDING = DeliveryStatus.pending.value
 D = WebhookDelivery
 Sub = WebhookSubscription

@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 from app.db import unit_of_work
-from app.settings import REPO_ROOT
+from app.settings import PACKAGE_DIR
 from app.workflow.definition import WorkflowError, load_dir, load_file
 from app.workflow.registry import Registry, WorkflowSnapshot
 
-DEFAULT = REPO_ROOT / "workflows" / "rectification.yaml"
+DEFAULT = PACKAGE_DIR / "workflows" / "rectification.yaml"
 
 
 def write(tmp_path: Path, data: dict, name: str = "wf.yaml") -> Path:
@@ -119,7 +119,7 @@ def test_items_keep_their_version_when_a_new_one_replaces_the_file(api, engine, 
         assert versions["version"] == 1
     finally:
         with unit_of_work(engine=engine) as s:
-            registry.load(REPO_ROOT / "workflows", s)
+            registry.load(PACKAGE_DIR / "workflows", s)
 
 
 def test_workflow_endpoints(api):
