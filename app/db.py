@@ -18,6 +18,8 @@ from sqlmodel import Session
 from app.settings import get_settings
 
 WRITE = "rectify_write"
+MAX_ID = 2**31 - 1
+"""The largest id a row can have (PostgreSQL ``integer``): a bigger one names nothing."""
 
 
 class UTCDateTime(TypeDecorator):
