@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.service import authenticate
@@ -178,14 +179,14 @@ class Guard:
             return None
         token = _bearer(headers)
         if token is None:
-            return _unauthorized("A bearer token is required.")
+            return _unauthorized("A bearer token is required.") if _routed(scope) else None
         if token not in self.live:
             try:
                 known = await run_in_threadpool(self._known, scope, token)
             except OUTAGE_ERRORS:
                 return outage_response()
             if not known:
-                return _unauthorized("Unknown or revoked token.")
+                return _unauthorized("Unknown or revoked token.") if _routed(scope) else None
             self.live.add(token)
         limit = self._limit(scope)
         if length is not None and length.strip().isdigit() and int(length) > limit:
@@ -239,6 +240,15 @@ class Guard:
             return message
 
         return limited
+
+
+def _routed(scope: Scope) -> bool:
+    """Whether a route serves this method at this path. A request no route serves
+    is left to the router's 404 / 405, which reads no body either."""
+    app = scope.get("app")
+    if app is None:
+        return True
+    return any(route.matches(scope)[0] == Match.FULL for route in app.router.routes)
 
 
 def _control_query_fields(query: bytes) -> list[str]:
