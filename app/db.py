@@ -88,7 +88,7 @@ def serialize_with_other_processes(session: Session, key: int) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
-WRITER_WAIT_S = 600.0
+WRITER_WAIT_S = 1800.0
 _sqlite_writer = threading.RLock()
 
 

@@ -64,7 +64,7 @@ def _create(file: Path) -> str:
     with os.fdopen(fd, "w") as out:
         out.write(text + "\n")
     log.warning(
-        "created the history key %s (RECTIFY_HISTORY_KEY unset): back it up with the "
+        "created the history key %s (RECTIFY_HISTORY_KEY unset): back it up, apart from the "
         "database; without it every item's history verifies as broken",
         file,
     )

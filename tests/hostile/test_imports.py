@@ -56,7 +56,10 @@ def test_more_rows_than_allowed_is_422(live, monkeypatch):
 
 def test_writers_never_fail_during_a_50000_row_import(live, database_url):
     """45 concurrent writers while 50,000 rows are imported: none fails (on SQLite
-    they wait for the write lock), and /healthz keeps answering."""
+    they wait for the write lock), and /healthz keeps answering. (SQLite only: the
+    single writer is where this used to fail; it takes minutes.)"""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the single-writer case")
     content = ledger_xlsx(50_000)
     failures: list[str] = []
     created: list[int] = []
@@ -64,13 +67,13 @@ def test_writers_never_fail_during_a_50000_row_import(live, database_url):
     result: dict = {}
 
     def importer() -> None:
-        with httpx.Client(base_url=live.url, timeout=600) as client:
+        with httpx.Client(base_url=live.url, timeout=1800) as client:
             r = _import(client, content)
             result["status"], result["text"] = r.status_code, r.text[:500]
         done.set()
 
     def writer(n: int) -> None:
-        with httpx.Client(base_url=live.url, timeout=600) as client:
+        with httpx.Client(base_url=live.url, timeout=1800) as client:
             headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
             while not done.is_set():
                 r = client.post(
@@ -95,7 +98,7 @@ def test_writers_never_fail_during_a_50000_row_import(live, database_url):
             assert client.get("/healthz").status_code == 200
             slowest_health = max(slowest_health, time.monotonic() - started)
     for t in threads:
-        t.join(timeout=600)
+        t.join(timeout=1800)
     assert result["status"] == 201, result
     assert '"created":50000' in result["text"].replace(" ", "")
     assert failures == []
