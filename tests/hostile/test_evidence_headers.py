@@ -51,7 +51,7 @@ def test_every_response_says_nosniff(live_api, live):
     import httpx
 
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/nowhere"):
-        assert httpx.get(live.url + path).headers["x-content-type-options"] == "nosniff"
+        assert httpx.get(live.url + path, timeout=60).headers["x-content-type-options"] == "nosniff"
     for r in (
         live_api.get("/items"),
         live_api.get("/items", token=None),
