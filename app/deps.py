@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
@@ -11,10 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import Role
 from app.auth.service import Caller, authenticate
-from app.db import unit_of_work
+from app.db import MAX_ID, unit_of_work
 from app.errors import Forbidden, Unauthorized
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+Id = Annotated[int, Path(ge=0, le=MAX_ID)]
+"""A numeric id in a path: out of the database's range is 404, like any unknown id."""
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 

@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     workflows_dir: Path = PACKAGE_DIR / "workflows"
     evidence_dir: Path = Path("./evidence")
     max_upload_mb: int = Field(default=20, ge=1)
+    max_json_kb: int = Field(default=1024, ge=1)
+    max_import_rows: int = Field(default=100_000, ge=1)
+    history_key: str | None = None
+    """The secret that anchors every item's history chain (HMAC over its head)."""
+    history_key_file: Path | None = None
+    """Where the generated key lives when ``history_key`` is unset; default
+    ``history.key`` beside the evidence directory."""
     webhook_allowed_networks: str = ""
     test_clock: bool = False
     scan_interval_s: float = Field(default=30.0, gt=0)
@@ -73,6 +80,19 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def max_json_bytes(self) -> int:
+        return self.max_json_kb * 1024
+
+    @property
+    def max_import_inflated_bytes(self) -> int:
+        """An xlsx's unpacked size: 2 KiB a permitted row, at least 64 MiB."""
+        return max(64 << 20, self.max_import_rows * 2048)
+
+    @property
+    def key_file(self) -> Path:
+        return self.history_key_file or self.evidence_dir.resolve().parent / "history.key"
 
     @property
     def max_upload_bytes(self) -> int:

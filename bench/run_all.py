@@ -57,6 +57,13 @@ BENCHES = [
         ["--items", "10000", "--import-rows", "1000"],
         "flat memory; rows/s printed; 10,000-row import (issue 5)",
     ),
+    (
+        "Peak RSS under hostile requests",
+        "hostile_rss.py",
+        [],
+        ["--body-mb", "20"],
+        "zip bomb and 8 concurrent 50 MB chunked bodies: each under +50 MB (issue 10)",
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from app.auth.models import Role
 from app.auth.service import Caller
+from app.db import MAX_ID
 from app.errors import BadRequest
 from app.events.models import Event
 from app.events.outbox import envelope
@@ -23,7 +24,7 @@ def decode_cursor(kind: str, cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         found, _, value = raw.partition(":")
-        if found != kind or not value.isdigit():
+        if found != kind or not value.isdigit() or int(value) > MAX_ID:
             raise ValueError
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):

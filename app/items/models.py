@@ -75,6 +75,8 @@ class Item(SQLModel, table=True):
     """The ``seq`` and ``hash`` of the newest history entry (0 and the genesis hash
     before the first): appends chain from here, and verify checks the chain ends here."""
     history_hash: str = Field(default="0" * 64, max_length=64)
+    history_mac: str = Field(default="", max_length=64)
+    """HMAC of the head under the history key (``app.items.anchor``)."""
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     external_ref: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -9,6 +9,7 @@ from sqlalchemy import Select, or_
 
 from app.auth.models import Role
 from app.auth.service import Caller
+from app.db import MAX_ID
 from app.errors import BadRequest
 from app.items.models import Item, Light, Source
 from app.units.service import subtree_codes
@@ -77,7 +78,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind != "i":
+        if kind != "i" or not value.isdigit() or int(value) > MAX_ID:
             raise ValueError
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -147,6 +147,12 @@ class HistoryVerification(BaseModel):
     broken_seq: int | None = None
 
 
+class HistoryVerificationAll(BaseModel):
+    items: int
+    ok: bool
+    broken: list[int]
+
+
 class EvidencePublic(BaseModel):
     id: int
     filename: str

@@ -30,10 +30,10 @@ from app.ledger.columns import (
     source_choices,
     type_choices,
 )
-from app.ledger.reader import CellError, read_ledger
+from app.ledger.reader import CellError, LedgerRows, read_ledger
+from app.settings import get_settings
 from app.units.models import Unit
 
-MAX_ROWS = 50_000
 MAX_ERRORS = 1000
 SESSION_BATCH = 500
 FORMULA_ESCAPED = ("'=", "'+", "'-", "'@")
@@ -176,9 +176,19 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def plan(session: Session, data: bytes, filename: str | None) -> tuple[list[PlannedRow], list]:
+def parse(data: bytes, filename: str | None) -> LedgerRows:
+    """Read the file within the limits (rows, an xlsx's unpacked size); no database."""
+    settings = get_settings()
+    return read_ledger(
+        data, filename, settings.max_import_rows, max_inflated=settings.max_import_inflated_bytes
+    )
+
+
+def plan(
+    session: Session, data: bytes | LedgerRows, filename: str | None
+) -> tuple[list[PlannedRow], list]:
     """Read and check the whole file: (rows to create, every row's errors)."""
-    ledger = read_ledger(data, filename, MAX_ROWS)
+    ledger = data if isinstance(data, LedgerRows) else parse(data, filename)
     if not ledger.rows:
         raise Invalid(
             f"The file has a header row (row {ledger.header_row}) but no data rows.",
@@ -201,6 +211,15 @@ def import_ledger(
     session: Session, caller: Caller, data: bytes, filename: str | None, dry_run: bool = False
 ) -> dict:
     """All rows or none: 422 listing every row's errors, else the rows created."""
+    checked = check(session, data, filename, dry_run)
+    return checked if dry_run else write(session, caller, checked)
+
+
+def check(
+    session: Session, data: bytes | LedgerRows, filename: str | None, dry_run: bool = False
+) -> dict:
+    """Plan every row; 422 listing every row's errors. Only reads ``session``.
+    Returns the dry-run answer, or the plan for ``write`` (under ``"planned"``)."""
     planned, errors = plan(session, data, filename)
     if errors:
         rows = len({e["row"] for e in errors})
@@ -220,6 +239,12 @@ def import_ledger(
             "would_create": len(planned),
             "would_assign": assigned,
         }
+    return {"planned": planned, "assigned": assigned}
+
+
+def write(session: Session, caller: Caller, checked: dict) -> dict:
+    """Create the rows ``check`` planned, all of them or (on any refusal) none."""
+    planned, assigned = checked["planned"], checked["assigned"]
     for index, row in enumerate(planned, start=1):
         _create(session, caller, row)
         if index % SESSION_BATCH == 0:

@@ -29,10 +29,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
 from app.auth.models import Role
-from app.auth.service import with_unit_codes
+from app.auth.service import Caller, with_unit_codes
 from app.clock import now
-from app.deps import CallerDep, SessionDep, require
-from app.errors import BadRequest, PayloadTooLarge
+from app.db import unit_of_work
+from app.deps import CallerDep, SessionDep, get_caller_outside_transaction
+from app.errors import BadRequest, Forbidden, PayloadTooLarge
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
 from app.ledger import export, importer, reports
@@ -40,7 +41,6 @@ from app.settings import get_settings
 from app.units.models import Unit
 
 router = APIRouter(tags=["ledger"])
-Editor = Annotated[object, require(Role.admin, Role.supervisor)]
 CHUNK = 1 << 20
 
 
@@ -106,19 +106,34 @@ def _read_upload(file: UploadFile) -> bytes:
     return b"".join(parts)
 
 
+def _editor_outside_transaction(
+    caller: Annotated[Caller, Depends(get_caller_outside_transaction)],
+) -> Caller:
+    if caller.role not in (Role.admin, Role.supervisor):
+        raise Forbidden("This needs the role admin or supervisor.")
+    return caller
+
+
 @router.post("/items/import")
 def import_items(
-    session: SessionDep,
-    caller: CallerDep,
-    _e: Editor,
+    request: Request,
+    caller: Annotated[Caller, Depends(_editor_outside_transaction)],
     file: Annotated[UploadFile, File(description="the ledger, .xlsx or .csv")],
     dry_run: bool = False,
 ):
-    """Create one item per row, all or none; ``dry_run`` only checks the file."""
-    result = importer.import_ledger(
-        session, caller, _read_upload(file), file.filename, dry_run=dry_run
-    )
-    return JSONResponse(result, status_code=200 if dry_run else 201)
+    """Create one item per row, all or none; ``dry_run`` only checks the file.
+
+    The file is parsed and every row checked before the write transaction
+    opens, so other writers wait only while the rows are written."""
+    engine = request.app.state.engine
+    ledger = importer.parse(_read_upload(file), file.filename)
+    with unit_of_work(write=False, engine=engine) as session:
+        checked = importer.check(session, ledger, file.filename, dry_run=dry_run)
+    if dry_run:
+        return JSONResponse(checked, status_code=200)
+    with unit_of_work(write=True, engine=engine) as session:
+        result = importer.write(session, caller, checked)
+    return JSONResponse(result, status_code=201)
 
 
 @router.get("/reports/summary")
