@@ -28,7 +28,7 @@ from app.auth.service import Caller
 from app.db import unit_of_work
 from app.items.models import Item
 from app.items.queries import ItemFilters, scoped
-from app.ledger.columns import COLUMNS, LIGHT_LABELS, SEVERITY_LABELS, SOURCE_LABELS
+from app.ledger.columns import COLUMNS, LIGHT_LABELS, SEVERITY_LABELS, SOURCE_LABELS, YES_NO
 from app.units.models import Unit
 from app.workflow.registry import registry
 
@@ -54,6 +54,9 @@ _SELECTED = (
     Item.escalation_level,
     Item.created_at,
     Item.closed_at,
+    Item.max_escalation_level,
+    Item.was_overdue,
+    Item.on_time,
     Item.workflow_name,
     Item.workflow_version,
 )
@@ -120,6 +123,9 @@ class RowFormatter:
             row.escalation_level,
             self._local(row.created_at),
             self._local(row.closed_at),
+            row.max_escalation_level,
+            YES_NO[bool(row.was_overdue)],
+            YES_NO[row.on_time if row.on_time is None else bool(row.on_time)],
         ]
 
 

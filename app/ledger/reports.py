@@ -11,9 +11,10 @@ Definitions (also in the router's docstring):
 - ``rectification_rate`` (整改率) = rectified / items that were due: items
   whose ``due_date`` is before today (local) or that are closed as rectified;
   withdrawn items count in neither. ``null`` when nothing was due.
-- ``on_time_rate`` (按期整改率) = items closed as rectified on or before their
-  due date (the local date of ``closed_at`` <= ``due_date``) / items closed as
-  rectified that have a due date. ``null`` when there are none.
+- ``on_time_rate`` (按期整改率) = items whose ``on_time`` is true / items
+  whose ``on_time`` is set (closed as rectified with a due date): the honest
+  record, so a late extension or a slow review does not change it. ``null``
+  when there are none.
 - Filters: ``campaign``, ``source``, and ``from``/``to`` on the local date of
   ``created_at`` (both inclusive). Unit keys see only their unit's subtree.
 - Per unit, items count for the unit they are assigned to (not rolled up to
@@ -95,16 +96,14 @@ def _measures(session: Session, tz: ZoneInfo) -> list:
     rectified = and_(Item.closed_at.is_not(None), Item.resolution == "rectified")
     withdrawn = func.coalesce(Item.resolution, "") == "withdrawn"
     was_due = and_(~withdrawn, or_(rectified, Item.due_date < today(session)))
-    dated = and_(rectified, Item.due_date.is_not(None))
-    on_time = and_(dated, _local_date(session, Item.closed_at, tz) <= Item.due_date)
     return [
         func.count(Item.id).label("total"),
         _count(Item.closed_at.is_not(None)).label("closed"),
         _count(rectified).label("rectified"),
         _count(Item.light == "red").label("overdue"),
         _count(was_due).label("due"),
-        _count(on_time).label("on_time"),
-        _count(dated).label("on_time_base"),
+        _count(Item.on_time.is_(True)).label("on_time"),
+        _count(Item.on_time.is_not(None)).label("on_time_base"),
     ]
 
 

@@ -9,7 +9,7 @@ without a lock; cross-process safety comes from the item's row lock.
 """
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -32,7 +32,10 @@ class TransitionContext:
     fields: dict[str, Any]
     today: date
     calendar: Any = None
+    moment: datetime | None = None
     failed_guards: list[str] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
+    """What effects add to the action's history entry (e.g. a shifted due date)."""
 
 
 class _Subject:

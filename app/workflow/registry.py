@@ -24,6 +24,12 @@ class WorkflowSnapshot(SQLModel, table=True):
     body: dict = Field(sa_column=Column(JSON, nullable=False))
 
 
+def _normalised(body: dict) -> dict:
+    """A recorded definition as the current model reads it (fields added to the
+    model since it was recorded take their defaults), for comparing with a file."""
+    return json.loads(Workflow.model_validate(body).model_dump_json(by_alias=True))
+
+
 class Registry:
     def __init__(self) -> None:
         self.workflows: dict[tuple[str, int], Workflow] = {}
@@ -46,7 +52,7 @@ class Registry:
             snap = known.get(key)
             if snap is None:
                 session.add(WorkflowSnapshot(name=wf.name, version=wf.version, body=body))
-            elif snap.body != body:
+            elif _normalised(snap.body) != body:
                 raise WorkflowError(
                     f"workflow {wf.name} v{wf.version} differs from the version items were "
                     "started under; give the changed definition a new version number"
