@@ -49,6 +49,7 @@ def world(api):
     ]:
         api.act(iid, "assign", sup, unit_code=unit, due_date=due)
         api.act(iid, "accept", key)
+
     def rectified(iid):
         api.evidence(iid, east)
         api.act(iid, "submit", east, comment="已整改")

@@ -102,9 +102,7 @@ def test_a_recorded_version_cannot_be_edited_in_place(engine, tmp_path):
         Registry().load(tmp_path, s)
 
 
-def test_a_version_recorded_before_the_model_grew_a_field_still_matches_its_file(
-    engine, tmp_path
-):
+def test_a_version_recorded_before_the_model_grew_a_field_still_matches_its_file(engine, tmp_path):
     data = default_data()
     data["version"] = 99
     data["ladder"] = data.pop("ladders")["rectify"]
