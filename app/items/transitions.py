@@ -201,7 +201,7 @@ def transition(
         to_state=new_state,
         comment=req.comment,
     )
-    for event_type in action.events:
+    for event_type in action.events_to(new_state):
         emit_item_event(
             session,
             event_type,

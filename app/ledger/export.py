@@ -28,7 +28,15 @@ from app.auth.service import Caller
 from app.db import unit_of_work
 from app.items.models import Item
 from app.items.queries import ItemFilters, scoped
-from app.ledger.columns import COLUMNS, LIGHT_LABELS, SEVERITY_LABELS, SOURCE_LABELS, YES_NO
+from app.ledger.columns import (
+    COLUMNS,
+    LIGHT_LABELS,
+    SATISFACTION_LABELS,
+    SEVERITY_LABELS,
+    SOURCE_LABELS,
+    YES_NO,
+    type_labels,
+)
 from app.units.models import Unit
 from app.workflow.registry import registry
 
@@ -59,6 +67,8 @@ _SELECTED = (
     Item.on_time,
     Item.workflow_name,
     Item.workflow_version,
+    Item.type,
+    Item.satisfaction,
 )
 
 
@@ -91,6 +101,7 @@ class RowFormatter:
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
         self._state_labels: dict[tuple[str, int], dict[str, str]] = {}
+        self._type_labels = type_labels()
 
     def _state(self, row: Row) -> str:
         key = (row.workflow_name, row.workflow_version)
@@ -126,6 +137,8 @@ class RowFormatter:
             row.max_escalation_level,
             YES_NO[bool(row.was_overdue)],
             YES_NO[row.on_time if row.on_time is None else bool(row.on_time)],
+            self._type_labels.get(row.type, row.type),
+            SATISFACTION_LABELS.get(row.satisfaction, row.satisfaction),
         ]
 
 

@@ -42,6 +42,17 @@ def _review_pending(ctx) -> bool:
     return bool(ctx.item.review_pending)
 
 
+SETTLED = {"satisfied", "basically_satisfied", "unreachable"}
+
+
+def _caller_settled(ctx) -> bool:
+    return ctx.fields.get("satisfaction") in SETTLED
+
+
+def _caller_dissatisfied(ctx) -> bool:
+    return ctx.fields.get("satisfaction") == "dissatisfied"
+
+
 def _has_unit(ctx) -> bool:
     return ctx.item.unit_code is not None
 
@@ -61,6 +72,20 @@ REGISTRY: dict[str, Guard] = {
         "Upload at least one evidence file (佐证材料) before submitting; after a "
         "rejection or reopening, one uploaded since.",
         "请先上传佐证材料（退回重整或回头看后须上传新的佐证材料）",
+    ),
+    "caller_settled": Guard(
+        _caller_settled,
+        422,
+        "satisfaction",
+        "The callback result does not close the order.",
+        "回访结果不能办结该工单",
+    ),
+    "caller_dissatisfied": Guard(
+        _caller_dissatisfied,
+        422,
+        "satisfaction",
+        "The caller was not dissatisfied.",
+        "来电人并非不满意",
     ),
     "review_pending": Guard(
         _review_pending,

@@ -25,8 +25,8 @@ class WorkflowSnapshot(SQLModel, table=True):
 
 
 def _normalised(body: dict) -> dict:
-    """A recorded definition as the current model reads it (fields added to the
-    model since it was recorded take their defaults), for comparing with a file."""
+    """A recorded definition as the current model writes it: fields the model gained
+    since it was recorded take their defaults, so only a real edit differs."""
     return json.loads(Workflow.model_validate(body).model_dump_json(by_alias=True))
 
 
@@ -77,6 +77,13 @@ class Registry:
         if not versions:
             raise NotFound(f"No workflow named {name!r}.")
         return max(versions, key=lambda wf: wf.version)
+
+    def for_source(self, source: str) -> str | None:
+        """The name of the workflow whose newest version declares ``source``, if any."""
+        for name in self.names():
+            if source in self.latest(name).sources:
+                return name
+        return None
 
     def names(self) -> list[str]:
         return sorted({n for n, _v in self.workflows})

@@ -13,11 +13,12 @@ New item columns, and their values for existing items read from their history:
   red;
 - ``evidence_floor``: the newest evidence uploaded up to the latest
   reject/reopen, so a resubmission needs newer evidence;
-- items under review now show the ``paused`` light and are not scanned;
-- ``type`` (工单类型, hotline orders), nullable.
+- items under review now show the ``paused`` light and are not scanned.
+
+(The ``type`` filter's column came with 0011.)
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0011
 """
 
 import os
@@ -28,7 +29,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -56,7 +57,6 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("evidence_floor", sa.Integer(), nullable=False, server_default="0")
         )
-        batch_op.add_column(sa.Column("type", sa.String(length=20), nullable=True))
     _backfill()
 
 
@@ -171,7 +171,6 @@ def _local_date(moment, tz: ZoneInfo):
 def downgrade() -> None:
     with op.batch_alter_table("item") as batch_op:
         for name in (
-            "type",
             "evidence_floor",
             "review_requested_at",
             "on_time",
