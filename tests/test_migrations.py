@@ -218,8 +218,14 @@ def test_0010_backfills_the_honest_record_from_history(empty_url):
                 r.id: tuple(r[1:])
                 for r in conn.execute(select(item.id, *picked, item.evidence_floor))
             }
+        command.downgrade(cfg, before)  # the older code knows no paused light
+        with engine.connect() as conn:
+            light, check = conn.execute(
+                select(item.light, item.next_check_at).where(item.id == ids["paused"])
+            ).one()
     finally:
         engine.dispose()
+    assert light == "green" and check is not None
     assert got[ids["on_time"]] == (0, False, True, "none", 0)
     assert got[ids["late"]] == (2, True, False, "none", 0)
     assert got[ids["paused"]] == (1, True, None, "paused", 0)

@@ -169,6 +169,13 @@ def _local_date(moment, tz: ZoneInfo):
 
 
 def downgrade() -> None:
+    # the older scan knows no pause: let its next run recompute these items' light
+    past = sa.bindparam("past", datetime(2000, 1, 1, tzinfo=UTC), type_=sa.DateTime(timezone=True))
+    op.get_bind().execute(
+        sa.text(
+            "UPDATE item SET light = 'green', next_check_at = :past WHERE light = 'paused'"
+        ).bindparams(past)
+    )
     with op.batch_alter_table("item") as batch_op:
         for name in (
             "evidence_floor",
