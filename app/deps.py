@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth.models import Role
 from app.auth.service import Caller, authenticate
 from app.db import MAX_ID, unit_of_work
-from app.errors import Forbidden, Unauthorized
+from app.errors import BadRequest, Forbidden, Unauthorized
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 Id = Annotated[int, Path(ge=0, le=MAX_ID)]
@@ -42,6 +42,34 @@ async def bearer_token(request: Request) -> str:
 BearerDep = Annotated[str, Depends(bearer_token)]
 
 
+def _query_names(dependant) -> Iterator[str]:
+    yield from (p.alias for p in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
+
+def strict_query(request: Request) -> None:
+    """A GET naming a query parameter its endpoint does not take is 400, naming it:
+    a typo (``?tg=``) must never silently answer the unfiltered list."""
+    if request.method != "GET" or not request.query_params:
+        return
+    route = request.scope.get("route")
+    names = getattr(route, "query_names", None)
+    if names is None:
+        dependant = getattr(route, "dependant", None)
+        if dependant is None:
+            return
+        names = frozenset(_query_names(dependant))
+        route.query_names = names  # type: ignore[union-attr]  (computed once per route)
+    unknown = [name for name in request.query_params if name not in names]
+    if unknown:
+        raise BadRequest(
+            f"Unknown query parameter {unknown[0]!r}"
+            + (f"; this endpoint takes {', '.join(sorted(names))}." if names else "."),
+            errors=[{"field": name, "message": "unknown query parameter"} for name in unknown],
+        )
+
+
 def _caller(session: Session, token: str) -> Caller:
     caller = authenticate(session, token)
     if caller is None:
@@ -49,8 +77,10 @@ def _caller(session: Session, token: str) -> Caller:
     return caller
 
 
-def get_caller(token: BearerDep, session: SessionDep) -> Caller:
-    return _caller(session, token)
+def get_caller(token: BearerDep, session: SessionDep, request: Request) -> Caller:
+    caller = _caller(session, token)
+    strict_query(request)
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

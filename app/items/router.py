@@ -7,6 +7,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from app import metrics
 from app.auth.models import Role
+from app.deadlines import extensions
 from app.deps import (
     AdminDep,
     BearerDep,
@@ -100,9 +101,10 @@ def update_item(
 @router.get("/{item_id:int}/actions", response_model=ActionList)
 def list_actions(item_id: Id, session: SessionDep, caller: CallerDep, lang: str = "zh"):
     item = service.get_item(session, caller, item_id)
-    return ActionList(
-        actions=transitions.action_infos(session, caller, item, "en" if lang == "en" else "zh")
-    )
+    lang = "en" if lang == "en" else "zh"
+    actions = transitions.action_infos(session, caller, item, lang)
+    extension = extensions.action_info(session, caller, item, lang)
+    return ActionList(actions=actions + ([extension] if extension else []))
 
 
 @router.post(

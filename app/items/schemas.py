@@ -77,6 +77,9 @@ class ItemPublic(BaseModel):
     accept_due_date: date | None
     light: Light
     escalation_level: int
+    max_escalation_level: int
+    was_overdue: bool
+    on_time: bool | None
     version: int
     tags: list[str]
     external_ref: str | None
@@ -119,6 +122,9 @@ class ActionInfo(BaseModel):
     name: str
     label: str
     requires: list[str]
+    enabled: bool = True
+    reason: str | None = None
+    """Why it cannot be taken now (Chinese), when ``enabled`` is false."""
 
 
 class ActionList(BaseModel):

@@ -34,6 +34,7 @@ from app.ledger.columns import (
     SATISFACTION_LABELS,
     SEVERITY_LABELS,
     SOURCE_LABELS,
+    YES_NO,
     type_labels,
 )
 from app.units.models import Unit
@@ -61,6 +62,9 @@ _SELECTED = (
     Item.escalation_level,
     Item.created_at,
     Item.closed_at,
+    Item.max_escalation_level,
+    Item.was_overdue,
+    Item.on_time,
     Item.workflow_name,
     Item.workflow_version,
     Item.type,
@@ -130,6 +134,9 @@ class RowFormatter:
             row.escalation_level,
             self._local(row.created_at),
             self._local(row.closed_at),
+            row.max_escalation_level,
+            YES_NO[bool(row.was_overdue)],
+            YES_NO[row.on_time if row.on_time is None else bool(row.on_time)],
             self._type_labels.get(row.type, row.type),
             SATISFACTION_LABELS.get(row.satisfaction, row.satisfaction),
         ]

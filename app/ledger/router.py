@@ -10,9 +10,10 @@ Report definitions:
 - ``rectification_rate`` (整改率) = rectified / (items whose ``due_date`` is
   before today, local time, or that are closed as rectified); withdrawn items
   count in neither; ``null`` when the denominator is 0.
-- ``on_time_rate`` (按期整改率) = items closed as rectified whose ``closed_at``
-  local date is on or before ``due_date`` / items closed as rectified that
-  have a ``due_date``; ``null`` when the denominator is 0.
+- ``on_time_rate`` (按期整改率) = items with ``on_time`` true / items with
+  ``on_time`` set (closed as rectified: the closure request made on or before
+  the due date in force, the rectify deadline never red); ``null`` when the
+  denominator is 0.
 - ``from``/``to`` filter on the local date of ``created_at``, both inclusive.
 - ``/reports/units``: one row per unit; an item counts for the unit it is
   assigned to (not its parents); unassigned items form one row with

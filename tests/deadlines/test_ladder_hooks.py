@@ -21,7 +21,7 @@ def summon_unit_head(envelope: dict) -> None:
 def test_a_ladder_hook_runs_after_commit_with_the_event(api, engine, tmp_path):
     data = yaml.safe_load((PACKAGE_DIR / "workflows" / "rectification.yaml").read_text("utf-8"))
     data["name"] = "hooked"
-    data["ladder"][1]["hook"] = f"{__name__}:summon_unit_head"
+    data["ladders"]["accept"][1]["hook"] = f"{__name__}:summon_unit_head"
     (tmp_path / "rectification.yaml").write_text(
         (PACKAGE_DIR / "workflows" / "rectification.yaml").read_text("utf-8"), "utf-8"
     )
