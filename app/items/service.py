@@ -173,11 +173,23 @@ def create_item(
     return body, True
 
 
+def external_ref_taken(ref: str, number: str | None) -> Conflict:
+    return Conflict(
+        f"The external_ref (外部编号) {ref!r} is already used by item {number}.",
+        errors=[{"field": "external_ref", "message": f"already used by item {number}"}],
+        existing_number=number,
+    )
+
+
 def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
     try:
         wf = registry.latest(data.workflow or DEFAULT_WORKFLOW)
     except NotFound:
         raise field_error("workflow", f"No workflow named {data.workflow!r}.") from None
+    if data.external_ref is not None:
+        holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
+        if holder is not None:
+            raise external_ref_taken(data.external_ref, holder)
     moment = now(session)
     item = Item(
         title=data.title,
@@ -195,7 +207,13 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         updated_at=moment,
     )
     session.add(item)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"The external_ref (外部编号) {data.external_ref!r} was used by another item "
+            "just now; reload and try again."
+        ) from None
     item.number = f"{moment.astimezone(get_settings().tz).year}-{item.id:06d}"
     session.flush()
     history.append(

@@ -37,6 +37,7 @@ EVENT_TYPES = {
     "item.escalated",
     "extension.requested",
     "extension.decided",
+    "item.urged",
 }
 
 
@@ -63,7 +64,8 @@ class ActionDef(BaseModel):
     name: str
     label: Label
     from_: list[str] = Field(alias="from", min_length=1)
-    to: str
+    to: str | None = None
+    """The state the action leads to; omitted: the item stays in its state (催办)."""
     roles: list[str] = Field(min_length=1)
     requires: list[str] = []
     optional: list[str] = []
@@ -116,7 +118,7 @@ class Workflow(BaseModel):
             if a.name in seen:
                 problems.append(f"duplicate action {a.name!r}")
             seen.add(a.name)
-            for s in [*a.from_, a.to]:
+            for s in [*a.from_, *([a.to] if a.to else [])]:
                 if s not in names:
                     problems.append(f"action {a.name!r}: unknown state {s!r}")
             for kind, given, known in (

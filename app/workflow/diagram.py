@@ -9,7 +9,8 @@ def mermaid(wf: Workflow) -> str:
         lines.append(f"    {state.name} : {state.label.zh} {state.label.en}")
     for action in wf.actions:
         for source in action.from_:
-            lines.append(f"    {source} --> {action.to} : {action.name} {action.label.zh}")
+            target = action.to or source
+            lines.append(f"    {source} --> {target} : {action.name} {action.label.zh}")
     for state in wf.states:
         if state.final:
             lines.append(f"    {state.name} --> [*]")
