@@ -181,11 +181,21 @@ def external_ref_taken(ref: str, number: str | None) -> Conflict:
     )
 
 
-def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+def workflow_for(data: ItemCreate):
+    """The workflow a new item starts under (its latest version)."""
     try:
-        wf = registry.latest(data.workflow or DEFAULT_WORKFLOW)
+        return registry.latest(data.workflow or DEFAULT_WORKFLOW)
     except NotFound:
         raise field_error("workflow", f"No workflow named {data.workflow!r}.") from None
+
+
+def item_number(moment, item_id: int) -> str:
+    """``2026-000017``: the year of creation (local) and the id."""
+    return f"{moment.astimezone(get_settings().tz).year}-{item_id:06d}"
+
+
+def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+    wf = workflow_for(data)
     if data.external_ref is not None:
         holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
         if holder is not None:
@@ -214,7 +224,7 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
             f"The external_ref (外部编号) {data.external_ref!r} was used by another item "
             "just now; reload and try again."
         ) from None
-    item.number = f"{moment.astimezone(get_settings().tz).year}-{item.id:06d}"
+    item.number = item_number(moment, item.id)
     session.flush()
     history.append(
         session,

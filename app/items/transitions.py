@@ -114,8 +114,25 @@ def transition(
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
     before = column_values(item)
+    apply(session, caller, item, wf, action, fields)
+    write_changes(session, item, before)
+    return item
 
-    calendar = load_calendar(session)
+
+def apply(
+    session: Session,
+    caller: Caller,
+    item: Item,
+    wf: Workflow,
+    action: ActionDef,
+    fields: dict,
+    calendar=None,
+) -> None:
+    """Fire ``action`` (already checked for role, source state and fields) on ``item``:
+    guards, effects, version, deadlines, history entry and events. The item's row is
+    the caller's to write (``write_changes``, or a bulk insert for a new item)."""
+    machine = registry.machine(item.workflow_name, item.workflow_version)
+    calendar = calendar or load_calendar(session)
     ctx = _context(session, caller, item, wf, fields, calendar)
     from_state = item.state
     new_state = machine.fire(from_state, action.name, ctx)
@@ -136,6 +153,7 @@ def transition(
     item.updated_at = moment
     refresh_deadlines(session, item, calendar, moment)
 
+    comment = fields.get("comment")
     data = {
         k: (v.isoformat() if hasattr(v, "isoformat") else v)
         for k, v in fields.items()
@@ -149,10 +167,9 @@ def transition(
         action=action.name,
         from_state=from_state,
         to_state=new_state,
-        comment=req.comment,
+        comment=comment,
         data=data,
     )
-    write_changes(session, item, before)
     snapshot = item_json(item)
     emit_item_event(
         session,
@@ -163,7 +180,7 @@ def transition(
         action=action.name,
         from_state=from_state,
         to_state=new_state,
-        comment=req.comment,
+        comment=comment,
     )
     for event_type in action.events:
         emit_item_event(
@@ -176,4 +193,3 @@ def transition(
             from_state=from_state,
             to_state=new_state,
         )
-    return item

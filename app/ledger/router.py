@@ -105,6 +105,11 @@ def _read_upload(file: UploadFile) -> bytes:
     return b"".join(parts)
 
 
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
 @router.post("/items/import")
 def import_items(
     session: SessionDep,
@@ -112,11 +117,20 @@ def import_items(
     _e: Editor,
     file: Annotated[UploadFile, File(description="the ledger, .xlsx or .csv")],
     dry_run: bool = False,
+    mode: importer.Mode = importer.Mode.create,
+    lang: Lang = Lang.zh,
+    source: Annotated[Source | None, Query(description="来源 of rows that name none")] = None,
 ):
-    """Create one item per row, all or none; ``dry_run`` only checks the file."""
-    result = importer.import_ledger(
-        session, caller, _read_upload(file), file.filename, dry_run=dry_run
+    """Create one item per row, all or none; ``mode=upsert`` updates the items whose
+    外部编号 a row names; ``dry_run`` only checks the file. Row errors in Chinese, or
+    English with ``lang=en``."""
+    options = importer.Options(
+        mode=mode,
+        lang=lang.value,
+        default_source=source.value if source else None,
+        dry_run=dry_run,
     )
+    result = importer.import_ledger(session, caller, _read_upload(file), file.filename, options)
     return JSONResponse(result, status_code=200 if dry_run else 201)
 
 
