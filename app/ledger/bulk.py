@@ -9,7 +9,9 @@ outbox's queue -- instead of several statements per item.
 
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 
+from pydantic_core import PydanticUndefined
 from sqlalchemy import insert, select, text
 from sqlmodel import Session
 
@@ -29,6 +31,18 @@ _INSERT = insert(Item.__table__)
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence('item', 'id')) FROM generate_series(1, :n)")
 
 
+def _column_defaults() -> dict:
+    found = {}
+    for name in Item.__table__.c.keys():  # noqa: SIM118 - column names
+        spec = Item.model_fields.get(name)
+        default = None if spec is None or spec.default is PydanticUndefined else spec.default
+        found[name] = default
+    return found
+
+
+_DEFAULTS = _column_defaults()
+
+
 @dataclass
 class NewItem:
     row: int
@@ -46,11 +60,13 @@ def reserve_ids(session: Session, n: int) -> list[int]:
     return list(range(top + 1, top + 1 + n))
 
 
-def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calendar) -> Item:
+def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calendar):
+    """The new item as a plain object with the row's columns (an ORM instance costs
+    more to build than everything else done for it)."""
     data = new.create
     wf = workflow_for(data)
     moment = now(session)
-    item = Item(
+    columns = dict(
         id=item_id,
         number=item_number(moment, item_id),
         title=data.title,
@@ -59,7 +75,7 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
         category=data.category,
         severity=data.severity.value,
         campaign=data.campaign,
-        tags=data.tags,
+        tags=list(data.tags),
         external_ref=data.external_ref,
         state=wf.initial,
         workflow_name=wf.name,
@@ -67,6 +83,7 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
         created_at=moment,
         updated_at=moment,
     )
+    item = SimpleNamespace(**(_DEFAULTS | columns))
     history.append(
         session,
         item,
