@@ -25,17 +25,17 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from app.auth.models import Role
 from app.auth.service import with_unit_codes
-from app.clock import now
+from app.clock import now, today
 from app.deps import CallerDep, SessionDep, require
 from app.errors import BadRequest, PayloadTooLarge
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
-from app.ledger import export, importer, reports
+from app.ledger import documents, export, importer, period, reports
 from app.settings import get_settings
 from app.units.models import Unit
 
@@ -150,3 +150,70 @@ def report_units(
     filters: Annotated[reports.ReportFilters, Depends(report_filters)],
 ):
     return reports.units(session, caller, filters)
+
+
+class ReportFormat(StrEnum):
+    json = "json"
+    xlsx = "xlsx"
+    docx = "docx"
+
+
+class CircularFormat(StrEnum):
+    json = "json"
+    docx = "docx"
+
+
+def _document(content: bytes, media_type: str, name: str, fallback: str) -> Response:
+    disposition = export.content_disposition(name, fallback)
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+@router.get("/reports/period")
+def report_period(
+    session: SessionDep,
+    caller: CallerDep,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    group: period.Group = period.Group.source,
+    format_: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.json,
+    source: Source | None = None,
+    campaign: str | None = None,
+):
+    """月度调度: new, closed and cumulative figures of ``from``..``to`` (default: this
+    month so far) by source or by top-level unit (ranked); json, xlsx (with a bar
+    chart) or docx."""
+    refuse_nul(campaign=campaign)
+    to = to or today(session)
+    from_ = from_ or to.replace(day=1)
+    if to < from_:
+        raise BadRequest("'to' must be on or after 'from'.")
+    report = period.period_report(
+        session, caller, period.Period(from_, to, group, source, campaign)
+    )
+    if format_ == ReportFormat.json:
+        return report
+    stem = f"整改进展情况-{from_:%Y%m%d}-{to:%Y%m%d}"
+    fallback = f"period-{from_:%Y%m%d}-{to:%Y%m%d}"
+    if format_ == ReportFormat.xlsx:
+        content = documents.period_xlsx(report)
+        return _document(content, export.XLSX_MEDIA_TYPE, f"{stem}.xlsx", f"{fallback}.xlsx")
+    escalated = period.circular(session, caller, min_level=2)
+    content = documents.period_docx(report, escalated)
+    return _document(content, documents.DOCX_MEDIA_TYPE, f"{stem}.docx", f"{fallback}.docx")
+
+
+@router.get("/reports/circular")
+def report_circular(
+    session: SessionDep,
+    caller: CallerDep,
+    min_level: Annotated[int, Query(ge=0, le=10)] = 2,
+    format_: Annotated[CircularFormat, Query(alias="format")] = CircularFormat.json,
+):
+    """通报: the lead units with open items at ``min_level`` or above now, and those items."""
+    result = period.circular(session, caller, min_level)
+    if format_ == CircularFormat.json:
+        return result
+    day = today(session).isoformat()
+    content = documents.circular_docx(result, day)
+    name = f"整改逾期情况通报-{day}.docx"
+    return _document(content, documents.DOCX_MEDIA_TYPE, name, f"circular-{day}.docx")
