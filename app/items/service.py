@@ -182,9 +182,10 @@ def external_ref_taken(ref: str, number: str | None) -> Conflict:
 
 
 def workflow_for(data: ItemCreate):
-    """The workflow a new item starts under (its latest version)."""
+    """The named workflow, else the one declaring the item's source, else the default."""
+    name = data.workflow or registry.for_source(data.source.value) or DEFAULT_WORKFLOW
     try:
-        return registry.latest(data.workflow or DEFAULT_WORKFLOW)
+        return registry.latest(name)
     except NotFound:
         raise field_error("workflow", f"No workflow named {data.workflow!r}.") from None
 
@@ -194,8 +195,21 @@ def item_number(moment, item_id: int) -> str:
     return f"{moment.astimezone(get_settings().tz).year}-{item_id:06d}"
 
 
+def order_type(wf, data: ItemCreate) -> str | None:
+    if wf.types is None:
+        if data.type is not None:
+            raise field_error("type", f"Items of the workflow {wf.name!r} have no order type.")
+        return None
+    if data.type is None:
+        return wf.types.default
+    if data.type not in wf.types.names():
+        raise field_error("type", f"Not one of {', '.join(wf.types.names())}.")
+    return data.type
+
+
 def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
     wf = workflow_for(data)
+    item_type = order_type(wf, data)
     if data.external_ref is not None:
         holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
         if holder is not None:
@@ -210,6 +224,7 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         campaign=data.campaign,
         tags=data.tags,
         external_ref=data.external_ref,
+        type=item_type,
         state=wf.initial,
         workflow_name=wf.name,
         workflow_version=wf.version,

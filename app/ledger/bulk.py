@@ -22,7 +22,13 @@ from app.deadlines.store import load_calendar
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ItemCreate
-from app.items.service import column_values, emit_item_event, item_number, workflow_for
+from app.items.service import (
+    column_values,
+    emit_item_event,
+    item_number,
+    order_type,
+    workflow_for,
+)
 from app.items.transitions import apply
 from app.units.models import Unit
 
@@ -77,6 +83,7 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
         campaign=data.campaign,
         tags=list(data.tags),
         external_ref=data.external_ref,
+        type=order_type(wf, data),
         state=wf.initial,
         workflow_name=wf.name,
         workflow_version=wf.version,

@@ -59,7 +59,13 @@ def headline(report: dict) -> str:
         f"本期新增问题{t['new']}个，办结{t['closed']}个（其中整改到位{t['rectified']}个）；"
         f"期末在办{t['open_at_end']}个，其中逾期{t['overdue_at_end']}个；"
         f"累计整改到位{t['cumulative_rectified']}个，整改率{percent(t['rectification_rate'])}，"
-        f"按期整改率{percent(t['on_time_rate'])}。"
+        f"按期整改率{percent(t['on_time_rate'])}"
+        + (
+            f"，满意率{percent(t['satisfaction_rate'])}"
+            if t["satisfaction_rate"] is not None
+            else ""
+        )
+        + "。"
     )
 
 

@@ -20,6 +20,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "“{value}”不是有效的严重程度，应为 {choices}",
         "{value!r} is not one of {choices}",
     ),
+    "not_type": (
+        "“{value}”不是有效的工单类型，应为 {choices}",
+        "{value!r} is not one of {choices}",
+    ),
     "not_kind": ("“{value}”不是措施类型，应为 {choices}", "{value!r} is not one of {choices}"),
     "no_unit": (
         "没有代码、名称或简称为“{value}”的单位",

@@ -13,7 +13,9 @@ Figures of a period ``from``..``to`` (local dates, inclusive; ``start`` and
   aside), the share rectified by the end of the period.
 - ``on_time_rate`` (按期整改率) = items rectified in the period on or before their
   due date (local date of ``closed_at``) / items rectified in the period that
-  have a due date. ``satisfaction_rate`` (满意率) needs the hotline's callbacks.
+  have a due date. ``satisfaction_rate`` (满意率) = items whose latest callback
+  (回访) was satisfied or basically satisfied / items with a callback other
+  than ``unreachable`` (duplicates excluded); ``redo``: orders sent back.
 - Rates are ``null`` when there is nothing to divide by.
 
 One grouped query per report; ``group=unit`` sums the lead units' rows up to
@@ -34,8 +36,8 @@ from app.deadlines.calendar import local_midnight_utc
 from app.deadlines.store import load_calendar
 from app.items.models import Item, Source
 from app.items.queries import scoped
-from app.ledger.columns import SOURCE_LABELS
-from app.ledger.reports import UNASSIGNED_NAME, _local_date
+from app.ledger.columns import SOURCE_LABELS, type_labels
+from app.ledger.reports import CALLED_BACK, SATISFIED, UNASSIGNED_NAME, _local_date
 from app.settings import get_settings
 from app.units.models import Unit
 
@@ -48,13 +50,17 @@ COUNTS = (
     "cumulative_rectified",
     "on_time",
     "on_time_base",
+    "satisfied",
+    "called_back",
+    "redo",
 )
-FIGURES = (*COUNTS[:6], "rectification_rate", "on_time_rate", "satisfaction_rate")
+NO_TYPE = "（无工单类型）"
 
 
 class Group(StrEnum):
     source = "source"
     unit = "unit"
+    type = "type"
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Period:
     group: Group = Group.source
     source: Source | None = None
     campaign: str | None = None
+    type: str | None = None
 
 
 def _sum(condition):
@@ -79,6 +86,7 @@ def _counts(session: Session, period: Period) -> list:
     rectified_in = and_(closed_in, is_rectified)
     open_at_end = or_(Item.closed_at.is_(None), Item.closed_at >= end)
     dated = and_(rectified_in, Item.due_date.is_not(None))
+    not_duplicate = Item.duplicate_of.is_(None)
     return [
         _sum(Item.created_at >= start).label("new"),
         _sum(closed_in).label("closed"),
@@ -90,6 +98,9 @@ def _counts(session: Session, period: Period) -> list:
             "on_time"
         ),
         _sum(dated).label("on_time_base"),
+        _sum(and_(not_duplicate, Item.satisfaction.in_(SATISFIED))).label("satisfied"),
+        _sum(and_(not_duplicate, Item.satisfaction.in_(CALLED_BACK))).label("called_back"),
+        func.coalesce(func.sum(Item.redo_count), 0).label("redo"),
     ]
 
 
@@ -105,7 +116,8 @@ def figures(counts: dict[str, int]) -> dict:
             counts["cumulative_rectified"] + counts["overdue_at_end"],
         ),
         "on_time_rate": _rate(counts["on_time"], counts["on_time_base"]),
-        "satisfaction_rate": None,
+        "satisfaction_rate": _rate(counts["satisfied"], counts["called_back"]),
+        "redo": counts["redo"],
     }
 
 
@@ -124,6 +136,8 @@ def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:
         stmt = stmt.where(Item.source == period.source.value)
     if period.campaign:
         stmt = stmt.where(Item.campaign == period.campaign)
+    if period.type:
+        stmt = stmt.where(Item.type == period.type)
     rows = session.execute(stmt.group_by(column))
     return {row.key: {k: int(getattr(row, k)) for k in COUNTS} for row in rows}
 
@@ -187,12 +201,17 @@ def period_report(session: Session, caller: Caller, period: Period) -> dict:
         grouped = _grouped(session, caller, period, Item.unit_code)
         groups = _by_unit(session, grouped)
     else:
-        grouped = _grouped(session, caller, period, Item.source)
+        column, labels = (
+            (Item.source, SOURCE_LABELS)
+            if period.group == Group.source
+            else (Item.type, type_labels())
+        )
+        grouped = _grouped(session, caller, period, column)
+        order = list(labels)
         groups = [
-            {"key": key, "label": SOURCE_LABELS.get(key, key), **figures(counts)}
+            {"key": key, "label": labels.get(key, key or NO_TYPE), **figures(counts)}
             for key, counts in sorted(
-                grouped.items(),
-                key=lambda kv: list(SOURCE_LABELS).index(kv[0]) if kv[0] in SOURCE_LABELS else 99,
+                grouped.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99
             )
         ]
     totals: dict[str, int] = dict.fromkeys(COUNTS, 0)

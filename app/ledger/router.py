@@ -54,11 +54,12 @@ def report_filters(
     source: Source | None = None,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
+    type: Annotated[str | None, Query(max_length=20)] = None,
 ) -> reports.ReportFilters:
-    refuse_nul(campaign=campaign)
+    refuse_nul(campaign=campaign, type=type)
     if from_ and to and to < from_:
         raise BadRequest("'to' must be on or after 'from'.")
-    return reports.ReportFilters(campaign, source, from_, to)
+    return reports.ReportFilters(campaign, source, from_, to, type)
 
 
 @router.get("/items/export", response_class=StreamingResponse)
@@ -178,6 +179,7 @@ def report_period(
     format_: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.json,
     source: Source | None = None,
     campaign: str | None = None,
+    type_: Annotated[str | None, Query(alias="type", max_length=20)] = None,
 ):
     """月度调度: new, closed and cumulative figures of ``from``..``to`` (default: this
     month so far) by source or by top-level unit (ranked); json, xlsx (with a bar
@@ -188,7 +190,7 @@ def report_period(
     if to < from_:
         raise BadRequest("'to' must be on or after 'from'.")
     report = period.period_report(
-        session, caller, period.Period(from_, to, group, source, campaign)
+        session, caller, period.Period(from_, to, group, source, campaign, type_)
     )
     if format_ == ReportFormat.json:
         return report

@@ -15,7 +15,15 @@ from sqlmodel import Session
 
 from app.items.schemas import ItemCreate
 from app.ledger import cells
-from app.ledger.columns import ZH_OF, read_severity, read_source, severity_choices, source_choices
+from app.ledger.columns import (
+    ZH_OF,
+    read_severity,
+    read_source,
+    read_type,
+    severity_choices,
+    source_choices,
+    type_choices,
+)
 from app.ledger.messages import message
 from app.ledger.reader import CellError
 from app.units.models import Unit, UnitAlias
@@ -166,6 +174,11 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
         fields["severity"] = read_severity(severity_text)
         if fields["severity"] is None:
             check.fail("severity", "not_severity", value=severity_text, choices=severity_choices())
+    type_text = cells.text(record.get("type"))
+    if type_text is not None:
+        fields["type"] = read_type(type_text)
+        if fields["type"] is None:
+            check.fail("type", "not_type", value=type_text, choices=type_choices())
     draft = Draft(number, fields, ctx.columns, source_given=bool(cells.text(record.get("source"))))
     unit_text = cells.text(record.get("unit"))
     if unit_text is not None:
