@@ -185,3 +185,27 @@ def test_bad_period_parameters_are_400_or_422(api, month):
     )
     assert_problem(api.get("/reports/period", params={**MARCH, "group": "colour"}), 400)
     assert_problem(api.get("/reports/period", params={**MARCH, "format": "pdf"}), 400)
+
+
+def test_period_by_order_type_gives_the_hotlines_satisfaction_and_redo(api):
+    api.unit("water", "市水务集团")
+    sup, water = api.key("supervisor"), api.key("unit", "water")
+    api.set_clock(T2)
+    results = {"help": "satisfied", "complaint": "dissatisfied", "suggestion": "unreachable"}
+    for order_type, result in results.items():
+        iid = api.item(sup, source="hotline", type=order_type)["id"]
+        api.act(iid, "assign", sup, unit_code="water")
+        _to_verified(api, sup, water, iid)
+        api.act(iid, "callback", sup, satisfaction=result)
+    api.item(sup, source="audit")
+    body = api.get("/reports/period", params={**MARCH, "group": "type"}, expect=200).json()
+    got = {g["key"]: (g["label"], g["satisfaction_rate"], g["redo"]) for g in body["groups"]}
+    assert got == {
+        "help": ("求助", 1.0, 0),
+        "complaint": ("投诉", 0.0, 1),
+        "suggestion": ("建议", None, 0),
+        None: ("（无工单类型）", None, 0),
+    }
+    assert (body["totals"]["satisfaction_rate"], body["totals"]["redo"]) == (0.5, 1)
+    only = api.get("/reports/period", params={**MARCH, "type": "help"}, expect=200).json()
+    assert only["totals"]["new"] == 1
