@@ -84,15 +84,24 @@ def serialize_with_other_processes(session: Session, key: int) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+def new_session(write: bool = True, engine: Engine | None = None) -> Session:
+    options = {WRITE: True} if write else {}
+    return Session(engine or get_engine(), expire_on_commit=False, execution_options=options)
+
+
 @contextmanager
-def unit_of_work(write: bool = True, engine: Engine | None = None) -> Iterator[Session]:
+def unit_of_work(
+    write: bool = True, engine: Engine | None = None, session: Session | None = None
+) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error.
 
     Services only ``flush()``; this is the one place that commits. A write unit
     starts its SQLite transaction with ``BEGIN IMMEDIATE`` at its first statement.
+    ``session`` (from ``new_session``) runs the unit on a session its caller keeps
+    for several units in a row (a batch: one transaction per item).
     """
-    options = {WRITE: True} if write else {}
-    session = Session(engine or get_engine(), expire_on_commit=False, execution_options=options)
+    own = session is None
+    session = session or new_session(write, engine)
     try:
         yield session
         session.commit()
@@ -100,4 +109,5 @@ def unit_of_work(write: bool = True, engine: Engine | None = None) -> Iterator[S
         session.rollback()
         raise
     finally:
-        session.close()
+        if own:
+            session.close()

@@ -3,16 +3,17 @@
 Every item goes through the same ``transition`` as ``POST /items/{id}/transitions``
 (roles, scope, guards, history, events), in a unit of work of its own, so one
 refusal does not undo the others. The caller is authenticated once, before
-the first item.
+the first item, and the units of work share one session (and connection).
 """
 
 import logging
 
 from pydantic import Field, field_validator
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from app.auth.service import Caller
-from app.db import unit_of_work
+from app.db import new_session, unit_of_work
 from app.errors import ProblemError, problem_body, problem_of
 from app.items.schemas import TransitionRequest
 from app.items.service import item_json
@@ -35,9 +36,9 @@ class BatchRequest(TransitionRequest):
         return v
 
 
-def _one(engine: Engine, caller: Caller, item_id: int, request: TransitionRequest) -> dict:
+def _one(session: Session, caller: Caller, item_id: int, request: TransitionRequest) -> dict:
     try:
-        with unit_of_work(write=True, engine=engine) as session:
+        with unit_of_work(session=session):
             item = transition(session, caller, item_id, request, None)
             return {"id": item_id, "status": 200, "item": item_json(item)}
     except ProblemError as exc:
@@ -55,6 +56,7 @@ def _one(engine: Engine, caller: Caller, item_id: int, request: TransitionReques
 def run_batch(engine: Engine, caller: Caller, body: BatchRequest) -> dict:
     """``{"results":[{"id","status","item"|"problem"}],"succeeded","failed"}`` in ``ids`` order."""
     request = TransitionRequest.model_validate(body.model_dump(exclude={"ids"}))
-    results = [_one(engine, caller, item_id, request) for item_id in body.ids]
+    with new_session(write=True, engine=engine) as session:
+        results = [_one(session, caller, item_id, request) for item_id in body.ids]
     succeeded = sum(1 for r in results if r["status"] == 200)
     return {"results": results, "succeeded": succeeded, "failed": len(results) - succeeded}
