@@ -29,6 +29,7 @@ COLUMNS = (
 )
 CHARTED = ("new", "closed", "rectified", "overdue_at_end")
 LEVEL_NAMES = {2: "督办", 3: "约谈"}
+LISTED_ITEMS = 200  # the meeting report lists the first ones; the circular has them all
 
 
 def percent(rate: float | None) -> str:
@@ -174,11 +175,15 @@ def _escalated_items(doc: Document, escalated: dict) -> None:
         for item in unit["items"]
     ]
     _table(doc, ["责任单位", "编号", "问题", "整改时限", "逾期工作日", "级别"], rows)
+    if escalated["truncated"]:
+        doc.add_paragraph(
+            f"（共{escalated['total']}项，此处列出级别最高、逾期最久的{len(rows)}项。）"
+        )
 
 
 def circular_docx(result: dict, day: str) -> bytes:
     doc = _document(f"关于问题整改逾期情况的通报（截至{day}）")
-    units, items = len(result["data"]), sum(len(u["items"]) for u in result["data"])
+    units, items = len(result["data"]), result["total"]
     doc.add_paragraph(
         f"截至{day}，{units}个单位共有{items}个问题逾期未完成整改、已被督办或约谈，现予通报。"
         "请相关单位立即整改，并于5个工作日内报送整改情况。"

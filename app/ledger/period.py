@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from app.auth.service import Caller, with_unit_codes
@@ -74,7 +74,8 @@ class Period:
 
 
 def _sum(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    """``count(*) FILTER (WHERE condition)``: cheaper than ``sum(CASE ...)`` per row."""
+    return func.count().filter(condition)
 
 
 def _counts(session: Session, period: Period) -> list:
@@ -226,8 +227,15 @@ def period_report(session: Session, caller: Caller, period: Period) -> dict:
     }
 
 
-def circular(session: Session, caller: Caller, min_level: int = 2) -> dict:
-    """Open items at ``min_level`` or above now, by lead unit (most items first)."""
+MAX_CIRCULAR_ITEMS = 1000
+
+
+def circular(
+    session: Session, caller: Caller, min_level: int = 2, limit: int = MAX_CIRCULAR_ITEMS
+) -> dict:
+    """Open items at ``min_level`` or above now, by lead unit (most items first); at
+    most ``limit`` items, the highest levels and oldest due dates first (``total``
+    says how many there are, ``truncated`` whether some were left out)."""
     caller = with_unit_codes(session, caller)
     stmt = scoped(
         select(
@@ -241,19 +249,22 @@ def circular(session: Session, caller: Caller, min_level: int = 2) -> dict:
         ).outerjoin(Unit, Unit.code == Item.unit_code),
         caller,
     ).where(Item.closed_at.is_(None), Item.escalation_level >= min_level)
-    stmt = stmt.order_by(Item.unit_code, Item.escalation_level.desc(), Item.due_date, Item.id)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    stmt = stmt.order_by(Item.escalation_level.desc(), Item.due_date, Item.id).limit(limit)
     calendar, day = load_calendar(session), today(session)
+    late_by: dict[date, int] = {}
     units: dict[str | None, dict] = {}
     for row in session.execute(stmt):
         unit = units.setdefault(
             row.unit_code,
             {"unit_code": row.unit_code, "name": row.name or UNASSIGNED_NAME, "items": []},
         )
-        late = (
-            len(calendar.workdays_between(row.due_date + timedelta(days=1), day))
-            if row.due_date and row.due_date < day
-            else 0
-        )
+        late = 0
+        if row.due_date and row.due_date < day:
+            if row.due_date not in late_by:
+                start = row.due_date + timedelta(days=1)
+                late_by[row.due_date] = len(calendar.workdays_between(start, day))
+            late = late_by[row.due_date]
         unit["items"].append(
             {
                 "id": row.id,
@@ -265,4 +276,5 @@ def circular(session: Session, caller: Caller, min_level: int = 2) -> dict:
             }
         )
     data = sorted(units.values(), key=lambda u: (-len(u["items"]), u["unit_code"] or ""))
-    return {"min_level": min_level, "data": data}
+    shown = sum(len(u["items"]) for u in data)
+    return {"min_level": min_level, "data": data, "total": total, "truncated": shown < total}

@@ -167,6 +167,7 @@ def test_the_docx_holds_the_figures_the_json_gives_and_the_escalated_items(api, 
 def test_the_circular_names_units_with_items_at_or_above_the_level(api, month):
     body = api.get("/reports/circular", params={"min_level": 2}, expect=200).json()
     assert sorted(u["unit_code"] for u in body["data"]) == ["xian", "xian-edu"]
+    assert (body["total"], body["truncated"]) == (2, False)
     items = {i["id"]: i for u in body["data"] for i in u["items"]}
     a = items[month["ids"]["a"]]
     # (02-27, 04-02]: 22 workdays in March, 2 in April, and Saturday 02-28 (调休)
