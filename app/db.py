@@ -102,18 +102,27 @@ def _one_writer() -> Iterator[None]:
         _sqlite_writer.release()
 
 
+def new_session(write: bool = True, engine: Engine | None = None) -> Session:
+    options = {WRITE: True} if write else {}
+    return Session(engine or get_engine(), expire_on_commit=False, execution_options=options)
+
+
 @contextmanager
-def unit_of_work(write: bool = True, engine: Engine | None = None) -> Iterator[Session]:
+def unit_of_work(
+    write: bool = True, engine: Engine | None = None, session: Session | None = None
+) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error.
 
     Services only ``flush()``; this is the one place that commits. A write unit
     starts its SQLite transaction with ``BEGIN IMMEDIATE`` at its first statement.
+    ``session`` (from ``new_session``) runs the unit on a session its caller keeps
+    for several units in a row (a batch: one transaction per item).
     """
-    options = {WRITE: True} if write else {}
-    engine = engine or get_engine()
+    own = session is None
+    engine = engine or (session.get_bind() if session is not None else get_engine())
     queue = _one_writer() if write and engine.dialect.name == "sqlite" else nullcontext()
     with queue:
-        session = Session(engine, expire_on_commit=False, execution_options=options)
+        session = session or new_session(write, engine)
         try:
             yield session
             session.commit()
@@ -121,4 +130,5 @@ def unit_of_work(write: bool = True, engine: Engine | None = None) -> Iterator[S
             session.rollback()
             raise
         finally:
-            session.close()
+            if own:
+                session.close()

@@ -115,10 +115,19 @@ def field_error(field: str, message: str) -> Invalid:
     return Invalid(message, errors=[{"field": field, "message": message}])
 
 
+def problem_body(status: int, title: str, detail: str, slug: str, **ext: Any) -> dict:
+    return {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **ext}
+
+
+def problem_of(exc: ProblemError) -> dict:
+    """The problem document ``exc`` answers with (for results that embed one)."""
+    return problem_body(exc.status, exc.title, exc.detail, exc.slug, **exc.extensions)
+
+
 def problem_response(
     status: int, title: str, detail: str, slug: str, headers: dict | None = None, **ext: Any
 ) -> JSONResponse:
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **ext}
+    body = problem_body(status, title, detail, slug, **ext)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

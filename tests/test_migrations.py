@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import column, create_engine, func, insert, select, table
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers every table on the metadata)
@@ -276,3 +277,64 @@ def test_0011_keeps_hotline_items_on_the_workflow_they_were_started_under(empty_
         "duplicate_of": None,
         "duplicate_count": 0,
     }
+
+
+def _item_row(external_ref: str | None, number: str) -> dict:
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    return {
+        "number": number,
+        "title": "食堂账目不清",
+        "source": "hotline",
+        "state": "found",
+        "severity": "normal",
+        "light": "none",
+        "review_pending": False,
+        "escalation_level": 0,
+        "ladder_fired": 0,
+        "version": 1,
+        "description": "",
+        "workflow_name": "rectification",
+        "workflow_version": 1,
+        "created_at": moment,
+        "updated_at": moment,
+        "tags": [],
+        "external_ref": external_ref,
+    }
+
+
+def test_0012_refuses_to_make_external_ref_unique_over_duplicates_and_names_them(empty_url):
+    cfg = alembic_config(empty_url)
+    before = ScriptDirectory.from_config(cfg).get_revision("0012").down_revision
+    command.upgrade(cfg, before)
+    engine = create_engine(empty_url)
+    rows = [
+        _item_row("12345-0001", "2026-000001"),
+        _item_row("12345-0001", "2026-000002"),
+        _item_row("审计函〔2026〕3号", "2026-000003"),
+        _item_row("审计函〔2026〕3号", "2026-000004"),
+        _item_row("12345-0002", "2026-000005"),
+        _item_row(None, "2026-000006"),
+        _item_row(None, "2026-000007"),
+    ]
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(Item.__table__), rows)
+        with pytest.raises(RuntimeError) as refused:
+            command.upgrade(cfg, "0012")
+        message = str(refused.value)
+        assert "'12345-0001': items 2026-000001, 2026-000002" in message
+        assert "'审计函〔2026〕3号': items 2026-000003, 2026-000004" in message
+        assert "12345-0002" not in message and "Nothing was changed" in message
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == before
+        with engine.begin() as conn:
+            conn.execute(
+                Item.__table__.update()
+                .where(Item.__table__.c.number.in_(["2026-000002", "2026-000004"]))
+                .values(external_ref=None)
+            )
+        command.upgrade(cfg, "0012")
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert(Item.__table__), [_item_row("12345-0002", "2026-000008")])
+    finally:
+        engine.dispose()

@@ -12,7 +12,8 @@ without races.
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import func, insert, select
@@ -24,6 +25,7 @@ from app.items.models import HistoryEntry, Item
 GENESIS = "0" * 64
 _FIELDS = ("item_id", "seq", "actor", "action", "from_state", "to_state", "comment", "data")
 _INSERT = insert(HistoryEntry.__table__)
+_BUFFER = "history_buffer"
 
 
 def _canonical(entry: Mapping) -> bytes:
@@ -71,9 +73,30 @@ def append(
         "prev_hash": item.history_hash,
     }
     entry["hash"] = hashlib.sha256(_canonical(entry)).hexdigest()
-    session.connection().execute(_INSERT, entry)
+    buffer = session.info.get(_BUFFER)
+    if buffer is None:
+        session.connection().execute(_INSERT, entry)
+    else:
+        buffer.append(entry)
     item.history_seq, item.history_hash = entry["seq"], entry["hash"]
     item.history_mac = head_mac(history_key(), item.id, entry["seq"], entry["hash"])
+
+
+@contextmanager
+def buffered(session: Session) -> Iterator[list[dict]]:
+    """Collect the entries appended in the block instead of inserting each; the caller
+    inserts them (``insert_rows``) once their items' rows exist (a bulk import)."""
+    rows: list[dict] = []
+    session.info[_BUFFER] = rows
+    try:
+        yield rows
+    finally:
+        session.info.pop(_BUFFER, None)
+
+
+def insert_rows(session: Session, rows: list[dict]) -> None:
+    if rows:
+        session.connection().execute(_INSERT, rows)
 
 
 def note(session: Session, item: Item, *, at: datetime, actor: str, action: str, **kw) -> None:

@@ -59,6 +59,7 @@ class Item(SQLModel, table=True):
         Index("ix_item_source_light", "source", "light"),
         Index("ix_item_source_state", "source", "state"),
         Index("ix_item_light_unit", "light", "unit_code"),
+        Index("ux_item_external_ref", "external_ref", unique=True),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str | None = Field(default=None, unique=True, max_length=32)

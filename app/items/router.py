@@ -4,6 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from app import metrics
 from app.auth.models import Role
@@ -15,12 +17,14 @@ from app.deps import (
     Id,
     SessionDep,
     body_doc,
+    get_caller_outside_transaction,
     in_unit_of_work,
     parse_body,
     require,
 )
 from app.items import evidence as evidence_service
 from app.items import history, service, transitions
+from app.items.batch import BatchRequest, run_batch
 from app.items.params import ItemFiltersDep
 from app.items.schemas import (
     ActionList,
@@ -123,6 +127,36 @@ async def transition(item_id: Id, request: Request, token: BearerDep, if_match: 
     action, response = await in_unit_of_work(request, token, work)
     metrics.TRANSITIONS.labels(action).inc()
     return response
+
+
+class BatchItemResult(BaseModel):
+    id: int
+    status: int
+    item: ItemPublic | None = None
+    problem: dict | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItemResult]
+    succeeded: int
+    failed: int
+
+
+@router.post("/batch", response_model=BatchResult, openapi_extra=body_doc(BatchRequest))
+async def batch(request: Request, token: BearerDep):
+    """One action on 1..500 items, each in its own transaction: 200 with every item's
+    result (``status`` 200 and the item, or the problem a single request would get)."""
+    raw = await request.body()
+
+    def work() -> tuple[str, dict]:
+        caller = get_caller_outside_transaction(token, request)
+        body = parse_body(BatchRequest, raw)
+        return body.action, run_batch(request.app.state.engine, caller, body)
+
+    action, result = await run_in_threadpool(work)
+    if result["succeeded"]:
+        metrics.TRANSITIONS.labels(action).inc(result["succeeded"])
+    return JSONResponse(result)
 
 
 @router.post("/{item_id:int}/merge", response_model=ItemPublic)

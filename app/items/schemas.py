@@ -46,6 +46,11 @@ class ItemCreate(BaseModel):
 
     _tags = field_validator("tags")(classmethod(lambda cls, v: _clean_tags(v)))
 
+    @field_validator("external_ref")
+    @classmethod
+    def _external_ref(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
+
 
 class ItemUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")

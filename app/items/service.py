@@ -173,7 +173,15 @@ def create_item(
     return body, True
 
 
-def _workflow_for(data: ItemCreate):
+def external_ref_taken(ref: str, number: str | None) -> Conflict:
+    return Conflict(
+        f"The external_ref (外部编号) {ref!r} is already used by item {number}.",
+        errors=[{"field": "external_ref", "message": f"already used by item {number}"}],
+        existing_number=number,
+    )
+
+
+def workflow_for(data: ItemCreate):
     """The named workflow, else the one declaring the item's source, else the default."""
     name = data.workflow or registry.for_source(data.source.value) or DEFAULT_WORKFLOW
     try:
@@ -182,7 +190,12 @@ def _workflow_for(data: ItemCreate):
         raise field_error("workflow", f"No workflow named {data.workflow!r}.") from None
 
 
-def _order_type(wf, data: ItemCreate) -> str | None:
+def item_number(moment, item_id: int) -> str:
+    """``2026-000017``: the year of creation (local) and the id."""
+    return f"{moment.astimezone(get_settings().tz).year}-{item_id:06d}"
+
+
+def order_type(wf, data: ItemCreate) -> str | None:
     if wf.types is None:
         if data.type is not None:
             raise field_error("type", f"Items of the workflow {wf.name!r} have no order type.")
@@ -195,8 +208,12 @@ def _order_type(wf, data: ItemCreate) -> str | None:
 
 
 def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
-    wf = _workflow_for(data)
-    order_type = _order_type(wf, data)
+    wf = workflow_for(data)
+    item_type = order_type(wf, data)
+    if data.external_ref is not None:
+        holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
+        if holder is not None:
+            raise external_ref_taken(data.external_ref, holder)
     moment = now(session)
     item = Item(
         title=data.title,
@@ -207,7 +224,7 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         campaign=data.campaign,
         tags=data.tags,
         external_ref=data.external_ref,
-        type=order_type,
+        type=item_type,
         state=wf.initial,
         workflow_name=wf.name,
         workflow_version=wf.version,
@@ -215,8 +232,14 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         updated_at=moment,
     )
     session.add(item)
-    session.flush()
-    item.number = f"{moment.astimezone(get_settings().tz).year}-{item.id:06d}"
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"The external_ref (外部编号) {data.external_ref!r} was used by another item "
+            "just now; reload and try again."
+        ) from None
+    item.number = item_number(moment, item.id)
     session.flush()
     history.append(
         session,

@@ -146,10 +146,28 @@ def transition(
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
     before = column_values(item)
+    apply(session, caller, item, wf, action, fields)
+    write_changes(session, item, before)
+    return item
 
-    calendar = load_calendar(session)
+
+def apply(
+    session: Session,
+    caller: Caller,
+    item: Item,
+    wf: Workflow,
+    action: ActionDef,
+    fields: dict,
+    calendar=None,
+) -> None:
+    """Fire ``action`` (already checked for role, source state and fields) on ``item``:
+    guards, effects, version, deadlines, history entry and events. The item's row is
+    the caller's to write (``write_changes``, or a bulk insert for a new item)."""
+    machine = registry.machine(item.workflow_name, item.workflow_version)
+    calendar = calendar or load_calendar(session)
     moment = now(session)
     ctx = _context(session, caller, item, wf, fields, calendar, moment)
+    before = {k: getattr(item, k) for k in DEADLINE_COLUMNS}
     from_state = item.state
     note_if_past_due(item, wf, get_settings().tz, moment)
     new_state = machine.fire(from_state, action.name, ctx)
@@ -169,6 +187,7 @@ def transition(
     item.updated_at = moment
     refresh_deadlines(session, item, calendar, moment)
 
+    comment = fields.get("comment")
     data = {
         k: (v.isoformat() if hasattr(v, "isoformat") else v)
         for k, v in fields.items()
@@ -185,10 +204,9 @@ def transition(
         action=action.name,
         from_state=from_state,
         to_state=new_state,
-        comment=req.comment,
+        comment=comment,
         data=data,
     )
-    write_changes(session, item, before)
     snapshot = item_json(item)
     emit_item_event(
         session,
@@ -199,7 +217,7 @@ def transition(
         action=action.name,
         from_state=from_state,
         to_state=new_state,
-        comment=req.comment,
+        comment=comment,
     )
     for event_type in action.events_to(new_state):
         emit_item_event(
@@ -212,4 +230,3 @@ def transition(
             from_state=from_state,
             to_state=new_state,
         )
-    return item

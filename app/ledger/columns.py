@@ -41,8 +41,36 @@ COLUMNS: tuple[Column, ...] = (
     Column("type", "工单类型", 10, True),
     Column("satisfaction", "满意度", 10),
 )
-IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS if c.imported)
-ZH_OF: dict[str, str] = {c.key: c.zh for c in COLUMNS}
+# Read on import (office ledgers and the measure rows of an export), not written yet.
+IMPORT_ONLY: tuple[Column, ...] = (
+    Column("co_units", "配合单位", 26, True),
+    Column("responsible_person", "责任人", 12, True),
+    Column("responsible_leader", "责任领导", 12, True),
+    Column("measures", "整改措施", 60, True),
+    Column("measure_kind", "措施类型", 10, True),
+    Column("measure_due", "措施时限", 12, True),
+    Column("measure_unit", "措施责任单位", 26, True),
+)
+IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS + IMPORT_ONLY if c.imported)
+ZH_OF: dict[str, str] = {c.key: c.zh for c in COLUMNS + IMPORT_ONLY}
+# The headers offices give the same columns (API.md, "Ledger, second round").
+HEADER_ALIASES: dict[str, str] = {
+    "问题标题": "title",
+    "问题": "description",
+    "存在问题": "description",
+    "问题描述": "description",
+    "问题表现": "description",
+    "问题内容": "description",
+    "问题来源": "source",
+    "问题类别": "category",
+    "牵头单位": "unit",
+    "主责单位": "unit",
+    "协办单位": "co_units",
+    "分管领导": "responsible_leader",
+    "完成时限": "due_date",
+    "整改期限": "due_date",
+    "co_unit_codes": "co_units",
+}
 
 SOURCE_LABELS: dict[str, str] = {
     Source.inspection: "巡视巡察",
@@ -99,16 +127,18 @@ def type_labels() -> dict[str, str]:
     }
 
 
-_HEADER_NOISE = re.compile(r"[\s\u3000*＊:：]+")
+_HEADER_NOISE = re.compile(r"[\s\u3000*＊:：]+|[（(][^)）]*[)）]")
 HEADER_KEYS: dict[str, str] = {
-    **{c.zh: c.key for c in COLUMNS},
-    **{c.key: c.key for c in COLUMNS},
+    **{c.zh: c.key for c in COLUMNS + IMPORT_ONLY},
+    **{c.key: c.key for c in COLUMNS + IMPORT_ONLY},
+    **HEADER_ALIASES,
     "unit_code": "unit",
 }
 
 
 def header_key(value: object) -> str | None:
-    """The column key a header cell names (Chinese header or English key), or None."""
+    """The column key a header cell names (Chinese header, English key or an office
+    alias such as 存在问题 or 牵头单位), or None. Notes in brackets are ignored."""
     if value is None:
         return None
     text = _HEADER_NOISE.sub("", str(value)).lower()

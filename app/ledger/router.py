@@ -26,18 +26,18 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
-from app.clock import now
+from app.clock import now, today
 from app.db import unit_of_work
 from app.deps import CallerDep, SessionDep, get_caller_outside_transaction
 from app.errors import BadRequest, Forbidden, PayloadTooLarge
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
-from app.ledger import export, importer, reports
+from app.ledger import documents, export, importer, period, reports
 from app.settings import get_settings
 from app.units.models import Unit
 
@@ -115,25 +115,41 @@ def _editor_outside_transaction(
     return caller
 
 
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
 @router.post("/items/import")
 def import_items(
     request: Request,
     caller: Annotated[Caller, Depends(_editor_outside_transaction)],
     file: Annotated[UploadFile, File(description="the ledger, .xlsx or .csv")],
     dry_run: bool = False,
+    mode: importer.Mode = importer.Mode.create,
+    lang: Lang = Lang.zh,
+    source: Annotated[Source | None, Query(description="来源 of rows that name none")] = None,
 ):
-    """Create one item per row, all or none; ``dry_run`` only checks the file.
+    """Create one item per row, all or none; ``mode=upsert`` updates the items whose
+    外部编号 a row names; ``dry_run`` only checks the file. Row errors in Chinese, or
+    English with ``lang=en``.
 
     The file is parsed and every row checked before the write transaction
     opens, so other writers wait only while the rows are written."""
+    options = importer.Options(
+        mode=mode,
+        lang=lang.value,
+        default_source=source.value if source else None,
+        dry_run=dry_run,
+    )
     engine = request.app.state.engine
     ledger = importer.parse(_read_upload(file), file.filename)
     with unit_of_work(write=False, engine=engine) as session:
-        checked = importer.check(session, ledger, file.filename, dry_run=dry_run)
+        planned = importer.check(session, ledger, options)
     if dry_run:
-        return JSONResponse(checked, status_code=200)
+        return JSONResponse(importer.dry_run_answer(planned, options), status_code=200)
     with unit_of_work(write=True, engine=engine) as session:
-        result = importer.write(session, caller, checked)
+        result = importer.write(session, caller, planned, options)
     return JSONResponse(result, status_code=201)
 
 
@@ -153,3 +169,71 @@ def report_units(
     filters: Annotated[reports.ReportFilters, Depends(report_filters)],
 ):
     return reports.units(session, caller, filters)
+
+
+class ReportFormat(StrEnum):
+    json = "json"
+    xlsx = "xlsx"
+    docx = "docx"
+
+
+class CircularFormat(StrEnum):
+    json = "json"
+    docx = "docx"
+
+
+def _document(content: bytes, media_type: str, name: str, fallback: str) -> Response:
+    disposition = export.content_disposition(name, fallback)
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+@router.get("/reports/period")
+def report_period(
+    session: SessionDep,
+    caller: CallerDep,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    group: period.Group = period.Group.source,
+    format_: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.json,
+    source: Source | None = None,
+    campaign: str | None = None,
+    type_: Annotated[str | None, Query(alias="type", max_length=20)] = None,
+):
+    """月度调度: new, closed and cumulative figures of ``from``..``to`` (default: this
+    month so far) by source or by top-level unit (ranked); json, xlsx (with a bar
+    chart) or docx."""
+    refuse_nul(campaign=campaign)
+    to = to or today(session)
+    from_ = from_ or to.replace(day=1)
+    if to < from_:
+        raise BadRequest("'to' must be on or after 'from'.")
+    report = period.period_report(
+        session, caller, period.Period(from_, to, group, source, campaign, type_)
+    )
+    if format_ == ReportFormat.json:
+        return report
+    stem = f"整改进展情况-{from_:%Y%m%d}-{to:%Y%m%d}"
+    fallback = f"period-{from_:%Y%m%d}-{to:%Y%m%d}"
+    if format_ == ReportFormat.xlsx:
+        content = documents.period_xlsx(report)
+        return _document(content, export.XLSX_MEDIA_TYPE, f"{stem}.xlsx", f"{fallback}.xlsx")
+    escalated = period.circular(session, caller, min_level=2, limit=documents.LISTED_ITEMS)
+    content = documents.period_docx(report, escalated)
+    return _document(content, documents.DOCX_MEDIA_TYPE, f"{stem}.docx", f"{fallback}.docx")
+
+
+@router.get("/reports/circular")
+def report_circular(
+    session: SessionDep,
+    caller: CallerDep,
+    min_level: Annotated[int, Query(ge=0, le=10)] = 2,
+    format_: Annotated[CircularFormat, Query(alias="format")] = CircularFormat.json,
+):
+    """通报: the lead units with open items at ``min_level`` or above now, and those items."""
+    result = period.circular(session, caller, min_level)
+    if format_ == CircularFormat.json:
+        return result
+    day = today(session).isoformat()
+    content = documents.circular_docx(result, day)
+    name = f"整改逾期情况通报-{day}.docx"
+    return _document(content, documents.DOCX_MEDIA_TYPE, name, f"circular-{day}.docx")

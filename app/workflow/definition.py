@@ -45,6 +45,7 @@ EVENT_TYPES = {
     "extension.decided",
     "item.redo",
     "item.merged",
+    "item.urged",
 }
 
 
@@ -67,10 +68,11 @@ class StateDef(BaseModel):
 
 
 class Branch(BaseModel):
-    """One guarded target of an action: the first branch whose guards pass is taken."""
+    """One guarded target of an action: the first branch whose guards pass is taken.
+    (``to`` is None only for the target of an action that ``stays``.)"""
 
     model_config = ConfigDict(extra="forbid")
-    to: str
+    to: str | None
     guards: list[str] = []
     effects: list[str] = []
     events: list[str] = []
@@ -89,6 +91,8 @@ class ActionDef(BaseModel):
     from_: list[str] = Field(alias="from", min_length=1)
     to: str | None = None
     branches: list[Branch] = []
+    stays: bool = False
+    """No target: the item stays in its state (催办); the transition is internal."""
     roles: list[str] = Field(min_length=1)
     requires: list[str] = []
     optional: list[str] = []
@@ -98,16 +102,18 @@ class ActionDef(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind_of_target(self) -> "ActionDef":
-        if (self.to is None) == (not self.branches):
-            raise ValueError(f"action {self.name!r}: give either `to` or `branches`")
+        if [self.to is not None, bool(self.branches), self.stays].count(True) != 1:
+            raise ValueError(f"action {self.name!r}: give either `to`, `branches` or `stays`")
         targets = [b.to for b in self.branches]
+        if None in targets:
+            raise ValueError(f"action {self.name!r}: every branch needs `to`")
         if len(set(targets)) != len(targets):
             raise ValueError(f"action {self.name!r}: two branches lead to the same state")
         return self
 
     def targets(self) -> list[Branch]:
         """Every target with everything it runs: the action's own parts, then the branch's."""
-        if self.to is not None:
+        if self.to is not None or self.stays:
             return [Branch(to=self.to, guards=self.guards, effects=self.effects)]
         return [
             Branch(to=b.to, guards=self.guards + b.guards, effects=self.effects + b.effects)
@@ -216,7 +222,7 @@ class Workflow(BaseModel):
             if a.name in seen:
                 problems.append(f"duplicate action {a.name!r}")
             seen.add(a.name)
-            for s in [*a.from_, *(t.to for t in a.targets())]:
+            for s in [*a.from_, *(t.to for t in a.targets() if t.to is not None)]:
                 if s not in names:
                     problems.append(f"action {a.name!r}: unknown state {s!r}")
             for kind, given, known in (

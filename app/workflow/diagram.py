@@ -11,9 +11,8 @@ def mermaid(wf: Workflow) -> str:
         for source in action.from_:
             for target in action.targets():
                 when = f" [{' '.join(target.guards)}]" if action.branches else ""
-                lines.append(
-                    f"    {source} --> {target.to} : {action.name} {action.label.zh}{when}"
-                )
+                to = target.to or source  # an action that stays (催办) loops
+                lines.append(f"    {source} --> {to} : {action.name} {action.label.zh}{when}")
     for state in wf.states:
         if state.final:
             lines.append(f"    {state.name} --> [*]")

@@ -85,7 +85,7 @@ def test_reject_and_verify_only_while_review_pending(world, action):
     item = world.item_in("rectifying")
     r = world.api.act(item["id"], action, world.sup, expect=None, comment="再看看")
     problem = assert_problem(r, 409)
-    assert problem["allowed_actions"] == ["reassign"]
+    assert problem["allowed_actions"] == ["reassign", "urge"]
     unchanged(world, item)
 
 

@@ -38,7 +38,9 @@ def test_the_default_workflow_has_the_contract_states_and_actions():
         "withdraw",
         "reopen",
         "reassign",
+        "urge",
     }
+    assert wf.action("urge").stays  # 催办 leaves the item where it is
     assert [s.name for s in wf.ladder_for("rectify")] == [
         "reminder",
         "overdue",

@@ -6,14 +6,14 @@ item's id and its chain's head. Existing chains are anchored here, as they
 stand, so verification covers them from now on.
 
 Revision ID: 0008
-Revises: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
