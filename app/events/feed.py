@@ -4,20 +4,27 @@ SQLite has one writer, so event ids follow commit order and the cursor is an
 id. PostgreSQL writers take no lock: an id taken by a transaction that is
 still running may be lower than one already committed. There the feed orders
 by ``(txid, id)`` -- the writing transaction's id, then the row's -- and
-serves only rows whose transaction is below the oldest one still running
-(``pg_snapshot_xmin(pg_current_snapshot())``). Every transaction below that
-mark has ended; every one that commits later has a txid at or above it
-(running ones are at or above it, and ones yet to write get a newer id), so a
-cursor never passes an event that has yet to commit. Transactions that touch
-the same item are served in the order they committed: the item's row lock is
-taken before anything is written, and a transaction gets its id by writing,
-so the one that waited has the higher txid.
+serves only rows whose transaction is below a *gate*: the oldest transaction
+id still running in this database (``pg_stat_activity.backend_xid``), or the
+next unassigned one if none is (``pg_snapshot_xmax(pg_current_snapshot())``).
+The gate is read in a statement before the page's, so every transaction below
+it has ended and is visible to the page; every one that commits later has a
+txid at or above it (running ones are at or above it, and ones yet to write
+get a newer id), so a cursor never passes an event that has yet to commit.
+This is ``pg_snapshot_xmin`` restricted to this database: transactions in
+other databases of the cluster do not hold the feed back. A write transaction
+of this database does, until it ends (keep them short).
+
+Transactions that touch the same item are served in the order they
+committed: the item's row lock is taken before anything is written, and a
+transaction gets its id by writing, so the one that waited has the higher
+txid.
 """
 
 import base64
 import binascii
 
-from sqlalchemy import func, literal_column, select, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlmodel import Session
 
 from app.auth.models import Role
@@ -29,8 +36,27 @@ from app.events.outbox import envelope
 from app.units.service import subtree_codes
 
 _BAD = "The cursor is not valid; pass back a next_cursor unchanged."
-# Every transaction below this id has ended (this statement's snapshot).
-_XMIN = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+# The gate (see above). The snapshot's xmax is taken when the statement starts,
+# the backends' xids are read after it; backend_xid is 32 bits, widened against
+# that xmax (a running xid is less than 2^31 behind it). pg_stat_activity is
+# cached per transaction: the cache is dropped first.
+_CLEAR_STAT_CACHE = text("SELECT pg_stat_clear_snapshot()")
+_GATE = text(
+    """
+    SELECT least(s.next, min(s.next - ((s.next % 4294967296)
+                 - a.backend_xid::text::bigint + 4294967296) % 4294967296))
+    FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next) s
+    LEFT JOIN pg_stat_activity a
+      ON a.datname = current_database() AND a.backend_xid IS NOT NULL
+    GROUP BY s.next
+    """
+)
+
+
+def feed_gate(session: Session) -> int:
+    """Every event-writing transaction of this database with a txid below this has ended."""
+    session.execute(_CLEAR_STAT_CACHE)
+    return session.scalar(_GATE)
 
 
 def _b64(raw: str) -> str:
@@ -86,15 +112,16 @@ def list_events(
     last_txid, last_id = _decode_position(after) if after else (0, 0)
     postgres = is_postgres(session)
     if postgres:
+        gate = feed_gate(session)
         high = session.execute(
             select(Event.txid, Event.id)
-            .where(Event.txid < _XMIN)
+            .where(Event.txid < gate)
             .order_by(Event.txid.desc(), Event.id.desc())
             .limit(1)
         ).first()
         high_water = tuple(high) if high else (0, 0)
         stmt = select(Event).where(
-            Event.txid < _XMIN, tuple_(Event.txid, Event.id) > tuple_(last_txid, last_id)
+            Event.txid < gate, tuple_(Event.txid, Event.id) > tuple_(last_txid, last_id)
         )
         order = (Event.txid, Event.id)
     else:

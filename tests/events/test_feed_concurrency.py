@@ -20,7 +20,7 @@ from app.clock import real_now
 from app.db import unit_of_work
 from app.events import feed, outbox
 from app.events.models import Event
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, _pg_admin_conn
 
 pytestmark = [
     pytest.mark.skipif(not PG_URL, reason="needs RECTIFY_TEST_DATABASE_URL (PostgreSQL)"),
@@ -97,6 +97,17 @@ def test_an_older_transaction_that_commits_later_is_not_skipped(engine, monkeypa
         reader.poll()  # ... while a higher id is committed and polled for
     reader.drain(2)
     assert sorted(reader.seen) == [(0, 0), (1, 0)]
+
+
+def test_a_transaction_in_another_database_does_not_hold_the_feed_back(engine):
+    reader = Reader(engine, feed.list_events)
+    with _pg_admin_conn() as other:
+        other.autocommit = False
+        other.execute("SELECT pg_current_xact_id()")  # an older, open write transaction
+        with unit_of_work(engine=engine) as session:
+            _emit(session, 0, 0)
+        assert reader.poll() == 1
+        other.rollback()
 
 
 WRITERS = 8
