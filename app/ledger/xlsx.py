@@ -53,17 +53,36 @@ def _workbook(sheet: str) -> str:
     )
 
 
+_NEEDS_WORK = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]")
+_TEXT_CACHE: dict[str, str] = {}  # labels, unit names, campaigns repeat row after row
+_TEXT_CACHE_MAX = 4096
+_STRING_MAX_CACHED = 64
+
+
 def _text(value: str) -> str:
-    value = escape(_ILLEGAL.sub("", value))
+    """A string's inline-string XML: escaped, XML-illegal characters dropped."""
+    if _NEEDS_WORK.search(value):
+        value = escape(_ILLEGAL.sub("", value))
     if value[:1].isspace() or value[-1:].isspace():
         return f'<is><t xml:space="preserve">{value}</t></is>'
     return f"<is><t>{value}</t></is>"
 
 
+def _string_cell(ref: str, value: str) -> str:
+    if len(value) > _STRING_MAX_CACHED:
+        return f'<c r="{ref}" t="inlineStr">{_text(value)}</c>'
+    xml = _TEXT_CACHE.get(value)
+    if xml is None:
+        if len(_TEXT_CACHE) >= _TEXT_CACHE_MAX:
+            _TEXT_CACHE.clear()
+        xml = _TEXT_CACHE[value] = _text(value)
+    return f'<c r="{ref}" t="inlineStr">{xml}</c>'
+
+
 def _cell(ref: str, value: Any) -> str:
     kind = type(value)
     if kind is str:
-        return f'<c r="{ref}" t="inlineStr">{_text(value)}</c>'
+        return _string_cell(ref, value)
     if kind is int or kind is float:
         return f'<c r="{ref}"><v>{value!r}</v></c>'
     if kind is datetime:
