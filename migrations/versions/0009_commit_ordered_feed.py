@@ -11,14 +11,14 @@ this revision were ordered by the lock: they get txid 0 and keep their id
 order. SQLite (one writer) keeps ordering by id and leaves txid NULL.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
