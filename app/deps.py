@@ -70,8 +70,8 @@ def strict_query(request: Request) -> None:
         )
 
 
-def _caller(session: Session, token: str) -> Caller:
-    caller = authenticate(session, token)
+def _caller(session: Session, token: str, with_calendar: bool = False) -> Caller:
+    caller = authenticate(session, token, with_calendar=with_calendar)
     if caller is None:
         raise Unauthorized("Unknown or revoked token.")
     return caller
@@ -93,12 +93,14 @@ async def in_unit_of_work(request: Request, token: str, work: Callable[[Session,
     session and caller dependencies costs four thread hand-offs per request
     (enter session, caller, endpoint, exit session); this costs one. ``work``
     parses its body itself (``parse_body``), so an unknown token is 401 before
-    anything about the body is said, as with the dependencies.
+    anything about the body is said, as with the dependencies. The caller's
+    statement also reads the calendar overrides, which a transition needs: one
+    round trip fewer.
     """
 
     def run() -> T:
         with unit_of_work(write=True, engine=request.app.state.engine) as session:
-            return work(session, _caller(session, token))
+            return work(session, _caller(session, token, with_calendar=True))
 
     return await run_in_threadpool(run)
 

@@ -88,11 +88,10 @@ def export_items(
             media_type=export.CSV_MEDIA_TYPE,
             headers=headers,
         )
-    handle, size = export.xlsx_file(export.batches(engine, query), fmt)
     return StreamingResponse(
-        export.file_chunks(handle),
+        export.xlsx_chunks(export.batches(engine, query), fmt),
         media_type=export.XLSX_MEDIA_TYPE,
-        headers={**headers, "Content-Length": str(size)},
+        headers=headers,
     )
 
 

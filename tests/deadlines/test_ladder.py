@@ -237,3 +237,21 @@ def test_far_dates_are_refused_or_answered_never_a_500(api, people):
     assert r.json()["errors"][0]["field"] == "due_date"
     r = api.get("/calendar/workdays?from=9999-12-30&to=9999-12-31", expect=200).json()
     assert r["days"] == ["9999-12-30", "9999-12-31"]  # Thu, Fri on the Mon-Fri fallback
+
+
+def test_a_transition_sees_a_calendar_override_made_just_before_it(api, people):
+    """Transitions read the overrides with their caller, and reuse a calendar built
+    from the same overrides: a change must still show at once, either way."""
+    api.set_clock("2026-10-12T02:00:00Z")
+
+    def accept_due() -> str:
+        iid = api.item(people["sup"])["id"]
+        item = api.act(iid, "assign", people["sup"], unit_code="court").json()
+        return item["accept_due_date"]
+
+    before = accept_due()
+    api.call("PUT", "/calendar/days/2026-10-13", json={"workday": False}, expect=200)
+    later = accept_due()
+    assert later > before
+    api.call("PUT", "/calendar/days/2026-10-13", json={"workday": True}, expect=200)
+    assert accept_due() == before
