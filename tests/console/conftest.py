@@ -145,11 +145,18 @@ def sign_in(page, base: str, token: str, route: str = "/dashboard") -> None:
 
 
 def wait_ready(page, path: str) -> None:
-    page.wait_for_selector(f'body[data-ready="{path}"]')
+    try:
+        page.wait_for_selector(f'body[data-ready="{path}"]', state="attached")
+    except Exception as exc:
+        raise AssertionError(f"{path} never rendered: {page.inner_text('main')[:500]!r}") from exc
 
 
 def goto(page, base: str, route: str) -> None:
     """Navigate inside the signed-in console and wait until the page has rendered."""
     page.evaluate("document.body.removeAttribute('data-ready')")
-    page.evaluate(f"location.hash = {('#' + route)!r}")
+    page.evaluate(
+        "r => { if (location.hash === r) dispatchEvent(new HashChangeEvent('hashchange'));"
+        " else location.hash = r; }",
+        "#" + route,
+    )
     wait_ready(page, route.split("?")[0])

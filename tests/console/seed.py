@@ -37,7 +37,8 @@ def keys(admin: httpx.Client) -> dict[str, str]:
 def seed(admin: httpx.Client) -> dict:
     """Units, keys and items in every state; returns the keys and the item ids."""
     for code, name, parent in UNITS:
-        admin.post("/units", json={"code": code, "name": name, "parent_code": parent}).raise_for_status()
+        body = {"code": code, "name": name, "parent_code": parent}
+        admin.post("/units", json=body).raise_for_status()
     tokens = keys(admin)
     sup = {"Authorization": f"Bearer {tokens['supervisor']}"}
     unit_keys = {}
@@ -55,7 +56,11 @@ def seed(admin: httpx.Client) -> dict:
         r = admin.post(
             "/items",
             headers=sup,
-            json={"title": f"{title}（{n + 1}）", "description": f"{title}，群众反映强烈。", "source": source},
+            json={
+                "title": f"{title}（{n + 1}）",
+                "description": f"{title}，群众反映强烈。",
+                "source": source,
+            },
         )
         r.raise_for_status()
         item_id = r.json()["id"]
@@ -68,7 +73,8 @@ def seed(admin: httpx.Client) -> dict:
             act(item_id, unit_keys[unit], action="accept")
         if n % 8 in (4, 5):
             files = {"file": ("整改报告.txt", "已整改到位".encode(), "text/plain")}
-            admin.post(f"/items/{item_id}/evidence", files=files, headers=unit_keys[unit]).raise_for_status()
+            r = admin.post(f"/items/{item_id}/evidence", files=files, headers=unit_keys[unit])
+            r.raise_for_status()
             act(item_id, unit_keys[unit], action="submit", comment="已整改，附报告")
         if n % 8 == 5:
             act(item_id, sup, action="verify")

@@ -130,4 +130,5 @@ export async function itemPage(page, params, match) {
     guarded(historyBox, () => historyPanel(item)),
     guarded(extBox, () => extensionsPanel(item, reload)),
   ]);
+  document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
 }
