@@ -59,6 +59,7 @@ function shell() {
 }
 
 async function route() {
+  delete document.body.dataset.ready;
   if (!session.me) return;
   const [path, qs] = (location.hash.slice(1) || '/dashboard').split('?');
   const params = new URLSearchParams(qs || '');
@@ -78,6 +79,7 @@ async function route() {
 }
 
 async function start(error) {
+  delete document.body.dataset.ready;
   if (!session.token) {
     signInPage(root, start, error);
     return;
