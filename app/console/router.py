@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -105,5 +106,6 @@ def console_config() -> JSONResponse:
 
 def mount_console(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount(PREFIX, StaticFiles(directory=STATIC_DIR, html=True), name="console")
+    files = StaticFiles(directory=STATIC_DIR, html=True)
+    app.mount(PREFIX, GZipMiddleware(files, minimum_size=1024), name="console")
     app.add_middleware(ConsoleHeaders)

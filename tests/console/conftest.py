@@ -148,7 +148,7 @@ def wait_ready(page, path: str) -> None:
     try:
         page.wait_for_selector(f'body[data-ready="{path}"]', state="attached")
     except Exception as exc:
-        raise AssertionError(f"{path} never rendered: {page.inner_text('main')[:500]!r}") from exc
+        raise AssertionError(f"{path} never rendered: {page.inner_text('body')[:500]!r}") from exc
 
 
 def goto(page, base: str, route: str) -> None:

@@ -29,7 +29,7 @@ def oidc_env(monkeypatch):
 
 def test_pkce_redirect_and_code_exchange(oidc_env, live, open_page):
     page, watch = open_page()
-    watch.tolerate(r"/api/v1/me$")  # the made-up access token is no token this server knows
+    watch.tolerate(r"/api/v1/(me|units|workflows)$")  # a made-up token this server refuses
     seen = {}
 
     def discovery(route):

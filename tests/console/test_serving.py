@@ -62,3 +62,15 @@ def test_every_file_is_local_and_no_script_is_inline():
 def test_modules_stay_small():
     for path in Path(STATIC_DIR).rglob("*.js"):
         assert len(path.read_text(encoding="utf-8").splitlines()) < 400, path.name
+
+
+def test_every_module_is_preloaded_by_the_page():
+    index = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    for path in (STATIC_DIR / "js").rglob("*.js"):
+        name = path.relative_to(STATIC_DIR).as_posix()
+        assert name == "js/main.js" or f'<link rel="modulepreload" href="{name}">' in index, name
+
+
+def test_static_files_are_compressed(client, console_env):
+    r = client.get("/console/js/i18n.js", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and "content-security-policy" in r.headers

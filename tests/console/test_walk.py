@@ -15,6 +15,10 @@ def _rendered(page) -> int:
     return int(page.evaluate("Number(document.body.dataset.renders || 0)"))
 
 
+def rerendered(page, before: int) -> None:
+    page.wait_for_selector(f'body[data-renders="{before + 1}"]', state="attached")
+
+
 def act(page, action: str, **fields: str) -> None:
     """Click an action's button, fill its fields, confirm, wait for the item to re-render."""
     before = _rendered(page)
@@ -174,15 +178,18 @@ def test_an_admin_issues_a_key_and_a_webhook(live, open_page):
     page.click("#w-create")
     assert page.inner_text("#new-secret .secret").startswith("whsec_")
     assert "item.overdue, item.escalated" in page.inner_text("#webhook-list")
+    before = _rendered(page)
     page.click("#webhook-list >> text=发送测试事件")
-    page.wait_for_selector("#webhook-list")
+    rerendered(page, before)
     page.click("#webhook-list >> text=投递记录")
     page.wait_for_selector("#deliveries [data-delivery]")
     page.locator("#deliveries [data-delivery]").first.click()
     page.wait_for_selector("#deliveries [data-delivery]")
     assert not page.locator("#deliveries .error").count(), page.inner_text("#deliveries")
+    before = _rendered(page)
     page.click("#webhook-list >> text=停用")
-    page.wait_for_selector("#webhook-list >> text=启用")
+    rerendered(page, before)
+    assert "启用" in page.inner_text("#webhook-list")
 
     switch(page, live, token, "/dashboard")
     assert "法院联络员" in page.inner_text("#who")

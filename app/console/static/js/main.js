@@ -1,5 +1,5 @@
 // The shell: sign-in, navigation by role, hash routing to the pages.
-import { session, whenUnauthorized } from './api.js';
+import { cached, session, whenUnauthorized } from './api.js';
 import { finishOidc, loadConfig, loadMe, signInPage, signOut } from './auth.js';
 import { h, mount } from './dom.js';
 import { setLang, t } from './i18n.js';
@@ -38,6 +38,7 @@ const ROUTES = [
 ];
 
 const root = document.getElementById('app');
+const configReady = loadConfig();
 let main;
 let nav;
 
@@ -76,19 +77,22 @@ async function route() {
     mount(page, h('p', { class: 'error' }, e.message));
   }
   document.body.dataset.ready = path;
+  performance.mark('rectify:ready ' + path);
 }
 
 async function start(error) {
   delete document.body.dataset.ready;
   if (!session.token) {
+    await configReady;
     signInPage(root, start, error);
     return;
   }
   try {
-    await loadMe();
-    await loadWorkflows();
+    cached('/units').catch(() => {});  // nearly every page names units: fetch them alongside
+    await Promise.all([loadMe(), loadWorkflows()]);
   } catch (e) {
     signOut();
+    await configReady;
     signInPage(root, start, e.message);
     return;
   }
@@ -101,8 +105,11 @@ window.addEventListener('hashchange', route);
 document.title = t('app');
 
 (async () => {
-  await loadConfig();
   let error = null;
-  try { await finishOidc(); } catch (e) { error = e.message; }
+  const back = new URLSearchParams(location.search);
+  if (back.has('code') || back.has('error')) {
+    await configReady;
+    try { await finishOidc(); } catch (e) { error = e.message; }
+  }
   await start(error);
 })();

@@ -113,3 +113,8 @@ export function unitName(units, code) {
   const u = units.find((x) => x.code === code);
   return u ? u.name : code;
 }
+
+/** Count a page's (re-)renders, so a test or a script can wait for the next one. */
+export function rendered() {
+  document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
+}

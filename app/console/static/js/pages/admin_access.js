@@ -2,7 +2,7 @@
 import { api, cached } from '../api.js';
 import { dt, formData, h, mount } from '../dom.js';
 import { ROLES, t } from '../i18n.js';
-import { errorBox, field, section, select, table, unitName } from '../ui.js';
+import { errorBox, field, rendered, section, select, table, unitName } from '../ui.js';
 
 function once(text, value, id) {
   return h('div', { class: 'once', id }, h('p', {}, text), h('code', { class: 'secret' }, value));
@@ -37,6 +37,7 @@ export async function keysPage(page) {
       { title: t('created_at'), cell: (k) => dt(k.created_at) },
       { title: '', cell: (k) => h('button', { type: 'button', class: 'link danger', onclick: () => revoke(k) }, t('revoke')) },
     ], keys))));
+  rendered();
 }
 
 async function deliveries(sub, box) {
@@ -102,4 +103,5 @@ export async function webhooksPage(page) {
         h('button', { type: 'button', class: 'link', onclick: () => act(() => api(`/webhooks/${s.id}`, { method: 'PATCH', body: { enabled: !s.enabled } })) }, s.enabled ? t('disable') : t('enable')),
         h('button', { type: 'button', class: 'link danger', onclick: () => act(() => api(`/webhooks/${s.id}`, { method: 'DELETE' })) }, t('delete'))) },
     ], subs)), deliveryBox));
+  rendered();
 }

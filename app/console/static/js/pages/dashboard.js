@@ -16,13 +16,11 @@ async function count(params) {
   return rows.length >= 1000 ? '1000+' : rows.length;
 }
 
-/** Lights by count; ``paused`` is a pending closure request (review_pending). */
-async function lights() {
-  const queries = [
-    ['red', { light: 'red' }], ['yellow', { light: 'yellow' }], ['green', { light: 'green' }],
-    ['paused', { review_pending: 'true' }],
-  ];
-  const counts = await Promise.all(queries.map(async ([l, q]) => [l, q, await count(q)]));
+/** Lights by count: red is the summary's ``overdue``; ``paused`` a pending closure request. */
+async function lights(summaryP) {
+  const queries = [['yellow', { light: 'yellow' }], ['green', { light: 'green' }], ['paused', { review_pending: 'true' }]];
+  const [summary, ...rest] = await Promise.all([summaryP, ...queries.map(async ([l, q]) => [l, q, await count(q)])]);
+  const counts = [['red', { light: 'red' }, summary.overdue], ...rest];
   return h('div', { class: 'figures' }, counts.map(([l, q, n]) =>
     figure(n, label('light', l), items(q), `light-${l}`)));
 }
@@ -111,17 +109,21 @@ async function unitRollup() {
 }
 
 export async function dashboardPage(page) {
-  const [summary, escalated] = await Promise.all([api('/reports/summary'), escalatedCount()]);
-  const lightBox = h('div', {}, h('p', { class: 'muted' }, t('loading')));
-  const chartBox = h('div', {}, h('p', { class: 'muted' }, t('loading')));
+  const summaryP = api('/reports/summary');
+  const loading = () => h('div', {}, h('p', { class: 'muted' }, t('loading')));
+  const summaryBox = loading(); const lightBox = loading(); const chartBox = loading();
   const chartTitle = h('h2', {}, t('chart_title'));
   mount(page,
     h('h1', {}, t('dashboard')),
     h('div', { class: 'grid-2' },
-      h('div', {}, summaryPanels(summary, escalated), section(t('by_light'), lightBox)),
+      h('div', {}, summaryBox, section(t('by_light'), lightBox)),
       h('section', { class: 'panel' }, chartTitle, chartBox)));
   await Promise.all([
-    guarded(lightBox, lights),
+    guarded(summaryBox, async () => {
+      const [summary, escalated] = await Promise.all([summaryP, escalatedCount()]);
+      return summaryPanels(summary, escalated);
+    }),
+    guarded(lightBox, () => lights(summaryP)),
     guarded(chartBox, async () => {
       const { title, done, groups } = await periodGroups();
       chartTitle.textContent = title;

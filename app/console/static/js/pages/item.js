@@ -2,7 +2,7 @@
 import { api, cached, session } from '../api.js';
 import { dt, formData, h, mount } from '../dom.js';
 import { label, t } from '../i18n.js';
-import { actionDef, errorBox, field, guarded, lightBadge, select, stateBadge, unitName } from '../ui.js';
+import { actionDef, errorBox, field, guarded, lightBadge, rendered, select, stateBadge, unitName } from '../ui.js';
 import { evidencePanel, extensionsPanel, historyPanel, measuresPanel } from './item_parts.js';
 
 const SATISFACTION = ['satisfied', 'basically_satisfied', 'dissatisfied', 'unreachable'];
@@ -130,5 +130,5 @@ export async function itemPage(page, params, match) {
     guarded(historyBox, () => historyPanel(item)),
     guarded(extBox, () => extensionsPanel(item, reload)),
   ]);
-  document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
+  rendered();
 }
