@@ -63,6 +63,11 @@ function actionForm(item, action, units, done) {
 
 async function actionsPanel(item, units, reload) {
   const { actions } = await api(`/items/${item.id}/actions?lang=${session.lang}`);
+  // Servers before `request_extension` was listed in /actions: offer it to the unit; the server decides.
+  if (session.me.role === 'unit' && item.state === 'rectifying' && item.due_date
+      && !actions.some((a) => a.name === 'request_extension')) {
+    actions.push({ name: 'request_extension', label: t('request_extension'), requires: ['due_date', 'reason'] });
+  }
   const formBox = h('div', { id: 'action-form' });
   if (!actions.length) return h('p', { class: 'muted', id: 'no-actions' }, t('no_actions'));
   return [h('div', { class: 'actions' }, actions.map((a) => {
