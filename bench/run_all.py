@@ -57,6 +57,13 @@ BENCHES = [
         ["--items", "10000", "--import-rows", "1000"],
         "flat memory; rows/s printed; 10,000-row import (issue 5)",
     ),
+    (
+        "Console pages in Chromium on the demo city",
+        "console_pages.py",
+        [],
+        [],
+        "under 300 KB and 1 s per page (issue 19)",
+    ),
 ]
 
 

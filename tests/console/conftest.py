@@ -65,7 +65,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--disable-gpu"])
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--disable-gpu", "--lang=zh-CN"])
         yield b
         b.close()
 

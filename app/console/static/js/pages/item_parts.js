@@ -40,7 +40,7 @@ export async function evidencePanel(item, reload) {
 }
 
 function progressBar(m) {
-  const p = m.latest_progress;
+  const p = typeof m.latest_progress === 'string' ? { comment: m.latest_progress } : m.latest_progress;
   const percent = m.status === 'open' ? (p?.percent ?? 0) : 100;
   const fill = h('span', { class: 'fill' });
   fill.style.width = `${Math.max(0, Math.min(100, percent))}%`;

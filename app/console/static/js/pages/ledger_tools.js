@@ -14,7 +14,7 @@ export function batchBar(chosen, units, reload) {
     if (!chosen.size) return;
     try {
       const res = await api('/items/batch', { method: 'POST', body: { action, ids: [...chosen], ...fields } });
-      const failed = res.results.filter((r) => r.status >= 400 || r.problem);
+      const failed = res.results.filter((r) => r.problem || r.status >= 400 || ['failed', 'error'].includes(r.status));
       mount(out, h('p', { class: failed.length ? 'error' : 'ok' }, t('batch_result', res.succeeded, res.failed)),
         failed.length ? table([
           { title: 'ID', cell: (r) => link(`/items/${r.id}`, r.id) },
