@@ -108,6 +108,29 @@ def load(context, url: str, route: str) -> dict:
     return {**figures, "errors": errors}
 
 
+BASELINE = """async token => {
+  const times = [];
+  for (let i = 0; i < 7; i += 1) {
+    const t0 = performance.now();
+    await (await fetch('/api/v1/me', { headers: { Authorization: 'Bearer ' + token } })).json();
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[3];
+}"""
+
+
+def baseline(browser, url: str, token: str) -> tuple[float, float]:
+    """Same-run baselines: opening a bare static file, and one small API round trip."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{url}/console/favicon.svg")
+    nav = page.evaluate("performance.getEntriesByType('navigation')[0].duration")
+    page.goto(f"{url}/console/config.json")
+    rtt = page.evaluate(BASELINE, token)
+    context.close()
+    return nav, rtt
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument(
@@ -150,8 +173,14 @@ def main() -> None:
                     f"{'  (page shows an error)' if cold['errors'] else ''}",
                     flush=True,
                 )
+            nav, rtt = baseline(browser, url, args.token)
             browser.close()
         print(f"worst page: {worst_kb:.1f} KB, {worst_ms:.0f} ms (cold)")
+        print(
+            f"baseline, same run: a bare static file opens in {nav:.0f} ms; "
+            f"one GET /api/v1/me round trip takes {rtt:.0f} ms (median of 7); "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
     finally:
         if proc:
             proc.terminate()
