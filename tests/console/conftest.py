@@ -160,3 +160,10 @@ def goto(page, base: str, route: str) -> None:
         "#" + route,
     )
     wait_ready(page, route.split("?")[0])
+
+
+def click_to(page, selector: str, path: str) -> None:
+    """Click a link or button that moves to another view; wait until that view has rendered."""
+    page.evaluate("document.body.removeAttribute('data-ready')")
+    page.click(selector)
+    wait_ready(page, path)

@@ -8,6 +8,7 @@ import { batchBar, importPanel, newItemForm } from './ledger_tools.js';
 const FILTERS = ['q', 'state', 'unit', 'source', 'type', 'campaign', 'tag', 'external_ref',
   'light', 'overdue', 'review_pending', 'was_overdue', 'due_after', 'due_before'];
 const PAGE = 50;
+let pageSize = PAGE;
 let trail = { key: null, cursors: [] };
 
 function filtersOf(params) {
@@ -17,7 +18,8 @@ function filtersOf(params) {
 }
 
 function go(filters, cursor) {
-  location.hash = '#/items' + query({ ...filters, cursor });
+  const limit = pageSize === PAGE ? null : pageSize;
+  location.hash = '#/items' + query({ ...filters, limit, cursor });
 }
 
 function filterForm(f, units) {
@@ -59,6 +61,7 @@ async function exportFile(filters, format) {
 export async function ledgerPage(page, params) {
   const filters = filtersOf(params);
   const cursor = params.get('cursor') || null;
+  pageSize = Math.min(500, Math.max(1, Number(params.get('limit')) || PAGE));
   const key = JSON.stringify(filters);
   if (trail.key !== key) trail = { key, cursors: [] };
   const { data: units } = await cached('/units');
@@ -66,7 +69,7 @@ export async function ledgerPage(page, params) {
   const status = h('div', { id: 'ledger-status' });
   let pageData;
   try {
-    pageData = await api('/items' + query({ ...filters, limit: PAGE, cursor }));
+    pageData = await api('/items' + query({ ...filters, limit: pageSize, cursor }));
   } catch (e) {
     pageData = { data: [], next_cursor: null };
     status.append(errorBox(e));
