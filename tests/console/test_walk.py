@@ -194,3 +194,22 @@ def test_an_admin_issues_a_key_and_a_webhook(live, open_page):
     switch(page, live, token, "/dashboard")
     assert "法院联络员" in page.inner_text("#who")
     watch.assert_clean()
+
+
+def test_a_supervisor_escalates_an_item_by_hand(live, admin, open_page):
+    admin.post("/units", json={"code": "court", "name": "市中级人民法院"}).raise_for_status()
+    tokens = keys(admin)
+    sup = {"Authorization": f"Bearer {tokens['supervisor']}"}
+    item = admin.post("/items", headers=sup, json={"title": "群众反映强烈", "source": "petition"})
+    item_id = item.json()["id"]
+    admin.post(
+        f"/items/{item_id}/transitions",
+        headers=sup,
+        json={"action": "assign", "unit_code": "court"},
+    ).raise_for_status()
+    page, watch = open_page()
+    sign_in(page, live, tokens["supervisor"], f"/items/{item_id}")
+    act(page, "escalate", reason="群众反映强烈，挂牌督办", level="2")
+    assert admin.get(f"/items/{item_id}").json()["escalation_level"] == 2
+    assert "挂牌督办" in page.inner_text("#timeline")
+    watch.assert_clean()

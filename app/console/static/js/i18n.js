@@ -111,6 +111,7 @@ const D = {
   deadlines: ['时限与亮灯', 'Deadlines and lights'],
   details: ['基本信息', 'Details'],
   request_extension: ['申请延期', 'Request extension'],
+  escalate: ['升级督办', 'Escalate'],
   new_due_date: ['延期至', 'New due date'],
   approve: ['批准', 'Approve'],
   reject: ['驳回', 'Reject'],

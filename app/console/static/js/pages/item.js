@@ -18,6 +18,7 @@ function input(name, units, required) {
     return h('select', { name, id: `a-${name}`, multiple: true, size: 4 }, units.map((u) => h('option', { value: u.code }, u.name)));
   }
   if (name === 'due_date') return h('input', { type: 'date', name, id: `a-${name}`, required: req });
+  if (name === 'level') return h('input', { type: 'number', name, id: `a-${name}`, min: 1, max: 10 });
   if (name === 'satisfaction') return select(name, SATISFACTION.map((s) => [s, label('sat', s)]), '', { any: false, id: `a-${name}` });
   if (name === 'comment' || name === 'reason') return h('textarea', { name, id: `a-${name}`, rows: 3, required: req });
   return h('input', { name, id: `a-${name}`, required: req });
@@ -26,11 +27,13 @@ function input(name, units, required) {
 /** The form an action needs: its required fields, its optional ones, always a comment. */
 function actionForm(item, action, units, done) {
   const extension = action.name === 'request_extension';
+  const escalate = action.name === 'escalate';
+  const special = extension || escalate;
   const def = actionDef(action.name, item.workflow.name) || {};
-  const required = extension ? ['due_date', 'reason'] : action.requires || [];
-  const optional = extension ? [] : (def.optional || []).filter((f) => !required.includes(f));
+  const required = action.requires || [];
+  const optional = escalate ? ['level'] : special ? [] : (def.optional || []).filter((f) => !required.includes(f));
   const names = [...required, ...optional];
-  if (!extension && !names.includes('comment')) names.push('comment');
+  if (!special && !names.includes('comment')) names.push('comment');
   const out = h('div', {});
   const form = h('form', { class: 'stack action-form', id: `form-${action.name}`, onsubmit: async (ev) => {
     ev.preventDefault();
@@ -43,6 +46,9 @@ function actionForm(item, action, units, done) {
     try {
       if (extension) {
         await api(`/items/${item.id}/extensions`, { method: 'POST', body });
+      } else if (escalate) {
+        if (body.level) body.level = Number(body.level);
+        await api(`/admin/items/${item.id}/escalate`, { method: 'POST', body });
       } else {
         await api(`/items/${item.id}/transitions`, {
           method: 'POST', body: { action: action.name, ...body }, headers: { 'If-Match': `"${item.version}"` },
@@ -67,6 +73,9 @@ async function actionsPanel(item, units, reload) {
   if (session.me.role === 'unit' && item.state === 'rectifying' && item.due_date
       && !actions.some((a) => a.name === 'request_extension')) {
     actions.push({ name: 'request_extension', label: t('request_extension'), requires: ['due_date', 'reason'] });
+  }
+  if (['admin', 'supervisor'].includes(session.me.role) && (item.due_date || item.accept_due_date) && !item.closed_at) {
+    actions.push({ name: 'escalate', label: t('escalate'), requires: ['reason'] });
   }
   const formBox = h('div', { id: 'action-form' });
   if (!actions.length) return h('p', { class: 'muted', id: 'no-actions' }, t('no_actions'));
