@@ -25,6 +25,15 @@ class Severity(StrEnum):
     critical = "critical"
 
 
+class Satisfaction(StrEnum):
+    """The caller's answer at the callback (回访)."""
+
+    satisfied = "satisfied"
+    basically_satisfied = "basically_satisfied"
+    dissatisfied = "dissatisfied"
+    unreachable = "unreachable"
+
+
 class Light(StrEnum):
     green = "green"
     yellow = "yellow"
@@ -71,6 +80,11 @@ class Item(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    type: str | None = Field(default=None, max_length=20, index=True)
+    satisfaction: str | None = Field(default=None, max_length=30)
+    redo_count: int = 0
+    duplicate_of: int | None = Field(default=None, foreign_key="item.id")
+    duplicate_count: int = 0
 
 
 class HistoryEntry(SQLModel, table=True):

@@ -83,6 +83,8 @@ def test_summary_matches_the_hand_count(api, world):
         "rectification_rate": 0.6667,
         "overdue": 1,
         "on_time_rate": 0.5,
+        "satisfaction_rate": None,
+        "redo": 0,
     }
 
 
@@ -99,6 +101,8 @@ def test_units_match_the_hand_count_and_add_up_to_the_summary(api, world):
         "overdue": 0,
         "rectification_rate": None,
         "on_time_rate": None,
+        "satisfaction_rate": None,
+        "redo": 0,
     }
     picked = ("total", "open", "closed", "rectified", "overdue")
     assert {code: tuple(r[k] for k in picked) for code, r in rows.items()} == {
