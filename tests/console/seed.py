@@ -78,7 +78,10 @@ def seed(admin: httpx.Client) -> dict:
             act(item_id, unit_keys[unit], action="submit", comment="已整改，附报告")
         if n % 8 == 5:
             act(item_id, sup, action="verify")
-            act(item_id, sup, action="close")
+            if source == "hotline":  # the hotline closes by its callback (回访)
+                act(item_id, sup, action="callback", satisfaction="satisfied")
+            else:
+                act(item_id, sup, action="close")
     admin.delete("/admin/clock").raise_for_status()
     admin.post("/admin/scheduler/tick").raise_for_status()
     return {"tokens": tokens, "ids": ids, "today": date.today().isoformat()}

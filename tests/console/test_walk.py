@@ -60,7 +60,7 @@ def test_liaison_and_supervisor_take_an_item_from_creation_to_closure(live, admi
     sign_in(page, live, tokens["supervisor"], "/items")
     page.click("#new-item")
     page.fill("#n-title", "执行案款发放不及时")
-    page.select_option("#n-source", "hotline")
+    page.select_option("#n-source", "petition")
     page.fill("#n-description", "群众反映案款拖欠三个月")
     page.click("#n-create")
     page.wait_for_url(re.compile(r"#/items/\d+$"))

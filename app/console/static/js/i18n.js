@@ -112,6 +112,7 @@ const D = {
   details: ['基本信息', 'Details'],
   request_extension: ['申请延期', 'Request extension'],
   escalate: ['升级督办', 'Escalate'],
+  into: ['合并到（问题 ID）', 'Merge into (item id)'],
   new_due_date: ['延期至', 'New due date'],
   approve: ['批准', 'Approve'],
   reject: ['驳回', 'Reject'],

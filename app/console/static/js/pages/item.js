@@ -18,6 +18,7 @@ function input(name, units, required) {
     return h('select', { name, id: `a-${name}`, multiple: true, size: 4 }, units.map((u) => h('option', { value: u.code }, u.name)));
   }
   if (name === 'due_date') return h('input', { type: 'date', name, id: `a-${name}`, required: req });
+  if (name === 'into') return h('input', { type: 'number', name, id: `a-${name}`, min: 1, required: req });
   if (name === 'level') return h('input', { type: 'number', name, id: `a-${name}`, min: 1, max: 10 });
   if (name === 'satisfaction') return select(name, SATISFACTION.map((s) => [s, label('sat', s)]), '', { any: false, id: `a-${name}` });
   if (name === 'comment' || name === 'reason') return h('textarea', { name, id: `a-${name}`, rows: 3, required: req });
@@ -38,6 +39,7 @@ function actionForm(item, action, units, done) {
   const form = h('form', { class: 'stack action-form', id: `form-${action.name}`, onsubmit: async (ev) => {
     ev.preventDefault();
     const body = formData(form);
+    if (body.into) body.into = Number(body.into);
     const co = form.querySelector('[name=co_unit_codes]');
     if (co) {
       const picked = [...co.selectedOptions].map((o) => o.value);
