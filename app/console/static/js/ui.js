@@ -25,10 +25,11 @@ function pick(lbl) {
   return typeof lbl === 'string' ? lbl : lbl[session.lang] || lbl.zh;
 }
 
-/** Every state of every workflow, labelled (for filters). */
+/** Every state of every workflow, labelled by the default workflow first (for filters, counts). */
 export function allStates() {
   const seen = new Map();
-  for (const wf of Object.values(workflows || {})) {
+  const ordered = Object.entries(workflows || {}).sort(([a], [b]) => (b === 'rectification') - (a === 'rectification'));
+  for (const [, wf] of ordered) {
     for (const [name, lbl] of Object.entries(wf.states)) if (!seen.has(name)) seen.set(name, pick(lbl));
   }
   return [...seen.entries()];
