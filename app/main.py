@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import metrics
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_bootstrap_admin
+from app.console.router import mount_console
 from app.db import get_engine, unit_of_work
 from app.deadlines.escalation_router import router as escalation_router
 from app.deadlines.router import router as deadlines_router
@@ -124,6 +125,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     app.include_router(ops_router)
     app.include_router(metrics.router)
+    mount_console(app)
     _document_parsed_bodies(app)
     return app
 

@@ -66,6 +66,13 @@ BENCHES = [
         ["--body-mb", "20"],
         "zip bomb and 8 concurrent 50 MB chunked bodies: each under +50 MB (issue 10)",
     ),
+    (
+        "Console pages in Chromium on the demo city",
+        "console_pages.py",
+        [],
+        [],
+        "under 300 KB and 1 s per page (issue 19)",
+    ),
 ]
 
 
