@@ -21,6 +21,7 @@ from app.events.router import router as events_router
 from app.items.router import router as items_router
 from app.ledger.router import router as ledger_router
 from app.ops import router as ops_router
+from app.plans.router import router as plans_router
 from app.settings import get_settings
 from app.units.router import router as units_router
 from app.webhooks.router import router as webhooks_router
@@ -137,6 +138,7 @@ def create_app(
         units_router,
         ledger_router,
         items_router,
+        plans_router,
         workflows_router,
         deadlines_router,
         escalation_router,

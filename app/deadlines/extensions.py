@@ -15,10 +15,9 @@ from app.clock import now, to_local_date
 from app.deadlines.models import Extension
 from app.deadlines.schedule import validate_due_date
 from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
-from app.events.outbox import emit
 from app.items import history
 from app.items.models import Item
-from app.items.service import get_item, item_json, refresh_deadlines
+from app.items.service import emit_item_event, get_item, refresh_deadlines, require_lead
 
 REQUESTERS = {Role.admin, Role.unit}
 DECIDERS = {Role.admin, Role.supervisor}
@@ -42,15 +41,7 @@ def public(ext: Extension) -> dict:
 
 
 def _emit(session: Session, type_: str, item: Item, ext: Extension, at) -> None:
-    emit(
-        session,
-        type_,
-        subject=f"items/{item.id}",
-        at=at,
-        item_id=item.id,
-        unit_code=item.unit_code,
-        data={"extension": public(ext), "item": item_json(item)},
-    )
+    emit_item_event(session, type_, item, at, extension=public(ext))
 
 
 def request_extension(
@@ -58,7 +49,7 @@ def request_extension(
 ) -> Extension:
     if caller.role not in REQUESTERS:
         raise Forbidden("Only the responsible unit may request an extension.")
-    item = get_item(session, caller, item_id, lock=True)
+    item = require_lead(session, caller, item_id, "request an extension")
     if item.state not in EXTENDABLE_STATES or item.due_date is None:
         raise ActionNotAllowed(
             "An extension can only be requested while a rectification deadline runs.",

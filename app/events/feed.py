@@ -6,12 +6,11 @@ import binascii
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.auth.models import Role
 from app.auth.service import Caller
 from app.errors import BadRequest
 from app.events.models import Event
 from app.events.outbox import envelope
-from app.units.service import subtree_codes
+from app.items.scope import caller_codes, visible_item_ids
 
 
 def encode_cursor(kind: str, value: int) -> str:
@@ -51,8 +50,8 @@ def list_events(
         stmt = stmt.where(Event.type.in_(types))
     if subject:
         stmt = stmt.where(Event.subject == subject)
-    if caller.role == Role.unit:
-        stmt = stmt.where(Event.unit_code.in_(subtree_codes(caller.unit_path or "/-none-/")))
+    if caller_codes(caller) is not None:  # the events of the items it sees
+        stmt = stmt.where(Event.item_id.in_(visible_item_ids(caller)))
     rows = list(session.scalars(stmt.order_by(Event.id).limit(limit + 1)))
     page = rows[:limit]
     if len(rows) > limit:

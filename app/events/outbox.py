@@ -30,11 +30,17 @@ _INSERT = insert(Event.__table__)
 _INSERT_IN_FEED_ORDER = text(
     """
     WITH feed_lock AS (SELECT pg_advisory_xact_lock(:feed_lock))
-    INSERT INTO event (event_id, type, subject, item_id, unit_code, time, data, dispatched)
-    SELECT :event_id, :type, :subject, :item_id, :unit_code, :time, :data, :dispatched
+    INSERT INTO event
+        (event_id, type, subject, item_id, unit_code, co_unit_codes, time, data, dispatched)
+    SELECT :event_id, :type, :subject, :item_id, :unit_code, :co_unit_codes, :time, :data,
+        :dispatched
     FROM feed_lock
     """
-).bindparams(bindparam("time", type_=UTCDateTime), bindparam("data", type_=JSON))
+).bindparams(
+    bindparam("time", type_=UTCDateTime),
+    bindparam("data", type_=JSON),
+    bindparam("co_unit_codes", type_=JSON),
+)
 
 
 def emit(
@@ -46,8 +52,10 @@ def emit(
     data: dict,
     item_id: int | None = None,
     unit_code: str | None = None,
+    co_unit_codes: list[str] | None = None,
 ) -> None:
-    """Queue one outbox row; it is written with the transaction, or not at all."""
+    """Queue one outbox row; it is written with the transaction, or not at all.
+    ``unit_code`` and ``co_unit_codes``: the item's lead and co-units, for fan-out."""
     session.connection()  # the row belongs to a transaction: begin one if none is open
     queue = session.info.setdefault(_QUEUED, [])
     queue.append(
@@ -57,6 +65,7 @@ def emit(
             "subject": subject,
             "item_id": item_id,
             "unit_code": unit_code,
+            "co_unit_codes": co_unit_codes or None,
             "time": at,
             "data": data,
             "dispatched": False,

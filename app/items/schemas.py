@@ -1,6 +1,7 @@
 """Request and response bodies for items."""
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -45,6 +46,11 @@ class ItemCreate(BaseModel):
     _tags = field_validator("tags")(classmethod(lambda cls, v: _clean_tags(v)))
 
 
+PERSON_FIELDS = ("responsible_person", "responsible_leader")
+"""The fields of ItemUpdate the lead unit may set itself."""
+CoUnitCodes = list[Annotated[str, Field(min_length=1, max_length=64)]]
+
+
 class ItemUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(default=None, min_length=1, max_length=500)
@@ -53,8 +59,19 @@ class ItemUpdate(BaseModel):
     severity: Severity | None = None
     tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
     campaign: str | None = Field(default=None, max_length=200)
+    co_unit_codes: CoUnitCodes | None = Field(default=None, max_length=50)
+    responsible_person: str | None = Field(default=None, max_length=100)
+    responsible_leader: str | None = Field(default=None, max_length=100)
 
     _tags = field_validator("tags")(classmethod(lambda cls, v: _clean_tags(v)))
+
+
+class MeasuresSummary(BaseModel):
+    total: int
+    open: int
+    done: int
+    ongoing: int
+    overdue: int
 
 
 class ItemPublic(BaseModel):
@@ -81,6 +98,10 @@ class ItemPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    co_unit_codes: list[str]
+    responsible_person: str | None
+    responsible_leader: str | None
+    measures_summary: MeasuresSummary
 
 
 class ItemPage(BaseModel):
@@ -96,6 +117,7 @@ class TransitionRequest(BaseModel):
     comment: str | None = Field(default=None, max_length=20000)
     unit_code: str | None = Field(default=None, max_length=64)
     due_date: date | None = None
+    co_unit_codes: CoUnitCodes | None = Field(default=None, max_length=50)
 
 
 class ActionInfo(BaseModel):
@@ -143,8 +165,18 @@ class EvidenceList(BaseModel):
     data: list[EvidencePublic]
 
 
+_COMPUTED = {"workflow", "measures_summary"}
+
+
 def to_public(item) -> ItemPublic:
     return ItemPublic(
-        **{k: getattr(item, k) for k in ItemPublic.model_fields if k != "workflow"},
+        **{k: getattr(item, k) for k in ItemPublic.model_fields if k not in _COMPUTED},
         workflow=WorkflowRef(name=item.workflow_name, version=item.workflow_version),
+        measures_summary=MeasuresSummary(
+            total=item.measures_total,
+            open=item.measures_open,
+            done=item.measures_done,
+            ongoing=item.measures_ongoing,
+            overdue=item.measures_overdue,
+        ),
     )

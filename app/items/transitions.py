@@ -8,7 +8,7 @@ hash-chained history entry, write the outbox events, re-arm the deadlines.
 from sqlmodel import Session
 
 from app.auth.models import Role
-from app.auth.service import Caller
+from app.auth.service import Caller, with_unit_codes
 from app.clock import now, to_local_date
 from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Forbidden, Invalid
@@ -19,7 +19,7 @@ from app.items.service import (
     check_if_match,
     column_values,
     emit_item_event,
-    get_item,
+    get_item_as,
     item_json,
     refresh_deadlines,
     write_changes,
@@ -32,8 +32,21 @@ from app.workflow.registry import registry
 ALWAYS_ALLOWED_FIELDS = {"comment"}
 
 
-def may_act(caller: Caller, action: ActionDef) -> bool:
-    return caller.role == Role.admin or caller.role.value in action.roles
+def acts_for_lead(session: Session, caller: Caller, item: Item) -> bool:
+    """Whether ``caller`` acts for the item's lead unit (any role not bound to a unit)."""
+    if caller.role != Role.unit:
+        return True
+    return (
+        item.unit_code is not None and item.unit_code in with_unit_codes(session, caller).unit_codes
+    )
+
+
+def may_act(caller: Caller, action: ActionDef, lead: bool = True) -> bool:
+    """The caller's role may take ``action``; a unit key only for an item whose lead
+    unit it acts for (``lead``): co-units never sign, return or submit."""
+    if caller.role == Role.admin:
+        return True
+    return caller.role.value in action.roles and (lead or caller.role != Role.unit)
 
 
 def _context(
@@ -50,15 +63,20 @@ def _context(
     )
 
 
-def allowed_actions(session: Session, caller: Caller, item: Item) -> list[ActionDef]:
-    """What this caller may do to this item now: role, source state and guards."""
+def allowed_actions(
+    session: Session, caller: Caller, item: Item, lead: bool | None = None
+) -> list[ActionDef]:
+    """What this caller may do to this item now: role, source state and guards.
+    ``lead``: whether the caller acts for the item's lead unit (looked up if None)."""
+    if lead is None:
+        lead = acts_for_lead(session, caller, item)
     wf = registry.get(item.workflow_name, item.workflow_version)
     machine = registry.machine(item.workflow_name, item.workflow_version)
     ctx = _context(session, caller, item, wf, {})
     result = []
     for name in machine.actions_from(item.state):
         action = wf.action(name)
-        if action and may_act(caller, action) and machine.may(item.state, name, ctx):
+        if action and may_act(caller, action, lead) and machine.may(item.state, name, ctx):
             result.append(action)
     return result
 
@@ -79,6 +97,8 @@ def _check_fields(action: ActionDef, fields: dict) -> None:
         if fields.get(f) is None or (isinstance(fields.get(f), str) and not fields[f].strip())
     ]
     takes = set(action.requires) | set(action.optional) | ALWAYS_ALLOWED_FIELDS
+    if "set_unit" in action.effects:  # naming the lead may name its co-units too
+        takes.add("co_unit_codes")
     errors += [
         {"field": f, "message": f"not a field of {action.name}"}
         for f, v in fields.items()
@@ -93,7 +113,7 @@ def transition(
 ) -> Item:
     """Run ``req`` on the item; return it, detached from ``session`` (its row is
     already written, see ``write_changes``)."""
-    item = get_item(session, caller, item_id, lock=True)
+    item, lead = get_item_as(session, caller, item_id, lock=True)
     check_if_match(item, if_match)
     wf = registry.get(item.workflow_name, item.workflow_version)
     machine = registry.machine(item.workflow_name, item.workflow_version)
@@ -103,12 +123,14 @@ def transition(
             f"Unknown action {req.action!r}.",
             errors=[{"field": "action", "message": "not an action of this workflow"}],
         )
-    if not may_act(caller, action):
+    if not may_act(caller, action, lead):
+        if caller.role.value in action.roles:
+            raise Forbidden(f"Only the lead unit (牵头单位) may {action.name}; a co-unit may not.")
         raise Forbidden(f"The role {caller.role.value} may not {action.name}.")
     if action.name not in machine.actions_from(item.state):
         raise ActionNotAllowed(
             f"{action.name!r} is not possible while the item is {item.state!r}.",
-            allowed_actions=[a.name for a in allowed_actions(session, caller, item)],
+            allowed_actions=[a.name for a in allowed_actions(session, caller, item, lead)],
             state=item.state,
         )
     fields = req.model_dump(exclude={"action"})
@@ -122,8 +144,9 @@ def transition(
     if new_state is None:
         guard = guards.REGISTRY[ctx.failed_guards[0]]
         if guard.status == 409:
-            allowed = [a.name for a in allowed_actions(session, caller, item)]
-            raise ActionNotAllowed(guard.message, allowed_actions=allowed, state=item.state)
+            allowed = [a.name for a in allowed_actions(session, caller, item, lead)]
+            detail, extra = guard.explain(ctx)
+            raise ActionNotAllowed(detail, allowed_actions=allowed, state=item.state, **extra)
         raise Invalid(guard.message, errors=[{"field": guard.field, "message": guard.message}])
 
     moment = now(session)

@@ -14,6 +14,8 @@ Definitions (also in the router's docstring):
 - ``on_time_rate`` (按期整改率) = items closed as rectified on or before their
   due date (the local date of ``closed_at`` <= ``due_date``) / items closed as
   rectified that have a due date. ``null`` when there are none.
+- ``measures``: the measures of the matching items, ``total`` and by status
+  (``open``, ``done``, ``ongoing``), and ``overdue`` (open, past their date).
 - Filters: ``campaign``, ``source``, and ``from``/``to`` on the local date of
   ``created_at`` (both inclusive). Unit keys see only their unit's subtree.
 - Per unit, items count for the unit they are assigned to (not rolled up to
@@ -108,6 +110,17 @@ def _measures(session: Session, tz: ZoneInfo) -> list:
     ]
 
 
+MEASURE_COUNTS = ("total", "open", "done", "ongoing", "overdue")
+
+
+def _measure_sums() -> list:
+    """The measures of the matching items, from the counts each item keeps."""
+    return [
+        func.coalesce(func.sum(getattr(Item, f"measures_{name}")), 0).label(f"measures_{name}")
+        for name in MEASURE_COUNTS
+    ]
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -134,7 +147,7 @@ def _all_states() -> list[str]:
 def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     tz = get_settings().tz
     caller = with_unit_codes(session, caller)
-    base = filters.apply(scoped(select(*_measures(session, tz)), caller), tz)
+    base = filters.apply(scoped(select(*_measures(session, tz), *_measure_sums()), caller), tz)
     counts = {k: int(v) for k, v in session.execute(base).one()._mapping.items()}
     by_state = dict.fromkeys(_all_states(), 0)
     states = filters.apply(scoped(select(Item.state, func.count(Item.id)), caller), tz).group_by(
@@ -152,6 +165,7 @@ def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
         "rectification_rate": figures["rectification_rate"],
         "overdue": figures["overdue"],
         "on_time_rate": figures["on_time_rate"],
+        "measures": {name: counts[f"measures_{name}"] for name in MEASURE_COUNTS},
     }
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from app.deadlines.schedule import validate_due_date
 from app.errors import field_error
+from app.plans.co_units import apply_lead_change
 from app.units.models import Unit
 
 
@@ -16,6 +17,7 @@ def _set_unit(ctx) -> None:
     if ctx.session.get(Unit, code) is None:
         raise field_error("unit_code", f"No unit with code {code!r}.")
     ctx.item.unit_code = code
+    apply_lead_change(ctx.session, ctx.item, ctx.fields.get("co_unit_codes"))
 
 
 def _clear_unit(ctx) -> None:

@@ -48,7 +48,7 @@ class WorkflowMachine:
                 "trigger": a.name,
                 "source": src,
                 "dest": a.to,
-                "conditions": [self._condition(g) for g in a.guards],
+                "conditions": [self._condition(g) for g in self._guards(a)],
                 "before": [self._effect(e) for e in a.effects],
             }
             for a in workflow.actions
@@ -62,6 +62,13 @@ class WorkflowMachine:
             auto_transitions=False,
             send_event=True,
         )
+
+    @staticmethod
+    def _guards(action) -> list[str]:
+        """The action's guards; a closure request also needs its measures settled."""
+        if "mark_review_pending" in action.effects:
+            return [*action.guards, guards.MEASURES_SETTLED]
+        return list(action.guards)
 
     @staticmethod
     def _condition(name: str):
