@@ -40,6 +40,8 @@ from app.items.service import new_item
 from app.items.transitions import transition
 from app.ledger import demo_data
 from app.ledger.demo_plan import ItemPlan, Planner, Step
+from app.plans import demo as plans_demo
+from app.plans.models import Measure
 from app.settings import get_settings
 from app.units.models import Unit, UnitCreate
 from app.units.service import create_unit
@@ -61,16 +63,20 @@ def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0
         with _engine_clock(session) as clock:
             units = _create_units(session, clock)
             tz = get_settings().tz
-            plans = Planner(seed, load_calendar(session), tz, clock.now, scale).items()
+            start = clock.now
+            plans = Planner(seed, load_calendar(session), tz, start, scale).items()
             _Player(session, clock, units).play(plans)
+            clock.now = start
+            overdue_measures = plans_demo.scan(session, start)
         states = Counter(session.scalars(select(Item.state)))
         levels = Counter(session.scalars(select(Item.escalation_level).where(Item.light == "red")))
+        measures = session.scalar(select(func.count()).select_from(Measure))
     return (
         f"demo: loaded {len(units)} units and {sum(states.values())} items ("
         + ", ".join(f"{state} {n}" for state, n in sorted(states.items()))
         + "; overdue by level "
         + ", ".join(f"{level}: {n}" for level, n in sorted(levels.items()))
-        + ")"
+        + f"; {measures} measures, {overdue_measures} overdue)"
     )
 
 
@@ -145,6 +151,7 @@ class _Player:
         self.pending_extension: dict[int, int] = {}
         self.queue: list = []
         self.scan_at: dict[int, datetime] = {}
+        self.measure_ids: dict[int, dict[int, int]] = {}
 
     def play(self, plans: list[ItemPlan]) -> None:
         order = 0
@@ -160,6 +167,11 @@ class _Player:
             self.clock.now = at
             if step is None:
                 self._scan(index, at)
+            elif step.action in plans_demo.ACTIONS:  # measures leave the item's deadline be
+                unit = self.units[step.by or plans[index].unit]
+                ids = self.measure_ids.setdefault(index, {})
+                plans_demo.play(self.session, unit, self.item_ids[index], step, ids)
+                continue
             else:
                 self._do(index, plans[index], step)
             self._schedule_scan(index, at, order)

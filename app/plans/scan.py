@@ -27,25 +27,30 @@ BATCH = 500
 
 
 def scan_measures(engine: Engine | None = None, batch: int = BATCH) -> dict[str, int]:
-    """Refresh every due measure; {"checked": n, "measure.overdue": fired}."""
+    """Refresh every due measure, a batch per transaction;
+    {"checked": n, "measure.overdue": fired}."""
     checked = fired = 0
     while True:
         with unit_of_work(engine=engine) as session:
-            moment = now(session)
-            due = session.execute(
-                select(Measure.id, Measure.item_id)
-                .where(Measure.next_check_at <= moment)
-                .order_by(Measure.next_check_at, Measure.id)
-                .limit(batch)
-            ).all()
-            by_item: dict[int, list[int]] = defaultdict(list)
-            for measure_id, item_id in due:
-                by_item[item_id].append(measure_id)
-            for item_id in sorted(by_item):
-                fired += _check_item(session, item_id, by_item[item_id], moment)
-            checked += len(due)
-        if len(due) < batch:
+            found, sent = check_due(session, now(session), batch)
+        checked, fired = checked + found, fired + sent
+        if found < batch:
             return {"checked": checked, "measure.overdue": fired}
+
+
+def check_due(session: Session, moment: datetime, limit: int | None = None) -> tuple[int, int]:
+    """Check up to ``limit`` measures due by ``moment``: (checked, overdue notices sent)."""
+    due = session.execute(
+        select(Measure.id, Measure.item_id)
+        .where(Measure.next_check_at <= moment)
+        .order_by(Measure.next_check_at, Measure.id)
+        .limit(limit)
+    ).all()
+    by_item: dict[int, list[int]] = defaultdict(list)
+    for measure_id, item_id in due:
+        by_item[item_id].append(measure_id)
+    fired = sum(_check_item(session, i, by_item[i], moment) for i in sorted(by_item))
+    return len(due), fired
 
 
 def _check_item(session: Session, item_id: int, measure_ids: list[int], moment: datetime) -> int:
