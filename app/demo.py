@@ -67,10 +67,12 @@ def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0
             plans = Planner(seed, load_calendar(session), tz, start, scale).items()
             _Player(session, clock, units).play(plans)
             clock.now = start
-            overdue_measures = plans_demo.scan(session, start)
         states = Counter(session.scalars(select(Item.state)))
         levels = Counter(session.scalars(select(Item.escalation_level).where(Item.light == "red")))
         measures = session.scalar(select(func.count()).select_from(Measure))
+        overdue_measures = session.scalar(
+            select(func.count()).select_from(Measure).where(Measure.light == "red")
+        )
     return (
         f"demo: loaded {len(units)} units and {sum(states.values())} items ("
         + ", ".join(f"{state} {n}" for state, n in sorted(states.items()))
@@ -152,6 +154,7 @@ class _Player:
         self.queue: list = []
         self.scan_at: dict[int, datetime] = {}
         self.measure_ids: dict[int, dict[int, int]] = {}
+        self.measure_check_at: dict[int, datetime] = {}
 
     def play(self, plans: list[ItemPlan]) -> None:
         order = 0
@@ -168,13 +171,27 @@ class _Player:
             if step is None:
                 self._scan(index, at)
             elif step.action in plans_demo.ACTIONS:  # measures leave the item's deadline be
-                unit = self.units[step.by or plans[index].unit]
-                ids = self.measure_ids.setdefault(index, {})
-                plans_demo.play(self.session, unit, self.item_ids[index], step, ids)
+                self._measure_step(index, plans[index], step, at, order)
                 continue
             else:
                 self._do(index, plans[index], step)
             self._schedule_scan(index, at, order)
+
+    def _measure_step(self, index: int, plan: ItemPlan, step: Step, at, order: int) -> None:
+        """A measure step, or the scan's look at a measure (``check``); then the next look."""
+        item_id = self.item_ids[index]
+        if step.action == "check":
+            measure_id = step.fields["id"]
+            plans_demo.check(self.session, item_id, measure_id, at)
+        else:
+            unit = self.units[step.by or plan.unit]
+            ids = self.measure_ids.setdefault(index, {})
+            measure_id = plans_demo.play(self.session, unit, item_id, step, ids)
+        when = plans_demo.next_check(self.session, measure_id)
+        if when is not None and self.measure_check_at.get(measure_id) != when:
+            self.measure_check_at[measure_id] = when
+            check = Step(step.day, "check", {"id": measure_id})
+            heapq.heappush(self.queue, (max(when, at) + SCAN_DELAY, order, index, check))
 
     def _supervisor(self, plan: ItemPlan) -> Caller:
         names = demo_data.SUPERVISORS[plan.source]

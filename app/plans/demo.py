@@ -7,7 +7,8 @@ use leaves: 2-5 measures per accepted item across the lead and 1-2 co-units,
 some long-term (长期坚持), progress reports over the months, every measure
 settled before the item is submitted for closure, and the open ones of
 items still being rectified overdue where their dates have passed
-(``measure.overdue`` fired by the scan at the end of the load).
+(``measure.overdue`` fired by ``check``, which the player runs the way the
+deadline scan would, shortly after each measure's next check).
 """
 
 import random
@@ -18,12 +19,12 @@ from sqlmodel import Session
 
 from app.auth.service import Caller
 from app.plans import service
-from app.plans.models import MeasureKind
-from app.plans.scan import check_due
+from app.plans.models import Measure, MeasureKind
+from app.plans.scan import check_item
 from app.plans.schemas import MeasureCreate, ProgressCreate
 
 PLANNED_SOURCES = {"inspection", "audit"}
-ACTIONS = {"measure", "progress", "complete"}
+ACTIONS = {"measure", "progress", "complete", "check"}
 TITLES = [
     "召开专题会议研究部署整改工作，明确责任分工和完成时限",
     "全面排查同类问题，建立问题清单和整改台账",
@@ -93,8 +94,9 @@ def plan_measures(
     )
 
 
-def play(session: Session, caller: Caller, item_id: int, step, ids: dict[int, int]) -> None:
-    """One planned measure step of the item, through the measure services."""
+def play(session: Session, caller: Caller, item_id: int, step, ids: dict[int, int]) -> int:
+    """One planned measure step of the item, through the measure services: the id of
+    the measure it acted on."""
     fields, n = step.fields, step.fields["n"]
     if step.action == "measure":
         body = MeasureCreate(
@@ -109,8 +111,13 @@ def play(session: Session, caller: Caller, item_id: int, step, ids: dict[int, in
         service.report_progress(session, caller, item_id, ids[n], report)
     else:
         service.complete_measure(session, caller, item_id, ids[n], DONE[n % len(DONE)])
+    return ids[n]
 
 
-def scan(session: Session, moment: datetime) -> int:
-    """Bring every measure up to ``moment`` (lights, ``measure.overdue``): fired count."""
-    return check_due(session, moment)[1]
+def next_check(session: Session, measure_id: int) -> datetime | None:
+    return session.get(Measure, measure_id).next_check_at
+
+
+def check(session: Session, item_id: int, measure_id: int, moment: datetime) -> None:
+    """The deadline scan's look at one measure at ``moment``."""
+    check_item(session, item_id, [measure_id], moment)

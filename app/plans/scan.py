@@ -49,11 +49,12 @@ def check_due(session: Session, moment: datetime, limit: int | None = None) -> t
     by_item: dict[int, list[int]] = defaultdict(list)
     for measure_id, item_id in due:
         by_item[item_id].append(measure_id)
-    fired = sum(_check_item(session, i, by_item[i], moment) for i in sorted(by_item))
+    fired = sum(check_item(session, i, by_item[i], moment) for i in sorted(by_item))
     return len(due), fired
 
 
-def _check_item(session: Session, item_id: int, measure_ids: list[int], moment: datetime) -> int:
+def check_item(session: Session, item_id: int, measure_ids: list[int], moment: datetime) -> int:
+    """Lock the item, then check those of ``measure_ids`` still due: notices sent."""
     item = session.scalars(
         select(Item)
         .where(Item.id == item_id)
