@@ -132,15 +132,15 @@ def populate(engine, n: int) -> None:
         )
         # co-units: a county ('c..') for a department-led item and the other way round
         other = (
-            "CASE WHEN unit_code LIKE 'd%' THEN 'c' || substr('0' || (id % 15 + 1), -2) "
-            "ELSE 'd' || substr('0' || (id % 72 + 1), -2) END"
+            "CASE WHEN unit_code LIKE 'd%' THEN 'c' || substr('0' || (id / 4 % 15 + 1), -2) "
+            "ELSE 'd' || substr('0' || (id / 4 % 72 + 1), -2) END"
         )
         if not sqlite:
             other = other.replace(
-                "substr('0' || (id % 15 + 1), -2)", "lpad((id % 15 + 1)::text, 2, '0')"
+                "substr('0' || (id / 4 % 15 + 1), -2)", "lpad((id / 4 % 15 + 1)::text, 2, '0')"
             )
             other = other.replace(
-                "substr('0' || (id % 72 + 1), -2)", "lpad((id % 72 + 1)::text, 2, '0')"
+                "substr('0' || (id / 4 % 72 + 1), -2)", "lpad((id / 4 % 72 + 1)::text, 2, '0')"
             )
         c.execute(
             text(
@@ -148,7 +148,7 @@ def populate(engine, n: int) -> None:
                 "FROM item WHERE id % 4 = 0"
             )
         )
-        as_json = "'[\"' || l.unit_code || '\"]'" + ("" if sqlite else "::json")
+        as_json = "('[\"' || l.unit_code || '\"]')" + ("" if sqlite else "::json")
         c.execute(
             text(
                 f"UPDATE item SET co_unit_codes = (SELECT {as_json} FROM item_co_unit l "

@@ -12,9 +12,12 @@ happened, however late the worker runs.
 from collections.abc import Collection, Iterable
 
 from sqlalchemy import ColumnElement, Select, exists, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.types import NullType
+from sqlmodel import Session
 
 from app.auth.models import Role
-from app.auth.service import Caller
+from app.auth.service import Caller, with_unit_codes
 from app.items.models import Item
 from app.plans.models import ItemCoUnit
 from app.units.service import subtree_codes
@@ -31,11 +34,41 @@ def lead_and_co_unit(codes) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
 def covering(codes) -> ColumnElement[bool]:
     """Items whose lead or a co-unit lies in ``codes`` (a list or a SELECT of codes)."""
     if isinstance(codes, list | tuple):
-        # A literal list: the co-unit side as an IN over the (unit_code, item_id) index,
-        # which the planners turn into an index scan plus a hash/merge with the lead side.
-        co_items = select(ItemCoUnit.item_id).where(ItemCoUnit.unit_code.in_(codes))
-        return or_(Item.unit_code.in_(codes), Item.id.in_(co_items))
+        return _CoveringCodes(list(codes))
     return or_(*lead_and_co_unit(codes))
+
+
+class _CoveringCodes(ColumnElement[bool]):
+    """``covering`` for a literal list of codes (a filter, a unit key's resolved
+    subtree), written the way each planner finds one page fastest (bench/queries.py):
+
+    - PostgreSQL: ``unit_code IN (..) OR id IN (co-unit item ids)``: a backward walk
+      of the primary key with a hashed lookup, or bitmap scans, by its estimates;
+    - SQLite: ``id IN (lead ids UNION ALL co-unit item ids)``, both from covering
+      indexes: it walks that id set in id order and stops after one page (an OR
+      made it fetch and sort every match).
+    """
+
+    inherit_cache = False
+    type = NullType()
+
+    def __init__(self, codes: list[str]) -> None:
+        self.codes = codes
+
+    def co_unit_item_ids(self) -> Select:
+        return select(ItemCoUnit.item_id).where(ItemCoUnit.unit_code.in_(self.codes))
+
+
+@compiles(_CoveringCodes)
+def _covering_or(element: _CoveringCodes, compiler, **kw) -> str:
+    clause = or_(Item.unit_code.in_(element.codes), Item.id.in_(element.co_unit_item_ids()))
+    return compiler.process(clause, **kw)
+
+
+@compiles(_CoveringCodes, "sqlite")
+def _covering_union(element: _CoveringCodes, compiler, **kw) -> str:
+    leads = select(Item.id).where(Item.unit_code.in_(element.codes))
+    return compiler.process(Item.id.in_(leads.union_all(element.co_unit_item_ids())), **kw)
 
 
 def caller_codes(caller: Caller):
@@ -57,6 +90,16 @@ def scoped(stmt: Select, caller: Caller) -> Select:
 def visible_item_ids(caller: Caller) -> Select:
     """A SELECT of the ids of the items ``caller`` may see (for tables keyed by item)."""
     return scoped(select(Item.id), caller)
+
+
+def acts_for_lead(session: Session, caller: Caller, item: Item) -> bool:
+    """Whether ``caller`` acts for the item's lead unit: always for a caller who sees
+    everything, for a unit key when its subtree holds the lead (not only a co-unit).
+    (Requests that load the item learn this with it: ``items.service.get_item_as``.)"""
+    codes = caller_codes(with_unit_codes(session, caller))
+    if codes is None:
+        return True
+    return isinstance(codes, list) and covers(codes, item.unit_code, ())
 
 
 def covers(codes: Collection[str], lead: str | None, co_units: Iterable[str] | None) -> bool:

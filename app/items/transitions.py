@@ -8,13 +8,14 @@ hash-chained history entry, write the outbox events, re-arm the deadlines.
 from sqlmodel import Session
 
 from app.auth.models import Role
-from app.auth.service import Caller, with_unit_codes
+from app.auth.service import Caller
 from app.clock import now, to_local_date
 from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Forbidden, Invalid
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ActionInfo, TransitionRequest
+from app.items.scope import acts_for_lead
 from app.items.service import (
     check_if_match,
     column_values,
@@ -30,15 +31,6 @@ from app.workflow.machine import TransitionContext
 from app.workflow.registry import registry
 
 ALWAYS_ALLOWED_FIELDS = {"comment"}
-
-
-def acts_for_lead(session: Session, caller: Caller, item: Item) -> bool:
-    """Whether ``caller`` acts for the item's lead unit (any role not bound to a unit)."""
-    if caller.role != Role.unit:
-        return True
-    return (
-        item.unit_code is not None and item.unit_code in with_unit_codes(session, caller).unit_codes
-    )
 
 
 def may_act(caller: Caller, action: ActionDef, lead: bool = True) -> bool:
