@@ -210,6 +210,7 @@ class _Player:
                     category=plan.category,
                     severity=plan.severity,
                     campaign=plan.campaign,
+                    type=plan.type,
                 ),
             )
             self.item_ids[index] = item.id
@@ -229,6 +230,9 @@ class _Player:
             comment = demo_data.COMMENTS["decide_yes" if approve else "decide_no"][0]
             ext_id = self.pending_extension.pop(index)
             extensions.decide(session, sup, item.id, ext_id, approve, comment)
+        elif step.action == "merge":
+            into = self.item_ids[step.fields["into_index"]]
+            transition(session, sup, item.id, TransitionRequest(action="merge", into=into), None)
         else:
             actor = unit if step.action in ("accept", "submit", "return") else sup
             request = TransitionRequest(action=step.action, **step.fields)

@@ -6,6 +6,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import column, create_engine, insert, select, table
 from sqlmodel import SQLModel
 
@@ -113,3 +114,49 @@ def test_0006_sets_each_items_history_head_from_its_newest_entry(empty_url):
     finally:
         engine.dispose()
     assert heads == {lived: (3, prev), fresh: (0, GENESIS)}
+
+
+def test_0011_keeps_hotline_items_on_the_workflow_they_were_started_under(empty_url):
+    """Hotline items created before the hotline workflow existed stay pinned to
+    ``rectification`` with no order type, callback or duplicate."""
+    cfg = alembic_config(empty_url)
+    previous = ScriptDirectory.from_config(cfg).get_revision("0011").down_revision
+    command.upgrade(cfg, previous)
+    engine = create_engine(empty_url)
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    new_columns = {"type", "satisfaction", "redo_count", "duplicate_of", "duplicate_count"}
+    old_item = table("item", *(column(c.name, c.type) for c in Item.__table__.c))
+    row = {
+        "title": "12345：路灯不亮",
+        "source": "hotline",
+        "state": "rectifying",
+        "severity": "normal",
+        "light": "green",
+        "review_pending": False,
+        "escalation_level": 0,
+        "ladder_fired": 0,
+        "version": 3,
+        "description": "",
+        "workflow_name": "rectification",
+        "workflow_version": 1,
+        "created_at": moment,
+        "updated_at": moment,
+        "tags": [],
+    }
+    try:
+        with engine.begin() as conn:
+            iid = conn.execute(insert(old_item).values(**row).returning(old_item.c.id)).scalar_one()
+        command.upgrade(cfg, "head")
+        item = Item.__table__.c
+        with engine.connect() as conn:
+            got = conn.execute(select(Item.__table__).where(item.id == iid)).one()._mapping
+    finally:
+        engine.dispose()
+    assert (got["workflow_name"], got["workflow_version"]) == ("rectification", 1)
+    assert {k: got[k] for k in new_columns} == {
+        "type": None,
+        "satisfaction": None,
+        "redo_count": 0,
+        "duplicate_of": None,
+        "duplicate_count": 0,
+    }

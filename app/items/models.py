@@ -25,6 +25,15 @@ class Severity(StrEnum):
     critical = "critical"
 
 
+class Satisfaction(StrEnum):
+    """The caller's answer at the callback (回访)."""
+
+    satisfied = "satisfied"
+    basically_satisfied = "basically_satisfied"
+    dissatisfied = "dissatisfied"
+    unreachable = "unreachable"
+
+
 class Light(StrEnum):
     green = "green"
     yellow = "yellow"
@@ -83,6 +92,11 @@ class Item(SQLModel, table=True):
     measures_done: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     measures_ongoing: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     measures_overdue: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    type: str | None = Field(default=None, max_length=20, index=True)
+    satisfaction: str | None = Field(default=None, max_length=30)
+    redo_count: int = 0
+    duplicate_of: int | None = Field(default=None, foreign_key="item.id")
+    duplicate_count: int = 0
 
 
 class HistoryEntry(SQLModel, table=True):

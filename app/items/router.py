@@ -30,6 +30,7 @@ from app.items.schemas import (
     ItemPage,
     ItemPublic,
     ItemUpdate,
+    MergeRequest,
     TransitionRequest,
     to_public,
 )
@@ -117,6 +118,22 @@ async def transition(item_id: int, request: Request, token: BearerDep, if_match:
     action, response = await in_unit_of_work(request, token, work)
     metrics.TRANSITIONS.labels(action).inc()
     return response
+
+
+@router.post("/{item_id:int}/merge", response_model=ItemPublic)
+def merge_item(
+    item_id: int,
+    body: MergeRequest,
+    session: SessionDep,
+    caller: CallerDep,
+    _e: Editor,
+    if_match: IfMatch = None,
+):
+    """重复件: close this order as a duplicate of ``into`` (the workflow's ``merge`` action)."""
+    request = TransitionRequest(action="merge", into=body.into, comment=body.comment)
+    item = transitions.transition(session, caller, item_id, request, if_match)
+    metrics.TRANSITIONS.labels("merge").inc()
+    return _item_response(item)
 
 
 @router.get("/{item_id:int}/history", response_model=HistoryList)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.items.models import Light, Severity, Source
+from app.items.models import Light, Satisfaction, Severity, Source
 
 MAX_TAGS = 50
 
@@ -35,6 +35,8 @@ class ItemCreate(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     external_ref: str | None = Field(default=None, max_length=200)
     workflow: str | None = Field(default=None, max_length=64)
+    type: str | None = Field(default=None, max_length=20)
+    """工单类型, for workflows that declare types (the hotline); its default otherwise."""
 
     @field_validator("title")
     @classmethod
@@ -102,6 +104,11 @@ class ItemPublic(BaseModel):
     responsible_person: str | None
     responsible_leader: str | None
     measures_summary: MeasuresSummary
+    type: str | None
+    satisfaction: Satisfaction | None
+    redo_count: int
+    duplicate_of: int | None
+    duplicate_count: int
 
 
 class ItemPage(BaseModel):
@@ -118,6 +125,16 @@ class TransitionRequest(BaseModel):
     unit_code: str | None = Field(default=None, max_length=64)
     due_date: date | None = None
     co_unit_codes: CoUnitCodes | None = Field(default=None, max_length=50)
+    satisfaction: Satisfaction | None = None
+    into: int | None = Field(default=None, ge=1, le=2_147_483_647)
+
+
+class MergeRequest(BaseModel):
+    """重复件: close this order as a duplicate of ``into``."""
+
+    model_config = ConfigDict(extra="forbid")
+    into: int = Field(ge=1, le=2_147_483_647)
+    comment: str | None = Field(default=None, max_length=20000)
 
 
 class ActionInfo(BaseModel):

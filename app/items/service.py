@@ -197,11 +197,30 @@ def create_item(
     return body, True
 
 
-def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+def _workflow_for(data: ItemCreate):
+    """The named workflow, else the one declaring the item's source, else the default."""
+    name = data.workflow or registry.for_source(data.source.value) or DEFAULT_WORKFLOW
     try:
-        wf = registry.latest(data.workflow or DEFAULT_WORKFLOW)
+        return registry.latest(name)
     except NotFound:
         raise field_error("workflow", f"No workflow named {data.workflow!r}.") from None
+
+
+def _order_type(wf, data: ItemCreate) -> str | None:
+    if wf.types is None:
+        if data.type is not None:
+            raise field_error("type", f"Items of the workflow {wf.name!r} have no order type.")
+        return None
+    if data.type is None:
+        return wf.types.default
+    if data.type not in wf.types.names():
+        raise field_error("type", f"Not one of {', '.join(wf.types.names())}.")
+    return data.type
+
+
+def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+    wf = _workflow_for(data)
+    order_type = _order_type(wf, data)
     moment = now(session)
     item = Item(
         title=data.title,
@@ -212,6 +231,7 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         campaign=data.campaign,
         tags=data.tags,
         external_ref=data.external_ref,
+        type=order_type,
         state=wf.initial,
         workflow_name=wf.name,
         workflow_version=wf.version,

@@ -44,13 +44,15 @@ def may_act(caller: Caller, action: ActionDef, lead: bool = True) -> bool:
 def _context(
     session: Session, caller: Caller, item: Item, wf: Workflow, fields: dict, calendar=None
 ) -> TransitionContext:
+    moment = now(session)
     return TransitionContext(
         session=session,
         item=item,
         caller=caller,
         workflow=wf,
         fields=fields,
-        today=to_local_date(now(session)),
+        today=to_local_date(moment),
+        moment=moment,
         calendar=calendar or load_calendar(session),
     )
 
@@ -141,7 +143,7 @@ def transition(
             raise ActionNotAllowed(detail, allowed_actions=allowed, state=item.state, **extra)
         raise Invalid(guard.message, errors=[{"field": guard.field, "message": guard.message}])
 
-    moment = now(session)
+    moment = ctx.moment
     item.state = new_state
     if wf.state(new_state).final:
         item.closed_at = moment
@@ -180,7 +182,7 @@ def transition(
         to_state=new_state,
         comment=req.comment,
     )
-    for event_type in action.events:
+    for event_type in action.events_to(new_state):
         emit_item_event(
             session,
             event_type,

@@ -7,7 +7,8 @@ header or the English key, and a label or a code for each enumeration.
 import re
 from dataclasses import dataclass
 
-from app.items.models import Light, Severity, Source
+from app.items.models import Light, Satisfaction, Severity, Source
+from app.workflow.registry import registry
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("escalation_level", "督办级别", 10),
     Column("created_at", "创建时间", 20),
     Column("closed_at", "销号时间", 20),
+    Column("type", "工单类型", 10, True),
+    Column("satisfaction", "满意度", 10),
 )
 IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS if c.imported)
 ZH_OF: dict[str, str] = {c.key: c.zh for c in COLUMNS}
@@ -73,6 +76,24 @@ LIGHT_LABELS: dict[str, str] = {
     Light.none: "无",
 }
 
+SATISFACTION_LABELS: dict[str, str] = {
+    Satisfaction.satisfied: "满意",
+    Satisfaction.basically_satisfied: "基本满意",
+    Satisfaction.dissatisfied: "不满意",
+    Satisfaction.unreachable: "无法联系",
+}
+
+
+def type_labels() -> dict[str, str]:
+    """工单类型: each order type of the loaded workflows and its Chinese label."""
+    return {
+        t.name: t.label.zh
+        for wf in registry.workflows.values()
+        if wf.types
+        for t in wf.types.values
+    }
+
+
 _HEADER_NOISE = re.compile(r"[\s\u3000*＊:：]+")
 HEADER_KEYS: dict[str, str] = {
     **{c.zh: c.key for c in COLUMNS},
@@ -107,6 +128,17 @@ def read_source(text: str) -> str | None:
 
 def read_severity(text: str) -> str | None:
     return _SEVERITY_READ.get(text.strip()) or _SEVERITY_READ.get(text.strip().lower())
+
+
+def read_type(text: str) -> str | None:
+    """An order type from its label or code; None if unknown."""
+    return _reverse(type_labels()).get(text.strip()) or _reverse(type_labels()).get(
+        text.strip().lower()
+    )
+
+
+def type_choices() -> str:
+    return "、".join(type_labels().values())
 
 
 def source_choices() -> str:

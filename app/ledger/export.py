@@ -28,7 +28,14 @@ from app.auth.service import Caller
 from app.db import unit_of_work
 from app.items.models import Item
 from app.items.queries import ItemFilters, scoped
-from app.ledger.columns import COLUMNS, LIGHT_LABELS, SEVERITY_LABELS, SOURCE_LABELS
+from app.ledger.columns import (
+    COLUMNS,
+    LIGHT_LABELS,
+    SATISFACTION_LABELS,
+    SEVERITY_LABELS,
+    SOURCE_LABELS,
+    type_labels,
+)
 from app.units.models import Unit
 from app.workflow.registry import registry
 
@@ -56,6 +63,8 @@ _SELECTED = (
     Item.closed_at,
     Item.workflow_name,
     Item.workflow_version,
+    Item.type,
+    Item.satisfaction,
 )
 
 
@@ -88,6 +97,7 @@ class RowFormatter:
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
         self._state_labels: dict[tuple[str, int], dict[str, str]] = {}
+        self._type_labels = type_labels()
 
     def _state(self, row: Row) -> str:
         key = (row.workflow_name, row.workflow_version)
@@ -120,6 +130,8 @@ class RowFormatter:
             row.escalation_level,
             self._local(row.created_at),
             self._local(row.closed_at),
+            self._type_labels.get(row.type, row.type),
+            SATISFACTION_LABELS.get(row.satisfaction, row.satisfaction),
         ]
 
 

@@ -21,7 +21,15 @@ from app.errors import Invalid, ProblemError
 from app.items.schemas import ItemCreate, TransitionRequest
 from app.items.service import new_item
 from app.items.transitions import transition
-from app.ledger.columns import ZH_OF, read_severity, read_source, severity_choices, source_choices
+from app.ledger.columns import (
+    ZH_OF,
+    read_severity,
+    read_source,
+    read_type,
+    severity_choices,
+    source_choices,
+    type_choices,
+)
 from app.ledger.reader import CellError, read_ledger
 from app.units.models import Unit
 
@@ -133,6 +141,11 @@ def _plan_row(
         fields["severity"] = read_severity(severity_text)
         if fields["severity"] is None:
             check.fail("severity", f"{severity_text!r} is not one of {severity_choices()}")
+    type_text = _text(record.get("type"))
+    if type_text is not None:
+        fields["type"] = read_type(type_text)
+        if fields["type"] is None:
+            check.fail("type", f"{type_text!r} is not one of {type_choices()}")
     unit_code = due = None
     unit_text = _text(record.get("unit"))
     if unit_text is not None:

@@ -54,11 +54,12 @@ def report_filters(
     source: Source | None = None,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
+    type: Annotated[str | None, Query(max_length=20)] = None,
 ) -> reports.ReportFilters:
-    refuse_nul(campaign=campaign)
+    refuse_nul(campaign=campaign, type=type)
     if from_ and to and to < from_:
         raise BadRequest("'to' must be on or after 'from'.")
-    return reports.ReportFilters(campaign, source, from_, to)
+    return reports.ReportFilters(campaign, source, from_, to, type)
 
 
 @router.get("/items/export", response_class=StreamingResponse)

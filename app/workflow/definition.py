@@ -20,9 +20,13 @@ EFFECTS = {
     "resolve_rectified",
     "resolve_withdrawn",
     "clear_resolution",
+    "record_satisfaction",
+    "count_redo",
+    "set_redo_due_date",
+    "mark_duplicate",
 }
-GUARDS = {"has_evidence", "review_pending", "has_unit"}
-FIELDS = {"unit_code", "due_date", "comment"}
+GUARDS = {"has_evidence", "review_pending", "has_unit", "caller_settled", "caller_dissatisfied"}
+FIELDS = {"unit_code", "due_date", "comment", "satisfaction", "into"}
 ROLES = {"admin", "supervisor", "unit", "viewer"}
 EVENT_TYPES = {
     "item.created",
@@ -37,6 +41,8 @@ EVENT_TYPES = {
     "item.escalated",
     "extension.requested",
     "extension.decided",
+    "item.redo",
+    "item.merged",
 }
 
 
@@ -58,12 +64,29 @@ class StateDef(BaseModel):
     deadline: Literal["accept", "rectify"] | None = None
 
 
+class Branch(BaseModel):
+    """One guarded target of an action: the first branch whose guards pass is taken."""
+
+    model_config = ConfigDict(extra="forbid")
+    to: str
+    guards: list[str] = []
+    effects: list[str] = []
+    events: list[str] = []
+
+
 class ActionDef(BaseModel):
+    """An action with one target (``to``) or several guarded ones (``branches``).
+
+    ``guards``, ``effects`` and ``events`` of the action apply whichever branch
+    is taken; a branch adds its own.
+    """
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str
     label: Label
     from_: list[str] = Field(alias="from", min_length=1)
-    to: str
+    to: str | None = None
+    branches: list[Branch] = []
     roles: list[str] = Field(min_length=1)
     requires: list[str] = []
     optional: list[str] = []
@@ -71,14 +94,64 @@ class ActionDef(BaseModel):
     effects: list[str] = []
     events: list[str] = []
 
+    @model_validator(mode="after")
+    def _one_kind_of_target(self) -> "ActionDef":
+        if (self.to is None) == (not self.branches):
+            raise ValueError(f"action {self.name!r}: give either `to` or `branches`")
+        targets = [b.to for b in self.branches]
+        if len(set(targets)) != len(targets):
+            raise ValueError(f"action {self.name!r}: two branches lead to the same state")
+        return self
+
+    def targets(self) -> list[Branch]:
+        """Every target with everything it runs: the action's own parts, then the branch's."""
+        if self.to is not None:
+            return [Branch(to=self.to, guards=self.guards, effects=self.effects)]
+        return [
+            Branch(to=b.to, guards=self.guards + b.guards, effects=self.effects + b.effects)
+            for b in self.branches
+        ]
+
+    def events_to(self, state: str) -> list[str]:
+        """The events the action emits when it ends in ``state``."""
+        branch = next((b for b in self.branches if b.to == state), None)
+        return self.events + (branch.events if branch else [])
+
+
+class ItemType(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,19}$")
+    label: Label
+
+
+class Types(BaseModel):
+    """The order types (工单类型) items of this workflow carry."""
+
+    model_config = ConfigDict(extra="forbid")
+    default: str
+    values: list[ItemType] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _default_is_a_type(self) -> "Types":
+        if self.default not in self.names():
+            raise ValueError(f"default type {self.default!r} is not one of the types")
+        return self
+
+    def names(self) -> list[str]:
+        return [t.name for t in self.values]
+
 
 class Sla(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accept_within: int = Field(3, ge=1, le=365)
     rectify_within: int = Field(20, ge=1, le=3650)
     rectify_within_by_source: dict[str, int] = {}
+    rectify_within_by_type: dict[str, int] = {}
 
-    def rectify_days(self, source: str) -> int:
+    def rectify_days(self, source: str, type_: str | None = None) -> int:
+        """The default rectification period: by order type, else by source, else the default."""
+        if type_ is not None and type_ in self.rectify_within_by_type:
+            return self.rectify_within_by_type[type_]
         return self.rectify_within_by_source.get(source, self.rectify_within)
 
 
@@ -98,6 +171,9 @@ class Workflow(BaseModel):
     version: int = Field(ge=1)
     label: Label
     initial: str
+    sources: list[str] = []
+    """Item sources this workflow is the default for (``POST /items`` without ``workflow``)."""
+    types: Types | None = None
     states: list[StateDef] = Field(min_length=1)
     actions: list[ActionDef] = Field(min_length=1)
     sla: Sla = Sla()
@@ -116,19 +192,25 @@ class Workflow(BaseModel):
             if a.name in seen:
                 problems.append(f"duplicate action {a.name!r}")
             seen.add(a.name)
-            for s in [*a.from_, a.to]:
+            for s in [*a.from_, *(t.to for t in a.targets())]:
                 if s not in names:
                     problems.append(f"action {a.name!r}: unknown state {s!r}")
             for kind, given, known in (
                 ("role", a.roles, ROLES),
-                ("guard", a.guards, GUARDS),
-                ("effect", a.effects, EFFECTS),
+                ("guard", [g for t in a.targets() for g in t.guards], GUARDS),
+                ("effect", [e for t in a.targets() for e in t.effects], EFFECTS),
                 ("field", a.requires + a.optional, FIELDS),
-                ("event", a.events, EVENT_TYPES),
+                ("event", a.events + [e for b in a.branches for e in b.events], EVENT_TYPES),
             ):
                 for g in given:
                     if g not in known:
                         problems.append(f"action {a.name!r}: unknown {kind} {g!r}")
+        if self.types:
+            for t in self.sla.rectify_within_by_type:
+                if t not in self.types.names():
+                    problems.append(f"sla: unknown type {t!r}")
+        elif self.sla.rectify_within_by_type:
+            problems.append("sla: rectify_within_by_type needs `types`")
         offsets = [s.offset for s in self.ladder]
         if offsets != sorted(offsets):
             problems.append("ladder steps must be ordered by offset")

@@ -38,6 +38,17 @@ def _review_pending(ctx) -> bool:
     return bool(ctx.item.review_pending)
 
 
+SETTLED = {"satisfied", "basically_satisfied", "unreachable"}
+
+
+def _caller_settled(ctx) -> bool:
+    return ctx.fields.get("satisfaction") in SETTLED
+
+
+def _caller_dissatisfied(ctx) -> bool:
+    return ctx.fields.get("satisfaction") == "dissatisfied"
+
+
 def _has_unit(ctx) -> bool:
     return ctx.item.unit_code is not None
 
@@ -77,6 +88,12 @@ REGISTRY: dict[str, Guard] = {
         "measures",
         "Every measure must be done or ongoing before submitting.",
         _open_measures,
+    ),
+    "caller_settled": Guard(
+        _caller_settled, 422, "satisfaction", "The callback result does not close the order."
+    ),
+    "caller_dissatisfied": Guard(
+        _caller_dissatisfied, 422, "satisfaction", "The caller was not dissatisfied."
     ),
     "review_pending": Guard(
         _review_pending,

@@ -24,6 +24,12 @@ class WorkflowSnapshot(SQLModel, table=True):
     body: dict = Field(sa_column=Column(JSON, nullable=False))
 
 
+def _normalised(body: dict) -> dict:
+    """A recorded definition as the current model writes it: fields the model gained
+    since it was recorded take their defaults, so only a real edit differs."""
+    return json.loads(Workflow.model_validate(body).model_dump_json(by_alias=True))
+
+
 class Registry:
     def __init__(self) -> None:
         self.workflows: dict[tuple[str, int], Workflow] = {}
@@ -46,7 +52,7 @@ class Registry:
             snap = known.get(key)
             if snap is None:
                 session.add(WorkflowSnapshot(name=wf.name, version=wf.version, body=body))
-            elif snap.body != body:
+            elif _normalised(snap.body) != body:
                 raise WorkflowError(
                     f"workflow {wf.name} v{wf.version} differs from the version items were "
                     "started under; give the changed definition a new version number"
@@ -71,6 +77,13 @@ class Registry:
         if not versions:
             raise NotFound(f"No workflow named {name!r}.")
         return max(versions, key=lambda wf: wf.version)
+
+    def for_source(self, source: str) -> str | None:
+        """The name of the workflow whose newest version declares ``source``, if any."""
+        for name in self.names():
+            if source in self.latest(name).sources:
+                return name
+        return None
 
     def names(self) -> list[str]:
         return sorted({n for n, _v in self.workflows})

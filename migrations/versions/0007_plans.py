@@ -6,7 +6,7 @@ record the co-units they concern. Existing items get no co-units and zero
 measures, so a populated database upgrades in place.
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0011
 """
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from alembic import op
 import app.db
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -56,8 +56,12 @@ def xlsx_bytes(rows: list[list], title_rows: list[str] | None = None) -> bytes:
 
 
 def sheet_rows(content: bytes) -> list[list]:
+    """The sheet's rows, each padded to the header's width (a read-only sheet
+    leaves out a row's trailing empty cells)."""
     ws = load_workbook(io.BytesIO(content), read_only=True).active
-    return [list(r) for r in ws.iter_rows(values_only=True)]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    width = len(rows[0]) if rows else 0
+    return [r + [None] * (width - len(r)) for r in rows]
 
 
 def comparable(rows: list[list]) -> list[tuple]:

@@ -26,6 +26,8 @@ HEADER = [
     "督办级别",
     "创建时间",
     "销号时间",
+    "工单类型",
+    "满意度",
 ]
 
 
@@ -67,7 +69,8 @@ def test_xlsx_has_chinese_header_labels_date_cells_local_times_and_frozen_header
     assert first[1].value == '=HYPERLINK("http://x")' and first[1].data_type == "s"
     assert [c.value for c in first[3:7]] == ["12345热线", None, "高", "第一审判庭"]
     assert first[7].value == datetime(2026, 3, 31) and first[7].number_format == "yyyy-mm-dd"
-    assert [c.value for c in first[10:13]] == ["已交办", "黄灯", 0]
+    assert [c.value for c in first[10:13]] == ["已派单", "黄灯", 0]
+    assert [c.value for c in first[15:17]] == ["投诉", None]
     assert first[13].value == datetime(2026, 3, 2, 10, 0) and first[13].is_date
     assert first[14].value is None
     assert second[8].value == "上级审计反馈" and second[6].value == "市审计局"

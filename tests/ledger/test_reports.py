@@ -84,6 +84,8 @@ def test_summary_matches_the_hand_count(api, world):
         "overdue": 1,
         "on_time_rate": 0.5,
         "measures": {"total": 0, "open": 0, "done": 0, "ongoing": 0, "overdue": 0},
+        "satisfaction_rate": None,
+        "redo": 0,
     }
 
 
@@ -100,6 +102,8 @@ def test_units_match_the_hand_count_and_add_up_to_the_summary(api, world):
         "overdue": 0,
         "rectification_rate": None,
         "on_time_rate": None,
+        "satisfaction_rate": None,
+        "redo": 0,
     }
     picked = ("total", "open", "closed", "rectified", "overdue")
     assert {code: tuple(r[k] for k in picked) for code, r in rows.items()} == {

@@ -9,7 +9,7 @@ import yaml
 from app.db import unit_of_work
 from app.settings import REPO_ROOT
 from app.workflow.definition import WorkflowError, load_dir, load_file
-from app.workflow.registry import Registry
+from app.workflow.registry import Registry, WorkflowSnapshot
 
 DEFAULT = REPO_ROOT / "workflows" / "rectification.yaml"
 
@@ -82,6 +82,22 @@ def test_a_recorded_version_cannot_be_edited_in_place(engine, tmp_path):
         Registry().load(tmp_path, s)
 
 
+def test_a_version_recorded_before_the_model_gained_fields_still_loads(engine, tmp_path):
+    """A deployment upgraded from an older release recorded its definitions without
+    the fields added since (sources, types, branches): that is not an edit."""
+    shutil.copy(DEFAULT, tmp_path / "rectification.yaml")
+    with unit_of_work(engine=engine) as s:
+        Registry().load(tmp_path, s)
+        snap = s.get(WorkflowSnapshot, ("rectification", 1))
+        older = {k: v for k, v in snap.body.items() if k not in ("sources", "types")}
+        older["actions"] = [
+            {k: v for k, v in a.items() if k != "branches"} for a in older["actions"]
+        ]
+        snap.body = older
+    with unit_of_work(engine=engine) as s:
+        Registry().load(tmp_path, s)
+
+
 def test_items_keep_their_version_when_a_new_one_replaces_the_file(api, engine, tmp_path):
     api.unit("court", "法院")
     old = api.item()
@@ -108,7 +124,7 @@ def test_items_keep_their_version_when_a_new_one_replaces_the_file(api, engine, 
 
 def test_workflow_endpoints(api):
     listed = api.get("/workflows", expect=200).json()["data"]
-    assert [w["name"] for w in listed] == ["rectification"]
+    assert [w["name"] for w in listed] == ["hotline", "rectification"]
     wf = api.get("/workflows/rectification", expect=200).json()
     assert wf["states"][0]["label"] == {"zh": "已发现", "en": "Found"}
     assert any(a["name"] == "assign" and a["from"] == ["found"] for a in wf["actions"])
