@@ -62,7 +62,7 @@ class _CoveringCodes(ColumnElement[bool]):
 @compiles(_CoveringCodes)
 def _covering_or(element: _CoveringCodes, compiler, **kw) -> str:
     clause = or_(Item.unit_code.in_(element.codes), Item.id.in_(element.co_unit_item_ids()))
-    return compiler.process(clause, **kw)
+    return compiler.process(clause.self_group(), **kw)  # parenthesised among other criteria
 
 
 @compiles(_CoveringCodes, "sqlite")
