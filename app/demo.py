@@ -41,6 +41,8 @@ from app.items.service import new_item
 from app.items.transitions import transition
 from app.ledger import demo_data
 from app.ledger.demo_plan import ItemPlan, Planner, Step
+from app.plans import demo as plans_demo
+from app.plans.models import Measure
 from app.settings import get_settings
 from app.units.models import Unit, UnitCreate
 from app.units.service import create_unit
@@ -65,18 +67,24 @@ def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0
             log.info("demo: creating the units")
             units = _create_units(session, clock)
             tz = get_settings().tz
-            plans = Planner(seed, load_calendar(session), tz, clock.now, scale).items()
+            start = clock.now
+            plans = Planner(seed, load_calendar(session), tz, start, scale).items()
             log.info("demo: %d units; playing a year of %d items", len(units), len(plans))
             _Player(session, clock, units).play(plans)
+            clock.now = start
             log.info("demo: committing")
         states = Counter(session.scalars(select(Item.state)))
         levels = Counter(session.scalars(select(Item.escalation_level).where(Item.light == "red")))
+        measures = session.scalar(select(func.count()).select_from(Measure))
+        overdue_measures = session.scalar(
+            select(func.count()).select_from(Measure).where(Measure.light == "red")
+        )
     return (
         f"demo: loaded {len(units)} units and {sum(states.values())} items ("
         + ", ".join(f"{state} {n}" for state, n in sorted(states.items()))
         + "; overdue by level "
         + ", ".join(f"{level}: {n}" for level, n in sorted(levels.items()))
-        + ")"
+        + f"; {measures} measures, {overdue_measures} overdue)"
     )
 
 
@@ -151,6 +159,8 @@ class _Player:
         self.pending_extension: dict[int, int] = {}
         self.queue: list = []
         self.scan_at: dict[int, datetime] = {}
+        self.measure_ids: dict[int, dict[int, int]] = {}
+        self.measure_check_at: dict[int, datetime] = {}
 
     def play(self, plans: list[ItemPlan]) -> None:
         order = 0
@@ -171,9 +181,28 @@ class _Player:
             self.clock.now = at
             if step is None:
                 self._scan(index, at)
+            elif step.action in plans_demo.ACTIONS:  # measures leave the item's deadline be
+                self._measure_step(index, plans[index], step, at, order)
+                continue
             else:
                 self._do(index, plans[index], step)
             self._schedule_scan(index, at, order)
+
+    def _measure_step(self, index: int, plan: ItemPlan, step: Step, at, order: int) -> None:
+        """A measure step, or the scan's look at a measure (``check``); then the next look."""
+        item_id = self.item_ids[index]
+        if step.action == "check":
+            measure_id = step.fields["id"]
+            plans_demo.check(self.session, item_id, measure_id, at)
+        else:
+            unit = self.units[step.by or plan.unit]
+            ids = self.measure_ids.setdefault(index, {})
+            measure_id = plans_demo.play(self.session, unit, item_id, step, ids)
+        when = plans_demo.next_check(self.session, measure_id)
+        if when is not None and self.measure_check_at.get(measure_id) != when:
+            self.measure_check_at[measure_id] = when
+            check = Step(step.day, "check", {"id": measure_id})
+            heapq.heappush(self.queue, (max(when, at) + SCAN_DELAY, order, index, check))
 
     def _supervisor(self, plan: ItemPlan) -> Caller:
         names = demo_data.SUPERVISORS[plan.source]

@@ -24,6 +24,7 @@ from app.items.router import admin_router as history_admin_router
 from app.items.router import router as items_router
 from app.ledger.router import router as ledger_router
 from app.ops import router as ops_router
+from app.plans.router import router as plans_router
 from app.settings import get_settings
 from app.units.router import router as units_router
 from app.webhooks.router import router as webhooks_router
@@ -116,6 +117,7 @@ def create_app(
         ledger_router,
         items_router,
         history_admin_router,
+        plans_router,
         workflows_router,
         deadlines_router,
         escalation_router,

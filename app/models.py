@@ -8,6 +8,7 @@ from app.deadlines.models import Extension
 from app.deadlines.store import CalendarOverride
 from app.events.models import Event
 from app.items.models import Evidence, HistoryEntry, IdempotencyRecord, Item
+from app.plans.models import ItemCoUnit, Measure, MeasureProgress
 from app.units.models import Unit, UnitAlias
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.workflow.registry import WorkflowSnapshot
@@ -23,6 +24,9 @@ __all__ = [
     "HistoryEntry",
     "IdempotencyRecord",
     "Item",
+    "ItemCoUnit",
+    "Measure",
+    "MeasureProgress",
     "TestClock",
     "Unit",
     "UnitAlias",

@@ -1,7 +1,8 @@
 """List queries and the summary report at 1,000,000 items, and RSS under load.
 
 Populates a database with N items spread over units, sources, campaigns,
-states, lights and due dates, starts one real ``rectify serve --no-worker``
+states, lights and due dates (every fourth item with a co-unit, so ``unit=``
+and a unit key's scope match the lead or a co-unit), starts one real ``rectify serve --no-worker``
 process (uvicorn) on it and measures, over HTTP from another process:
 - ``GET /items`` p50/p95 for a set of typical filters (target p95 < 50 ms),
 - ``GET /reports/summary`` (target < 1 s),
@@ -34,6 +35,7 @@ ADMIN = "bench-admin-token-queries-0123456789"
 FILTERS = [
     "state=rectifying",
     "unit=d07",
+    "unit=c03",
     "unit=c03&state=rectifying",
     "source=hotline&light=red",
     "overdue=true",
@@ -44,7 +46,8 @@ FILTERS = [
 ]
 SQL = {  # the bare query each filter amounts to (newest first, one page)
     "state=rectifying": "state = 'rectifying'",
-    "unit=d07": "unit_code = 'd07'",
+    "unit=d07": "unit_code = 'd07' OR id IN (SELECT item_id FROM item_co_unit "
+    "WHERE unit_code = 'd07')",
     "overdue=true": "light = 'red'",
     "review_pending=true": "review_pending",
 }
@@ -127,10 +130,32 @@ def populate(engine, n: int) -> None:
                 f"{ts}, {ts} {src}"
             )
         )
+        # co-units: a county ('c..') for a department-led item and the other way round
+        other = (
+            "CASE WHEN unit_code LIKE 'd%' THEN 'c' || substr('0' || (id / 4 % 15 + 1), -2) "
+            "ELSE 'd' || substr('0' || (id / 4 % 72 + 1), -2) END"
+        )
         if not sqlite:
-            c.execute(text("ANALYZE"))
-        else:
-            c.execute(text("ANALYZE"))
+            other = other.replace(
+                "substr('0' || (id / 4 % 15 + 1), -2)", "lpad((id / 4 % 15 + 1)::text, 2, '0')"
+            )
+            other = other.replace(
+                "substr('0' || (id / 4 % 72 + 1), -2)", "lpad((id / 4 % 72 + 1)::text, 2, '0')"
+            )
+        c.execute(
+            text(
+                f"INSERT INTO item_co_unit (item_id, unit_code) SELECT id, {other} "
+                "FROM item WHERE id % 4 = 0"
+            )
+        )
+        as_json = "('[\"' || l.unit_code || '\"]')" + ("" if sqlite else "::json")
+        c.execute(
+            text(
+                f"UPDATE item SET co_unit_codes = (SELECT {as_json} FROM item_co_unit l "
+                "WHERE l.item_id = item.id) WHERE id % 4 = 0"
+            )
+        )
+        c.execute(text("ANALYZE"))
 
 
 def _free_port() -> int:
@@ -182,11 +207,16 @@ def run(name: str, url: str, n: int, requests: int) -> None:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.2)
-            for query in FILTERS:
+            key = {"name": "bench-c03", "role": "unit", "unit_code": "c03"}
+            unit_token = client.post("/api/v1/keys", json=key).json()["token"]
+            as_unit = {"Authorization": f"Bearer {unit_token}"}
+            for query in FILTERS + ["(unit key c03)", "(unit key c03)&state=rectifying"]:
                 times = []
+                headers = as_unit if query.startswith("(unit key") else None
+                params = query.removeprefix("(unit key c03)").lstrip("&")
                 for _ in range(requests):
                     t = time.perf_counter()
-                    r = client.get(f"/api/v1/items?{query}&limit=50")
+                    r = client.get(f"/api/v1/items?{params}&limit=50", headers=headers)
                     times.append((time.perf_counter() - t) * 1000)
                     r.raise_for_status()
                 times.sort()

@@ -10,6 +10,7 @@ from app.errors import ActionNotAllowed, field_error
 from app.items import history
 from app.items.models import Item
 from app.items.queries import page, scoped
+from app.items.scope import covering
 from app.items.service import emit_item_event, get_item
 from app.units.service import subtree_code_list
 from app.workflow.registry import registry
@@ -64,5 +65,5 @@ def escalated_items(
         Item.escalation_level >= level, Item.closed_at.is_(None)
     )
     if unit:
-        stmt = stmt.where(Item.unit_code.in_(subtree_code_list(session, unit)))
+        stmt = stmt.where(covering(subtree_code_list(session, unit)))
     return page(session, stmt, cursor, limit)

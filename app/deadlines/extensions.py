@@ -18,11 +18,16 @@ from app.clock import now, to_local_date
 from app.deadlines.models import Extension
 from app.deadlines.schedule import note_if_past_due, validate_due_date
 from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
-from app.events.outbox import emit
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ActionInfo
-from app.items.service import deadline_dates, get_item, item_json, refresh_deadlines
+from app.items.service import (
+    deadline_dates,
+    emit_item_event,
+    get_item,
+    refresh_deadlines,
+    require_lead,
+)
 from app.settings import get_settings
 from app.workflow.registry import registry
 
@@ -48,15 +53,7 @@ def public(ext: Extension) -> dict:
 
 
 def _emit(session: Session, type_: str, item: Item, ext: Extension, at) -> None:
-    emit(
-        session,
-        type_,
-        subject=f"items/{item.id}",
-        at=at,
-        item_id=item.id,
-        unit_code=item.unit_code,
-        data={"extension": public(ext), "item": item_json(item)},
-    )
+    emit_item_event(session, type_, item, at, extension=public(ext))
 
 
 _PENDING = select(Extension.id).where(
@@ -100,7 +97,7 @@ def request_extension(
 ) -> Extension:
     if caller.role not in REQUESTERS:
         raise Forbidden("Only the responsible unit may request an extension.")
-    item = get_item(session, caller, item_id, lock=True)
+    item = require_lead(session, caller, item_id, "request an extension")
     moment = now(session)
     refused = refusal(session, item, to_local_date(moment))
     if refused is not None and refused[1] is not None:

@@ -18,6 +18,7 @@ from app.db import is_postgres, unit_of_work
 from app.deadlines.ladder import fire_due_steps
 from app.deadlines.store import load_calendar
 from app.items.models import Item
+from app.plans.scan import scan_measures
 from app.settings import get_settings
 from app.workflow.registry import registry
 
@@ -62,9 +63,12 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
             checked += len(rows)
         if len(rows) < batch:
             break
+    measures = scan_measures(engine, batch)
+    if measures["measure.overdue"]:  # listed when any fired
+        fired["measure.overdue"] = measures["measure.overdue"]
     steps = {name for wf in registry.workflows.values() for name in wf.step_names()}
     result = {
-        "checked": checked,
+        "checked": checked + measures["checked"],
         "fired": {name: fired.get(name, 0) for name in sorted(steps | set(fired))},
         "duration_s": round(time.perf_counter() - started, 4),
     }

@@ -27,13 +27,12 @@ import binascii
 from sqlalchemy import func, select, text, tuple_
 from sqlmodel import Session
 
-from app.auth.models import Role
 from app.auth.service import Caller
 from app.db import MAX_ID, is_postgres
 from app.errors import BadRequest
 from app.events.models import Event
 from app.events.outbox import envelope
-from app.units.service import subtree_codes
+from app.items.scope import caller_codes, visible_item_ids
 
 _BAD = "The cursor is not valid; pass back a next_cursor unchanged."
 # The gate (see above). The snapshot's xmax is taken when the statement starts,
@@ -137,8 +136,8 @@ def list_events(
         stmt = stmt.where(Event.type.in_(types))
     if subject:
         stmt = stmt.where(Event.subject == subject)
-    if caller.role == Role.unit:
-        stmt = stmt.where(Event.unit_code.in_(subtree_codes(caller.unit_path or "/-none-/")))
+    if caller_codes(caller) is not None:  # the events of the items it sees
+        stmt = stmt.where(Event.item_id.in_(visible_item_ids(caller)))
     rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
     page = rows[:limit]
     key = (lambda e: (e.txid, e.id)) if postgres else (lambda e: (0, e.id))

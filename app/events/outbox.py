@@ -35,8 +35,10 @@ def emit(
     data: dict,
     item_id: int | None = None,
     unit_code: str | None = None,
+    co_unit_codes: list[str] | None = None,
 ) -> None:
-    """Queue one outbox row; it is written with the transaction, or not at all."""
+    """Queue one outbox row; it is written with the transaction, or not at all.
+    ``unit_code`` and ``co_unit_codes``: the item's lead and co-units, for fan-out."""
     session.connection()  # the row belongs to a transaction: begin one if none is open
     queue = session.info.setdefault(_QUEUED, [])
     queue.append(
@@ -46,6 +48,7 @@ def emit(
             "subject": subject,
             "item_id": item_id,
             "unit_code": unit_code,
+            "co_unit_codes": co_unit_codes or None,
             "time": at,
             "data": data,
             "dispatched": False,

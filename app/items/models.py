@@ -106,6 +106,18 @@ class Item(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Plans (app/plans): co-units as rendered (the item_co_unit rows are their index),
+    # the people, and the measures' counts, kept by every measure change.
+    co_unit_codes: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    responsible_person: str | None = Field(default=None, max_length=100)
+    responsible_leader: str | None = Field(default=None, max_length=100)
+    measures_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    measures_open: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    measures_done: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    measures_ongoing: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    measures_overdue: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     type: str | None = Field(default=None, max_length=20, index=True)
     satisfaction: str | None = Field(default=None, max_length=30)
     redo_count: int = 0

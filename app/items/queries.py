@@ -10,21 +10,13 @@ from sqlalchemy import Boolean, Select, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from app.auth.models import Role
-from app.auth.service import Caller
 from app.db import MAX_ID
 from app.errors import BadRequest
 from app.items.models import Item, ItemType, Light, Source
+from app.items.scope import covering, scoped
 from app.units.service import subtree_codes
 
-
-def scoped(stmt: Select, caller: Caller) -> Select:
-    """Unit keys see only their unit's subtree; everyone else sees all items."""
-    if caller.role == Role.unit:
-        if caller.unit_codes:
-            return stmt.where(Item.unit_code.in_(caller.unit_codes))
-        return stmt.where(Item.unit_code.in_(subtree_codes(caller.unit_path or "/-none-/")))
-    return stmt
+__all__ = ["ItemFilters", "page", "scoped"]
 
 
 class tags_contain(FunctionElement):  # noqa: N801 (an SQL expression, named like one)
@@ -69,13 +61,14 @@ class ItemFilters:
 
     def apply(self, stmt: Select, unit_path: str | list[str] | None = None) -> Select:
         """Add the filters. ``unit_path`` is the resolved path of ``unit`` (None: unknown),
-        or better the list of its subtree's codes, which the planner can use an index for."""
+        or better the list of its subtree's codes, which the planner can use an index for.
+        ``unit`` matches the lead or a co-unit."""
         if self.state:
             stmt = stmt.where(Item.state.in_(self.state.split(",")))
         if self.unit and isinstance(unit_path, list):
-            stmt = stmt.where(Item.unit_code.in_(unit_path))
+            stmt = stmt.where(covering(unit_path))
         elif self.unit:
-            stmt = stmt.where(Item.unit_code.in_(subtree_codes(unit_path or "/-none-/")))
+            stmt = stmt.where(covering(subtree_codes(unit_path or "/-none-/")))
         if self.source:
             stmt = stmt.where(Item.source == self.source.value)
         if self.campaign:

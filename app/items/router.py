@@ -96,9 +96,10 @@ def update_item(
     body: ItemUpdate,
     session: SessionDep,
     caller: CallerDep,
-    _e: Editor,
     if_match: IfMatch = None,
 ):
+    """Edit descriptive fields, co-units and people (admin, supervisor); the lead
+    unit may set ``responsible_person`` and ``responsible_leader``."""
     return _item_response(service.update_item(session, caller, item_id, body, if_match))
 
 

@@ -1,6 +1,7 @@
 """Request and response bodies for items."""
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -52,6 +53,11 @@ class ItemCreate(BaseModel):
         return (v.strip() or None) if v is not None else None
 
 
+PERSON_FIELDS = ("responsible_person", "responsible_leader")
+"""The fields of ItemUpdate the lead unit may set itself."""
+CoUnitCodes = list[Annotated[str, Field(min_length=1, max_length=64)]]
+
+
 class ItemUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(default=None, min_length=1, max_length=500)
@@ -60,8 +66,19 @@ class ItemUpdate(BaseModel):
     severity: Severity | None = None
     tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
     campaign: str | None = Field(default=None, max_length=200)
+    co_unit_codes: CoUnitCodes | None = Field(default=None, max_length=50)
+    responsible_person: str | None = Field(default=None, max_length=100)
+    responsible_leader: str | None = Field(default=None, max_length=100)
 
     _tags = field_validator("tags")(classmethod(lambda cls, v: _clean_tags(v)))
+
+
+class MeasuresSummary(BaseModel):
+    total: int
+    open: int
+    done: int
+    ongoing: int
+    overdue: int
 
 
 class ItemPublic(BaseModel):
@@ -91,6 +108,10 @@ class ItemPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    co_unit_codes: list[str]
+    responsible_person: str | None
+    responsible_leader: str | None
+    measures_summary: MeasuresSummary
     type: str | None
     satisfaction: Satisfaction | None
     redo_count: int
@@ -111,6 +132,7 @@ class TransitionRequest(BaseModel):
     comment: str | None = Field(default=None, max_length=20000)
     unit_code: str | None = Field(default=None, max_length=64)
     due_date: date | None = None
+    co_unit_codes: CoUnitCodes | None = Field(default=None, max_length=50)
     satisfaction: Satisfaction | None = None
     into: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
@@ -177,8 +199,18 @@ class EvidenceList(BaseModel):
     data: list[EvidencePublic]
 
 
+_COMPUTED = {"workflow", "measures_summary"}
+
+
 def to_public(item) -> ItemPublic:
     return ItemPublic(
-        **{k: getattr(item, k) for k in ItemPublic.model_fields if k != "workflow"},
+        **{k: getattr(item, k) for k in ItemPublic.model_fields if k not in _COMPUTED},
         workflow=WorkflowRef(name=item.workflow_name, version=item.workflow_version),
+        measures_summary=MeasuresSummary(
+            total=item.measures_total,
+            open=item.measures_open,
+            done=item.measures_done,
+            ongoing=item.measures_ongoing,
+            overdue=item.measures_overdue,
+        ),
     )

@@ -4,7 +4,7 @@ import hashlib
 import json
 from datetime import timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -13,12 +13,14 @@ from app.auth.service import Caller, with_unit_codes
 from app.clock import now
 from app.deadlines.schedule import rearm
 from app.deadlines.store import load_calendar
-from app.errors import Conflict, Invalid, NotFound, PreconditionFailed, field_error
+from app.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, field_error
 from app.events.outbox import emit
 from app.items import history
 from app.items.models import IdempotencyRecord, Item
 from app.items.queries import ItemFilters, page, scoped
-from app.items.schemas import ItemCreate, ItemUpdate, to_public
+from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate, to_public
+from app.items.scope import lead_and_co_unit
+from app.plans.co_units import check_co_units, set_co_units
 from app.settings import get_settings
 from app.units.service import subtree_code_list, subtree_codes_like, subtree_pattern
 from app.workflow.registry import registry
@@ -43,16 +45,20 @@ def emit_item_event(
         at=at,
         item_id=item.id,
         unit_code=item.unit_code,
+        co_unit_codes=item.co_unit_codes,
         data={**data, "item": snapshot or item_json(item)},
     )
 
 
 def _item_query(lock: bool, in_subtree: bool):
-    stmt = select(Item).where(Item.id == bindparam("item_id"))
     if in_subtree:
-        stmt = stmt.where(Item.unit_code.in_(subtree_codes_like(bindparam("subtree"))))
+        lead, co = lead_and_co_unit(subtree_codes_like(bindparam("subtree")))
+        stmt = select(Item, lead.label("lead")).where(or_(lead, co))
+    else:
+        stmt = select(Item, true().label("lead"))
+    stmt = stmt.where(Item.id == bindparam("item_id"))
     if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = stmt.with_for_update(of=Item).execution_options(populate_existing=True)
     return stmt
 
 
@@ -64,17 +70,35 @@ _ITEM_QUERIES = {
 }
 
 
-def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = False) -> Item:
-    """The item if the caller may see it (404 otherwise); ``lock`` takes its row lock.
+def get_item_as(
+    session: Session, caller: Caller, item_id: int, *, lock: bool = False
+) -> tuple[Item, bool]:
+    """The item if the caller may see it (404 otherwise), and whether the caller acts
+    for its lead unit (always for roles not bound to a unit; a unit key whose subtree
+    holds only a co-unit does not). ``lock`` takes the item's row lock.
 
-    Unit keys see their unit's subtree only (a subquery on the unit paths)."""
+    One statement: the scope (``app.items.scope``) on the unit paths, as a subquery."""
     params: dict = {"item_id": item_id}
     in_subtree = caller.role == Role.unit
     if in_subtree:
         params["subtree"] = subtree_pattern(caller.unit_path or "/-none-/")
-    item = session.scalars(_ITEM_QUERIES[lock, in_subtree], params).first()
-    if item is None:
+    row = session.execute(_ITEM_QUERIES[lock, in_subtree], params).first()
+    if row is None:
         raise NotFound(f"No item with id {item_id}.")
+    return row[0], bool(row[1])
+
+
+def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = False) -> Item:
+    """The item if the caller may see it (lead or co-unit scope); 404 otherwise."""
+    return get_item_as(session, caller, item_id, lock=lock)[0]
+
+
+def require_lead(session: Session, caller: Caller, item_id: int, what: str) -> Item:
+    """The locked item, if the caller may act for its lead unit: a co-unit's key
+    sees the item but is refused (403) what only the lead unit does."""
+    item, lead = get_item_as(session, caller, item_id, lock=True)
+    if not lead:
+        raise Forbidden(f"Only the lead unit (牵头单位) may {what}.")
     return item
 
 
@@ -257,9 +281,17 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
 def update_item(
     session: Session, caller: Caller, item_id: int, data: ItemUpdate, if_match: str | None
 ) -> Item:
-    item = get_item(session, caller, item_id, lock=True)
-    check_if_match(item, if_match)
+    if caller.role not in (Role.admin, Role.supervisor, Role.unit):
+        raise Forbidden("This needs the role admin or supervisor (or the lead unit).")
     changes = data.model_dump(exclude_unset=True, mode="json")
+    if caller.role == Role.unit:
+        others = sorted(set(changes) - set(PERSON_FIELDS))
+        if others:
+            raise Forbidden(f"A unit may set only {' and '.join(PERSON_FIELDS)}, not {others}.")
+        item = require_lead(session, caller, item_id, "name the responsible people")
+    else:
+        item = get_item(session, caller, item_id, lock=True)
+    check_if_match(item, if_match)
     if "title" in changes and (changes["title"] is None or not changes["title"].strip()):
         raise Invalid(
             "The title must not be blank.",
@@ -271,11 +303,21 @@ def update_item(
         changes["description"] = ""
     if "tags" in changes and changes["tags"] is None:
         changes["tags"] = []
+    for name in PERSON_FIELDS:
+        if name in changes and changes[name] is not None:
+            changes[name] = changes[name].strip() or None
+    if changes.get("co_unit_codes") is not None:
+        changes["co_unit_codes"] = check_co_units(session, changes["co_unit_codes"], item.unit_code)
+    elif "co_unit_codes" in changes:
+        changes["co_unit_codes"] = []
     changed = {k: v for k, v in changes.items() if getattr(item, k) != v}
     if not changed:
         return item
     for key, value in changed.items():
-        setattr(item, key, value)
+        if key == "co_unit_codes":
+            set_co_units(session, item, value)
+        else:
+            setattr(item, key, value)
     moment = now(session)
     item.version += 1
     item.updated_at = moment

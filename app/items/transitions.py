@@ -18,12 +18,13 @@ from app.errors import ActionNotAllowed, Forbidden, Invalid
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ActionInfo, TransitionRequest
+from app.items.scope import acts_for_lead
 from app.items.service import (
     check_if_match,
     column_values,
     deadline_dates,
     emit_item_event,
-    get_item,
+    get_item_as,
     item_json,
     refresh_deadlines,
     write_changes,
@@ -38,8 +39,12 @@ ALWAYS_ALLOWED_FIELDS = {"comment"}
 DEADLINE_COLUMNS = ("due_date", "accept_due_date", "ladder_deadline")
 
 
-def may_act(caller: Caller, action: ActionDef) -> bool:
-    return caller.role == Role.admin or caller.role.value in action.roles
+def may_act(caller: Caller, action: ActionDef, lead: bool = True) -> bool:
+    """The caller's role may take ``action``; a unit key only for an item whose lead
+    unit it acts for (``lead``): co-units never sign, return or submit."""
+    if caller.role == Role.admin:
+        return True
+    return caller.role.value in action.roles and (lead or caller.role != Role.unit)
 
 
 def _context(
@@ -65,17 +70,20 @@ def _context(
 
 
 def action_states(
-    session: Session, caller: Caller, item: Item
+    session: Session, caller: Caller, item: Item, lead: bool | None = None
 ) -> list[tuple[ActionDef, str | None]]:
     """Every action this caller's role may take from the item's state, each with
-    the Chinese reason a guard refuses it now (None: it may be taken)."""
+    the Chinese reason a guard refuses it now (None: it may be taken).
+    ``lead``: whether the caller acts for the item's lead unit (looked up if None)."""
+    if lead is None:
+        lead = acts_for_lead(session, caller, item)
     wf = registry.get(item.workflow_name, item.workflow_version)
     machine = registry.machine(item.workflow_name, item.workflow_version)
     ctx = _context(session, caller, item, wf, {})
     result = []
     for name in machine.actions_from(item.state):
         action = wf.action(name)
-        if action is None or not may_act(caller, action):
+        if action is None or not may_act(caller, action, lead):
             continue
         ctx.failed_guards.clear()
         ok = machine.may(item.state, name, ctx)
@@ -84,9 +92,11 @@ def action_states(
     return result
 
 
-def allowed_actions(session: Session, caller: Caller, item: Item) -> list[ActionDef]:
+def allowed_actions(
+    session: Session, caller: Caller, item: Item, lead: bool | None = None
+) -> list[ActionDef]:
     """What this caller may do to this item now: role, source state and guards."""
-    return [a for a, reason in action_states(session, caller, item) if reason is None]
+    return [a for a, reason in action_states(session, caller, item, lead) if reason is None]
 
 
 def action_infos(
@@ -111,6 +121,8 @@ def _check_fields(action: ActionDef, fields: dict) -> None:
         if fields.get(f) is None or (isinstance(fields.get(f), str) and not fields[f].strip())
     ]
     takes = set(action.requires) | set(action.optional) | ALWAYS_ALLOWED_FIELDS
+    if "set_unit" in action.effects:  # naming the lead may name its co-units too
+        takes.add("co_unit_codes")
     errors += [
         {"field": f, "message": f"not a field of {action.name}"}
         for f, v in fields.items()
@@ -125,7 +137,7 @@ def transition(
 ) -> Item:
     """Run ``req`` on the item; return it, detached from ``session`` (its row is
     already written, see ``write_changes``)."""
-    item = get_item(session, caller, item_id, lock=True)
+    item, lead = get_item_as(session, caller, item_id, lock=True)
     check_if_match(item, if_match)
     wf = registry.get(item.workflow_name, item.workflow_version)
     machine = registry.machine(item.workflow_name, item.workflow_version)
@@ -135,18 +147,20 @@ def transition(
             f"Unknown action {req.action!r}.",
             errors=[{"field": "action", "message": "not an action of this workflow"}],
         )
-    if not may_act(caller, action):
+    if not may_act(caller, action, lead):
+        if caller.role.value in action.roles:
+            raise Forbidden(f"Only the lead unit (牵头单位) may {action.name}; a co-unit may not.")
         raise Forbidden(f"The role {caller.role.value} may not {action.name}.")
     if action.name not in machine.actions_from(item.state):
         raise ActionNotAllowed(
             f"{action.name!r} is not possible while the item is {item.state!r}.",
-            allowed_actions=[a.name for a in allowed_actions(session, caller, item)],
+            allowed_actions=[a.name for a in allowed_actions(session, caller, item, lead)],
             state=item.state,
         )
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
     before = column_values(item)
-    apply(session, caller, item, wf, action, fields)
+    apply(session, caller, item, wf, action, fields, lead=lead)
     write_changes(session, item, before)
     return item
 
@@ -159,6 +173,7 @@ def apply(
     action: ActionDef,
     fields: dict,
     calendar=None,
+    lead: bool | None = None,
 ) -> None:
     """Fire ``action`` (already checked for role, source state and fields) on ``item``:
     guards, effects, version, deadlines, history entry and events. The item's row is
@@ -174,8 +189,9 @@ def apply(
     if new_state is None:
         guard = guards.REGISTRY[ctx.failed_guards[0]]
         if guard.status == 409:
-            allowed = [a.name for a in allowed_actions(session, caller, item)]
-            raise ActionNotAllowed(guard.message, allowed_actions=allowed, state=item.state)
+            allowed = [a.name for a in allowed_actions(session, caller, item, lead)]
+            detail, extra = guard.explain(ctx)
+            raise ActionNotAllowed(detail, allowed_actions=allowed, state=item.state, **extra)
         raise Invalid(guard.message, errors=[{"field": guard.field, "message": guard.message}])
 
     item.state = new_state

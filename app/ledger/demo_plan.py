@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from app.deadlines.calendar import WorkdayCalendar
 from app.ledger import demo_data as d
+from app.plans.demo import plan_measures
 
 PLAN = [  # (source, count, campaign key or None for the joint-supervision projects)
     ("inspection", 512, None),
@@ -110,6 +111,7 @@ class Planner:
         self, seed: int, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime, scale: float = 1.0
     ) -> None:
         self.rng = random.Random(seed)
+        self.plans_rng = random.Random(seed + 1)  # measures: the items' own draws unchanged
         self.scale = scale
         self.cal, self.tz, self.now = cal, tz, now
         self.today = now.astimezone(tz).date()
@@ -202,6 +204,9 @@ class Planner:
             period = PERIODS[source] + rng.randint(-2, 5)
         self.hotline = source == "hotline"
         steps = self._timeline(outcome, unit, period)
+        steps = plan_measures(
+            self.plans_rng, steps, source, unit, self.all_units, self.today, self.wd, Step
+        )
         self._stamp(steps)
         label = campaign if campaign_key else campaign.removeprefix("联合监督·")
         return ItemPlan(

@@ -16,6 +16,8 @@ Definitions (also in the router's docstring):
   whose ``on_time`` is set (closed as rectified with a due date): the honest
   record, so a late extension or a slow review does not change it. ``null``
   when there are none.
+- ``measures``: the measures of the matching items, ``total`` and by status
+  (``open``, ``done``, ``ongoing``), and ``overdue`` (open, past their date).
 - ``satisfaction_rate`` (满意率) = items whose latest callback (回访) was
   satisfied or basically satisfied / items with a callback other than
   ``unreachable``; duplicates excluded. ``null`` when there are none.
@@ -132,6 +134,17 @@ def _measures(session: Session, tz: ZoneInfo) -> list:
     ]
 
 
+MEASURE_COUNTS = ("total", "open", "done", "ongoing", "overdue")
+
+
+def _measure_sums() -> list:
+    """The measures of the matching items, from the counts each item keeps."""
+    return [
+        func.coalesce(func.sum(getattr(Item, f"measures_{name}")), 0).label(f"measures_{name}")
+        for name in MEASURE_COUNTS
+    ]
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -160,7 +173,7 @@ def _all_states() -> list[str]:
 def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     tz = get_settings().tz
     caller = with_unit_codes(session, caller)
-    base = filters.apply(scoped(select(*_measures(session, tz)), caller), tz)
+    base = filters.apply(scoped(select(*_measures(session, tz), *_measure_sums()), caller), tz)
     counts = {k: int(v) for k, v in session.execute(base).one()._mapping.items()}
     by_state = dict.fromkeys(_all_states(), 0)
     states = filters.apply(scoped(select(Item.state, func.count(Item.id)), caller), tz).group_by(
@@ -178,6 +191,7 @@ def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
         "rectification_rate": figures["rectification_rate"],
         "overdue": figures["overdue"],
         "on_time_rate": figures["on_time_rate"],
+        "measures": {name: counts[f"measures_{name}"] for name in MEASURE_COUNTS},
         "satisfaction_rate": figures["satisfaction_rate"],
         "redo": figures["redo"],
     }

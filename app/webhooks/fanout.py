@@ -1,7 +1,8 @@
 """Fan-out: committed outbox rows become one delivery per matching subscription.
 
 A subscription matches an event by type (or ``*``) and, when it is scoped to
-a unit, by the event's unit lying in that unit's subtree. Fan-out runs one
+a unit, by the event's lead or one of its co-units (as they were when it
+happened) lying in that unit's subtree (``app.items.scope.covers``). Fan-out runs one
 worker at a time (an advisory lock on PostgreSQL, the write lock on SQLite),
 so deliveries are created in event order and an item's order holds. It reads
 committed rows by id: ids are taken when a transaction writes its events,
@@ -19,6 +20,7 @@ from app.db import is_postgres
 from app.events import hooks
 from app.events.models import Event
 from app.events.outbox import envelope
+from app.items.scope import covers
 from app.locks import FAN_OUT_LOCK
 from app.units.models import Unit
 from app.units.service import subtree_codes
@@ -32,7 +34,7 @@ Sub = WebhookSubscription
 def _matches(sub: Sub, event: Event, scopes: dict[int, set[str]]) -> bool:
     if "*" not in sub.events and event.type not in sub.events:
         return False
-    return sub.unit_code is None or event.unit_code in scopes[sub.id]
+    return sub.unit_code is None or covers(scopes[sub.id], event.unit_code, event.co_unit_codes)
 
 
 def fan_out(session: Session, limit: int = 500) -> int:

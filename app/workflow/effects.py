@@ -14,6 +14,7 @@ from app.deadlines.schedule import deadline_key, validate_due_date
 from app.errors import field_error
 from app.items import history
 from app.items.models import Evidence, Item
+from app.plans.co_units import apply_lead_change
 from app.units.models import Unit
 
 
@@ -22,6 +23,7 @@ def _set_unit(ctx) -> None:
     if ctx.session.get(Unit, code) is None:
         raise field_error("unit_code", f"No unit with code {code!r}.")
     ctx.item.unit_code = code
+    apply_lead_change(ctx.session, ctx.item, ctx.fields.get("co_unit_codes"))
 
 
 def _clear_unit(ctx) -> None:

@@ -21,6 +21,12 @@ class Guard:
     field: str
     message: str
     reason: str
+    """The Chinese reason ``/actions`` shows beside a greyed button."""
+    details: Callable | None = None
+    """Optional: (detail, problem extensions) naming what blocks it now."""
+
+    def explain(self, ctx) -> tuple[str, dict]:
+        return self.details(ctx) if self.details else (self.message, {})
 
 
 _NEW_EVIDENCE = (
@@ -57,6 +63,25 @@ def _has_unit(ctx) -> bool:
     return ctx.item.unit_code is not None
 
 
+def _measures_settled(ctx) -> bool:
+    return not ctx.item.measures_open
+
+
+def _open_measures(ctx) -> tuple[str, dict]:
+    from app.plans.service import open_measures  # plans build on items, not the reverse
+
+    rows = open_measures(ctx.session, ctx.item.id)
+    named = "、".join(f"{m.seq}.「{m.title}」" for m in rows)
+    detail = (
+        f"整改措施未全部完成（{len(rows)} 项未完成：{named}）；完成或列为长期坚持后再申请销号。"
+    )
+    return detail, {"open_measures": [{"id": m.id, "seq": m.seq, "title": m.title} for m in rows]}
+
+
+MEASURES_SETTLED = "measures_settled"
+"""Implied by every closure request (an action with ``mark_review_pending``): every
+measure done or ongoing (``app.workflow.machine``)."""
+
 REGISTRY: dict[str, Guard] = {
     "has_unit": Guard(
         _has_unit,
@@ -72,6 +97,14 @@ REGISTRY: dict[str, Guard] = {
         "Upload at least one evidence file (佐证材料) before submitting; after a "
         "rejection or reopening, one uploaded since.",
         "请先上传佐证材料（退回重整或回头看后须上传新的佐证材料）",
+    ),
+    MEASURES_SETTLED: Guard(
+        _measures_settled,
+        409,
+        "measures",
+        "Every measure must be done or ongoing before submitting.",
+        "整改措施未全部完成（完成或列为长期坚持后再申请销号）",
+        _open_measures,
     ),
     "caller_settled": Guard(
         _caller_settled,

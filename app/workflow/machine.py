@@ -52,7 +52,7 @@ class WorkflowMachine:
                 "trigger": a.name,
                 "source": src,
                 "dest": target.to,
-                "conditions": [self._condition(g) for g in target.guards],
+                "conditions": [self._condition(g) for g in self._guards(target)],
                 "before": [self._effect(e) for e in target.effects],
             }
             for a in workflow.actions
@@ -67,6 +67,13 @@ class WorkflowMachine:
             auto_transitions=False,
             send_event=True,
         )
+
+    @staticmethod
+    def _guards(action) -> list[str]:
+        """The target's guards; a closure request also needs its measures settled."""
+        if "mark_review_pending" in action.effects:
+            return [*action.guards, guards.MEASURES_SETTLED]
+        return list(action.guards)
 
     @staticmethod
     def _condition(name: str):
@@ -105,7 +112,7 @@ class WorkflowMachine:
         act = self.workflow.action(action)
         if act is None or state not in act.from_:
             return False
-        for name in act.guards:
+        for name in self._guards(act):
             if not guards.REGISTRY[name].predicate(ctx):
                 ctx.failed_guards.append(name)  # the first refusal names the reason
                 return False

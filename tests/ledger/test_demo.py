@@ -154,3 +154,23 @@ def test_demo_loads_and_its_reports_add_up(api, engine):
 
     ledger = sheet_rows(api.get("/items/export", expect=200).content)
     assert len(ledger) == 141
+
+    # plans: inspection and audit findings with co-units and 2-5 measures each
+    planned = [i for i in items if i["measures_summary"]["total"]]
+    assert planned and {i["source"] for i in planned} <= {"inspection", "audit"}
+    assert all(2 <= i["measures_summary"]["total"] <= 5 and i["co_unit_codes"] for i in planned)
+    assert all(not i["measures_summary"]["open"] for i in planned if i["review_pending"])
+    kinds, statuses, reports = Counter(), Counter(), 0
+    for item in planned:
+        for m in api.get(f"/items/{item['id']}/measures").json()["data"]:
+            kinds[m["kind"]] += 1
+            statuses[m["status"], m["light"]] += 1
+            assert m["unit_code"] in [item["unit_code"], *item["co_unit_codes"]]
+            reports += m["latest_progress"] is not None
+    assert set(kinds) == {"immediate", "deadline", "long_term"}
+    assert statuses["ongoing", "none"] and statuses["done", "none"] and statuses["open", "red"]
+    assert reports > len(planned)
+    assert {"measure_create", "measure_progress", "measure_complete", "measure_overdue"} <= set(
+        actions
+    )
+    assert summary["measures"]["total"] == sum(i["measures_summary"]["total"] for i in items)

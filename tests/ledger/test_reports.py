@@ -91,6 +91,7 @@ def test_summary_matches_the_hand_count(api, world):
         "rectification_rate": 0.6667,
         "overdue": 1,
         "on_time_rate": 0.5,
+        "measures": {"total": 0, "open": 0, "done": 0, "ongoing": 0, "overdue": 0},
         "satisfaction_rate": None,
         "redo": 0,
     }

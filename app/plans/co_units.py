@@ -1,0 +1,49 @@
+"""Co-units (配合单位) of an item: the rendered list and its index rows, kept together."""
+
+from sqlalchemy import delete, insert, select
+from sqlmodel import Session
+
+from app.errors import field_error
+from app.items.models import Item
+from app.plans.models import ItemCoUnit
+from app.units.models import Unit
+
+MAX_CO_UNITS = 50
+_LINKS = ItemCoUnit.__table__
+
+
+def check_co_units(session: Session, codes: list[str], lead: str | None) -> list[str]:
+    """``codes`` without duplicates, if every one names an existing unit other than the
+    lead (422 naming ``co_unit_codes`` otherwise)."""
+    codes = list(dict.fromkeys(c.strip() for c in codes))
+    if len(codes) > MAX_CO_UNITS:
+        raise field_error("co_unit_codes", f"At most {MAX_CO_UNITS} co-units.")
+    if lead is not None and lead in codes:
+        raise field_error("co_unit_codes", f"The lead unit {lead!r} cannot also be a co-unit.")
+    known = set(session.scalars(select(Unit.code).where(Unit.code.in_(codes)))) if codes else set()
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise field_error("co_unit_codes", f"No unit with code {', '.join(map(repr, unknown))}.")
+    return codes
+
+
+def set_co_units(session: Session, item: Item, codes: list[str]) -> None:
+    """Make ``codes`` (already checked) the item's co-units: the item's list and the
+    ``item_co_unit`` rows the scope queries use, written together."""
+    if codes == list(item.co_unit_codes or []):
+        return
+    conn = session.connection()
+    conn.execute(delete(_LINKS).where(_LINKS.c.item_id == item.id))
+    if codes:
+        conn.execute(insert(_LINKS), [{"item_id": item.id, "unit_code": c} for c in codes])
+    item.co_unit_codes = list(codes)
+
+
+def apply_lead_change(session: Session, item: Item, requested: list[str] | None) -> None:
+    """After the lead changed to ``item.unit_code`` (assign, reassign): the requested
+    co-units, or when none were named the current ones minus the new lead."""
+    if requested is None:
+        codes = [c for c in item.co_unit_codes or [] if c != item.unit_code]
+    else:
+        codes = check_co_units(session, requested, item.unit_code)
+    set_co_units(session, item, codes)

@@ -1,0 +1,373 @@
+"""Measure rules: who may create, edit, report on, complete and reopen a measure.
+
+Every change locks the item, bumps its version, refreshes its measures'
+counts, appends to the item's hash chain and emits an event of the item
+(``data.item`` and ``data.measure``): history, webhooks and the feed stay one
+stream per item. ``create_measure`` is the part an importer calls for an item
+it already holds locked.
+"""
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.auth.models import Role
+from app.auth.service import Caller, with_unit_codes
+from app.clock import now, to_local_date
+from app.deadlines.schedule import validate_due_date
+from app.deadlines.store import load_calendar
+from app.errors import ActionNotAllowed, Forbidden, NotFound, field_error
+from app.items import history
+from app.items.models import Item
+from app.items.service import emit_item_event, get_item, get_item_as
+from app.plans.lights import refresh_light
+from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
+from app.plans.schemas import MeasureCreate, MeasurePublic, MeasureUpdate, ProgressCreate
+from app.settings import get_settings
+from app.workflow.registry import registry
+
+SUPERVISING = {Role.admin, Role.supervisor}
+LEAD_CREATES_IN = {"assigned", "rectifying"}
+
+
+def measure_json(m: Measure) -> dict:
+    return MeasurePublic.model_validate(m, from_attributes=True).model_dump(mode="json")
+
+
+def open_measures(session: Session, item_id: int) -> list[Measure]:
+    return list(
+        session.scalars(
+            select(Measure)
+            .where(Measure.item_id == item_id, Measure.status == MeasureStatus.open.value)
+            .order_by(Measure.seq)
+        )
+    )
+
+
+def refresh_counts(session: Session, item: Item) -> None:
+    """The item's ``measures_*`` counts from its measures (one GROUP BY)."""
+    counts = {"open": 0, "done": 0, "ongoing": 0}
+    overdue = 0
+    rows = session.execute(
+        select(Measure.status, Measure.light, func.count())
+        .where(Measure.item_id == item.id)
+        .group_by(Measure.status, Measure.light)
+    )
+    for status, light, n in rows:
+        counts[status] = counts.get(status, 0) + n
+        if status == MeasureStatus.open and light == "red":
+            overdue += n
+    item.measures_total = sum(counts.values())
+    item.measures_open = counts["open"]
+    item.measures_done = counts["done"]
+    item.measures_ongoing = counts["ongoing"]
+    item.measures_overdue = overdue
+
+
+def record(
+    session: Session,
+    item: Item,
+    measure: Measure,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    event: str | None,
+    comment: str | None = None,
+    **data,
+) -> None:
+    """One measure change on the (locked) item: counts, version, history, event."""
+    session.flush()
+    refresh_counts(session, item)
+    item.version += 1
+    item.updated_at = at
+    entry = {"measure_id": measure.id, "seq": measure.seq, **data}
+    history.note(session, item, at=at, actor=actor, action=action, comment=comment, data=entry)
+    session.flush()
+    if event:
+        emit_item_event(session, event, item, at, measure=measure_json(measure), **data)
+
+
+def _final(item: Item) -> bool:
+    return registry.get(item.workflow_name, item.workflow_version).state(item.state).final
+
+
+def _refuse_if_closed(item: Item) -> None:
+    if _final(item):
+        raise ActionNotAllowed(
+            "The item is closed; its measures can no longer change.",
+            allowed_actions=[],
+            state=item.state,
+        )
+
+
+def _due_for(kind: str, due: date | None, item: Item) -> date | None:
+    if kind == MeasureKind.long_term:
+        if due is not None:
+            raise field_error("due_date", "A long-term measure (长期坚持) has no due date.")
+        return None
+    if kind == MeasureKind.deadline and due is None:
+        raise field_error("due_date", "A deadline measure (限期整改) needs a due date.")
+    return due if due is not None else item.due_date
+
+
+def _check_unit(item: Item, code: str | None) -> str:
+    code = code or item.unit_code
+    if code is None or (code != item.unit_code and code not in (item.co_unit_codes or [])):
+        raise field_error("unit_code", "A measure's unit must be the lead unit or a co-unit.")
+    return code
+
+
+def create_measure(
+    session: Session,
+    item: Item,
+    actor: str,
+    data: MeasureCreate,
+    moment: datetime | None = None,
+    calendar=None,
+) -> Measure:
+    """Add a measure to ``item`` (already locked and in the caller's scope; rules on who
+    may are the caller's). For importers as for the API: validated, recorded, emitted."""
+    _refuse_if_closed(item)
+    moment = moment or now(session)
+    due = _due_for(data.kind, data.due_date, item)
+    if due is not None and due != item.due_date:
+        validate_due_date(due, to_local_date(moment))
+    last = session.scalar(select(func.max(Measure.seq)).where(Measure.item_id == item.id))
+    measure = Measure(
+        item_id=item.id,
+        seq=(last or 0) + 1,
+        title=data.title,
+        unit_code=_check_unit(item, data.unit_code),
+        kind=data.kind.value,
+        due_date=due,
+        created_at=moment,
+        updated_at=moment,
+    )
+    refresh_light(measure, calendar or load_calendar(session), get_settings().tz, moment)
+    session.add(measure)
+    record(
+        session,
+        item,
+        measure,
+        at=moment,
+        actor=actor,
+        action="measure_create",
+        event="measure.created",
+        title=measure.title,
+        kind=measure.kind,
+        unit_code=measure.unit_code,
+        due_date=due and due.isoformat(),
+    )
+    return measure
+
+
+def _lead_item(session: Session, caller: Caller, item_id: int, what: str) -> Item:
+    """The locked item, if the caller supervises or acts for its lead unit."""
+    if caller.role not in SUPERVISING | {Role.unit}:
+        raise Forbidden(f"The role {caller.role.value} may not {what}.")
+    item, lead = get_item_as(session, caller, item_id, lock=True)
+    if not lead:
+        raise Forbidden(f"Only a supervisor or the lead unit (牵头单位) may {what}.")
+    return item
+
+
+def add_measure(session: Session, caller: Caller, item_id: int, data: MeasureCreate) -> Measure:
+    item = _lead_item(session, caller, item_id, "add measures")
+    if caller.role == Role.unit and item.state not in LEAD_CREATES_IN:
+        raise ActionNotAllowed(
+            "The lead unit adds measures while the item is assigned or rectifying.",
+            allowed_actions=[],
+            state=item.state,
+        )
+    return create_measure(session, item, caller.actor, data)
+
+
+def _measure(session: Session, item: Item, measure_id: int, lock: bool = True) -> Measure:
+    stmt = select(Measure).where(Measure.id == measure_id, Measure.item_id == item.id)
+    measure = session.scalars(stmt.with_for_update() if lock else stmt).first()
+    if measure is None:
+        raise NotFound(f"No measure {measure_id} on item {item.id}.")
+    return measure
+
+
+def _require_open(item: Item, measure: Measure) -> None:
+    if measure.status != MeasureStatus.open:
+        raise ActionNotAllowed(
+            f"Measure {measure.seq} is {measure.status}; a supervisor may reopen it.",
+            allowed_actions=[],
+            state=item.state,
+        )
+
+
+def update_measure(
+    session: Session, caller: Caller, item_id: int, measure_id: int, data: MeasureUpdate
+) -> Measure:
+    item = _lead_item(session, caller, item_id, "edit measures")
+    _refuse_if_closed(item)
+    measure = _measure(session, item, measure_id)
+    _require_open(item, measure)
+    changes = data.model_dump(exclude_unset=True)
+    kind = changes.get("kind") or measure.kind
+    if "kind" in changes and changes["kind"] is None:
+        raise field_error("kind", "must not be null")
+    due = changes.get("due_date", measure.due_date)
+    if kind == MeasureKind.long_term and "due_date" not in changes:
+        due = None
+    due = _due_for(kind, due, item)
+    moment = now(session)
+    if due is not None and due != measure.due_date:
+        validate_due_date(due, to_local_date(moment))
+    new = {
+        "title": changes.get("title") or measure.title,
+        "kind": str(kind),
+        "unit_code": _check_unit(item, changes.get("unit_code") or measure.unit_code),
+        "due_date": due,
+    }
+    changed = {k: v for k, v in new.items() if getattr(measure, k) != v}
+    if not changed:
+        return measure
+    for key, value in changed.items():
+        setattr(measure, key, value)
+    measure.updated_at = moment
+    refresh_light(measure, load_calendar(session), get_settings().tz, moment)
+    if "due_date" in changed:
+        changed["due_date"] = due and due.isoformat()
+    record(
+        session,
+        item,
+        measure,
+        at=moment,
+        actor=caller.actor,
+        action="measure_update",
+        event="measure.updated",
+        changed=changed,
+    )
+    return measure
+
+
+def _its_unit_or_lead(session: Session, caller: Caller, item_id: int, measure_id: int, what: str):
+    """(item, measure), locked, if the caller may act on the measure as its unit or the
+    lead unit (a unit key) or is an admin; supervisors only where ``what`` allows."""
+    if caller.role == Role.viewer:
+        raise Forbidden(f"The viewer role may not {what}.")
+    item, lead = get_item_as(session, caller, item_id, lock=True)
+    _refuse_if_closed(item)
+    measure = _measure(session, item, measure_id)
+    mine = lead or measure.unit_code in with_unit_codes(session, caller).unit_codes
+    if caller.role == Role.unit and not mine:
+        raise Forbidden(f"Only the measure's unit or the lead unit may {what}.")
+    return item, measure
+
+
+def report_progress(
+    session: Session, caller: Caller, item_id: int, measure_id: int, data: ProgressCreate
+) -> MeasureProgress:
+    item, measure = _its_unit_or_lead(session, caller, item_id, measure_id, "report progress")
+    moment = now(session)
+    progress = MeasureProgress(
+        measure_id=measure.id,
+        at=moment,
+        actor=caller.actor,
+        comment=data.comment,
+        percent=data.percent,
+    )
+    session.add(progress)
+    measure.latest_progress = progress_json(progress)
+    measure.updated_at = moment
+    record(
+        session,
+        item,
+        measure,
+        at=moment,
+        actor=caller.actor,
+        action="measure_progress",
+        event="measure.progress",
+        comment=data.comment,
+        progress=measure.latest_progress,
+    )
+    return progress
+
+
+def progress_json(p: MeasureProgress) -> dict:
+    at = p.at.isoformat().replace("+00:00", "Z")
+    return {"at": at, "actor": p.actor, "comment": p.comment, "percent": p.percent}
+
+
+def complete_measure(
+    session: Session, caller: Caller, item_id: int, measure_id: int, comment: str
+) -> Measure:
+    if caller.role == Role.supervisor:
+        raise Forbidden("The measure's unit or the lead unit completes a measure.")
+    item, measure = _its_unit_or_lead(session, caller, item_id, measure_id, "complete it")
+    _require_open(item, measure)
+    moment = now(session)
+    long_term = measure.kind == MeasureKind.long_term
+    measure.status = (MeasureStatus.ongoing if long_term else MeasureStatus.done).value
+    measure.completed_at = measure.updated_at = moment
+    refresh_light(measure, load_calendar(session), get_settings().tz, moment)
+    record(
+        session,
+        item,
+        measure,
+        at=moment,
+        actor=caller.actor,
+        action="measure_complete",
+        event="measure.completed",
+        comment=comment,
+        status=measure.status,
+    )
+    return measure
+
+
+def reopen_measure(
+    session: Session, caller: Caller, item_id: int, measure_id: int, comment: str
+) -> Measure:
+    if caller.role not in SUPERVISING:
+        raise Forbidden("Only a supervisor may reopen a measure.")
+    item = get_item(session, caller, item_id, lock=True)
+    _refuse_if_closed(item)
+    measure = _measure(session, item, measure_id)
+    if measure.status == MeasureStatus.open:
+        raise ActionNotAllowed(
+            f"Measure {measure.seq} is already open.", allowed_actions=[], state=item.state
+        )
+    moment = now(session)
+    measure.status = MeasureStatus.open.value
+    measure.completed_at = None
+    measure.updated_at = moment
+    refresh_light(measure, load_calendar(session), get_settings().tz, moment)
+    record(
+        session,
+        item,
+        measure,
+        at=moment,
+        actor=caller.actor,
+        action="measure_reopen",
+        event="measure.reopened",
+        comment=comment,
+        status=measure.status,
+    )
+    return measure
+
+
+def list_measures(session: Session, caller: Caller, item_id: int) -> list[Measure]:
+    get_item(session, caller, item_id)
+    return list(
+        session.scalars(select(Measure).where(Measure.item_id == item_id).order_by(Measure.seq))
+    )
+
+
+def list_progress(
+    session: Session, caller: Caller, item_id: int, measure_id: int
+) -> list[MeasureProgress]:
+    item = get_item(session, caller, item_id)
+    measure = _measure(session, item, measure_id, lock=False)
+    return list(
+        session.scalars(
+            select(MeasureProgress)
+            .where(MeasureProgress.measure_id == measure.id)
+            .order_by(MeasureProgress.id)
+        )
+    )

@@ -1,0 +1,186 @@
+"""Scope is lead or co-unit: a co-unit sees the item everywhere and does its own
+part; only the lead unit signs, returns, asks for more time and submits; a unit
+that is neither gets 404 on every route."""
+
+import csv
+import io
+
+import pytest
+
+from tests.factories import DUE, assert_problem, make_world
+
+
+@pytest.fixture(scope="module")
+def world(shared_api):
+    w = make_world(shared_api)
+    shared_api.unit("bureau", "市审计局")
+    w.bureau = shared_api.key("unit", "bureau")
+    return w
+
+
+def _plan(world, state: str = "rectifying") -> dict:
+    """An item led by the court with the district as co-unit, one measure each."""
+    api = world.api
+    iid = api.item(world.sup)["id"]
+    api.act(iid, "assign", world.sup, unit_code="court", due_date=DUE, co_unit_codes=["district"])
+    if state == "rectifying":
+        api.act(iid, "accept", world.unit)
+    ms = {}
+    for code in ("court", "district"):
+        body = {
+            "title": f"{code}的整改措施",
+            "kind": "deadline",
+            "due_date": DUE,
+            "unit_code": code,
+        }
+        ms[code] = api.post(f"/items/{iid}/measures", json=body, token=world.sup, expect=201).json()
+    return {"id": iid, "measures": ms}
+
+
+def _read_paths(iid: int, mid: int) -> list[str]:
+    return [
+        f"/items/{iid}",
+        f"/items/{iid}/actions",
+        f"/items/{iid}/history",
+        f"/items/{iid}/history/verify",
+        f"/items/{iid}/evidence",
+        f"/items/{iid}/measures",
+        f"/items/{iid}/measures/{mid}/progress",
+    ]
+
+
+def test_a_co_unit_reads_the_item_on_every_route_and_a_stranger_gets_404(world):
+    api = world.api
+    plan = _plan(world)
+    iid, mid = plan["id"], plan["measures"]["court"]["id"]
+    for path in _read_paths(iid, mid):
+        assert api.get(path, token=world.district).status_code == 200, path
+        assert_problem(api.get(path, token=world.bureau), 404)
+    got = api.get(f"/items/{iid}", token=world.district).json()
+    assert got["unit_code"] == "court" and got["co_unit_codes"] == ["district"]
+    assert got["measures_summary"] == {"total": 2, "open": 2, "done": 0, "ongoing": 0, "overdue": 0}
+
+
+def test_lists_export_reports_and_the_feed_include_co_unit_items(world):
+    api = world.api
+    campaign = "co-unit-lists"
+    iid = _plan_in_campaign(world, campaign)
+    mine = api.get("/items", params={"campaign": campaign}, token=world.district).json()["data"]
+    assert [i["id"] for i in mine] == [iid]
+    assert api.get("/items", params={"campaign": campaign}, token=world.bureau).json()["data"] == []
+    by_unit = api.get("/items", params={"campaign": campaign, "unit": "district"}).json()["data"]
+    assert [i["id"] for i in by_unit] == [iid]
+    assert api.get("/items", params={"campaign": campaign, "unit": "bureau"}).json()["data"] == []
+
+    for token, expected in ((world.district, 1), (world.bureau, 0)):
+        r = api.get("/items/export", params={"format": "csv", "campaign": campaign}, token=token)
+        rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+        assert len(rows) - 1 == expected
+        summary = api.get("/reports/summary", params={"campaign": campaign}, token=token).json()
+        assert summary["total"] == expected
+        assert summary["measures"]["total"] == 2 * expected
+
+    def subjects(token):
+        events = api.get("/events", params={"limit": 500}, token=token).json()["data"]
+        return {e["subject"] for e in events}
+
+    assert f"items/{iid}" in subjects(world.district)
+    assert f"items/{iid}" not in subjects(world.bureau)
+
+
+def _plan_in_campaign(world, campaign: str) -> int:
+    api = world.api
+    iid = _plan(world)["id"]
+    api.patch(f"/items/{iid}", json={"campaign": campaign}, token=world.sup, expect=200)
+    return iid
+
+
+def test_only_the_lead_signs_returns_submits_and_asks_for_more_time(world):
+    api = world.api
+    assigned = _plan(world, "assigned")["id"]
+    for action, fields in (("accept", {}), ("return", {"comment": "不是我们的"})):
+        body = assert_problem(api.act(assigned, action, world.district, expect=None, **fields), 403)
+        assert "牵头单位" in body["detail"]
+        assert_problem(api.act(assigned, action, world.bureau, expect=None, **fields), 404)
+    names = {
+        a["name"]
+        for a in api.get(f"/items/{assigned}/actions", token=world.district).json()["actions"]
+    }
+    assert names == set()
+    names = {
+        a["name"] for a in api.get(f"/items/{assigned}/actions", token=world.unit).json()["actions"]
+    }
+    assert names == {"accept", "return"}
+
+    plan = _plan(world)
+    iid = plan["id"]
+    for m in plan["measures"].values():
+        api.post(
+            f"/items/{iid}/measures/{m['id']}/complete",
+            json={"comment": "完成"},
+            token=world.unit,
+            expect=200,
+        )
+    api.evidence(iid, world.district)  # a co-unit may upload evidence
+    assert_problem(api.act(iid, "submit", world.district, expect=None, comment="已整改"), 403)
+    assert_problem(api.evidence(iid, world.bureau, expect=None), 404)
+    ext = {"due_date": "2026-06-30", "reason": "需要更多时间"}
+    assert_problem(api.post(f"/items/{iid}/extensions", json=ext, token=world.district), 403)
+    assert_problem(api.post(f"/items/{iid}/extensions", json=ext, token=world.bureau), 404)
+    assert api.post(f"/items/{iid}/extensions", json=ext, token=world.unit).status_code == 201
+    assert api.act(iid, "submit", world.unit, comment="已整改到位").json()["review_pending"] is True
+
+
+def test_people_fields_are_the_leads_and_co_units_the_supervisors(world):
+    api = world.api
+    iid = _plan(world)["id"]
+    people = {"responsible_person": "张伟", "responsible_leader": "王副院长"}
+    got = api.patch(f"/items/{iid}", json=people, token=world.unit, expect=200).json()
+    assert got["responsible_person"] == "张伟" and got["responsible_leader"] == "王副院长"
+    assert_problem(api.patch(f"/items/{iid}", json=people, token=world.district), 403)
+    assert_problem(api.patch(f"/items/{iid}", json=people, token=world.bureau), 404)
+    assert_problem(api.patch(f"/items/{iid}", json={"co_unit_codes": []}, token=world.unit), 403)
+    got = api.patch(f"/items/{iid}", json={"co_unit_codes": ["bureau"]}, token=world.sup).json()
+    assert got["co_unit_codes"] == ["bureau"]
+    assert api.get(f"/items/{iid}", token=world.bureau).status_code == 200
+    assert_problem(api.get(f"/items/{iid}", token=world.district), 404)
+    assert api.history(iid)[-1]["data"]["changed"]["co_unit_codes"] == ["bureau"]
+
+
+@pytest.mark.parametrize(
+    "co_units, field",
+    [(["court"], "co_unit_codes"), (["nowhere"], "co_unit_codes"), ([""], "co_unit_codes.0")],
+)
+def test_co_units_must_exist_and_differ_from_the_lead(world, co_units, field):
+    api = world.api
+    iid = api.item(world.sup)["id"]
+    r = api.act(
+        iid,
+        "assign",
+        world.sup,
+        expect=None,
+        unit_code="court",
+        due_date=DUE,
+        co_unit_codes=co_units,
+    )
+    body = assert_problem(r, 422)
+    assert body["errors"][0]["field"] == field
+    assert api.get(f"/items/{iid}").json()["state"] == "found"
+
+
+def test_reassign_keeps_co_units_minus_the_new_lead_unless_given(world):
+    api = world.api
+    iid = _plan(world)["id"]
+    got = api.act(iid, "reassign", world.sup, unit_code="district", comment="改由区政府牵头").json()
+    assert got["unit_code"] == "district" and got["co_unit_codes"] == []
+    got = api.act(
+        iid,
+        "reassign",
+        world.sup,
+        unit_code="court",
+        comment="改回",
+        co_unit_codes=["district", "bureau"],
+    ).json()
+    assert got["co_unit_codes"] == ["district", "bureau"]
+    listed = api.get("/items", params={"unit": "bureau"}).json()["data"]
+    assert iid in [i["id"] for i in listed]
