@@ -165,7 +165,8 @@ def test_submit_is_refused_while_a_measure_is_open_naming_it(world):
     assert "建立台账" in body["detail"] and "长效机制" in body["detail"]
     assert [m["id"] for m in body["open_measures"]] == [first["id"], second["id"]]
     actions = api.get(f"/items/{iid}/actions", token=world.unit).json()["actions"]
-    assert "submit" not in {a["name"] for a in actions}
+    submit = next(a for a in actions if a["name"] == "submit")
+    assert submit["enabled"] is False and "整改措施" in submit["reason"]
 
     base = f"/items/{iid}/measures"
     api.post(
