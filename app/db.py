@@ -86,14 +86,19 @@ def serialize_with_other_processes(session: Session, key: int) -> None:
 
 
 WRITER_WAIT_S = 1800.0
-_sqlite_writer = threading.RLock()
+_sqlite_writer = threading.Semaphore(1)
 
 
 @contextmanager
 def _one_writer() -> Iterator[None]:
     """SQLite has one writer: the process's write units of work queue here, holding
     no connection, instead of polling SQLite's lock for its busy timeout (which a
-    long import outlasts: "database is locked"), or waiting on the pool."""
+    long import outlasts: "database is locked"), or waiting on the pool.
+
+    A semaphore, not a lock: FastAPI enters and leaves a dependency's unit of work
+    in different worker threads (so no thread owns it, and it is not re-entrant:
+    a write unit inside another would wait for itself, as SQLite's lock would).
+    """
     if not _sqlite_writer.acquire(timeout=WRITER_WAIT_S):
         raise PoolTimeout(f"waited {WRITER_WAIT_S:.0f} s for the SQLite write lock")
     try:
