@@ -119,7 +119,8 @@ FILTERS = [
     ({"external_ref": "XF-2026"}, ""),
     ({"q": "XF-2026"}, "A"),
     ({"q": "hl2026"}, "C"),
-    ({"type": "complaint"}, ""),
+    ({"type": "complaint"}, "CG"),  # hotline orders default to complaints
+    ({"type": "help"}, ""),
     ({"review_pending": "true"}, "E"),
     ({"review_pending": "false"}, "ABCDFG"),
     ({"q": "补偿款"}, "A"),

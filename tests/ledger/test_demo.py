@@ -88,11 +88,6 @@ def _all_items(api) -> list[dict]:
 
 
 def _hand_count(items: list[dict], today: date) -> dict:
-    tz = get_settings().tz
-
-    def local(moment: str) -> date:
-        return datetime.fromisoformat(moment).astimezone(tz).date()
-
     rectified = [i for i in items if i["closed_at"] and i["resolution"] == "rectified"]
     was_due = [
         i
@@ -101,7 +96,9 @@ def _hand_count(items: list[dict], today: date) -> dict:
         and (i in rectified or (i["due_date"] and date.fromisoformat(i["due_date"]) < today))
     ]
     dated = [i for i in rectified if i["due_date"]]
-    on_time = [i for i in dated if local(i["closed_at"]) <= date.fromisoformat(i["due_date"])]
+    assert all(i["on_time"] is not None for i in dated)
+    assert all(i["on_time"] is None for i in items if i not in dated)
+    on_time = [i for i in dated if i["on_time"]]  # request in time, rectify deadline never red
     return {
         "total": len(items),
         "by_state": Counter(i["state"] for i in items),

@@ -143,12 +143,13 @@ def test_export_is_not_taken_for_an_item_id_and_bad_parameters_are_400(api, ledg
 
 
 def test_the_honest_record_columns(api, ledger):
-    sup, court, iid = ledger["sup"], ledger["court"], ledger["ids"][0]
-    api.act(iid, "accept", court)
-    api.set_clock("2026-04-01T02:00:00Z")  # the day after its due date (03-31)
+    sup, iid = ledger["sup"], ledger["ids"][1]
+    audit = api.key("unit", "audit")
+    api.act(iid, "accept", audit)
+    api.set_clock("2026-05-01T02:00:00Z")  # the day after its due date (04-30)
     api.post("/admin/scheduler/tick", expect=200)
-    api.evidence(iid, court)
-    api.act(iid, "submit", court, comment="已整改")
+    api.evidence(iid, audit)
+    api.act(iid, "submit", audit, comment="已整改")
     api.act(iid, "verify", sup)
     api.act(iid, "close", sup)
     rows = sheet_rows(api.get("/items/export", params={"state": "closed"}, expect=200).content)

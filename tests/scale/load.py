@@ -243,8 +243,9 @@ class Load:
             elif state == "rectifying" and not pending:
                 if target == "rectifying":
                     return
-                if not self.client.read(f"/items/{iid}/evidence", "unit")["data"]:
-                    self._evidence(iid, rng)
+                actions = self.client.read(f"/items/{iid}/actions", "unit")["actions"]
+                if not any(a["name"] == "submit" and a["enabled"] for a in actions):
+                    self._evidence(iid, rng)  # none yet, or none since a rejection
                 elif target == "evidence":
                     return
                 elif conflict:
@@ -278,6 +279,7 @@ class Load:
         body = {
             "title": f"问题{i}：执行案款发放不及时",
             "source": rng.choice(["audit", "hotline", "inspection", "petition"]),
+            "workflow": "rectification",  # the driver walks this workflow's states
         }
         key = {"Idempotency-Key": f"scale-{self.seed}-{i}"}
         for _ in range(20):
