@@ -16,6 +16,7 @@ of units and people are made up.
 
 import heapq
 import io
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ from app.units.service import create_unit
 from app.workflow.registry import registry
 
 SCAN_DELAY = timedelta(seconds=20)
+log = logging.getLogger("rectify.demo")
+PROGRESS_STEPS = 10
 
 
 def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0) -> str:
@@ -59,10 +62,13 @@ def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0
         ):
             return "demo: the database is not empty; nothing loaded"
         with _engine_clock(session) as clock:
+            log.info("demo: creating the units")
             units = _create_units(session, clock)
             tz = get_settings().tz
             plans = Planner(seed, load_calendar(session), tz, clock.now, scale).items()
+            log.info("demo: %d units; playing a year of %d items", len(units), len(plans))
             _Player(session, clock, units).play(plans)
+            log.info("demo: committing")
         states = Counter(session.scalars(select(Item.state)))
         levels = Counter(session.scalars(select(Item.escalation_level).where(Item.light == "red")))
     return (
@@ -153,8 +159,13 @@ class _Player:
                 order += 1
                 heapq.heappush(self.queue, (step.at, order, index, step))
         self.plans = plans
+        steps, done, every = order, 0, max(1, order // PROGRESS_STEPS)
         while self.queue:
             at, order, index, step = heapq.heappop(self.queue)
+            if step is not None:
+                done += 1
+                if done % every == 0 and done < steps:
+                    log.info("demo: %d%% (%s)", 100 * done // steps, at.date().isoformat())
             if at >= self.end:
                 continue
             self.clock.now = at

@@ -6,13 +6,28 @@ from sqlalchemy import text
 
 from app.deadlines.calendar import fallback_years
 from app.migrate import current_revision, head_revision
+from app.preflight import directory_problem
+from app.settings import get_settings
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-def healthz() -> dict:
+async def healthz() -> dict:
     return {"status": "ok"}
+
+
+def _migrations(request: Request, conn) -> dict:
+    """The schema's revision against head. Checked until it is at head, then
+    remembered: a probe does not re-run the migration check."""
+    state = request.app.state
+    known = getattr(state, "migrations_at_head", None)
+    if known is not None:
+        return known
+    found = {"current": current_revision(conn), "head": head_revision()}
+    if found["current"] == found["head"]:
+        state.migrations_at_head = found
+    return found
 
 
 @router.get("/readyz")
@@ -22,15 +37,17 @@ def readyz(request: Request):
     try:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-            current = current_revision(conn)
+            migrations = _migrations(request, conn)
         detail["database"] = "ok"
-        head = head_revision()
-        detail["migrations"] = {"current": current, "head": head}
-        if current != head:
+        detail["migrations"] = migrations
+        if migrations["current"] != migrations["head"]:
             ready = False
     except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
         ready = False
         detail["database"] = f"unreachable: {type(exc).__name__}"
+    problem = directory_problem(get_settings().evidence_dir)
+    detail["evidence"] = f"not writable: {problem}" if problem else "ok"
+    ready = ready and problem is None
     years = sorted(fallback_years())
     if years:
         detail["calendar"] = {

@@ -24,6 +24,9 @@ from app.settings import get_settings
 from tests.factories import Api
 
 PG_URL = os.environ.get("RECTIFY_TEST_DATABASE_URL")
+# One history key for the whole run, so that no test (a migration run from the repo
+# directory above all) writes a key file; tests/hostile covers the generated file.
+os.environ.setdefault("RECTIFY_HISTORY_KEY", "test-history-key-0123456789abcdef0123456789")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 

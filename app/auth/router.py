@@ -3,7 +3,7 @@ from pydantic import BaseModel
 
 from app.auth import service
 from app.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me
-from app.deps import AdminDep, CallerDep, SessionDep
+from app.deps import AdminDep, CallerDep, Id, SessionDep
 
 router = APIRouter(tags=["auth"])
 
@@ -35,7 +35,7 @@ def list_keys(session: SessionDep, _admin: AdminDep):
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-def revoke_key(key_id: int, session: SessionDep, _admin: AdminDep):
+def revoke_key(key_id: Id, session: SessionDep, _admin: AdminDep):
     service.revoke_key(session, key_id)
     return Response(status_code=204)
 

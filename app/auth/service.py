@@ -14,8 +14,10 @@ from sqlmodel import Session
 
 from app.auth.models import ApiKey, ApiKeyCreate, Role
 from app.clock import real_now
-from app.db import STARTUP_LOCK, serialize_with_other_processes
+from app.db import serialize_with_other_processes
+from app.deadlines.store import overrides_json, use_overrides_json
 from app.errors import Conflict, NotFound, field_error
+from app.locks import STARTUP_LOCK
 from app.units.models import Unit
 from app.units.service import subtree_codes
 
@@ -81,12 +83,25 @@ _LIVE_KEY = (
 )
 
 
-def authenticate(session: Session, token: str) -> Caller | None:
-    """The caller holding ``token`` (a live key), or None. Runs on every request."""
+# The same, with the calendar overrides in the same round trip (for transitions).
+_LIVE_KEY_AND_CALENDAR = {
+    dialect: _LIVE_KEY.add_columns(overrides_json(dialect)) for dialect in ("postgresql", "sqlite")
+}
+
+
+def authenticate(session: Session, token: str, *, with_calendar: bool = False) -> Caller | None:
+    """The caller holding ``token`` (a live key), or None. Runs on every request.
+
+    ``with_calendar``: read the calendar overrides in the same statement and make
+    them this transaction's calendar (``load_calendar`` then reads nothing)."""
     digest = hash_token(token)
-    row = session.connection().execute(_LIVE_KEY, {"digest": digest}).first()
+    conn = session.connection()
+    stmt = _LIVE_KEY_AND_CALENDAR[conn.dialect.name] if with_calendar else _LIVE_KEY
+    row = conn.execute(stmt, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
+    if with_calendar:
+        use_overrides_json(session, row.calendar_overrides)
     return Caller(row.id, row.name, Role(row.role), row.unit_code, row.path)
 
 

@@ -7,6 +7,7 @@ A deadline on date D ends at 24:00 local time of D (00:00 local of D+1).
 
 from __future__ import annotations
 
+import calendar
 import logging
 import threading
 from collections.abc import Mapping
@@ -88,6 +89,26 @@ class WorkdayCalendar:
             if self.is_workday(current):
                 remaining -= 1
         return current
+
+    def add_months(self, d: date, months: int) -> date:
+        """The end of a period of ``months`` calendar months started on ``d``.
+
+        The same day of the month ``months`` later, clamped to that month's last
+        day; a period that ends on a rest day ends on the next workday (the
+        statutory rule for periods).
+        """
+        index = d.month - 1 + months
+        year, month = d.year + index // 12, index % 12 + 1
+        end = date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+        return end if self.is_workday(end) else self.add_workdays(end, 1)
+
+    def period_end(self, start: date, period: int | object) -> date:
+        """End of a workflow ``Duration`` started on ``start``: W(n, start) for an int
+        of workdays, ``add_months`` for ``{months: n}``."""
+        months = getattr(period, "months", None)
+        if months is not None:
+            return self.add_months(start, months)
+        return self.add_workdays(start, int(period))  # type: ignore[call-overload]
 
     def workdays_between(self, start: date, end: date) -> list[date]:
         """Workdays in ``[start, end]``, inclusive; empty when ``end < start``."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from app.auth.models import Role
 from app.deadlines import escalation, extensions
 from app.deadlines.scan import run_scan
-from app.deps import CallerDep, SessionDep, StandaloneAdminDep, require
+from app.deps import CallerDep, Id, SessionDep, StandaloneAdminDep, require
 from app.items.schemas import ItemPage, to_public
 
 router = APIRouter(tags=["deadlines"])
@@ -33,13 +33,13 @@ class EscalateRequest(BaseModel):
 
 
 @router.post("/items/{item_id:int}/extensions", status_code=201)
-def request_extension(item_id: int, body: ExtensionRequest, session: SessionDep, caller: CallerDep):
+def request_extension(item_id: Id, body: ExtensionRequest, session: SessionDep, caller: CallerDep):
     ext = extensions.request_extension(session, caller, item_id, body.due_date, body.reason)
     return extensions.public(ext)
 
 
 @router.get("/items/{item_id:int}/extensions")
-def list_extensions(item_id: int, session: SessionDep, caller: CallerDep):
+def list_extensions(item_id: Id, session: SessionDep, caller: CallerDep):
     return {
         "data": [extensions.public(e) for e in extensions.list_extensions(session, caller, item_id)]
     }
@@ -47,7 +47,7 @@ def list_extensions(item_id: int, session: SessionDep, caller: CallerDep):
 
 @router.post("/items/{item_id:int}/extensions/{ext_id:int}/approve")
 def approve_extension(
-    item_id: int, ext_id: int, session: SessionDep, caller: CallerDep, body: Decision | None = None
+    item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep, body: Decision | None = None
 ):
     comment = body.comment if body else None
     return extensions.public(extensions.decide(session, caller, item_id, ext_id, True, comment))
@@ -55,7 +55,7 @@ def approve_extension(
 
 @router.post("/items/{item_id:int}/extensions/{ext_id:int}/reject")
 def reject_extension(
-    item_id: int, ext_id: int, session: SessionDep, caller: CallerDep, body: Decision | None = None
+    item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep, body: Decision | None = None
 ):
     comment = body.comment if body else None
     return extensions.public(extensions.decide(session, caller, item_id, ext_id, False, comment))
@@ -63,7 +63,7 @@ def reject_extension(
 
 @router.post("/admin/items/{item_id:int}/escalate")
 def escalate(
-    item_id: int, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
+    item_id: Id, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
 ):
     item = escalation.escalate(session, caller, item_id, body.level, body.reason)
     return JSONResponse(

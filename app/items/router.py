@@ -9,9 +9,12 @@ from starlette.concurrency import run_in_threadpool
 
 from app import metrics
 from app.auth.models import Role
+from app.deadlines import extensions
 from app.deps import (
+    AdminDep,
     BearerDep,
     CallerDep,
+    Id,
     SessionDep,
     body_doc,
     get_caller_outside_transaction,
@@ -30,6 +33,7 @@ from app.items.schemas import (
     HistoryList,
     HistoryPublic,
     HistoryVerification,
+    HistoryVerificationAll,
     ItemCreate,
     ItemPage,
     ItemPublic,
@@ -40,6 +44,7 @@ from app.items.schemas import (
 )
 
 router = APIRouter(prefix="/items", tags=["items"])
+admin_router = APIRouter(prefix="/admin", tags=["admin"])
 
 Editor = Annotated[object, require(Role.admin, Role.supervisor)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -81,13 +86,13 @@ def list_items(
 
 
 @router.get("/{item_id:int}", response_model=ItemPublic)
-def get_item(item_id: int, session: SessionDep, caller: CallerDep):
+def get_item(item_id: Id, session: SessionDep, caller: CallerDep):
     return _item_response(service.get_item(session, caller, item_id))
 
 
 @router.patch("/{item_id:int}", response_model=ItemPublic)
 def update_item(
-    item_id: int,
+    item_id: Id,
     body: ItemUpdate,
     session: SessionDep,
     caller: CallerDep,
@@ -98,11 +103,12 @@ def update_item(
 
 
 @router.get("/{item_id:int}/actions", response_model=ActionList)
-def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str = "zh"):
+def list_actions(item_id: Id, session: SessionDep, caller: CallerDep, lang: str = "zh"):
     item = service.get_item(session, caller, item_id)
-    return ActionList(
-        actions=transitions.action_infos(session, caller, item, "en" if lang == "en" else "zh")
-    )
+    lang = "en" if lang == "en" else "zh"
+    actions = transitions.action_infos(session, caller, item, lang)
+    extension = extensions.action_info(session, caller, item, lang)
+    return ActionList(actions=actions + ([extension] if extension else []))
 
 
 @router.post(
@@ -110,7 +116,7 @@ def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str
     response_model=ItemPublic,
     openapi_extra=body_doc(TransitionRequest),
 )
-async def transition(item_id: int, request: Request, token: BearerDep, if_match: IfMatch = None):
+async def transition(item_id: Id, request: Request, token: BearerDep, if_match: IfMatch = None):
     raw = await request.body()
 
     def work(session, caller):
@@ -155,7 +161,7 @@ async def batch(request: Request, token: BearerDep):
 
 @router.post("/{item_id:int}/merge", response_model=ItemPublic)
 def merge_item(
-    item_id: int,
+    item_id: Id,
     body: MergeRequest,
     session: SessionDep,
     caller: CallerDep,
@@ -170,7 +176,7 @@ def merge_item(
 
 
 @router.get("/{item_id:int}/history", response_model=HistoryList)
-def get_history(item_id: int, session: SessionDep, caller: CallerDep):
+def get_history(item_id: Id, session: SessionDep, caller: CallerDep):
     service.get_item(session, caller, item_id)
     return HistoryList(
         data=[
@@ -181,21 +187,27 @@ def get_history(item_id: int, session: SessionDep, caller: CallerDep):
 
 
 @router.get("/{item_id:int}/history/verify", response_model=HistoryVerification)
-def verify_history(item_id: int, session: SessionDep, caller: CallerDep):
+def verify_history(item_id: Id, session: SessionDep, caller: CallerDep):
     item = service.get_item(session, caller, item_id)
     ok, count, broken = history.verify(session, item)
     return HistoryVerification(ok=ok, entries=count, broken_seq=broken)
 
 
+@admin_router.get("/history/verify", response_model=HistoryVerificationAll)
+def verify_all_history(session: SessionDep, _admin: AdminDep):
+    """Every item's history chain and its anchor under the history key."""
+    return history.verify_all(session)
+
+
 @router.post("/{item_id:int}/evidence", status_code=201, response_model=EvidencePublic)
 def upload_evidence(
-    item_id: int, session: SessionDep, caller: CallerDep, file: Annotated[UploadFile, File()]
+    item_id: Id, session: SessionDep, caller: CallerDep, file: Annotated[UploadFile, File()]
 ):
     return evidence_service.upload(session, caller, item_id, file)
 
 
 @router.get("/{item_id:int}/evidence", response_model=EvidenceList)
-def list_evidence(item_id: int, session: SessionDep, caller: CallerDep):
+def list_evidence(item_id: Id, session: SessionDep, caller: CallerDep):
     return EvidenceList(
         data=[
             EvidencePublic.model_validate(e, from_attributes=True)
@@ -205,11 +217,12 @@ def list_evidence(item_id: int, session: SessionDep, caller: CallerDep):
 
 
 @router.get("/{item_id:int}/evidence/{evidence_id:int}")
-def download_evidence(item_id: int, evidence_id: int, session: SessionDep, caller: CallerDep):
+def download_evidence(item_id: Id, evidence_id: Id, session: SessionDep, caller: CallerDep):
     ev = evidence_service.get_evidence(session, caller, item_id, evidence_id)
     return FileResponse(
         evidence_service.blob_path(ev.sha256),
-        media_type=ev.content_type,
+        media_type=evidence_service.media_type(ev.content_type),
         filename=ev.filename,
+        content_disposition_type="attachment",
         headers={"X-Content-SHA256": ev.sha256},
     )

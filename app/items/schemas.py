@@ -82,6 +82,9 @@ class ItemPublic(BaseModel):
     accept_due_date: date | None
     light: Light
     escalation_level: int
+    max_escalation_level: int
+    was_overdue: bool
+    on_time: bool | None
     version: int
     tags: list[str]
     external_ref: str | None
@@ -124,6 +127,9 @@ class ActionInfo(BaseModel):
     name: str
     label: str
     requires: list[str]
+    enabled: bool = True
+    reason: str | None = None
+    """Why it cannot be taken now (Chinese), when ``enabled`` is false."""
 
 
 class ActionList(BaseModel):
@@ -150,6 +156,12 @@ class HistoryVerification(BaseModel):
     ok: bool
     entries: int
     broken_seq: int | None = None
+
+
+class HistoryVerificationAll(BaseModel):
+    items: int
+    ok: bool
+    broken: list[int]
 
 
 class EvidencePublic(BaseModel):

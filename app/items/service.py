@@ -299,6 +299,14 @@ def list_items(
     return page(session, filters.apply(scoped(select(Item), caller), unit_codes), cursor, limit)
 
 
+def deadline_dates(item: Item) -> dict:
+    """The effective dates an entry that sets a deadline records in its history."""
+    return {
+        "due_date": item.due_date and item.due_date.isoformat(),
+        "accept_due_date": item.accept_due_date and item.accept_due_date.isoformat(),
+    }
+
+
 def refresh_deadlines(session: Session, item: Item, calendar=None, moment=None) -> None:
     """Re-arm the ladder and recompute light / next check after a change."""
     wf = registry.get(item.workflow_name, item.workflow_version)

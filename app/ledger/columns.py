@@ -35,6 +35,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("escalation_level", "督办级别", 10),
     Column("created_at", "创建时间", 20),
     Column("closed_at", "销号时间", 20),
+    Column("max_escalation_level", "最高督办级别", 12),
+    Column("was_overdue", "是否逾期", 10),
+    Column("on_time", "按期整改", 10),
     Column("type", "工单类型", 10, True),
     Column("satisfaction", "满意度", 10),
 )
@@ -101,8 +104,10 @@ LIGHT_LABELS: dict[str, str] = {
     Light.green: "绿灯",
     Light.yellow: "黄灯",
     Light.red: "红灯",
+    Light.paused: "审核暂停",
     Light.none: "无",
 }
+YES_NO: dict[bool | None, str | None] = {True: "是", False: "否", None: None}
 
 SATISFACTION_LABELS: dict[str, str] = {
     Satisfaction.satisfied: "满意",

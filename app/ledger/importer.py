@@ -28,8 +28,8 @@ from app.items.service import update_item
 from app.ledger import bulk
 from app.ledger.reader import LedgerRows, file_error, read_ledger
 from app.ledger.rows import Draft, RowCheck, RowContext, Units, read_row
+from app.settings import get_settings
 
-MAX_ROWS = 50_000
 MAX_ERRORS = 1000
 LOOKUP_CHUNK = 500
 _UPDATABLE = ("title", "description", "category", "severity", "campaign")
@@ -191,17 +191,24 @@ def _new_item(draft: Draft) -> bulk.NewItem:
     )
 
 
-def import_ledger(
-    session: Session, caller: Caller, data: bytes, filename: str | None, options: Options
-) -> dict:
-    """All rows or none: 422 listing every row's errors, else what was written."""
-    ledger = read_ledger(data, filename, MAX_ROWS)
+def parse(data: bytes, filename: str | None) -> LedgerRows:
+    """Read the file within the limits (rows, an xlsx's unpacked size); no database."""
+    settings = get_settings()
+    ledger = read_ledger(
+        data, filename, settings.max_import_rows, max_inflated=settings.max_import_inflated_bytes
+    )
     if not ledger.rows:
         raise Invalid(
             f"The file has a header row (row {ledger.header_row}) but no data rows.",
             errors=[{"row": ledger.header_row, "field": "file", "message": "no data rows"}],
             created=0,
         )
+    return ledger
+
+
+def check(session: Session, ledger: LedgerRows, options: Options) -> Plan:
+    """Plan every row; 422 listing every row's errors. Only reads ``session``, so the
+    caller runs it before the write transaction opens."""
     planned = plan(session, ledger, options)
     if planned.errors:
         errors = sorted(planned.errors, key=lambda e: e["row"] or 0)
@@ -215,21 +222,33 @@ def import_ledger(
             error_count=len(errors),
             truncated=len(errors) > MAX_ERRORS,
         )
-    assigned = sum(1 for p in planned.creates if p.unit_code)
+    return planned
+
+
+def _counts(planned: Plan, options: Options) -> dict:
     counts = {"created": len(planned.creates)}
     if options.mode == Mode.upsert:
         counts |= {"updated": len(planned.updates), "unchanged": planned.unchanged}
-    if options.dry_run:
-        would = {f"would_{k.removesuffix('d')}": v for k, v in counts.items() if k != "unchanged"}
-        return {
-            **dict.fromkeys(counts, 0),
-            "errors": [],
-            "dry_run": True,
-            **would,
-            "would_assign": assigned,
-            **({"unchanged": planned.unchanged} if options.mode == Mode.upsert else {}),
-        }
+    return counts
+
+
+def dry_run_answer(planned: Plan, options: Options) -> dict:
+    counts = _counts(planned, options)
+    would = {f"would_{k.removesuffix('d')}": v for k, v in counts.items() if k != "unchanged"}
+    return {
+        **dict.fromkeys(counts, 0),
+        "errors": [],
+        "dry_run": True,
+        **would,
+        "would_assign": sum(1 for p in planned.creates if p.unit_code),
+        **({"unchanged": planned.unchanged} if options.mode == Mode.upsert else {}),
+    }
+
+
+def write(session: Session, caller: Caller, planned: Plan, options: Options) -> dict:
+    """Create and update what ``check`` planned, all of it or (on any refusal) none."""
     bulk.create_items(session, caller, planned.creates)
     for update in planned.updates:
         update_item(session, caller, update.item_id, ItemUpdate(**update.changes), None)
-    return {**counts, "errors": [], "assigned": assigned}
+    assigned = sum(1 for p in planned.creates if p.unit_code)
+    return {**_counts(planned, options), "errors": [], "assigned": assigned}

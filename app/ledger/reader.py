@@ -60,8 +60,11 @@ def file_error(message: str) -> Invalid:
     return Invalid(message, errors=[{"row": None, "field": "file", "message": message}], created=0)
 
 
-def read_ledger(data: bytes, filename: str | None, max_rows: int) -> LedgerRows:
-    """Parse the upload; raise ``Invalid`` (422) for anything that is not a usable ledger."""
+def read_ledger(
+    data: bytes, filename: str | None, max_rows: int, max_inflated: int | None = None
+) -> LedgerRows:
+    """Parse the upload; raise ``Invalid`` (422) for anything that is not a usable ledger
+    (an xlsx that would unpack to more than ``max_inflated`` bytes included)."""
     if not data.strip():
         raise file_error("The file is empty.")
     name = (filename or "").lower()
@@ -70,10 +73,28 @@ def read_ledger(data: bytes, filename: str | None, max_rows: int) -> LedgerRows:
             "Excel 97-2003 (.xls) files are not supported; save the ledger as .xlsx or CSV."
         )
     if data.startswith(b"PK\x03\x04"):
+        if max_inflated is not None:
+            _check_unpacked_size(data, max_inflated)
         return _read_xlsx(data, max_rows)
     if name.endswith((".xlsx", ".xlsm")):
         raise file_error("The file is not a valid .xlsx workbook.")
     return _read_csv(data, max_rows)
+
+
+def _check_unpacked_size(data: bytes, limit: int) -> None:
+    """Refuse a zip whose members would unpack to more than ``limit`` bytes (a zip
+    bomb), from its directory alone. The sizes it declares hold: ``zipfile`` never
+    returns more than a member's declared size (and fails on its checksum)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise file_error("The file is not a valid .xlsx workbook.") from None
+    if unpacked > limit:
+        raise file_error(
+            f"The workbook unpacks to {unpacked >> 20} MB, more than the {limit >> 20} MB "
+            "an import may; split it into smaller files."
+        )
 
 
 def _collect(numbered: Iterator[tuple[int, list[Any]]], max_rows: int) -> LedgerRows | None:

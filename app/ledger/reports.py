@@ -12,9 +12,10 @@ Definitions (also in the router's docstring):
   whose ``due_date`` is before today (local) or that are closed as rectified;
   withdrawn items and duplicates (重复件) count in neither. ``null`` when
   nothing was due.
-- ``on_time_rate`` (按期整改率) = items closed as rectified on or before their
-  due date (the local date of ``closed_at`` <= ``due_date``) / items closed as
-  rectified that have a due date. ``null`` when there are none.
+- ``on_time_rate`` (按期整改率) = items whose ``on_time`` is true / items
+  whose ``on_time`` is set (closed as rectified with a due date): the honest
+  record, so a late extension or a slow review does not change it. ``null``
+  when there are none.
 - ``satisfaction_rate`` (满意率) = items whose latest callback (回访) was
   satisfied or basically satisfied / items with a callback other than
   ``unreachable``; duplicates excluded. ``null`` when there are none.
@@ -117,16 +118,14 @@ def _measures(session: Session, tz: ZoneInfo) -> list:
     withdrawn = func.coalesce(Item.resolution, "").in_(("withdrawn", "duplicate"))
     was_due = and_(~withdrawn, or_(rectified, Item.due_date < today(session)))
     not_duplicate = Item.duplicate_of.is_(None)
-    dated = and_(rectified, Item.due_date.is_not(None))
-    on_time = and_(dated, _local_date(session, Item.closed_at, tz) <= Item.due_date)
     return [
         func.count(Item.id).label("total"),
         _count(Item.closed_at.is_not(None)).label("closed"),
         _count(rectified).label("rectified"),
         _count(Item.light == "red").label("overdue"),
         _count(was_due).label("due"),
-        _count(on_time).label("on_time"),
-        _count(dated).label("on_time_base"),
+        _count(Item.on_time.is_(True)).label("on_time"),
+        _count(Item.on_time.is_not(None)).label("on_time_base"),
         _count(and_(not_duplicate, Item.satisfaction.in_(SATISFIED))).label("satisfied"),
         _count(and_(not_duplicate, Item.satisfaction.in_(CALLED_BACK))).label("called_back"),
         func.coalesce(func.sum(Item.redo_count), 0).label("redo"),

@@ -10,9 +10,10 @@ Report definitions:
 - ``rectification_rate`` (整改率) = rectified / (items whose ``due_date`` is
   before today, local time, or that are closed as rectified); withdrawn items
   count in neither; ``null`` when the denominator is 0.
-- ``on_time_rate`` (按期整改率) = items closed as rectified whose ``closed_at``
-  local date is on or before ``due_date`` / items closed as rectified that
-  have a ``due_date``; ``null`` when the denominator is 0.
+- ``on_time_rate`` (按期整改率) = items with ``on_time`` true / items with
+  ``on_time`` set (closed as rectified: the closure request made on or before
+  the due date in force, the rectify deadline never red); ``null`` when the
+  denominator is 0.
 - ``from``/``to`` filter on the local date of ``created_at``, both inclusive.
 - ``/reports/units``: one row per unit; an item counts for the unit it is
   assigned to (not its parents); unassigned items form one row with
@@ -29,10 +30,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from app.auth.models import Role
-from app.auth.service import with_unit_codes
+from app.auth.service import Caller, with_unit_codes
 from app.clock import now, today
-from app.deps import CallerDep, SessionDep, require
-from app.errors import BadRequest, PayloadTooLarge
+from app.db import unit_of_work
+from app.deps import CallerDep, SessionDep, get_caller_outside_transaction
+from app.errors import BadRequest, Forbidden, PayloadTooLarge
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
 from app.ledger import documents, export, importer, period, reports
@@ -40,7 +42,6 @@ from app.settings import get_settings
 from app.units.models import Unit
 
 router = APIRouter(tags=["ledger"])
-Editor = Annotated[object, require(Role.admin, Role.supervisor)]
 CHUNK = 1 << 20
 
 
@@ -87,11 +88,10 @@ def export_items(
             media_type=export.CSV_MEDIA_TYPE,
             headers=headers,
         )
-    handle, size = export.xlsx_file(export.batches(engine, query), fmt)
     return StreamingResponse(
-        export.file_chunks(handle),
+        export.xlsx_chunks(export.batches(engine, query), fmt),
         media_type=export.XLSX_MEDIA_TYPE,
-        headers={**headers, "Content-Length": str(size)},
+        headers=headers,
     )
 
 
@@ -106,6 +106,14 @@ def _read_upload(file: UploadFile) -> bytes:
     return b"".join(parts)
 
 
+def _editor_outside_transaction(
+    caller: Annotated[Caller, Depends(get_caller_outside_transaction)],
+) -> Caller:
+    if caller.role not in (Role.admin, Role.supervisor):
+        raise Forbidden("This needs the role admin or supervisor.")
+    return caller
+
+
 class Lang(StrEnum):
     zh = "zh"
     en = "en"
@@ -113,9 +121,8 @@ class Lang(StrEnum):
 
 @router.post("/items/import")
 def import_items(
-    session: SessionDep,
-    caller: CallerDep,
-    _e: Editor,
+    request: Request,
+    caller: Annotated[Caller, Depends(_editor_outside_transaction)],
     file: Annotated[UploadFile, File(description="the ledger, .xlsx or .csv")],
     dry_run: bool = False,
     mode: importer.Mode = importer.Mode.create,
@@ -124,15 +131,25 @@ def import_items(
 ):
     """Create one item per row, all or none; ``mode=upsert`` updates the items whose
     外部编号 a row names; ``dry_run`` only checks the file. Row errors in Chinese, or
-    English with ``lang=en``."""
+    English with ``lang=en``.
+
+    The file is parsed and every row checked before the write transaction
+    opens, so other writers wait only while the rows are written."""
     options = importer.Options(
         mode=mode,
         lang=lang.value,
         default_source=source.value if source else None,
         dry_run=dry_run,
     )
-    result = importer.import_ledger(session, caller, _read_upload(file), file.filename, options)
-    return JSONResponse(result, status_code=200 if dry_run else 201)
+    engine = request.app.state.engine
+    ledger = importer.parse(_read_upload(file), file.filename)
+    with unit_of_work(write=False, engine=engine) as session:
+        planned = importer.check(session, ledger, options)
+    if dry_run:
+        return JSONResponse(importer.dry_run_answer(planned, options), status_code=200)
+    with unit_of_work(write=True, engine=engine) as session:
+        result = importer.write(session, caller, planned, options)
+    return JSONResponse(result, status_code=201)
 
 
 @router.get("/reports/summary")

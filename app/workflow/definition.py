@@ -4,13 +4,15 @@ A bad file is a start-up error naming the file and the problem.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, TypeAlias
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 EFFECTS = {
     "set_unit",
+    "shift_due_for_review",
+    "require_new_evidence",
     "clear_unit",
     "set_due_date",
     "keep_due_date",
@@ -147,14 +149,34 @@ class Types(BaseModel):
         return [t.name for t in self.values]
 
 
-class Sla(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    accept_within: int = Field(3, ge=1, le=365)
-    rectify_within: int = Field(20, ge=1, le=3650)
-    rectify_within_by_source: dict[str, int] = {}
-    rectify_within_by_type: dict[str, int] = {}
+class Months(BaseModel):
+    """A period of calendar months (``{months: n}``): see ``WorkdayCalendar.period_end``."""
 
-    def rectify_days(self, source: str, type_: str | None = None) -> int:
+    model_config = ConfigDict(extra="forbid")
+    months: int = Field(ge=1, le=120)
+
+
+Duration: TypeAlias = Annotated[int, Field(ge=1, le=3650)] | Months
+"""A period in a workflow file: an int of workdays, or ``{months: n}``."""
+
+DEADLINE_KINDS = ("accept", "rectify")
+
+
+class Sla(BaseModel):
+    """Default periods: one per deadline kind, varying by source (and the
+    rectification period by order type). Every value is a ``Duration``."""
+
+    model_config = ConfigDict(extra="forbid")
+    accept_within: Duration = 3
+    accept_within_by_source: dict[str, Duration] = {}
+    rectify_within: Duration = 20
+    rectify_within_by_source: dict[str, Duration] = {}
+    rectify_within_by_type: dict[str, Duration] = {}
+
+    def accept_period(self, source: str) -> Duration:
+        return self.accept_within_by_source.get(source, self.accept_within)
+
+    def rectify_period(self, source: str, type_: str | None = None) -> Duration:
         """The default rectification period: by order type, else by source, else the default."""
         if type_ is not None and type_ in self.rectify_within_by_type:
             return self.rectify_within_by_type[type_]
@@ -184,6 +206,8 @@ class Workflow(BaseModel):
     actions: list[ActionDef] = Field(min_length=1)
     sla: Sla = Sla()
     ladder: list[LadderStep] = []
+    """One ladder for both deadline kinds; ``ladders`` names one per kind instead."""
+    ladders: dict[Literal["accept", "rectify"], list[LadderStep]] = {}
 
     @model_validator(mode="after")
     def _consistent(self) -> "Workflow":
@@ -217,12 +241,16 @@ class Workflow(BaseModel):
                     problems.append(f"sla: unknown type {t!r}")
         elif self.sla.rectify_within_by_type:
             problems.append("sla: rectify_within_by_type needs `types`")
-        offsets = [s.offset for s in self.ladder]
-        if offsets != sorted(offsets):
-            problems.append("ladder steps must be ordered by offset")
-        for step in self.ladder:
-            if step.event not in EVENT_TYPES:
-                problems.append(f"ladder step {step.name!r}: unknown event {step.event!r}")
+        for kind in DEADLINE_KINDS:
+            steps = self.ladder_for(kind)
+            offsets = [s.offset for s in steps]
+            if offsets != sorted(offsets):
+                problems.append(f"{kind} ladder steps must be ordered by offset")
+            if len({s.name for s in steps}) != len(steps):
+                problems.append(f"{kind} ladder: duplicate step names")
+            for step in steps:
+                if step.event not in EVENT_TYPES:
+                    problems.append(f"ladder step {step.name!r}: unknown event {step.event!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -230,6 +258,13 @@ class Workflow(BaseModel):
     @property
     def key(self) -> tuple[str, int]:
         return (self.name, self.version)
+
+    def ladder_for(self, kind: str) -> list[LadderStep]:
+        """The escalation ladder of a deadline kind (``accept`` or ``rectify``)."""
+        return self.ladders.get(kind, self.ladder)  # type: ignore[call-overload]
+
+    def step_names(self) -> set[str]:
+        return {s.name for kind in DEADLINE_KINDS for s in self.ladder_for(kind)}
 
     def state(self, name: str) -> StateDef:
         return next(s for s in self.states if s.name == name)

@@ -33,6 +33,8 @@ class TransitionContext:
     moment: datetime
     calendar: Any = None
     failed_guards: list[str] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
+    """What effects add to the action's history entry (e.g. a shifted due date)."""
 
 
 class _Subject:
@@ -103,7 +105,11 @@ class WorkflowMachine:
         act = self.workflow.action(action)
         if act is None or state not in act.from_:
             return False
-        return all(guards.REGISTRY[name].predicate(ctx) for name in act.guards)
+        for name in act.guards:
+            if not guards.REGISTRY[name].predicate(ctx):
+                ctx.failed_guards.append(name)  # the first refusal names the reason
+                return False
+        return True
 
     def fire(self, state: str, action: str, ctx: TransitionContext) -> str | None:
         """Check guards, run effects: the new state, or None when a guard refused.

@@ -11,8 +11,9 @@ import json
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from app.db import STARTUP_LOCK, serialize_with_other_processes
+from app.db import serialize_with_other_processes
 from app.errors import NotFound
+from app.locks import STARTUP_LOCK
 from app.workflow.definition import Workflow, WorkflowError, load_dir
 from app.workflow.machine import WorkflowMachine
 

@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
 from app.errors import PayloadTooLarge
-from app.ledger import importer
 from app.ledger.router import _read_upload
 from app.main import create_app
 from app.settings import get_settings
@@ -330,7 +329,8 @@ def test_malformed_files_are_422_with_a_clear_message(api, people):
 
 
 def test_row_limit(api, people, monkeypatch):
-    monkeypatch.setattr(importer, "MAX_ROWS", 3)
+    monkeypatch.setenv("RECTIFY_MAX_IMPORT_ROWS", "3")
+    get_settings.cache_clear()
     content = xlsx_bytes([["标题", "来源"]] + [[f"问题{i}", "审计"] for i in range(4)])
     r = upload(api, content)
     assert r.status_code == 422 and "more than 3 rows" in r.json()["detail"]

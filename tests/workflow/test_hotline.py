@@ -43,7 +43,7 @@ def callback(api, people, iid, satisfaction, expect=200):
 
 def test_hotline_items_take_the_hotline_workflow_with_its_default_type(api, hotline):
     item = order(api, hotline)
-    assert item["workflow"] == {"name": "hotline", "version": 1}
+    assert item["workflow"] == {"name": "hotline", "version": 2}
     assert item["type"] == "complaint"
     assert (item["satisfaction"], item["redo_count"], item["duplicate_of"]) == (None, 0, None)
     assert item["duplicate_count"] == 0

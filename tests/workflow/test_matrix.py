@@ -110,6 +110,21 @@ def allowed(state: str, role: str) -> set[str]:
     return {a for a in ACTIONS if expected_status(state, a, role) == 200}
 
 
+def listed(state: str, role: str) -> set[str]:
+    """What /actions shows: the role's actions from the item's workflow state, guards
+    aside (a blocked one greyed with its reason), and 申请延期 for the unit."""
+    here = STATE_NAME.get(state, state)
+    shown = {
+        a
+        for a, spec in ACTIONS.items()
+        if expected_status(state, a, role) != 403
+        and here in {STATE_NAME.get(s, s) for s in spec.sources}
+    }
+    if role in ("admin", "unit") and here in ("assigned", "rectifying"):
+        shown.add("request_extension")
+    return shown
+
+
 def test_the_table_names_every_action_of_the_workflow(shared_api):
     wf = shared_api.get("/workflows/rectification", expect=200).json()
     assert {a["name"] for a in wf["actions"]} == set(ACTIONS)
@@ -231,7 +246,12 @@ def test_actions_endpoint_lists_what_the_caller_may_do_now(world, state, role):
         return
     assert r.status_code == 200, r.text
     actions = r.json()["actions"]
-    assert {a["name"] for a in actions} == allowed(state, role)
+    assert {a["name"] for a in actions} == listed(state, role)
+    enabled = {a["name"] for a in actions if a["enabled"]} - {"request_extension"}
+    assert enabled == allowed(state, role)
     for a in actions:
-        assert set(a["requires"]) == set(ACTIONS[a["name"]].requires)
+        if a["name"] in ACTIONS:
+            assert set(a["requires"]) == set(ACTIONS[a["name"]].requires)
         assert a["label"]
+        assert (a["reason"] is None) == a["enabled"]
+        assert a["enabled"] or any("\u4e00" <= ch <= "\u9fff" for ch in a["reason"])

@@ -25,7 +25,10 @@ def test_list_and_get_the_default_workflow(api):
     assert actions["verify"]["label"]["zh"] == "验收通过"
     assert actions["withdraw"]["from"] == ["found", "assigned"]
     assert wf["sla"]["accept_within"] == 3
-    assert [s["name"] for s in wf["ladder"]] == ["reminder", "overdue", "supervise", "summon"]
+    rectify = ["reminder", "overdue", "supervise", "summon"]
+    assert [s["name"] for s in wf["ladders"]["rectify"]] == rectify
+    assert [s["name"] for s in wf["ladders"]["accept"]] == ["reminder", "overdue"]
+    assert wf["sla"]["rectify_within_by_source"]["inspection"] == {"months": 2}
 
 
 def test_unknown_workflow_is_404(api):

@@ -6,14 +6,14 @@ duplicates are reported, and the migration refuses to run over them: which
 item keeps the number is for people to decide, not for a migration.
 
 Revision ID: 0012
-Revises: 0011
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0011"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
