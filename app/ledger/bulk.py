@@ -19,8 +19,8 @@ from sqlmodel import Session
 from app.auth.service import Caller
 from app.clock import now
 from app.db import is_postgres
-from app.errors import Conflict
 from app.deadlines.store import load_calendar
+from app.errors import Conflict
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ItemCreate
