@@ -28,6 +28,9 @@ from app.preflight import ConfigError
 from app.settings import get_settings
 
 MANIFEST = "manifest.json"
+HISTORY_KEY = "history.key"
+"""The generated key that anchors the history chains (when RECTIFY_HISTORY_KEY is unset):
+without it a restored deployment could not tell its histories were not rewritten."""
 DATABASE = "rectify.db"
 EVIDENCE = "evidence"
 FORMAT = 1
@@ -115,6 +118,10 @@ def backup(directory: Path) -> Iterator[str]:
         if sha != path.name:
             yield f"warning: evidence file {path} does not match its name (sha256 {sha})"
     yield f"evidence: copied {count} files from {settings.evidence_dir}"
+    if settings.history_key is None and settings.key_file.is_file():
+        sha, size = _copy(settings.key_file, directory / HISTORY_KEY)
+        files[HISTORY_KEY] = {"sha256": sha, "size": size}
+        yield f"history key: copied {settings.key_file} (keep this backup as secret as the key)"
     manifest = {
         "format": FORMAT,
         "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -196,3 +203,7 @@ def restore(directory: Path) -> Iterator[str]:
                 _copy(directory / relative, target)
             count += 1
     yield f"evidence: restored {count} files into {settings.evidence_dir}"
+    if HISTORY_KEY in files and settings.history_key is None:
+        target = settings.key_file  # an empty deployment's own key anchors nothing
+        _copy(directory / HISTORY_KEY, target)
+        yield f"history key: restored to {target}"

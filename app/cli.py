@@ -198,6 +198,40 @@ def tick() -> None:
     typer.echo(json.dumps(run_scan(_start(evidence=False))))
 
 
+calendar_cli = typer.Typer(help="The working calendar.")
+cli.add_typer(calendar_cli, name="calendar")
+
+
+@calendar_cli.command("load")
+def calendar_load(
+    file: Annotated[Path, typer.Argument(help="YAML: year, holidays [{from, to, name}], workdays")],
+) -> None:
+    """Load a year's official schedule (放假调休) from a file, as PUT /calendar/years/{year}."""
+    import yaml
+    from pydantic import ValidationError
+
+    from app.db import unit_of_work
+    from app.deadlines.years import YearSchedule, replace_year
+    from app.errors import ProblemError
+
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        year = int(raw.pop("year"))
+        schedule = YearSchedule.model_validate(raw)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, ValidationError) as exc:
+        _fail(f"{file}: not a year's schedule ({type(exc).__name__}: {exc}); "
+              "give year, holidays [{from, to, name}] and workdays")
+    engine = _start(evidence=False)
+    try:
+        with unit_of_work(engine=engine) as session:
+            loaded = replace_year(session, year, schedule)
+    except ProblemError as exc:
+        _fail(f"{file}: {exc.detail}")
+    typer.echo(
+        f"{year}: {len(loaded.holidays)} holiday ranges, {len(loaded.workdays)} make-up workdays"
+    )
+
+
 @cli.command()
 def demo() -> None:
     """Load the demo data into an empty database."""

@@ -1,5 +1,7 @@
 """Operations endpoints: liveness, readiness."""
 
+from datetime import date
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -30,6 +32,16 @@ def _migrations(request: Request, conn) -> dict:
     return found
 
 
+def _years_with_overrides(request: Request) -> set[int]:
+    """Years an admin gave data for (a loaded schedule): no longer fallback years."""
+    try:
+        with request.app.state.engine.connect() as conn:
+            days = conn.execute(text("SELECT day FROM calendar_override")).scalars()
+            return {(d if isinstance(d, date) else date.fromisoformat(d)).year for d in days}
+    except Exception:  # noqa: BLE001 - readiness reports, never raises
+        return set()
+
+
 @router.get("/readyz")
 def readyz(request: Request):
     detail: dict = {}
@@ -48,7 +60,7 @@ def readyz(request: Request):
     problem = directory_problem(get_settings().evidence_dir)
     detail["evidence"] = f"not writable: {problem}" if problem else "ok"
     ready = ready and problem is None
-    years = sorted(fallback_years())
+    years = sorted(fallback_years() - _years_with_overrides(request))
     if years:
         detail["calendar"] = {
             "fallback_years": years,

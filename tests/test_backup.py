@@ -121,3 +121,26 @@ def test_on_postgresql_the_backup_says_pg_dump_and_copies_the_evidence(api, tmp_
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
     assert manifest["database"] == "postgresql"
     assert set(manifest["files"]) == {f"evidence/{sha[:2]}/{sha}"}
+
+
+@sqlite
+def test_the_generated_history_key_is_backed_up_and_restored(api, database_url, tmp_path):
+    """Without its key a restored deployment could not tell its histories were not rewritten."""
+    key = "ab" * 32
+    (tmp_path / "history.key").write_text(key + "\n")
+    env = clean_env(
+        RECTIFY_DATABASE_URL=database_url,
+        RECTIFY_EVIDENCE_DIR=str(tmp_path / "evidence"),
+        RECTIFY_HISTORY_KEY_FILE=str(tmp_path / "history.key"),
+    )
+    backed_up = run(["db", "backup", str(tmp_path / "backup")], env, tmp_path)
+    assert backed_up.returncode == 0, backed_up.stderr
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert "history.key" in manifest["files"]
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    settings = {**_settings(fresh), "RECTIFY_HISTORY_KEY_FILE": str(fresh / "history.key")}
+    restored = run(["db", "restore", str(tmp_path / "backup")], clean_env(**settings), fresh)
+    assert restored.returncode == 0, restored.stderr
+    assert (fresh / "history.key").read_text().strip() == key

@@ -50,6 +50,16 @@ def _note_fallback(year: int) -> None:
     )
 
 
+@lru_cache(maxsize=256)
+def has_statutory_data(year: int) -> bool:
+    """Whether the calendar package knows ``year``'s holidays."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=1 << 16)
 def _statutory_is_workday(d: date) -> bool:
     try:
@@ -64,6 +74,9 @@ class WorkdayCalendar:
 
     def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
         self._overrides: dict[date, bool] = dict(overrides or {})
+        self._years = {d.year for d in self._overrides}
+        """Years with overrides: a loaded schedule (PUT /calendar/years) is data, so
+        their other days follow Monday-Friday without the fallback warning."""
 
     @property
     def overrides(self) -> Mapping[date, bool]:
@@ -75,6 +88,8 @@ class WorkdayCalendar:
         override = self._overrides.get(d)
         if override is not None:
             return override
+        if d.year in self._years and not has_statutory_data(d.year):
+            return d.weekday() < 5
         return _statutory_is_workday(d)
 
     def add_workdays(self, d: date, n: int) -> date:
