@@ -73,6 +73,27 @@ BENCHES = [
         [],
         "under 300 KB and 1 s per page (issue 19)",
     ),
+    (
+        "Ledger import vs the per-row path",
+        "ledger_import.py",
+        [],
+        ["--rows", "2000"],
+        ">= 5,000 rows/s for 10,000 rows (issue 14; was 855)",
+    ),
+    (
+        "Batch urge (催办) vs single requests",
+        "batch_urge.py",
+        [],
+        ["--rounds", "1"],
+        "one batch of 500 >= 10x the throughput of 500 single requests (issue 14)",
+    ),
+    (
+        "Period report (月度调度) at 1M items",
+        "period_report.py",
+        [],
+        ["--items", "100000", "--requests", "3"],
+        "< 1 s at 1M items on PostgreSQL (issue 14)",
+    ),
 ]
 
 

@@ -13,12 +13,14 @@ from types import SimpleNamespace
 
 from pydantic_core import PydanticUndefined
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.auth.service import Caller
 from app.clock import now
 from app.db import is_postgres
 from app.deadlines.store import load_calendar
+from app.errors import Conflict
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ItemCreate
@@ -122,6 +124,12 @@ def create_items(session: Session, caller: Caller, rows: list[NewItem]) -> None:
                 _build(session, caller, new, item_id, calendar)
                 for new, item_id in zip(chunk, ids, strict=True)
             ]
-        session.connection().execute(_INSERT, [column_values(i) for i in items])
+        try:
+            session.connection().execute(_INSERT, [column_values(i) for i in items])
+        except IntegrityError:
+            raise Conflict(
+                "Another request used one of the file's 外部编号 (external_ref) while it was "
+                "being checked; nothing was imported. Import the file again."
+            ) from None
         history.insert_rows(session, entries)
     del units
