@@ -43,8 +43,8 @@ def _column_defaults() -> dict:
     found = {}
     for name in Item.__table__.c.keys():  # noqa: SIM118 - column names
         spec = Item.model_fields.get(name)
-        default = None if spec is None or spec.default is PydanticUndefined else spec.default
-        found[name] = default
+        default = None if spec is None else spec.get_default(call_default_factory=True)
+        found[name] = None if default is PydanticUndefined else default
     return found
 
 
@@ -92,7 +92,8 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
         created_at=moment,
         updated_at=moment,
     )
-    item = SimpleNamespace(**(_DEFAULTS | columns))
+    defaults = {k: (list(v) if isinstance(v, list) else v) for k, v in _DEFAULTS.items()}
+    item = SimpleNamespace(**(defaults | columns))
     history.append(
         session,
         item,
