@@ -12,14 +12,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import metrics
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_bootstrap_admin
+from app.cors import Cors
 from app.db import get_engine, unit_of_work
 from app.deadlines.escalation_router import router as escalation_router
 from app.deadlines.router import router as deadlines_router
 from app.deps import BODY_SCHEMAS
+from app.docs import finish_document, install_docs, operation_id
 from app.errors import PROBLEM_RESPONSES, install_error_handlers, problem_response
 from app.events.router import router as events_router
 from app.items.router import router as items_router
 from app.ledger.router import router as ledger_router
+from app.links import API_PREFIX
 from app.ops import router as ops_router
 from app.settings import get_settings
 from app.units.router import router as units_router
@@ -28,7 +31,6 @@ from app.workflow.registry import registry
 from app.workflow.router import router as workflows_router
 
 log = logging.getLogger("rectify")
-API_PREFIX = "/api/v1"
 UPLOAD_SUFFIXES = ("/evidence", "/import")
 
 
@@ -123,6 +125,9 @@ def create_app(
         version="1.0.0",
         summary="Workflow engine for supervision-item rectification (问题整改).",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.engine = engine or get_engine()
     install_error_handlers(app)
@@ -131,6 +136,8 @@ def create_app(
     # cost ~20% of a transition's CPU in bench/transition_throughput.py.
     app.add_middleware(CountRequests)
     app.add_middleware(LimitUploadSize, settings=settings)
+    if settings.cors_origin_list:  # outermost: errors and 413s carry CORS headers too
+        app.add_middleware(Cors, origins=settings.cors_origin_list)
 
     for router in (
         auth_router,
@@ -146,6 +153,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     app.include_router(ops_router)
     app.include_router(metrics.router)
+    install_docs(app)
     _document_parsed_bodies(app)
     return app
 
@@ -158,6 +166,7 @@ def _document_parsed_bodies(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = build()
             schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_SCHEMAS)
+            finish_document(schema)
         return app.openapi_schema
 
     app.openapi = openapi

@@ -41,7 +41,7 @@ def public(ext: Extension) -> dict:
     }
 
 
-def _emit(session: Session, type_: str, item: Item, ext: Extension, at) -> None:
+def _emit(session: Session, type_: str, item: Item, ext: Extension, at, caller: Caller) -> None:
     emit(
         session,
         type_,
@@ -49,7 +49,7 @@ def _emit(session: Session, type_: str, item: Item, ext: Extension, at) -> None:
         at=at,
         item_id=item.id,
         unit_code=item.unit_code,
-        data={"extension": public(ext), "item": item_json(item)},
+        data={"extension": public(ext), "item": item_json(item), "actor": caller.identity()},
     )
 
 
@@ -93,7 +93,7 @@ def request_extension(
         comment=reason,
         data={"extension_id": ext.id, "due_date": due_date.isoformat()},
     )
-    _emit(session, "extension.requested", item, ext, moment)
+    _emit(session, "extension.requested", item, ext, moment, caller)
     return ext
 
 
@@ -126,7 +126,7 @@ def decide(
         comment=comment,
         data={"extension_id": ext.id, "due_date": ext.due_date.isoformat()},
     )
-    _emit(session, "extension.decided", item, ext, moment)
+    _emit(session, "extension.decided", item, ext, moment, caller)
     return ext
 
 

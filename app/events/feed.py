@@ -6,7 +6,6 @@ import binascii
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.auth.models import Role
 from app.auth.service import Caller
 from app.errors import BadRequest
 from app.events.models import Event
@@ -51,7 +50,7 @@ def list_events(
         stmt = stmt.where(Event.type.in_(types))
     if subject:
         stmt = stmt.where(Event.subject == subject)
-    if caller.role == Role.unit:
+    if caller.scoped:
         stmt = stmt.where(Event.unit_code.in_(subtree_codes(caller.unit_path or "/-none-/")))
     rows = list(session.scalars(stmt.order_by(Event.id).limit(limit + 1)))
     page = rows[:limit]

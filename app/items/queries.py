@@ -7,7 +7,6 @@ from datetime import date
 
 from sqlalchemy import Select, or_
 
-from app.auth.models import Role
 from app.auth.service import Caller
 from app.errors import BadRequest
 from app.items.models import Item, Light, Source
@@ -15,8 +14,8 @@ from app.units.service import subtree_codes
 
 
 def scoped(stmt: Select, caller: Caller) -> Select:
-    """Unit keys see only their unit's subtree; everyone else sees all items."""
-    if caller.role == Role.unit:
+    """Unit-bound callers see only their unit's subtree; everyone else sees all items."""
+    if caller.scoped:
         if caller.unit_codes:
             return stmt.where(Item.unit_code.in_(caller.unit_codes))
         return stmt.where(Item.unit_code.in_(subtree_codes(caller.unit_path or "/-none-/")))

@@ -8,7 +8,6 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
 from app.clock import now
 from app.deadlines.schedule import rearm
@@ -67,9 +66,9 @@ _ITEM_QUERIES = {
 def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = False) -> Item:
     """The item if the caller may see it (404 otherwise); ``lock`` takes its row lock.
 
-    Unit keys see their unit's subtree only (a subquery on the unit paths)."""
+    Unit-bound callers see their unit's subtree only (a subquery on the unit paths)."""
     params: dict = {"item_id": item_id}
-    in_subtree = caller.role == Role.unit
+    in_subtree = caller.scoped
     if in_subtree:
         params["subtree"] = subtree_pattern(caller.unit_path or "/-none-/")
     item = session.scalars(_ITEM_QUERIES[lock, in_subtree], params).first()
@@ -101,11 +100,16 @@ def write_changes(session: Session, item: Item, before: dict) -> None:
     session.expunge(item)
 
 
+def etag_matches(item: Item, header: str) -> bool:
+    """Whether an ``If-Match`` / ``If-None-Match`` list names the item's current ETag."""
+    tags = [t.strip().removeprefix("W/").strip('"') for t in header.split(",")]
+    return "*" in tags or str(item.version) in tags
+
+
 def check_if_match(item: Item, if_match: str | None) -> None:
     if if_match is None:
         return
-    tags = [t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")]
-    if "*" not in tags and str(item.version) not in tags:
+    if not etag_matches(item, if_match):
         raise PreconditionFailed(
             f"The item has changed (version {item.version}); reload it and try again.",
             current_version=item.version,
@@ -128,9 +132,10 @@ def _claim_idempotency_key(
         )
     digest = _request_hash(data)
     moment = now(session)
+    key_id, stored_key = caller.idempotency_slot(key)
     existing = session.scalars(
         select(IdempotencyRecord).where(
-            IdempotencyRecord.key_id == caller.key_id, IdempotencyRecord.idempotency_key == key
+            IdempotencyRecord.key_id == key_id, IdempotencyRecord.idempotency_key == stored_key
         )
     ).first()
     if existing is not None:
@@ -145,7 +150,7 @@ def _claim_idempotency_key(
             return None, existing.response
         session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
     record = IdempotencyRecord(
-        key_id=caller.key_id, idempotency_key=key, request_hash=digest, created_at=moment
+        key_id=key_id, idempotency_key=stored_key, request_hash=digest, created_at=moment
     )
     session.add(record)
     try:
@@ -207,7 +212,7 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         from_state=None,
         to_state=item.state,
     )
-    emit_item_event(session, "item.created", item, moment)
+    emit_item_event(session, "item.created", item, moment, actor=caller.identity())
     return item
 
 

@@ -164,6 +164,7 @@ def transition(
         from_state=from_state,
         to_state=new_state,
         comment=req.comment,
+        actor=caller.identity(),
     )
     for event_type in action.events:
         emit_item_event(
@@ -175,5 +176,6 @@ def transition(
             action=action.name,
             from_state=from_state,
             to_state=new_state,
+            actor=caller.identity(),
         )
     return item

@@ -36,6 +36,7 @@ from app.errors import BadRequest, PayloadTooLarge
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
 from app.ledger import export, importer, reports
+from app.links import location
 from app.settings import get_settings
 from app.units.models import Unit
 
@@ -117,7 +118,9 @@ def import_items(
     result = importer.import_ledger(
         session, caller, _read_upload(file), file.filename, dry_run=dry_run
     )
-    return JSONResponse(result, status_code=200 if dry_run else 201)
+    if dry_run:
+        return JSONResponse(result)
+    return JSONResponse(result, status_code=201, headers=location("/items"))
 
 
 @router.get("/reports/summary")
