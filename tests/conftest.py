@@ -23,6 +23,7 @@ from app.migrate import upgrade
 from app.settings import get_settings
 from tests.factories import Api
 
+pytest_plugins = ["tests.browser"]  # chromium, browser_page, page_origin
 PG_URL = os.environ.get("RECTIFY_TEST_DATABASE_URL")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
