@@ -1,9 +1,9 @@
 """``/docs`` and ``/redoc`` with their scripts served by the service itself (intranets
 are offline), and an OpenAPI document client generators accept.
 
-The Swagger UI and ReDoc bundles come from the ``fastapi-offline`` package (MIT,
-bundling Swagger UI's Apache-2.0 and ReDoc's MIT builds with their licences);
-this module serves them, it does not copy them.
+The Swagger UI (Apache-2.0) and ReDoc (MIT) builds come from the
+``fastapi-offline`` package (MIT), a dependency: this module serves the files
+that package installs, it does not copy them.
 """
 
 from datetime import date, datetime

@@ -10,6 +10,13 @@ alternating ``submit`` / ``reject`` on its own rectifying item (with evidence).
 Rounds alternate bare / engine; the median of each is printed with the ratio.
 Target (issue 2): engine >= 70 % of bare.
 
+A third load drives the engine with people's OpenID Connect access tokens
+(issued by the test provider, tests/oidc/, whose keys the engine has cached
+after the first request) instead of API keys. Target (issue 15): within 10 %
+of the API-key run, same run, same server. Skipped when node or the
+provider's npm package is missing (``npm install`` in tests/oidc) or with
+``--no-oidc``.
+
     python bench/transition_throughput.py [--requests 2000] [--threads 16] [--rounds 3]
     RECTIFY_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1/postgres \\
         python bench/transition_throughput.py          # SQLite, then PostgreSQL
@@ -124,12 +131,13 @@ def bare_app(url: str):
     return app
 
 
-def _serve(kind: str, url: str, port: int, evidence_dir: str) -> None:
+def _serve(kind: str, url: str, port: int, evidence_dir: str, env: dict[str, str]) -> None:
     os.environ.update(
         RECTIFY_DATABASE_URL=url,
         RECTIFY_EVIDENCE_DIR=evidence_dir,
         RECTIFY_BOOTSTRAP_ADMIN_TOKEN=ADMIN,
         RECTIFY_AUTO_MIGRATE="0",
+        **env,
     )
     import uvicorn
 
@@ -302,14 +310,38 @@ def _pg_database(pg_url: str):
     return url.set(database=name).render_as_string(hide_password=False), drop
 
 
+def _oidc_provider(args):
+    """The test OpenID Connect provider with a supervisor and a court unit person,
+    or None (with the reason printed) when it cannot run."""
+    if args.no_oidc:
+        return None
+    from tests.oidc.provider import Client, OidcProvider, node_ready
+
+    reason = node_ready()
+    if reason:
+        print(f"  OIDC run skipped: {reason}", flush=True)
+        return None
+    people = [
+        Client("bench.sup", {"rectify_role": "supervisor", "name": "压测督办"}, ttl=3600),
+        Client(
+            "bench.unit",
+            {"rectify_role": "unit", "rectify_unit": "court", "name": "压测单位"},
+            ttl=3600,
+        ),
+    ]
+    return OidcProvider(people).start()
+
+
 def bench(label: str, url: str, args, workdir: Path) -> float:
     from app.migrate import upgrade
 
     upgrade(url)
+    provider = _oidc_provider(args)
+    env = provider.env() if provider else {}
     ctx = multiprocessing.get_context("spawn")
     ports = {"engine": _free_port(), "bare": _free_port()}
     procs = {
-        kind: ctx.Process(target=_serve, args=(kind, url, port, str(workdir / "evidence")))
+        kind: ctx.Process(target=_serve, args=(kind, url, port, str(workdir / "evidence"), env))
         for kind, port in ports.items()
     }
     for p in procs.values():
@@ -324,15 +356,25 @@ def bench(label: str, url: str, args, workdir: Path) -> float:
             "engine": Load(bases["engine"], engine_items, API + "/items/{id}/transitions", tokens),
             "bare": Load(bases["bare"], bare_items, "/bare/items/{id}/transitions", None),
         }
+        if provider:
+            oidc_items, _ = _seed(bases["engine"], args.threads)
+            people = {
+                "supervisor": provider.token("bench.sup"),
+                "unit": provider.token("bench.unit"),
+            }
+            loads["oidc"] = Load(
+                bases["engine"], oidc_items, API + "/items/{id}/transitions", people
+            )
         for load in loads.values():
             load.run(args.warmup)
-        results: dict[str, list[float]] = {"bare": [], "engine": []}
+        results: dict[str, list[float]] = {kind: [] for kind in loads}
         for r in range(args.rounds):
-            for kind in ("bare", "engine"):
-                cpu = _cpu_seconds(procs[kind].pid)
-                with _profiled(args.profile, f"{label}-{kind}-{r + 1}", procs[kind].pid):
+            for kind in loads:
+                proc = procs["bare" if kind == "bare" else "engine"]
+                cpu = _cpu_seconds(proc.pid)
+                with _profiled(args.profile, f"{label}-{kind}-{r + 1}", proc.pid):
                     rps = loads[kind].run(args.requests)
-                cpu_ms = (_cpu_seconds(procs[kind].pid) - cpu) * 1000 / args.requests
+                cpu_ms = (_cpu_seconds(proc.pid) - cpu) * 1000 / args.requests
                 results[kind].append(rps)
                 print(
                     f"  {label} round {r + 1}: {kind:6} {rps:8.1f} req/s, "
@@ -343,6 +385,8 @@ def bench(label: str, url: str, args, workdir: Path) -> float:
         for p in procs.values():
             p.terminate()
             p.join(10)
+        if provider:
+            provider.stop()
     bare, engine = (statistics.median(results[k]) for k in ("bare", "engine"))
     ratio = engine / bare
     print(
@@ -351,6 +395,13 @@ def bench(label: str, url: str, args, workdir: Path) -> float:
         f"{args.threads} threads, median]",
         flush=True,
     )
+    if results.get("oidc"):
+        people = statistics.median(results["oidc"])
+        print(
+            f"{label}: API key {engine:.1f} req/s, OIDC bearer {people:.1f} req/s, "
+            f"ratio {people / engine:.0%} (target >= 90%) [same server, same run, median]",
+            flush=True,
+        )
     return ratio
 
 
@@ -362,6 +413,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--pg-url", default=os.environ.get("RECTIFY_BENCH_PG_URL"))
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-oidc", action="store_true", help="skip the OIDC-bearer load")
     parser.add_argument("--profile", metavar="DIR", help="py-spy each server into DIR")
     args = parser.parse_args()
 
