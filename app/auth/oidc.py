@@ -17,7 +17,7 @@ import httpx
 import jwt
 from jwt import PyJWK, PyJWKClient
 
-from app.errors import Forbidden, ProblemError, Unauthorized
+from app.errors import ProblemError, Unauthorized
 from app.settings import Settings, get_settings
 
 ALGORITHMS = ("RS256", "PS256", "ES256")
@@ -224,6 +224,8 @@ def verifier() -> Verifier | None:
         return None
     if _current is None or _current.settings is not settings:
         if not settings.oidc_audience:
-            raise Forbidden("RECTIFY_OIDC_AUDIENCE must be set beside RECTIFY_OIDC_ISSUER.")
+            raise ProviderUnavailable(
+                "RECTIFY_OIDC_AUDIENCE must be set beside RECTIFY_OIDC_ISSUER."
+            )
         _current = Verifier(settings)
     return _current
