@@ -251,3 +251,18 @@ def test_after_key_rotation_an_unknown_kid_refetches_the_keys_at_most_once_a_min
         assert verifier.keys().fetches == 2
     finally:
         rotating.stop()
+
+
+@pytest.mark.parametrize(("nbf_in", "status"), [(30, 200), (120, 401)])
+def test_nbf_is_checked_with_the_leeway(world, provider, nbf_in, status):
+    """The provider issues no ``nbf``; this token is signed with the provider's own key
+    (the fixture made it) to show a not-yet-valid token is refused past the leeway."""
+    import jwt
+
+    claims = {**_claims_of(provider.token("zhang.san")), "nbf": int(time.time()) + nbf_in}
+    rsa_jwk = next(k for k in provider.keys if k["kty"] == "RSA")
+    token = jwt.encode(
+        claims, jwt.PyJWK(rsa_jwk).key, algorithm="RS256", headers={"kid": rsa_jwk["kid"]}
+    )
+    r = world.api.get("/me", token=token)
+    assert r.status_code == status, r.text
