@@ -28,6 +28,8 @@ KEYS_MAX_AGE_S = 3600.0
 """Known keys are refreshed this often anyway (a key the provider withdrew stops working)."""
 VERIFIED_CACHE_SIZE = 4096
 FETCH_TIMEOUT_S = 10.0
+MAX_SUBJECT, MAX_NAME = 128, 100
+"""History names a person as ``role:name <subject>`` in at most 250 characters."""
 
 
 class ProviderUnavailable(ProblemError):
@@ -198,7 +200,12 @@ class Verifier:
     def _person(self, claims: dict) -> Person:
         s = self.settings
         subject = str(claims["sub"])
+        if not subject or len(subject) > MAX_SUBJECT or not subject.isprintable():
+            raise Unauthorized(
+                f"The token's subject must be 1 to {MAX_SUBJECT} printable characters."
+            )
         name = _claim(claims, s.oidc_name_claim) or claims.get("preferred_username") or subject
+        name = "".join(c for c in str(name) if c.isprintable())[:MAX_NAME] or subject
         role = _claim(claims, s.oidc_role_claim)
         if isinstance(role, list):
             roles = [r for r in role if r in ("admin", "supervisor", "unit", "viewer")]
@@ -206,7 +213,7 @@ class Verifier:
         unit = _claim(claims, s.oidc_unit_claim)
         return Person(
             subject=subject,
-            name=str(name),
+            name=name,
             role=role if isinstance(role, str) else None,
             unit_code=unit if isinstance(unit, str) and unit else None,
             expires_at=float(claims["exp"]),

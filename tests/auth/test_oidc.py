@@ -32,6 +32,7 @@ PEOPLE = [
     Client("ps.user", {"rectify_role": "supervisor", "name": "PS"}, alg="PS256"),
     Client("es.user", {"rectify_role": "supervisor", "name": "ES"}, alg="ES256"),
     Client("brief", {"rectify_role": "supervisor", "name": "短"}, ttl=1),
+    Client("long.name", {"rectify_role": "supervisor", "name": "\u0000长" * 300}),
 ]
 
 
@@ -266,3 +267,11 @@ def test_nbf_is_checked_with_the_leeway(world, provider, nbf_in, status):
     )
     r = world.api.get("/me", token=token)
     assert r.status_code == status, r.text
+
+
+def test_a_long_or_unprintable_name_is_cut_to_fit_the_history(world, provider):
+    token = provider.token("long.name")
+    me = world.api.get("/me", token=token, expect=200).json()
+    assert me["name"] == "长" * 100
+    item = world.api.item(token)
+    assert world.api.history(item["id"])[0]["actor"] == f"supervisor:{'长' * 100} <long.name>"
