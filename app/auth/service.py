@@ -166,14 +166,14 @@ def list_keys(session: Session) -> list[ApiKey]:
 
 
 def get_key(session: Session, key_id: int) -> ApiKey:
-    key = session.get(ApiKey, key_id)
+    key = session.get(ApiKey, key_id) if 0 < key_id < 2**31 else None
     if key is None or key.revoked_at is not None:
         raise NotFound(f"No key with id {key_id}.")
     return key
 
 
 def revoke_key(session: Session, key_id: int) -> None:
-    key = session.get(ApiKey, key_id, with_for_update=True)
+    key = session.get(ApiKey, key_id, with_for_update=True) if 0 < key_id < 2**31 else None
     if key is None or key.revoked_at is not None:
         raise NotFound(f"No key with id {key_id}.")
     if key.role == Role.admin.value:
