@@ -6,18 +6,22 @@ sqlite3 driver is told not to manage transactions so that we can issue
 at the start, which is our row lock (see DESIGN.md, data flow of a transition).
 """
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 from app.settings import get_settings
 
 WRITE = "rectify_write"
+MAX_ID = 2**31 - 1
+"""The largest id a row can have (PostgreSQL ``integer``): a bigger one names nothing."""
 
 
 class UTCDateTime(TypeDecorator):
@@ -74,9 +78,6 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-STARTUP_LOCK = 7_362_002
-
-
 def serialize_with_other_processes(session: Session, key: int) -> None:
     """Hold a PostgreSQL advisory lock until this transaction ends (check-then-insert
     work shared by processes starting at once). SQLite's single writer needs none."""
@@ -84,20 +85,50 @@ def serialize_with_other_processes(session: Session, key: int) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+WRITER_WAIT_S = 1800.0
+_sqlite_writer = threading.RLock()
+
+
 @contextmanager
-def unit_of_work(write: bool = True, engine: Engine | None = None) -> Iterator[Session]:
+def _one_writer() -> Iterator[None]:
+    """SQLite has one writer: the process's write units of work queue here, holding
+    no connection, instead of polling SQLite's lock for its busy timeout (which a
+    long import outlasts: "database is locked"), or waiting on the pool."""
+    if not _sqlite_writer.acquire(timeout=WRITER_WAIT_S):
+        raise PoolTimeout(f"waited {WRITER_WAIT_S:.0f} s for the SQLite write lock")
+    try:
+        yield
+    finally:
+        _sqlite_writer.release()
+
+
+def new_session(write: bool = True, engine: Engine | None = None) -> Session:
+    options = {WRITE: True} if write else {}
+    return Session(engine or get_engine(), expire_on_commit=False, execution_options=options)
+
+
+@contextmanager
+def unit_of_work(
+    write: bool = True, engine: Engine | None = None, session: Session | None = None
+) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error.
 
     Services only ``flush()``; this is the one place that commits. A write unit
     starts its SQLite transaction with ``BEGIN IMMEDIATE`` at its first statement.
+    ``session`` (from ``new_session``) runs the unit on a session its caller keeps
+    for several units in a row (a batch: one transaction per item).
     """
-    options = {WRITE: True} if write else {}
-    session = Session(engine or get_engine(), expire_on_commit=False, execution_options=options)
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    own = session is None
+    engine = engine or (session.get_bind() if session is not None else get_engine())
+    queue = _one_writer() if write and engine.dialect.name == "sqlite" else nullcontext()
+    with queue:
+        session = session or new_session(write, engine)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            if own:
+                session.close()

@@ -16,6 +16,7 @@ of units and people are made up.
 
 import heapq
 import io
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ from app.units.service import create_unit
 from app.workflow.registry import registry
 
 SCAN_DELAY = timedelta(seconds=20)
+log = logging.getLogger("rectify.demo")
+PROGRESS_STEPS = 10
 
 
 def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0) -> str:
@@ -59,10 +62,13 @@ def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0
         ):
             return "demo: the database is not empty; nothing loaded"
         with _engine_clock(session) as clock:
+            log.info("demo: creating the units")
             units = _create_units(session, clock)
             tz = get_settings().tz
             plans = Planner(seed, load_calendar(session), tz, clock.now, scale).items()
+            log.info("demo: %d units; playing a year of %d items", len(units), len(plans))
             _Player(session, clock, units).play(plans)
+            log.info("demo: committing")
         states = Counter(session.scalars(select(Item.state)))
         levels = Counter(session.scalars(select(Item.escalation_level).where(Item.light == "red")))
     return (
@@ -153,8 +159,13 @@ class _Player:
                 order += 1
                 heapq.heappush(self.queue, (step.at, order, index, step))
         self.plans = plans
+        steps, done, every = order, 0, max(1, order // PROGRESS_STEPS)
         while self.queue:
             at, order, index, step = heapq.heappop(self.queue)
+            if step is not None:
+                done += 1
+                if done % every == 0 and done < steps:
+                    log.info("demo: %d%% (%s)", 100 * done // steps, at.date().isoformat())
             if at >= self.end:
                 continue
             self.clock.now = at
@@ -181,6 +192,7 @@ class _Player:
                     category=plan.category,
                     severity=plan.severity,
                     campaign=plan.campaign,
+                    type=plan.type,
                 ),
             )
             self.item_ids[index] = item.id
@@ -200,6 +212,9 @@ class _Player:
             comment = demo_data.COMMENTS["decide_yes" if approve else "decide_no"][0]
             ext_id = self.pending_extension.pop(index)
             extensions.decide(session, sup, item.id, ext_id, approve, comment)
+        elif step.action == "merge":
+            into = self.item_ids[step.fields["into_index"]]
+            transition(session, sup, item.id, TransitionRequest(action="merge", into=into), None)
         else:
             actor = unit if step.action in ("accept", "submit", "return") else sup
             request = TransitionRequest(action=step.action, **step.fields)

@@ -18,7 +18,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import HTMLResponse
 
 from app.links import API_PREFIX
@@ -44,6 +44,7 @@ LOCATION_HEADER = {
     "Location": {"description": "Where the created resource is.", "schema": {"type": "string"}}
 }
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 BINARY = {"type": "string", "format": "binary"}
 ITEM_REF = "#/components/schemas/ItemPublic"
 
@@ -75,7 +76,16 @@ class ImportError_(BaseModel):
 
 
 class ImportResult(BaseModel):
+    """``updated`` / ``unchanged`` with ``mode=upsert``; a dry run's ``would_*``."""
+
     created: int
+    updated: int | None = None
+    unchanged: int | None = None
+    assigned: int | None = None
+    dry_run: bool | None = None
+    would_create: int | None = None
+    would_update: int | None = None
+    would_assign: int | None = None
     errors: list[ImportError_]
 
 
@@ -102,6 +112,61 @@ class UnitReport(BaseModel):
     data: list[UnitFigures]
 
 
+class PeriodFigures(BaseModel):
+    new: int
+    closed: int
+    rectified: int
+    open_at_end: int
+    overdue_at_end: int
+    cumulative_rectified: int
+    rectification_rate: float | None
+    on_time_rate: float | None
+    satisfaction_rate: float | None
+    redo: int
+
+
+class PeriodSubgroup(PeriodFigures):
+    key: str | None
+    label: str
+    rank: int | None = None
+
+
+class PeriodGroup(PeriodSubgroup):
+    """``children`` (ranked) with ``group=unit``."""
+
+    children: list[PeriodSubgroup] | None = None
+
+
+class PeriodReport(BaseModel):
+    from_: date = Field(alias="from")
+    to: date
+    group: str
+    groups: list[PeriodGroup]
+    totals: PeriodFigures
+
+
+class CircularItem(BaseModel):
+    id: int
+    number: str | None
+    title: str
+    due_date: date | None
+    workdays_overdue: int
+    level: int
+
+
+class CircularUnit(BaseModel):
+    unit_code: str | None
+    name: str
+    items: list[CircularItem]
+
+
+class Circular(BaseModel):
+    min_level: int
+    data: list[CircularUnit]
+    total: int
+    truncated: bool
+
+
 class ScanResult(BaseModel):
     checked: int
     fired: dict[str, int]
@@ -124,6 +189,13 @@ MODELS: tuple[type[BaseModel], ...] = (
     Summary,
     UnitFigures,
     UnitReport,
+    PeriodFigures,
+    PeriodSubgroup,
+    PeriodGroup,
+    PeriodReport,
+    CircularItem,
+    CircularUnit,
+    Circular,
     ScanResult,
     Readiness,
 )
@@ -150,6 +222,18 @@ RESPONSES: dict[str, dict[str, dict]] = {
     },
     "report_summary": {"200": {"description": "Figures", "content": _json(Summary)}},
     "report_units": {"200": {"description": "One row per unit", "content": _json(UnitReport)}},
+    "report_period": {
+        "200": {
+            "description": "The period's figures (月度调度): json, xlsx or docx",
+            "content": {**_json(PeriodReport), XLSX: {"schema": BINARY}, DOCX: {"schema": BINARY}},
+        }
+    },
+    "report_circular": {
+        "200": {
+            "description": "The units and their items at the level (通报): json or docx",
+            "content": {**_json(Circular), DOCX: {"schema": BINARY}},
+        }
+    },
     "request_extension": {"201": {"description": "Requested", "content": _json(Extension)}},
     "list_extensions": {"200": {"description": "The item's", "content": _json(ExtensionList)}},
     "approve_extension": {"200": {"description": "Decided", "content": _json(Extension)}},

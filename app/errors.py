@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("rectify.errors")
@@ -47,9 +48,15 @@ PROBLEM_RESPONSES: dict[int | str, dict] = {
     404: _problem_doc("No such resource, or outside the caller's unit scope"),
     409: _problem_doc("Not allowed in the current state, or a duplicate"),
     412: _problem_doc("If-Match is stale"),
-    413: _problem_doc("Upload too large"),
+    413: _problem_doc("Body or upload too large"),
     422: _problem_doc("Well-formed but invalid"),
+    503: _problem_doc("The database is unreachable; retry after Retry-After seconds"),
 }
+
+OUTAGE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+"""What SQLAlchemy raises when the database cannot be reached (down, restarting,
+connections cut, pool exhausted; on SQLite a lock held past the busy timeout)."""
+RETRY_AFTER_S = 5
 
 
 class ProblemError(Exception):
@@ -108,11 +115,30 @@ def field_error(field: str, message: str) -> Invalid:
     return Invalid(message, errors=[{"field": field, "message": message}])
 
 
+def problem_body(status: int, title: str, detail: str, slug: str, **ext: Any) -> dict:
+    return {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **ext}
+
+
+def problem_of(exc: ProblemError) -> dict:
+    """The problem document ``exc`` answers with (for results that embed one)."""
+    return problem_body(exc.status, exc.title, exc.detail, exc.slug, **exc.extensions)
+
+
 def problem_response(
     status: int, title: str, detail: str, slug: str, headers: dict | None = None, **ext: Any
 ) -> JSONResponse:
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **ext}
+    body = problem_body(status, title, detail, slug, **ext)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def outage_response() -> JSONResponse:
+    return problem_response(
+        503,
+        "Service unavailable",
+        "The database cannot be reached at the moment; retry shortly.",
+        "unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def _loc_field(loc: tuple) -> str:
@@ -156,12 +182,12 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in errs
         ]
         where = {e.get("loc", ("body",))[0] for e in errs}
+        if "path" in where:
+            return problem_response(404, "Not found", "No such resource.", "not-found")
         if where & {"query", "header"} and "body" not in where:
             return problem_response(
                 400, "Bad request", "Invalid query parameters.", "bad-request", errors=fields
             )
-        if where == {"path"}:
-            return problem_response(404, "Not found", "No such resource.", "not-found")
         return problem_response(
             422, "Unprocessable content", "The body is invalid.", "validation-error", errors=fields
         )
@@ -179,6 +205,13 @@ def install_error_handlers(app: FastAPI) -> None:
             title.lower().replace(" ", "-"),
             headers=getattr(exc, "headers", None),
         )
+
+    async def _outage(_req: Request, exc: Exception):
+        log.warning("database unreachable: %s", type(exc).__name__)
+        return outage_response()
+
+    for outage in OUTAGE_ERRORS:
+        app.add_exception_handler(outage, _outage)
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception):

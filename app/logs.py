@@ -5,6 +5,9 @@ import logging
 from datetime import UTC, datetime
 
 PLAIN = "%(asctime)s %(levelname)s %(name)s %(message)s"
+CHATTY = ("transitions", "alembic", "httpx", "httpcore", "multipart", "python_multipart")
+"""Libraries whose INFO lines are noise for an operator (transitions logs every state
+change, alembic every migration context): WARNING and up, unless RECTIFY_LOG_LEVEL=DEBUG."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,7 +28,10 @@ def configure(settings) -> None:
     handler.setFormatter(JsonFormatter() if settings.log_json else logging.Formatter(PLAIN))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(settings.log_level.upper())
+    level = logging.getLevelName(settings.log_level.upper())
+    root.setLevel(level)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -6,20 +6,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from sqlalchemy import Engine
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_bootstrap_admin
+from app.console.router import mount_console
 from app.cors import Cors
 from app.db import get_engine, unit_of_work
 from app.deadlines.escalation_router import router as escalation_router
 from app.deadlines.router import router as deadlines_router
 from app.deps import BODY_SCHEMAS
 from app.docs import finish_document, install_docs, operation_id
-from app.errors import PROBLEM_RESPONSES, install_error_handlers, problem_response
+from app.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.events.router import router as events_router
+from app.guard import Guard
+from app.items.anchor import history_key
+from app.items.router import admin_router as history_admin_router
 from app.items.router import router as items_router
 from app.ledger.router import router as ledger_router
 from app.links import API_PREFIX
@@ -31,12 +34,12 @@ from app.workflow.registry import registry
 from app.workflow.router import router as workflows_router
 
 log = logging.getLogger("rectify")
-UPLOAD_SUFFIXES = ("/evidence", "/import")
 
 
 def prepare(engine: Engine) -> None:
     """Start-up work shared by the server and the worker: workflows, bootstrap key."""
     settings = get_settings()
+    history_key()
     with unit_of_work(engine=engine) as session:
         registry.load(settings.workflows_dir, session)
         if settings.bootstrap_admin_token and ensure_bootstrap_admin(
@@ -72,31 +75,6 @@ class CountRequests:
             metrics.REQUEST_SECONDS.labels(scope["method"], route).observe(
                 time.perf_counter() - started
             )
-
-
-class LimitUploadSize:
-    """Refuse an upload whose Content-Length is over the limit before reading it."""
-
-    def __init__(self, app: ASGIApp, settings) -> None:
-        self.app, self.settings = app, settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            length = Headers(scope=scope).get("content-length", "")
-            if (
-                scope["path"].endswith(UPLOAD_SUFFIXES)
-                and length.isdigit()
-                and int(length) > self.settings.max_upload_bytes + 65536
-            ):
-                response = problem_response(
-                    413,
-                    "Payload too large",
-                    f"Uploads are limited to {self.settings.max_upload_mb} MB.",
-                    "payload-too-large",
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -135,15 +113,14 @@ def create_app(
     # Plain ASGI middleware: Starlette's @app.middleware("http") (BaseHTTPMiddleware)
     # cost ~20% of a transition's CPU in bench/transition_throughput.py.
     app.add_middleware(CountRequests)
-    app.add_middleware(LimitUploadSize, settings=settings)
-    if settings.cors_origin_list:  # outermost: errors and 413s carry CORS headers too
-        app.add_middleware(Cors, origins=settings.cors_origin_list)
+    _guard_everything(app, settings)
 
     for router in (
         auth_router,
         units_router,
         ledger_router,
         items_router,
+        history_admin_router,
         workflows_router,
         deadlines_router,
         escalation_router,
@@ -154,8 +131,26 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(metrics.router)
     install_docs(app)
+    mount_console(app)
     _document_parsed_bodies(app)
     return app
+
+
+def _guard_everything(app: FastAPI, settings) -> None:
+    """Put ``Guard`` outside the whole stack, error middleware included, so that even
+    a 500 carries nosniff and no handler runs before the token is checked; and
+    ``Cors`` outside that (outermost), so a preflight is answered before the guard
+    and every refusal -- the guard's 401 / 413 / 400 included -- carries the CORS
+    headers for a listed origin."""
+    build = app.build_middleware_stack
+
+    def build_guarded() -> ASGIApp:
+        guarded = Guard(build(), settings, lambda _scope: app.state.engine)
+        if settings.cors_origin_list:
+            return Cors(guarded, origins=settings.cors_origin_list)
+        return guarded
+
+    app.build_middleware_stack = build_guarded  # type: ignore[method-assign]
 
 
 def _document_parsed_bodies(app: FastAPI) -> None:

@@ -8,7 +8,7 @@ from app.deadlines.models import Extension
 from app.deadlines.store import CalendarOverride
 from app.events.models import Event
 from app.items.models import Evidence, HistoryEntry, IdempotencyRecord, Item
-from app.units.models import Unit
+from app.units.models import Unit, UnitAlias
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.workflow.registry import WorkflowSnapshot
 
@@ -25,6 +25,7 @@ __all__ = [
     "Item",
     "TestClock",
     "Unit",
+    "UnitAlias",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

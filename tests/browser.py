@@ -3,12 +3,15 @@ for Python (never a browser downloaded by ``playwright install``), and a tiny
 static server that gives a test page an origin of its own.
 
 Fixtures (registered for every test by ``tests/conftest.py``):
-``chromium`` (one browser per session), ``browser_page`` (a fresh page per
+``chromium`` (one browser per test module: Playwright's sync API keeps an event
+loop running in this thread while it is open, which would break later tests that
+call ``asyncio.run()``; the console tests use it too), ``browser_page`` (a fresh page per
 test) and ``page_origin`` (serves files written to its directory from
 another loopback origin).
 """
 
 import functools
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -18,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("RECTIFY_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
 def chromium_missing() -> str | None:
     """Why no browser test can run here, or None."""
     if shutil.which(CHROMIUM) is None:
-        return f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does)"
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -32,7 +35,7 @@ def chromium_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     reason = chromium_missing()
     if reason:
@@ -41,7 +44,9 @@ def chromium():
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--lang=zh-CN"],
         )
         try:
             yield browser

@@ -25,6 +25,9 @@ from tests.factories import Api
 
 pytest_plugins = ["tests.browser"]  # chromium, browser_page, page_origin
 PG_URL = os.environ.get("RECTIFY_TEST_DATABASE_URL")
+# One history key for the whole run, so that no test (a migration run from the repo
+# directory above all) writes a key file; tests/hostile covers the generated file.
+os.environ.setdefault("RECTIFY_HISTORY_KEY", "test-history-key-0123456789abcdef0123456789")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 

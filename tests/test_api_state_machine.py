@@ -1,7 +1,8 @@
 """A hypothesis state machine over the whole API: create, act, upload evidence,
-advance the clock, scan, deliver -- checking the invariants after every step.
+merge duplicates, advance the clock, scan, deliver -- checking the invariants
+after every step, over items of both workflows (rectification and hotline).
 
-Invariants: the API agrees with a model of the workflow table in API.md; every
+Invariants: the API agrees with a model of the workflow tables in API.md; every
 item's history chain verifies and gains exactly one entry per committed action;
 no ladder step fires twice for one deadline; every event reaches the webhook
 receiver at least once.
@@ -49,19 +50,41 @@ TABLE = {
         False,
     ),
 }
+# The hotline has no ``close``: its callback (回访) closes the order or, when the
+# caller is dissatisfied, sends it back for redo. ``callback:<result>`` names the
+# action ``callback`` sent with that result.
+HOTLINE = {
+    **{a: row for a, row in TABLE.items() if a != "close"},
+    "callback:satisfied": ({"verified"}, "closed", "supervisor", {"satisfaction"}, False, False),
+    "callback:dissatisfied": (
+        {"verified"},
+        "rectifying",
+        "supervisor",
+        {"satisfaction"},
+        False,
+        False,
+    ),
+}
+TABLES = {"rectification": TABLE, "hotline": HOTLINE}
+SOURCES = {"rectification": "audit", "hotline": "hotline"}
 START = datetime(2026, 9, 21, 2, 0, tzinfo=UTC)
 
 
 class Model:
-    def __init__(self) -> None:
+    def __init__(self, workflow: str) -> None:
+        self.workflow = workflow
+        self.table = TABLES[workflow]
         self.state = "found"
         self.unit: str | None = None
         self.review_pending = False
         self.evidence = False
+        self.duplicate = False
         self.entries = 1
 
     def expect(self, action: str, role: str, fields: set[str]) -> bool:
-        sources, _to, needed_role, required, needs_rp, needs_ev = TABLE[action]
+        if action not in self.table:
+            return False
+        sources, _to, needed_role, required, needs_rp, needs_ev = self.table[action]
         return (
             role == needed_role
             and self.state in sources
@@ -72,7 +95,7 @@ class Model:
         )
 
     def apply(self, action: str) -> None:
-        self.state = TABLE[action][1]
+        self.state = self.table[action][1]
         if action in ("assign", "reassign"):
             self.unit = "court"
         if action == "return":
@@ -96,10 +119,11 @@ class ApiMachine(RuleBasedStateMachine):
     def start_clock(self):
         self.api.set_clock(self.now.isoformat())
 
-    @rule(target=items)
-    def create(self):
-        item = self.api.item(self.tokens["supervisor"], source="hotline")
-        self.models[item["id"]] = Model()
+    @rule(target=items, workflow=st.sampled_from(sorted(TABLES)))
+    def create(self, workflow):
+        item = self.api.item(self.tokens["supervisor"], source=SOURCES[workflow])
+        assert item["workflow"]["name"] == workflow
+        self.models[item["id"]] = Model(workflow)
         return item["id"]
 
     @rule(
@@ -111,22 +135,27 @@ class ApiMachine(RuleBasedStateMachine):
     def act_at_random(self, iid, data, role, with_fields):
         """Half the time an action that starts from the item's state (guards and roles
         may still refuse it), otherwise any action; mostly with the table's role."""
-        here = sorted(a for a, row in TABLE.items() if self.models[iid].state in row[0])
-        action = data.draw(st.sampled_from(here) | st.sampled_from(sorted(TABLE)))
+        table = self.models[iid].table
+        here = sorted(a for a, row in table.items() if self.models[iid].state in row[0])
+        everything = sorted(set(TABLE) | set(HOTLINE))
+        action = data.draw(st.sampled_from(here) | st.sampled_from(everything))
         self.act(iid, action, role, with_fields)
 
     act_again = act_at_random  # a second rule for the same thing: weights acts over clock steps
 
     def act(self, iid, action, role, with_fields):
         model = self.models[iid]
-        role = TABLE[action][2] if role == "right" else role
+        row = TABLE.get(action) or HOTLINE[action]
+        role = row[2] if role == "right" else role
         due = (self.now + timedelta(days=30)).date().isoformat()
+        name, _, result = action.partition(":")
         fields = {"unit_code": "court", "comment": "处理意见", "due_date": due}
-        takes = TABLE[action][3] | {"comment"} | ({"due_date"} if action == "assign" else set())
+        fields["satisfaction"] = result or None
+        takes = row[3] | {"comment"} | ({"due_date"} if action == "assign" else set())
         sent = {k: v for k, v in fields.items() if k in takes and (with_fields or k == "due_date")}
         if action == "assign" and not with_fields:
             sent.pop("due_date", None)
-        r = self.api.act(iid, action, self.tokens[role], expect=None, **sent)
+        r = self.api.act(iid, name, self.tokens[role], expect=None, **sent)
         if model.expect(action, role, set(sent)):
             assert r.status_code == 200, (action, role, model.state, r.text)
             model.apply(action)
@@ -142,9 +171,33 @@ class ApiMachine(RuleBasedStateMachine):
         model = self.models[iid]
         if model.state == "rectifying" and not model.evidence:
             self.upload_evidence(iid)
-        happy = {"found": "assign", "assigned": "accept", "verified": "close", "closed": "reopen"}
+        close = "close" if model.workflow == "rectification" else "callback:satisfied"
+        happy = {"found": "assign", "assigned": "accept", "verified": close, "closed": "reopen"}
         action = happy.get(model.state) or ("verify" if model.review_pending else "submit")
         self.act(iid, action, "right", True)
+
+    @rule(iid=items, into=items, role=st.sampled_from(["supervisor", "supervisor", "unit"]))
+    def merge(self, iid, into, role):
+        """重复件: only hotline orders that are new or dispatched, into another original."""
+        model, original = self.models[iid], self.models[into]
+        body = {"into": into, "comment": "重复来电"}
+        r = self.api.post(f"/items/{iid}/merge", token=self.tokens[role], json=body)
+        ok = (
+            role == "supervisor"
+            and model.workflow == "hotline"
+            and model.state in ("found", "assigned")
+            and iid != into
+            and not original.duplicate
+        )
+        if ok:
+            assert r.status_code == 200, (model.state, r.text)
+            assert r.json()["resolution"] == "duplicate" and r.json()["duplicate_of"] == into
+            model.state, model.duplicate = "closed", True
+            model.entries += 1
+            original.entries += 1  # the original records the duplicate merged into it
+        else:
+            assert r.status_code in (403, 409, 422), (role, model.state, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
 
     @rule(iid=items)
     def upload_evidence(self, iid):

@@ -146,3 +146,26 @@ def test_get_item_answers_304_to_a_matching_if_none_match(api):
     api.patch(f"/items/{item['id']}", json={"title": "改了"}, expect=200)
     r = api.get(f"/items/{item['id']}", headers={"If-None-Match": etag}, expect=200)
     assert r.headers["etag"] != etag and r.json()["title"] == "改了"
+
+
+def test_the_guards_refusals_carry_cors_headers_too(cors_api, monkeypatch):
+    """The guard answers before any route (token before body, body limits); CORS is
+    outside it, or a script could not read those refusals either."""
+    client = cors_api.client
+    r = client.post("/api/v1/items", json={"title": "无令牌"}, headers={"Origin": APP})
+    assert_problem(r, 401)
+    assert r.headers["access-control-allow-origin"] == APP
+    big = {"title": "大", "description": "x" * (get_settings().max_json_bytes + 1)}
+    r = cors_api.post("/items", json=big, headers={"Origin": APP})
+    assert_problem(r, 413)
+    assert r.headers["access-control-allow-origin"] == APP
+    r = cors_api.get("/items", params={"tg": "typo"}, headers={"Origin": APP})
+    assert_problem(r, 400)
+    assert r.headers["access-control-allow-origin"] == APP
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_preflight_with_a_query_string_is_not_refused(cors_api):
+    r = _preflight(cors_api, APP, "/api/v1/items?state=submitted&tg=typo", method="GET")
+    assert 200 <= r.status_code < 300
+    assert r.headers["access-control-allow-origin"] == APP

@@ -1,17 +1,19 @@
 """The migrations are the schema: they match the models, and data survives them."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import column, create_engine, insert, select, table
+from alembic.script import ScriptDirectory
+from sqlalchemy import column, create_engine, func, insert, select, table
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers every table on the metadata)
 from app.items.history import GENESIS, compute_hash
-from app.items.models import HistoryEntry, Item
+from app.items.models import Evidence, HistoryEntry, Item
 from app.migrate import alembic_config
 from tests.conftest import BACKENDS, pg_database
 
@@ -113,3 +115,226 @@ def test_0006_sets_each_items_history_head_from_its_newest_entry(empty_url):
     finally:
         engine.dispose()
     assert heads == {lived: (3, prev), fresh: (0, GENESIS)}
+
+
+def _as_it_was(model_table, names: list[str]):
+    """A table with only these columns (of the model's types): the schema before."""
+    return table(model_table.name, *(column(k, model_table.c[k].type) for k in names))
+
+
+def _entry(item_id: int, seq: int, action: str, day: int, data=None, actor="unit:court") -> dict:
+    row = {
+        "item_id": item_id,
+        "seq": seq,
+        "at": datetime(2026, 3, day, 2, 0, tzinfo=UTC),
+        "actor": actor,
+        "action": action,
+        "from_state": "rectifying",
+        "to_state": "rectifying",
+        "comment": None,
+        "data": data or {},
+        "prev_hash": GENESIS,
+    }
+    row["hash"] = compute_hash(row)
+    return row
+
+
+def test_0010_backfills_the_honest_record_from_history(empty_url):
+    cfg = alembic_config(empty_url)
+    before = ScriptDirectory.from_config(cfg).get_revision("0010").down_revision
+    command.upgrade(cfg, before)
+    engine = create_engine(empty_url)
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    closed = datetime(2026, 3, 20, 2, 0, tzinfo=UTC)
+    base = {
+        "title": "食堂账目不清",
+        "source": "audit",
+        "severity": "normal",
+        "review_pending": False,
+        "escalation_level": 0,
+        "ladder_fired": 0,
+        "version": 1,
+        "description": "",
+        "workflow_name": "rectification",
+        "workflow_version": 1,
+        "created_at": moment,
+        "updated_at": moment,
+        "tags": [],
+        "due_date": date(2026, 3, 10),
+        "light": "none",
+    }
+    done = {"state": "closed", "resolution": "rectified", "closed_at": closed}
+    items = {
+        "on_time": {**base, **done},
+        "late": {**base, **done},
+        "paused": {**base, "state": "rectifying", "review_pending": True, "light": "yellow"},
+        "rejected": {**base, "state": "rectifying", "light": "green", "escalation_level": 1},
+    }
+    scheduler = "system:scheduler"
+    try:
+        with engine.begin() as conn:
+            ids = {}
+            for name, row in items.items():
+                old = _as_it_was(Item.__table__, [*row, "id"])
+                ids[name] = conn.execute(insert(old).values(**row).returning(old.c.id)).scalar_one()
+            history = [
+                _entry(ids["on_time"], 1, "submit", 9),
+                _entry(
+                    ids["late"], 1, "overdue", 11, {"deadline": "rectify", "level": 1}, scheduler
+                ),
+                _entry(ids["late"], 2, "escalate", 12, {"level": 2, "manual": True}, "sup"),
+                _entry(ids["late"], 3, "extension_approved", 13, {"due_date": "2026-03-31"}),
+                _entry(ids["late"], 4, "submit", 14),
+                _entry(
+                    ids["paused"], 1, "overdue", 3, {"deadline": "accept", "level": 1}, scheduler
+                ),
+                _entry(ids["paused"], 2, "submit", 9),
+                _entry(ids["rejected"], 1, "submit", 5),
+                _entry(ids["rejected"], 2, "reject", 6),
+            ]
+            conn.execute(insert(HistoryEntry.__table__), history)
+            evidence = Evidence.__table__
+            for day in (4, 6, 7):
+                conn.execute(
+                    insert(evidence).values(
+                        item_id=ids["rejected"],
+                        filename="a.pdf",
+                        size=1,
+                        sha256="0" * 64,
+                        content_type="application/pdf",
+                        uploaded_by="unit:court",
+                        uploaded_at=datetime(2026, 3, day, 1, 0, tzinfo=UTC),
+                    )
+                )
+            floor = conn.execute(
+                select(func.max(evidence.c.id)).where(
+                    evidence.c.uploaded_at < datetime(2026, 3, 7, tzinfo=UTC)
+                )
+            ).scalar_one()
+        command.upgrade(cfg, "0010")
+        item = Item.__table__.c
+        picked = (item.max_escalation_level, item.was_overdue, item.on_time, item.light)
+        with engine.connect() as conn:
+            got = {
+                r.id: tuple(r[1:])
+                for r in conn.execute(select(item.id, *picked, item.evidence_floor))
+            }
+        command.downgrade(cfg, before)  # the older code knows no paused light
+        with engine.connect() as conn:
+            light, check = conn.execute(
+                select(item.light, item.next_check_at).where(item.id == ids["paused"])
+            ).one()
+    finally:
+        engine.dispose()
+    assert light == "green" and check is not None
+    assert got[ids["on_time"]] == (0, False, True, "none", 0)
+    assert got[ids["late"]] == (2, True, False, "none", 0)
+    assert got[ids["paused"]] == (1, True, None, "paused", 0)
+    assert got[ids["rejected"]] == (1, False, None, "green", floor)
+
+
+def test_0011_keeps_hotline_items_on_the_workflow_they_were_started_under(empty_url):
+    """Hotline items created before the hotline workflow existed stay pinned to
+    ``rectification`` with no order type, callback or duplicate."""
+    cfg = alembic_config(empty_url)
+    previous = ScriptDirectory.from_config(cfg).get_revision("0011").down_revision
+    command.upgrade(cfg, previous)
+    engine = create_engine(empty_url)
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    new_columns = {"type", "satisfaction", "redo_count", "duplicate_of", "duplicate_count"}
+    old_item = table("item", *(column(c.name, c.type) for c in Item.__table__.c))
+    row = {
+        "title": "12345：路灯不亮",
+        "source": "hotline",
+        "state": "rectifying",
+        "severity": "normal",
+        "light": "green",
+        "review_pending": False,
+        "escalation_level": 0,
+        "ladder_fired": 0,
+        "version": 3,
+        "description": "",
+        "workflow_name": "rectification",
+        "workflow_version": 1,
+        "created_at": moment,
+        "updated_at": moment,
+        "tags": [],
+    }
+    try:
+        with engine.begin() as conn:
+            iid = conn.execute(insert(old_item).values(**row).returning(old_item.c.id)).scalar_one()
+        command.upgrade(cfg, "head")
+        item = Item.__table__.c
+        with engine.connect() as conn:
+            got = conn.execute(select(Item.__table__).where(item.id == iid)).one()._mapping
+    finally:
+        engine.dispose()
+    assert (got["workflow_name"], got["workflow_version"]) == ("rectification", 1)
+    assert {k: got[k] for k in new_columns} == {
+        "type": None,
+        "satisfaction": None,
+        "redo_count": 0,
+        "duplicate_of": None,
+        "duplicate_count": 0,
+    }
+
+
+def _item_row(external_ref: str | None, number: str) -> dict:
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    return {
+        "number": number,
+        "title": "食堂账目不清",
+        "source": "hotline",
+        "state": "found",
+        "severity": "normal",
+        "light": "none",
+        "review_pending": False,
+        "escalation_level": 0,
+        "ladder_fired": 0,
+        "version": 1,
+        "description": "",
+        "workflow_name": "rectification",
+        "workflow_version": 1,
+        "created_at": moment,
+        "updated_at": moment,
+        "tags": [],
+        "external_ref": external_ref,
+    }
+
+
+def test_0012_refuses_to_make_external_ref_unique_over_duplicates_and_names_them(empty_url):
+    cfg = alembic_config(empty_url)
+    before = ScriptDirectory.from_config(cfg).get_revision("0012").down_revision
+    command.upgrade(cfg, before)
+    engine = create_engine(empty_url)
+    rows = [
+        _item_row("12345-0001", "2026-000001"),
+        _item_row("12345-0001", "2026-000002"),
+        _item_row("审计函〔2026〕3号", "2026-000003"),
+        _item_row("审计函〔2026〕3号", "2026-000004"),
+        _item_row("12345-0002", "2026-000005"),
+        _item_row(None, "2026-000006"),
+        _item_row(None, "2026-000007"),
+    ]
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(Item.__table__), rows)
+        with pytest.raises(RuntimeError) as refused:
+            command.upgrade(cfg, "0012")
+        message = str(refused.value)
+        assert "'12345-0001': items 2026-000001, 2026-000002" in message
+        assert "'审计函〔2026〕3号': items 2026-000003, 2026-000004" in message
+        assert "12345-0002" not in message and "Nothing was changed" in message
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == before
+        with engine.begin() as conn:
+            conn.execute(
+                Item.__table__.update()
+                .where(Item.__table__.c.number.in_(["2026-000002", "2026-000004"]))
+                .values(external_ref=None)
+            )
+        command.upgrade(cfg, "0012")
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert(Item.__table__), [_item_row("12345-0002", "2026-000008")])
+    finally:
+        engine.dispose()

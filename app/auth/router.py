@@ -3,7 +3,7 @@ from pydantic import BaseModel
 
 from app.auth import service
 from app.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me
-from app.deps import AdminDep, CallerDep, SessionDep
+from app.deps import AdminDep, CallerDep, Id, SessionDep
 from app.links import location
 
 router = APIRouter(tags=["auth"])
@@ -37,12 +37,12 @@ def list_keys(session: SessionDep, _admin: AdminDep):
 
 
 @router.get("/keys/{key_id}", response_model=ApiKeyPublic)
-def get_key(key_id: int, session: SessionDep, _admin: AdminDep):
+def get_key(key_id: Id, session: SessionDep, _admin: AdminDep):
     return ApiKeyPublic.model_validate(service.get_key(session, key_id), from_attributes=True)
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-def revoke_key(key_id: int, session: SessionDep, _admin: AdminDep):
+def revoke_key(key_id: Id, session: SessionDep, _admin: AdminDep):
     service.revoke_key(session, key_id)
     return Response(status_code=204)
 

@@ -15,8 +15,10 @@ from sqlmodel import Session
 from app.auth import oidc
 from app.auth.models import ApiKey, ApiKeyCreate, Role
 from app.clock import real_now
-from app.db import STARTUP_LOCK, serialize_with_other_processes
+from app.db import serialize_with_other_processes
+from app.deadlines.store import overrides_json, use_overrides_json
 from app.errors import Conflict, Forbidden, NotFound, field_error
+from app.locks import STARTUP_LOCK
 from app.settings import get_settings
 from app.units.models import Unit
 from app.units.service import subtree_codes
@@ -112,20 +114,33 @@ _LIVE_KEY = (
 )
 
 
+# The same, with the calendar overrides in the same round trip (for transitions).
+_LIVE_KEY_AND_CALENDAR = {
+    dialect: _LIVE_KEY.add_columns(overrides_json(dialect)) for dialect in ("postgresql", "sqlite")
+}
+
 _UNIT_PATH = select(_units.path).where(_units.code == bindparam("code"))
 
 
-def authenticate(session: Session, token: str) -> Caller | None:
+def authenticate(session: Session, token: str, *, with_calendar: bool = False) -> Caller | None:
     """The caller holding ``token`` -- a live API key, or a person's access token from
     the identity provider when one is configured -- or None. Runs on every request;
-    a person's token that is invalid is 401, one whose role or unit is unusable 403."""
+    a person's token that is invalid is 401, one whose role or unit is unusable 403.
+
+    ``with_calendar``: for a key, read the calendar overrides in the same statement
+    and make them this transaction's calendar (``load_calendar`` then reads nothing);
+    for a person, ``load_calendar`` reads them itself when they are needed."""
     oidc_verifier = oidc.verifier() if oidc.looks_like_jwt(token) else None
     if oidc_verifier is not None:
         return _person_caller(session, oidc_verifier.verify(token))
     digest = hash_token(token)
-    row = session.connection().execute(_LIVE_KEY, {"digest": digest}).first()
+    conn = session.connection()
+    stmt = _LIVE_KEY_AND_CALENDAR[conn.dialect.name] if with_calendar else _LIVE_KEY
+    row = conn.execute(stmt, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
+    if with_calendar:
+        use_overrides_json(session, row.calendar_overrides)
     return Caller(
         row.id, row.name, Role(row.role), row.unit_code, row.path, subject=f"key:{row.id}"
     )

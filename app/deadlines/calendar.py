@@ -7,6 +7,7 @@ A deadline on date D ends at 24:00 local time of D (00:00 local of D+1).
 
 from __future__ import annotations
 
+import calendar
 import logging
 import threading
 from collections.abc import Mapping
@@ -49,6 +50,16 @@ def _note_fallback(year: int) -> None:
     )
 
 
+@lru_cache(maxsize=256)
+def has_statutory_data(year: int) -> bool:
+    """Whether the calendar package knows ``year``'s holidays."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=1 << 16)
 def _statutory_is_workday(d: date) -> bool:
     try:
@@ -63,6 +74,9 @@ class WorkdayCalendar:
 
     def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
         self._overrides: dict[date, bool] = dict(overrides or {})
+        self._years = {d.year for d in self._overrides}
+        """Years with overrides: a loaded schedule (PUT /calendar/years) is data, so
+        their other days follow Monday-Friday without the fallback warning."""
 
     @property
     def overrides(self) -> Mapping[date, bool]:
@@ -74,6 +88,8 @@ class WorkdayCalendar:
         override = self._overrides.get(d)
         if override is not None:
             return override
+        if d.year in self._years and not has_statutory_data(d.year):
+            return d.weekday() < 5
         return _statutory_is_workday(d)
 
     def add_workdays(self, d: date, n: int) -> date:
@@ -88,6 +104,26 @@ class WorkdayCalendar:
             if self.is_workday(current):
                 remaining -= 1
         return current
+
+    def add_months(self, d: date, months: int) -> date:
+        """The end of a period of ``months`` calendar months started on ``d``.
+
+        The same day of the month ``months`` later, clamped to that month's last
+        day; a period that ends on a rest day ends on the next workday (the
+        statutory rule for periods).
+        """
+        index = d.month - 1 + months
+        year, month = d.year + index // 12, index % 12 + 1
+        end = date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+        return end if self.is_workday(end) else self.add_workdays(end, 1)
+
+    def period_end(self, start: date, period: int | object) -> date:
+        """End of a workflow ``Duration`` started on ``start``: W(n, start) for an int
+        of workdays, ``add_months`` for ``{months: n}``."""
+        months = getattr(period, "months", None)
+        if months is not None:
+            return self.add_months(start, months)
+        return self.add_workdays(start, int(period))  # type: ignore[call-overload]
 
     def workdays_between(self, start: date, end: date) -> list[date]:
         """Workdays in ``[start, end]``, inclusive; empty when ``end < start``."""

@@ -5,6 +5,7 @@ from sqlmodel import Session
 
 from app.auth.service import Caller, with_unit_codes
 from app.clock import now
+from app.deadlines.schedule import raise_level, running_deadline
 from app.errors import ActionNotAllowed, field_error
 from app.items import history
 from app.items.models import Item
@@ -24,17 +25,19 @@ def escalate(
         raise ActionNotAllowed(
             "A closed item cannot be escalated.", allowed_actions=[], state=item.state
         )
-    top = max((s.level for s in wf.ladder), default=0)
+    running = running_deadline(item, wf)
+    ladder = wf.ladder_for(running[0] if running else "rectify")
+    top = max((s.level for s in ladder), default=0)
     target = level if level is not None else item.escalation_level + 1
     if not item.escalation_level < target <= top:
         raise field_error(
             "level",
             f"The level must be above the current {item.escalation_level} and at most {top}.",
         )
-    step = next((s for s in wf.ladder if s.level == target), None)
+    step = next((s for s in ladder if s.level == target), None)
     step_name = step.name if step else f"level-{target}"
     moment = now(session)
-    item.escalation_level = target
+    raise_level(item, target)
     item.version += 1
     item.updated_at = moment
     session.flush()

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from app.auth.models import Role
 from app.deadlines import escalation, extensions
 from app.deadlines.scan import run_scan
-from app.deps import CallerDep, SessionDep, StandaloneAdminDep, require
+from app.deps import CallerDep, Id, SessionDep, StandaloneAdminDep, require
 from app.items.schemas import ItemPage, to_public
 from app.links import location
 
@@ -35,7 +35,7 @@ class EscalateRequest(BaseModel):
 
 @router.post("/items/{item_id:int}/extensions", status_code=201)
 def request_extension(
-    item_id: int, body: ExtensionRequest, session: SessionDep, caller: CallerDep, response: Response
+    item_id: Id, body: ExtensionRequest, session: SessionDep, caller: CallerDep, response: Response
 ):
     ext = extensions.request_extension(session, caller, item_id, body.due_date, body.reason)
     response.headers.update(location(f"/items/{item_id}/extensions/{ext.id}"))
@@ -43,7 +43,7 @@ def request_extension(
 
 
 @router.get("/items/{item_id:int}/extensions")
-def list_extensions(item_id: int, session: SessionDep, caller: CallerDep):
+def list_extensions(item_id: Id, session: SessionDep, caller: CallerDep):
     return {
         "data": [extensions.public(e) for e in extensions.list_extensions(session, caller, item_id)]
     }
@@ -51,7 +51,7 @@ def list_extensions(item_id: int, session: SessionDep, caller: CallerDep):
 
 @router.post("/items/{item_id:int}/extensions/{ext_id:int}/approve")
 def approve_extension(
-    item_id: int, ext_id: int, session: SessionDep, caller: CallerDep, body: Decision | None = None
+    item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep, body: Decision | None = None
 ):
     comment = body.comment if body else None
     return extensions.public(extensions.decide(session, caller, item_id, ext_id, True, comment))
@@ -59,7 +59,7 @@ def approve_extension(
 
 @router.post("/items/{item_id:int}/extensions/{ext_id:int}/reject")
 def reject_extension(
-    item_id: int, ext_id: int, session: SessionDep, caller: CallerDep, body: Decision | None = None
+    item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep, body: Decision | None = None
 ):
     comment = body.comment if body else None
     return extensions.public(extensions.decide(session, caller, item_id, ext_id, False, comment))
@@ -67,7 +67,7 @@ def reject_extension(
 
 @router.post("/admin/items/{item_id:int}/escalate")
 def escalate(
-    item_id: int, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
+    item_id: Id, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
 ):
     item = escalation.escalate(session, caller, item_id, body.level, body.reason)
     return JSONResponse(

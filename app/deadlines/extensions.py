@@ -1,24 +1,30 @@
 """Extension requests (延期申请): a unit asks, a supervisor decides.
 
-Approval moves ``due_date`` and so re-arms the ladder for the new deadline.
-One request may be pending per item at a time.
+Approval moves ``due_date`` and so re-arms the ladder for the new deadline,
+but never clears the honest record (``was_overdue``, ``max_escalation_level``).
+One request may be pending per item at a time, and a request must be made on
+or before the due date (while a closure request is under review the deadline
+is paused, so a request stays possible then).
 """
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now, to_local_date
 from app.deadlines.models import Extension
-from app.deadlines.schedule import validate_due_date
+from app.deadlines.schedule import note_if_past_due, validate_due_date
 from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
 from app.events.outbox import emit
 from app.items import history
 from app.items.models import Item
-from app.items.service import get_item, item_json, refresh_deadlines
+from app.items.schemas import ActionInfo
+from app.items.service import deadline_dates, get_item, item_json, refresh_deadlines
+from app.settings import get_settings
+from app.workflow.registry import registry
 
 REQUESTERS = {Role.admin, Role.unit}
 DECIDERS = {Role.admin, Role.supervisor}
@@ -53,27 +59,57 @@ def _emit(session: Session, type_: str, item: Item, ext: Extension, at, caller: 
     )
 
 
+_PENDING = select(Extension.id).where(
+    Extension.item_id == bindparam("item_id"), Extension.status == "pending"
+)
+NOT_NOW = "当前状态不能申请延期"
+PAST_DUE = "逾期后不能申请延期"
+PENDING = "已有待审批的延期申请"
+
+
+def refusal(session: Session, item: Item, today: date) -> tuple[str, int | None] | None:
+    """Why the item's unit cannot request an extension now (the Chinese reason and,
+    for a pending request, its id), or None when it can."""
+    if item.state not in EXTENDABLE_STATES or item.due_date is None:
+        return NOT_NOW, None
+    if today > item.due_date and not item.review_pending:
+        return PAST_DUE, None
+    pending = session.connection().scalar(_PENDING, {"item_id": item.id})
+    return (PENDING, pending) if pending is not None else None
+
+
+def action_info(
+    session: Session, caller: Caller, item: Item, lang: str = "zh"
+) -> ActionInfo | None:
+    """``request_extension`` (申请延期) for GET /items/{id}/actions, when the caller
+    may request one for an item whose deadline runs."""
+    if caller.role not in REQUESTERS or item.state not in EXTENDABLE_STATES:
+        return None
+    refused = refusal(session, item, to_local_date(now(session)))
+    return ActionInfo(
+        name="request_extension",
+        label="申请延期" if lang == "zh" else "Request extension",
+        requires=["due_date", "reason"],
+        enabled=refused is None,
+        reason=refused and refused[0],
+    )
+
+
 def request_extension(
     session: Session, caller: Caller, item_id: int, due_date: date, reason: str
 ) -> Extension:
     if caller.role not in REQUESTERS:
         raise Forbidden("Only the responsible unit may request an extension.")
     item = get_item(session, caller, item_id, lock=True)
-    if item.state not in EXTENDABLE_STATES or item.due_date is None:
-        raise ActionNotAllowed(
-            "An extension can only be requested while a rectification deadline runs.",
-            allowed_actions=[],
-            state=item.state,
-        )
     moment = now(session)
+    refused = refusal(session, item, to_local_date(moment))
+    if refused is not None and refused[1] is not None:
+        raise Conflict(f"Extension request {refused[1]} is still pending for this item.")
+    if refused is not None:
+        raise ActionNotAllowed(refused[0], allowed_actions=[], state=item.state)
     if due_date <= item.due_date:
         raise field_error("due_date", f"The new due date must be after {item.due_date}.")
     validate_due_date(due_date, to_local_date(moment))
-    pending = session.scalar(
-        select(Extension.id).where(Extension.item_id == item.id, Extension.status == "pending")
-    )
-    if pending is not None:
-        raise Conflict(f"Extension request {pending} is still pending for this item.")
     ext = Extension(
         item_id=item.id,
         due_date=due_date,
@@ -111,11 +147,15 @@ def decide(
     moment = now(session)
     ext.status = "approved" if approve else "rejected"
     ext.decided_by, ext.decided_at, ext.decision_comment = caller.actor, moment, comment
+    data: dict = {"extension_id": ext.id, "due_date": ext.due_date.isoformat()}
     if approve:
+        wf = registry.get(item.workflow_name, item.workflow_version)
+        note_if_past_due(item, wf, get_settings().tz, moment)
         item.due_date = ext.due_date
         refresh_deadlines(session, item, moment=moment)
         item.version += 1
         item.updated_at = moment
+        data.update(deadline_dates(item))
     session.flush()
     history.note(
         session,
@@ -124,7 +164,7 @@ def decide(
         actor=caller.actor,
         action="extension_approved" if approve else "extension_rejected",
         comment=comment,
-        data={"extension_id": ext.id, "due_date": ext.due_date.isoformat()},
+        data=data,
     )
     _emit(session, "extension.decided", item, ext, moment, caller)
     return ext

@@ -1,9 +1,13 @@
 """Fire the escalation ladder of one (locked) item.
 
 Every step fires at most once per deadline: ``ladder_fired`` counts the steps
-already fired for ``ladder_deadline`` and is advanced in the same
-transaction as the step's history entry and outbox event. Steps that came
-due while no scan ran are fired in order, none skipped.
+already passed for ``ladder_deadline`` and is advanced in the same
+transaction as the step's history entry and outbox event. When several
+steps came due while no scan ran (the service was down, the clock jumped),
+only the highest fires; the passed ones are named in its history entry
+(``data.skipped``) and send no event, so a unit never gets a stale reminder
+beside its overdue notice. A paused deadline (closure request under review)
+fires nothing.
 """
 
 from datetime import datetime
@@ -12,7 +16,14 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from app.deadlines.calendar import WorkdayCalendar
-from app.deadlines.schedule import refresh, running_deadline, step_times
+from app.deadlines.schedule import (
+    is_paused,
+    note_overdue,
+    raise_level,
+    refresh,
+    running_deadline,
+    step_times,
+)
 from app.items import history
 from app.items.models import Item
 from app.items.service import emit_item_event
@@ -30,30 +41,33 @@ def fire_due_steps(
     tz: ZoneInfo,
     now: datetime,
 ) -> list[str]:
-    """Fire the steps due by ``now``; return their names."""
+    """Fire the highest step due by ``now`` (at most one); return its name, if any."""
     running = running_deadline(item, wf)
-    fired: list[str] = []
-    if running is None:
+    if running is None or is_paused(item, running[0]):
         refresh(item, wf, cal, tz, now)
-        return fired
+        return []
     kind, due = running
-    times = step_times(wf, due, cal, tz)
-    while item.ladder_fired < len(times) and times[item.ladder_fired][1] <= now:
-        step, at = times[item.ladder_fired]
-        if not fired:
-            item.version += 1
-            item.updated_at = now
-        item.ladder_fired += 1
-        covered = step.event == ESCALATED and step.level <= item.escalation_level
-        item.escalation_level = max(item.escalation_level, step.level)
-        item.light = step.light
-        _record(session, item, step, kind, due, at, now, covered)
-        fired.append(step.name)
+    times = step_times(wf, kind, due, cal, tz)
+    passed = [st for st in times[item.ladder_fired :] if st[1] <= now]
+    if not passed:
+        refresh(item, wf, cal, tz, now)
+        return []
+    step, at = passed[-1]
+    item.version += 1
+    item.updated_at = now
+    item.ladder_fired += len(passed)
+    covered = step.event == ESCALATED and step.level <= item.escalation_level
+    raise_level(item, max(s.level for s, _at in passed))
+    if any(s.light == "red" for s, _at in passed):
+        note_overdue(item, kind)
+    item.light = step.light
+    skipped = [s.name for s, _at in passed[:-1]]
+    _record(session, item, step, kind, due, at, now, covered, skipped)
     refresh(item, wf, cal, tz, now)
-    return fired
+    return [step.name]
 
 
-def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool) -> None:
+def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool, skipped) -> None:
     data = {
         "deadline": kind,
         "due_date": due.isoformat(),
@@ -61,6 +75,8 @@ def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool) 
         "level": step.level,
         "scheduled_at": at.isoformat(),
     }
+    if skipped:
+        data["skipped"] = skipped
     if covered:
         data["note"] = "already escalated to this level by hand; no second notice"
     history.note(session, item, at=now, actor=SYSTEM_ACTOR, action=step.name, data=data)

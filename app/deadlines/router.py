@@ -4,9 +4,11 @@ from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi import Path as FastPath
 from pydantic import AwareDatetime, BaseModel, Field
 
 from app.clock import TestClock, now
+from app.deadlines import years
 from app.deadlines.store import CalendarOverride, forget_calendar, load_calendar
 from app.deps import AdminDep, CallerDep, SessionDep
 from app.errors import BadRequest, NotFound
@@ -57,6 +59,21 @@ def override_day(day: date, body: DayOverride, session: SessionDep, _admin: Admi
     session.flush()
     forget_calendar(session)
     return DayOverridePublic(date=day, workday=row.workday, note=row.note)
+
+
+Year = Annotated[int, FastPath(ge=1900, le=9999)]
+
+
+@router.put("/calendar/years/{year}", response_model=years.YearPublic)
+def put_year(year: Year, body: years.YearSchedule, session: SessionDep, _admin: AdminDep):
+    """A year's official schedule (放假调休): its holiday ranges and make-up workdays
+    replace that year's overrides."""
+    return years.replace_year(session, year, body)
+
+
+@router.get("/calendar/years/{year}", response_model=years.YearPublic)
+def get_year(year: Year, session: SessionDep, _caller: CallerDep):
+    return years.year_schedule(session, year)
 
 
 def _require_test_clock() -> None:

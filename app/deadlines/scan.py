@@ -62,7 +62,7 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
             checked += len(rows)
         if len(rows) < batch:
             break
-    steps = {s.name for wf in registry.workflows.values() for s in wf.ladder}
+    steps = {name for wf in registry.workflows.values() for name in wf.step_names()}
     result = {
         "checked": checked,
         "fired": {name: fired.get(name, 0) for name in sorted(steps | set(fired))},

@@ -1,13 +1,24 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, BigInteger, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
 
 
 class Event(SQLModel, table=True):
-    """One outbox row. ``id`` orders the feed; ``event_id`` is the CloudEvents id."""
+    """One outbox row. ``event_id`` is the CloudEvents id.
+
+    The feed's order: on SQLite ``id`` (one writer, so ids follow commit
+    order); on PostgreSQL ``(txid, id)``, where ``txid`` is the writing
+    transaction's id (a column default, ``pg_current_xact_id()``), served only
+    once every older transaction has ended (``app/events/feed.py``).
+    """
+
+    __table_args__ = (
+        # SQLite leaves txid NULL: its partial index stays empty and costs no write.
+        Index("ix_event_feed", "txid", "id", sqlite_where=text("txid IS NOT NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(unique=True, max_length=64)
@@ -18,3 +29,4 @@ class Event(SQLModel, table=True):
     time: datetime = Field(sa_type=UTCDateTime)
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     dispatched: bool = Field(default=False, index=True)
+    txid: int | None = Field(default=None, sa_type=BigInteger)

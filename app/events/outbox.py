@@ -1,40 +1,29 @@
 """Write events in the caller's transaction; never send anything from here.
 
 ``emit`` queues a row on the session; the transaction's rows are inserted in
-one statement just before it commits (``_write_queued``), so the feed lock
-below is held only for that insert and the commit. A transaction that emits
-more than ``QUEUE_LIMIT`` rows (an import, a scan batch) writes them as it
-goes, so memory stays bounded; its lock is then held from the first write.
+one statement just before it commits (``_write_queued``). A transaction that
+emits more than ``QUEUE_LIMIT`` rows (an import, a scan batch) writes them as
+it goes, so memory stays bounded.
+
+No lock orders the writers: on PostgreSQL each row records its transaction's
+id (the ``txid`` column's default) and the feed serves a row only once every
+older transaction has ended (``app/events/feed.py``); SQLite has one writer.
 """
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, bindparam, insert, text
 from sqlalchemy import event as sa_event
+from sqlalchemy import insert
 from sqlmodel import Session
 
-from app.db import UTCDateTime
 from app.events.models import Event
 
 SOURCE = "/rectify"
-FEED_LOCK = 7_362_001
 _QUEUED = "outbox_rows"
 QUEUE_LIMIT = 500
 
 _INSERT = insert(Event.__table__)
-# PostgreSQL: take the feed lock and insert in one statement. The lock makes
-# event ids follow commit order, so a poller's cursor never skips one: it is
-# held until commit, so the next transaction gets its ids only after this one
-# is visible. (SQLite's single writer already guarantees that.)
-_INSERT_IN_FEED_ORDER = text(
-    """
-    WITH feed_lock AS (SELECT pg_advisory_xact_lock(:feed_lock))
-    INSERT INTO event (event_id, type, subject, item_id, unit_code, time, data, dispatched)
-    SELECT :event_id, :type, :subject, :item_id, :unit_code, :time, :data, :dispatched
-    FROM feed_lock
-    """
-).bindparams(bindparam("time", type_=UTCDateTime), bindparam("data", type_=JSON))
 
 
 def emit(
@@ -71,11 +60,7 @@ def _write_queued(session: Session) -> None:
     rows = session.info.pop(_QUEUED, None)
     if not rows:
         return
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(_INSERT_IN_FEED_ORDER, [{**row, "feed_lock": FEED_LOCK} for row in rows])
-    else:
-        conn.execute(_INSERT, rows)
+    session.connection().execute(_INSERT, rows)
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")

@@ -7,6 +7,7 @@ harmless (nothing refers to it).
 
 import hashlib
 import os
+import re
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -26,6 +27,12 @@ from app.settings import get_settings
 from app.workflow.registry import registry
 
 CHUNK = 1024 * 1024
+OCTET_STREAM = "application/octet-stream"
+MAX_CONTENT_TYPE = 100
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MEDIA_TYPE = re.compile(
+    rf'{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|"[^"\\\x00-\x1f\x7f]*"))*'
+)
 UPLOADERS = {Role.admin, Role.supervisor, Role.unit}
 
 
@@ -37,6 +44,15 @@ def _clean_filename(name: str | None) -> str:
     base = os.path.basename((name or "").replace("\\", "/")).strip()
     base = "".join(ch for ch in unicodedata.normalize("NFC", base) if ch.isprintable())
     return base[:255] or "file"
+
+
+def media_type(declared: str | None) -> str:
+    """The uploader's content type when it is a valid media type (RFC 9110) of at
+    most 100 characters, else ``application/octet-stream``."""
+    value = (declared or "").strip()
+    if len(value) > MAX_CONTENT_TYPE or not _MEDIA_TYPE.fullmatch(value):
+        return OCTET_STREAM
+    return value
 
 
 def _store(upload: UploadFile, limit: int) -> tuple[str, int]:
@@ -80,7 +96,7 @@ def upload(session: Session, caller: Caller, item_id: int, file: UploadFile) -> 
         filename=_clean_filename(file.filename),
         size=size,
         sha256=sha,
-        content_type=file.content_type or "application/octet-stream",
+        content_type=media_type(file.content_type),
         uploaded_at=moment,
         uploaded_by=caller.actor,
     )

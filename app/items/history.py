@@ -10,18 +10,22 @@ without races.
 """
 
 import hashlib
+import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
+from app.items.anchor import head_mac, history_key
 from app.items.models import HistoryEntry, Item
 
 GENESIS = "0" * 64
 _FIELDS = ("item_id", "seq", "actor", "action", "from_state", "to_state", "comment", "data")
 _INSERT = insert(HistoryEntry.__table__)
+_BUFFER = "history_buffer"
 
 
 def _canonical(entry: Mapping) -> bytes:
@@ -69,8 +73,30 @@ def append(
         "prev_hash": item.history_hash,
     }
     entry["hash"] = hashlib.sha256(_canonical(entry)).hexdigest()
-    session.connection().execute(_INSERT, entry)
+    buffer = session.info.get(_BUFFER)
+    if buffer is None:
+        session.connection().execute(_INSERT, entry)
+    else:
+        buffer.append(entry)
     item.history_seq, item.history_hash = entry["seq"], entry["hash"]
+    item.history_mac = head_mac(history_key(), item.id, entry["seq"], entry["hash"])
+
+
+@contextmanager
+def buffered(session: Session) -> Iterator[list[dict]]:
+    """Collect the entries appended in the block instead of inserting each; the caller
+    inserts them (``insert_rows``) once their items' rows exist (a bulk import)."""
+    rows: list[dict] = []
+    session.info[_BUFFER] = rows
+    try:
+        yield rows
+    finally:
+        session.info.pop(_BUFFER, None)
+
+
+def insert_rows(session: Session, rows: list[dict]) -> None:
+    if rows:
+        session.connection().execute(_INSERT, rows)
 
 
 def note(session: Session, item: Item, *, at: datetime, actor: str, action: str, **kw) -> None:
@@ -96,9 +122,13 @@ def entries(session: Session, item_id: int) -> list[HistoryEntry]:
 
 
 def verify(session: Session, item: Item) -> tuple[bool, int, int | None]:
-    """Recompute the chain and check it ends at the item's head:
-    (ok, number of entries, first broken or missing seq, or None)."""
-    rows = entries(session, item.id)
+    """Recompute the chain and check it ends at the item's head, and the head's
+    HMAC under the history key: (ok, number of entries, first broken or missing
+    seq, or None)."""
+    return _verify(item, entries(session, item.id), history_key())
+
+
+def _verify(item, rows: list, key: bytes) -> tuple[bool, int, int | None]:
     prev = GENESIS
     for expected_seq, row in enumerate(rows, start=1):
         if row.seq != expected_seq or row.prev_hash != prev or compute_hash(row) != row.hash:
@@ -108,7 +138,45 @@ def verify(session: Session, item: Item) -> tuple[bool, int, int | None]:
         return False, len(rows), min(len(rows), item.history_seq) + 1
     if prev != item.history_hash:  # the newest entry was replaced
         return False, len(rows), len(rows)
+    if not hmac.compare_digest(
+        item.history_mac, head_mac(key, item.id, item.history_seq, item.history_hash)
+    ):  # the newest entry and the head were rewritten together
+        return False, len(rows), len(rows)
     return True, len(rows), None
+
+
+VERIFY_BATCH = 500
+
+
+def verify_all(session: Session) -> dict:
+    """Every item's chain and anchor, a batch of items at a time:
+    ``{"items", "ok", "broken": [ids]}``."""
+    key = history_key()
+    checked, broken, after = 0, [], 0
+    while True:
+        items = list(
+            session.scalars(
+                select(Item).where(Item.id > after).order_by(Item.id).limit(VERIFY_BATCH)
+            )
+        )
+        if not items:
+            break
+        ids = [i.id for i in items]
+        chains: dict[int, list[HistoryEntry]] = {i: [] for i in ids}
+        stmt = (
+            select(HistoryEntry)
+            .where(HistoryEntry.item_id.in_(ids))
+            .order_by(HistoryEntry.item_id, HistoryEntry.seq)
+        )
+        for row in session.scalars(stmt):
+            chains[row.item_id].append(row)
+        for item in items:
+            if not _verify(item, chains[item.id], key)[0]:
+                broken.append(item.id)
+        checked += len(items)
+        after = ids[-1]
+        session.expunge_all()
+    return {"items": checked, "ok": not broken, "broken": broken}
 
 
 def count(session: Session, item_id: int) -> int:

@@ -25,11 +25,31 @@ class Severity(StrEnum):
     critical = "critical"
 
 
+class Satisfaction(StrEnum):
+    """The caller's answer at the callback (回访)."""
+
+    satisfied = "satisfied"
+    basically_satisfied = "basically_satisfied"
+    dissatisfied = "dissatisfied"
+    unreachable = "unreachable"
+
+
 class Light(StrEnum):
     green = "green"
     yellow = "yellow"
     red = "red"
+    paused = "paused"
     none = "none"
+
+
+class ItemType(StrEnum):
+    """工单类型 of hotline orders (the hotline workflow; null elsewhere)."""
+
+    consult = "consult"
+    help = "help"
+    complaint = "complaint"
+    report = "report"
+    suggestion = "suggestion"
 
 
 class Item(SQLModel, table=True):
@@ -39,6 +59,7 @@ class Item(SQLModel, table=True):
         Index("ix_item_source_light", "source", "light"),
         Index("ix_item_source_state", "source", "state"),
         Index("ix_item_light_unit", "light", "unit_code"),
+        Index("ux_item_external_ref", "external_ref", unique=True),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str | None = Field(default=None, unique=True, max_length=32)
@@ -61,16 +82,35 @@ class Item(SQLModel, table=True):
     next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ladder_deadline: str | None = Field(default=None, max_length=40)
     ladder_fired: int = 0
+    max_escalation_level: int = 0
+    """The honest record: the highest level ever reached, never lowered."""
+    was_overdue: bool = False
+    """True from the first time any deadline of the item went red, for good."""
+    rectify_was_overdue: bool = False
+    on_time: bool | None = None
+    """Null until closed as rectified; then whether it was rectified on time."""
+    review_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the latest closure request was made (kept after its decision)."""
+    evidence_floor: int = 0
+    """Evidence ids up to this one predate the latest reject/reopen: a new
+    closure request needs a newer one."""
     version: int = 1
     history_seq: int = 0
     """The ``seq`` and ``hash`` of the newest history entry (0 and the genesis hash
     before the first): appends chain from here, and verify checks the chain ends here."""
     history_hash: str = Field(default="0" * 64, max_length=64)
+    history_mac: str = Field(default="", max_length=64)
+    """HMAC of the head under the history key (``app.items.anchor``)."""
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     external_ref: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    type: str | None = Field(default=None, max_length=20, index=True)
+    satisfaction: str | None = Field(default=None, max_length=30)
+    redo_count: int = 0
+    duplicate_of: int | None = Field(default=None, foreign_key="item.id")
+    duplicate_count: int = 0
 
 
 class HistoryEntry(SQLModel, table=True):

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from app.errors import BadRequest
-from app.items.models import Light, Source
+from app.items.models import ItemType, Light, Source
 from app.items.queries import ItemFilters
 
 
@@ -31,11 +31,28 @@ def item_filters(
     q: Annotated[str | None, Query(max_length=200)] = None,
     due_before: date | None = None,
     due_after: date | None = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    external_ref: Annotated[str | None, Query(max_length=200)] = None,
+    type: ItemType | None = None,
+    was_overdue: bool | None = None,
 ) -> ItemFilters:
     """The filters of GET /items."""
-    refuse_nul(state=state, unit=unit, campaign=campaign, q=q)
+    refuse_nul(state=state, unit=unit, campaign=campaign, q=q, tag=tag, external_ref=external_ref)
     return ItemFilters(
-        state, unit, source, campaign, light, overdue, review_pending, q, due_before, due_after
+        state,
+        unit,
+        source,
+        campaign,
+        light,
+        overdue,
+        review_pending,
+        q,
+        due_before,
+        due_after,
+        tag,
+        external_ref,
+        type,
+        was_overdue,
     )
 
 

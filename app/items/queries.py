@@ -2,14 +2,18 @@
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, or_
+from sqlalchemy import Boolean, Select, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 
 from app.auth.service import Caller
+from app.db import MAX_ID
 from app.errors import BadRequest
-from app.items.models import Item, Light, Source
+from app.items.models import Item, ItemType, Light, Source
 from app.units.service import subtree_codes
 
 
@@ -20,6 +24,29 @@ def scoped(stmt: Select, caller: Caller) -> Select:
             return stmt.where(Item.unit_code.in_(caller.unit_codes))
         return stmt.where(Item.unit_code.in_(subtree_codes(caller.unit_path or "/-none-/")))
     return stmt
+
+
+class tags_contain(FunctionElement):  # noqa: N801 (an SQL expression, named like one)
+    """``tags`` (a JSON array column) holds this exact tag."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "tags_contain"
+
+
+@compiles(tags_contain, "postgresql")
+def _tags_contain_pg(element, compiler, **kw):
+    column, tag = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST({column} AS JSONB) @> CAST({tag} AS JSONB)"
+
+
+@compiles(tags_contain)
+def _tags_contain_sqlite(element, compiler, **kw):
+    column, tag = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        f"EXISTS (SELECT 1 FROM json_each({column}) "
+        f"WHERE json_each.value = json_extract({tag}, '$[0]'))"
+    )
 
 
 @dataclass
@@ -34,6 +61,10 @@ class ItemFilters:
     q: str | None = None
     due_before: date | None = None
     due_after: date | None = None
+    tag: str | None = None
+    external_ref: str | None = None
+    type: ItemType | None = None
+    was_overdue: bool | None = None
 
     def apply(self, stmt: Select, unit_path: str | list[str] | None = None) -> Select:
         """Add the filters. ``unit_path`` is the resolved path of ``unit`` (None: unknown),
@@ -57,10 +88,20 @@ class ItemFilters:
         if self.q:
             stmt = stmt.where(
                 or_(
-                    Item.title.icontains(self.q, autoescape=True),
-                    Item.description.icontains(self.q, autoescape=True),
+                    *(
+                        column.icontains(self.q, autoescape=True)
+                        for column in (Item.title, Item.description, Item.number, Item.external_ref)
+                    )
                 )
             )
+        if self.tag:
+            stmt = stmt.where(tags_contain(Item.tags, json.dumps([self.tag], ensure_ascii=False)))
+        if self.external_ref:
+            stmt = stmt.where(Item.external_ref == self.external_ref)
+        if self.type:
+            stmt = stmt.where(Item.type == self.type.value)
+        if self.was_overdue is not None:
+            stmt = stmt.where(Item.was_overdue.is_(self.was_overdue))
         if self.due_before:
             stmt = stmt.where(Item.due_date <= self.due_before)
         if self.due_after:
@@ -76,7 +117,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind != "i":
+        if kind != "i" or not value.isdigit() or int(value) > MAX_ID:
             raise ValueError
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -4,20 +4,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from app import metrics
 from app.auth.models import Role
+from app.deadlines import extensions
 from app.deps import (
+    AdminDep,
     BearerDep,
     CallerDep,
+    Id,
     SessionDep,
     body_doc,
+    get_caller_outside_transaction,
     in_unit_of_work,
     parse_body,
     require,
 )
 from app.items import evidence as evidence_service
 from app.items import history, service, transitions
+from app.items.batch import BatchRequest, run_batch
 from app.items.params import ItemFiltersDep
 from app.items.schemas import (
     ActionList,
@@ -26,16 +33,19 @@ from app.items.schemas import (
     HistoryList,
     HistoryPublic,
     HistoryVerification,
+    HistoryVerificationAll,
     ItemCreate,
     ItemPage,
     ItemPublic,
     ItemUpdate,
+    MergeRequest,
     TransitionRequest,
     to_public,
 )
 from app.links import location
 
 router = APIRouter(prefix="/items", tags=["items"])
+admin_router = APIRouter(prefix="/admin", tags=["admin"])
 
 Editor = Annotated[object, require(Role.admin, Role.supervisor)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -78,7 +88,7 @@ def list_items(
 
 @router.get("/{item_id:int}", response_model=ItemPublic)
 def get_item(
-    item_id: int,
+    item_id: Id,
     session: SessionDep,
     caller: CallerDep,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
@@ -91,7 +101,7 @@ def get_item(
 
 @router.patch("/{item_id:int}", response_model=ItemPublic)
 def update_item(
-    item_id: int,
+    item_id: Id,
     body: ItemUpdate,
     session: SessionDep,
     caller: CallerDep,
@@ -102,11 +112,12 @@ def update_item(
 
 
 @router.get("/{item_id:int}/actions", response_model=ActionList)
-def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str = "zh"):
+def list_actions(item_id: Id, session: SessionDep, caller: CallerDep, lang: str = "zh"):
     item = service.get_item(session, caller, item_id)
-    return ActionList(
-        actions=transitions.action_infos(session, caller, item, "en" if lang == "en" else "zh")
-    )
+    lang = "en" if lang == "en" else "zh"
+    actions = transitions.action_infos(session, caller, item, lang)
+    extension = extensions.action_info(session, caller, item, lang)
+    return ActionList(actions=actions + ([extension] if extension else []))
 
 
 @router.post(
@@ -114,7 +125,7 @@ def list_actions(item_id: int, session: SessionDep, caller: CallerDep, lang: str
     response_model=ItemPublic,
     openapi_extra=body_doc(TransitionRequest),
 )
-async def transition(item_id: int, request: Request, token: BearerDep, if_match: IfMatch = None):
+async def transition(item_id: Id, request: Request, token: BearerDep, if_match: IfMatch = None):
     raw = await request.body()
 
     def work(session, caller):
@@ -127,8 +138,54 @@ async def transition(item_id: int, request: Request, token: BearerDep, if_match:
     return response
 
 
+class BatchItemResult(BaseModel):
+    id: int
+    status: int
+    item: ItemPublic | None = None
+    problem: dict | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItemResult]
+    succeeded: int
+    failed: int
+
+
+@router.post("/batch", response_model=BatchResult, openapi_extra=body_doc(BatchRequest))
+async def batch(request: Request, token: BearerDep):
+    """One action on 1..500 items, each in its own transaction: 200 with every item's
+    result (``status`` 200 and the item, or the problem a single request would get)."""
+    raw = await request.body()
+
+    def work() -> tuple[str, dict]:
+        caller = get_caller_outside_transaction(token, request)
+        body = parse_body(BatchRequest, raw)
+        return body.action, run_batch(request.app.state.engine, caller, body)
+
+    action, result = await run_in_threadpool(work)
+    if result["succeeded"]:
+        metrics.TRANSITIONS.labels(action).inc(result["succeeded"])
+    return JSONResponse(result)
+
+
+@router.post("/{item_id:int}/merge", response_model=ItemPublic)
+def merge_item(
+    item_id: Id,
+    body: MergeRequest,
+    session: SessionDep,
+    caller: CallerDep,
+    _e: Editor,
+    if_match: IfMatch = None,
+):
+    """重复件: close this order as a duplicate of ``into`` (the workflow's ``merge`` action)."""
+    request = TransitionRequest(action="merge", into=body.into, comment=body.comment)
+    item = transitions.transition(session, caller, item_id, request, if_match)
+    metrics.TRANSITIONS.labels("merge").inc()
+    return _item_response(item)
+
+
 @router.get("/{item_id:int}/history", response_model=HistoryList)
-def get_history(item_id: int, session: SessionDep, caller: CallerDep):
+def get_history(item_id: Id, session: SessionDep, caller: CallerDep):
     service.get_item(session, caller, item_id)
     return HistoryList(
         data=[
@@ -139,15 +196,21 @@ def get_history(item_id: int, session: SessionDep, caller: CallerDep):
 
 
 @router.get("/{item_id:int}/history/verify", response_model=HistoryVerification)
-def verify_history(item_id: int, session: SessionDep, caller: CallerDep):
+def verify_history(item_id: Id, session: SessionDep, caller: CallerDep):
     item = service.get_item(session, caller, item_id)
     ok, count, broken = history.verify(session, item)
     return HistoryVerification(ok=ok, entries=count, broken_seq=broken)
 
 
+@admin_router.get("/history/verify", response_model=HistoryVerificationAll)
+def verify_all_history(session: SessionDep, _admin: AdminDep):
+    """Every item's history chain and its anchor under the history key."""
+    return history.verify_all(session)
+
+
 @router.post("/{item_id:int}/evidence", status_code=201, response_model=EvidencePublic)
 def upload_evidence(
-    item_id: int,
+    item_id: Id,
     session: SessionDep,
     caller: CallerDep,
     file: Annotated[UploadFile, File()],
@@ -159,7 +222,7 @@ def upload_evidence(
 
 
 @router.get("/{item_id:int}/evidence", response_model=EvidenceList)
-def list_evidence(item_id: int, session: SessionDep, caller: CallerDep):
+def list_evidence(item_id: Id, session: SessionDep, caller: CallerDep):
     return EvidenceList(
         data=[
             EvidencePublic.model_validate(e, from_attributes=True)
@@ -169,11 +232,12 @@ def list_evidence(item_id: int, session: SessionDep, caller: CallerDep):
 
 
 @router.get("/{item_id:int}/evidence/{evidence_id:int}")
-def download_evidence(item_id: int, evidence_id: int, session: SessionDep, caller: CallerDep):
+def download_evidence(item_id: Id, evidence_id: Id, session: SessionDep, caller: CallerDep):
     ev = evidence_service.get_evidence(session, caller, item_id, evidence_id)
     return FileResponse(
         evidence_service.blob_path(ev.sha256),
-        media_type=ev.content_type,
+        media_type=evidence_service.media_type(ev.content_type),
         filename=ev.filename,
+        content_disposition_type="attachment",
         headers={"X-Content-SHA256": ev.sha256},
     )

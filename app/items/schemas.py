@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.items.models import Light, Severity, Source
+from app.items.models import Light, Satisfaction, Severity, Source
 
 MAX_TAGS = 50
 
@@ -34,6 +34,8 @@ class ItemCreate(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     external_ref: str | None = Field(default=None, max_length=200)
     workflow: str | None = Field(default=None, max_length=64)
+    type: str | None = Field(default=None, max_length=20)
+    """工单类型, for workflows that declare types (the hotline); its default otherwise."""
 
     @field_validator("title")
     @classmethod
@@ -43,6 +45,11 @@ class ItemCreate(BaseModel):
         return v.strip()
 
     _tags = field_validator("tags")(classmethod(lambda cls, v: _clean_tags(v)))
+
+    @field_validator("external_ref")
+    @classmethod
+    def _external_ref(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
 
 
 class ItemUpdate(BaseModel):
@@ -75,12 +82,20 @@ class ItemPublic(BaseModel):
     accept_due_date: date | None
     light: Light
     escalation_level: int
+    max_escalation_level: int
+    was_overdue: bool
+    on_time: bool | None
     version: int
     tags: list[str]
     external_ref: str | None
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    type: str | None
+    satisfaction: Satisfaction | None
+    redo_count: int
+    duplicate_of: int | None
+    duplicate_count: int
 
 
 class ItemPage(BaseModel):
@@ -96,12 +111,25 @@ class TransitionRequest(BaseModel):
     comment: str | None = Field(default=None, max_length=20000)
     unit_code: str | None = Field(default=None, max_length=64)
     due_date: date | None = None
+    satisfaction: Satisfaction | None = None
+    into: int | None = Field(default=None, ge=1, le=2_147_483_647)
+
+
+class MergeRequest(BaseModel):
+    """重复件: close this order as a duplicate of ``into``."""
+
+    model_config = ConfigDict(extra="forbid")
+    into: int = Field(ge=1, le=2_147_483_647)
+    comment: str | None = Field(default=None, max_length=20000)
 
 
 class ActionInfo(BaseModel):
     name: str
     label: str
     requires: list[str]
+    enabled: bool = True
+    reason: str | None = None
+    """Why it cannot be taken now (Chinese), when ``enabled`` is false."""
 
 
 class ActionList(BaseModel):
@@ -128,6 +156,12 @@ class HistoryVerification(BaseModel):
     ok: bool
     entries: int
     broken_seq: int | None = None
+
+
+class HistoryVerificationAll(BaseModel):
+    items: int
+    ok: bool
+    broken: list[int]
 
 
 class EvidencePublic(BaseModel):

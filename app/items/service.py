@@ -178,11 +178,47 @@ def create_item(
     return body, True
 
 
-def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+def external_ref_taken(ref: str, number: str | None) -> Conflict:
+    return Conflict(
+        f"The external_ref (外部编号) {ref!r} is already used by item {number}.",
+        errors=[{"field": "external_ref", "message": f"already used by item {number}"}],
+        existing_number=number,
+    )
+
+
+def workflow_for(data: ItemCreate):
+    """The named workflow, else the one declaring the item's source, else the default."""
+    name = data.workflow or registry.for_source(data.source.value) or DEFAULT_WORKFLOW
     try:
-        wf = registry.latest(data.workflow or DEFAULT_WORKFLOW)
+        return registry.latest(name)
     except NotFound:
         raise field_error("workflow", f"No workflow named {data.workflow!r}.") from None
+
+
+def item_number(moment, item_id: int) -> str:
+    """``2026-000017``: the year of creation (local) and the id."""
+    return f"{moment.astimezone(get_settings().tz).year}-{item_id:06d}"
+
+
+def order_type(wf, data: ItemCreate) -> str | None:
+    if wf.types is None:
+        if data.type is not None:
+            raise field_error("type", f"Items of the workflow {wf.name!r} have no order type.")
+        return None
+    if data.type is None:
+        return wf.types.default
+    if data.type not in wf.types.names():
+        raise field_error("type", f"Not one of {', '.join(wf.types.names())}.")
+    return data.type
+
+
+def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+    wf = workflow_for(data)
+    item_type = order_type(wf, data)
+    if data.external_ref is not None:
+        holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
+        if holder is not None:
+            raise external_ref_taken(data.external_ref, holder)
     moment = now(session)
     item = Item(
         title=data.title,
@@ -193,6 +229,7 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         campaign=data.campaign,
         tags=data.tags,
         external_ref=data.external_ref,
+        type=item_type,
         state=wf.initial,
         workflow_name=wf.name,
         workflow_version=wf.version,
@@ -200,8 +237,14 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         updated_at=moment,
     )
     session.add(item)
-    session.flush()
-    item.number = f"{moment.astimezone(get_settings().tz).year}-{item.id:06d}"
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"The external_ref (外部编号) {data.external_ref!r} was used by another item "
+            "just now; reload and try again."
+        ) from None
+    item.number = item_number(moment, item.id)
     session.flush()
     history.append(
         session,
@@ -259,6 +302,14 @@ def list_items(
     caller = with_unit_codes(session, caller)
     unit_codes = subtree_code_list(session, filters.unit) if filters.unit else None
     return page(session, filters.apply(scoped(select(Item), caller), unit_codes), cursor, limit)
+
+
+def deadline_dates(item: Item) -> dict:
+    """The effective dates an entry that sets a deadline records in its history."""
+    return {
+        "due_date": item.due_date and item.due_date.isoformat(),
+        "accept_due_date": item.accept_due_date and item.accept_due_date.isoformat(),
+    }
 
 
 def refresh_deadlines(session: Session, item: Item, calendar=None, moment=None) -> None:

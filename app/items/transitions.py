@@ -5,11 +5,14 @@ role, state and guards and run the effects, bump the version, append the
 hash-chained history entry, write the outbox events, re-arm the deadlines.
 """
 
+from datetime import datetime
+
 from sqlmodel import Session
 
 from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now, to_local_date
+from app.deadlines.schedule import note_if_past_due
 from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Forbidden, Invalid
 from app.items import history
@@ -18,18 +21,21 @@ from app.items.schemas import ActionInfo, TransitionRequest
 from app.items.service import (
     check_if_match,
     column_values,
+    deadline_dates,
     emit_item_event,
     get_item,
     item_json,
     refresh_deadlines,
     write_changes,
 )
+from app.settings import get_settings
 from app.workflow import guards
 from app.workflow.definition import ActionDef, Workflow
 from app.workflow.machine import TransitionContext
 from app.workflow.registry import registry
 
 ALWAYS_ALLOWED_FIELDS = {"comment"}
+DEADLINE_COLUMNS = ("due_date", "accept_due_date", "ladder_deadline")
 
 
 def may_act(caller: Caller, action: ActionDef) -> bool:
@@ -37,38 +43,64 @@ def may_act(caller: Caller, action: ActionDef) -> bool:
 
 
 def _context(
-    session: Session, caller: Caller, item: Item, wf: Workflow, fields: dict, calendar=None
+    session: Session,
+    caller: Caller,
+    item: Item,
+    wf: Workflow,
+    fields: dict,
+    calendar=None,
+    moment: datetime | None = None,
 ) -> TransitionContext:
+    moment = moment or now(session)
     return TransitionContext(
         session=session,
         item=item,
         caller=caller,
         workflow=wf,
         fields=fields,
-        today=to_local_date(now(session)),
+        today=to_local_date(moment),
         calendar=calendar or load_calendar(session),
+        moment=moment,
     )
 
 
-def allowed_actions(session: Session, caller: Caller, item: Item) -> list[ActionDef]:
-    """What this caller may do to this item now: role, source state and guards."""
+def action_states(
+    session: Session, caller: Caller, item: Item
+) -> list[tuple[ActionDef, str | None]]:
+    """Every action this caller's role may take from the item's state, each with
+    the Chinese reason a guard refuses it now (None: it may be taken)."""
     wf = registry.get(item.workflow_name, item.workflow_version)
     machine = registry.machine(item.workflow_name, item.workflow_version)
     ctx = _context(session, caller, item, wf, {})
     result = []
     for name in machine.actions_from(item.state):
         action = wf.action(name)
-        if action and may_act(caller, action) and machine.may(item.state, name, ctx):
-            result.append(action)
+        if action is None or not may_act(caller, action):
+            continue
+        ctx.failed_guards.clear()
+        ok = machine.may(item.state, name, ctx)
+        reason = None if ok else guards.REGISTRY[ctx.failed_guards[0]].reason
+        result.append((action, reason))
     return result
+
+
+def allowed_actions(session: Session, caller: Caller, item: Item) -> list[ActionDef]:
+    """What this caller may do to this item now: role, source state and guards."""
+    return [a for a, reason in action_states(session, caller, item) if reason is None]
 
 
 def action_infos(
     session: Session, caller: Caller, item: Item, lang: str = "zh"
 ) -> list[ActionInfo]:
     return [
-        ActionInfo(name=a.name, label=getattr(a.label, lang), requires=a.requires)
-        for a in allowed_actions(session, caller, item)
+        ActionInfo(
+            name=a.name,
+            label=getattr(a.label, lang),
+            requires=a.requires,
+            enabled=reason is None,
+            reason=reason,
+        )
+        for a, reason in action_states(session, caller, item)
     ]
 
 
@@ -114,10 +146,30 @@ def transition(
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
     before = column_values(item)
+    apply(session, caller, item, wf, action, fields)
+    write_changes(session, item, before)
+    return item
 
-    calendar = load_calendar(session)
-    ctx = _context(session, caller, item, wf, fields, calendar)
+
+def apply(
+    session: Session,
+    caller: Caller,
+    item: Item,
+    wf: Workflow,
+    action: ActionDef,
+    fields: dict,
+    calendar=None,
+) -> None:
+    """Fire ``action`` (already checked for role, source state and fields) on ``item``:
+    guards, effects, version, deadlines, history entry and events. The item's row is
+    the caller's to write (``write_changes``, or a bulk insert for a new item)."""
+    machine = registry.machine(item.workflow_name, item.workflow_version)
+    calendar = calendar or load_calendar(session)
+    moment = now(session)
+    ctx = _context(session, caller, item, wf, fields, calendar, moment)
+    before = {k: getattr(item, k) for k in DEADLINE_COLUMNS}
     from_state = item.state
+    note_if_past_due(item, wf, get_settings().tz, moment)
     new_state = machine.fire(from_state, action.name, ctx)
     if new_state is None:
         guard = guards.REGISTRY[ctx.failed_guards[0]]
@@ -126,7 +178,6 @@ def transition(
             raise ActionNotAllowed(guard.message, allowed_actions=allowed, state=item.state)
         raise Invalid(guard.message, errors=[{"field": guard.field, "message": guard.message}])
 
-    moment = now(session)
     item.state = new_state
     if wf.state(new_state).final:
         item.closed_at = moment
@@ -136,11 +187,15 @@ def transition(
     item.updated_at = moment
     refresh_deadlines(session, item, calendar, moment)
 
+    comment = fields.get("comment")
     data = {
         k: (v.isoformat() if hasattr(v, "isoformat") else v)
         for k, v in fields.items()
         if v is not None and k != "comment"
     }
+    data.update(ctx.record)
+    if item.ladder_deadline and any(before[k] != getattr(item, k) for k in DEADLINE_COLUMNS):
+        data.update(deadline_dates(item))
     history.append(
         session,
         item,
@@ -149,10 +204,9 @@ def transition(
         action=action.name,
         from_state=from_state,
         to_state=new_state,
-        comment=req.comment,
+        comment=comment,
         data=data,
     )
-    write_changes(session, item, before)
     snapshot = item_json(item)
     emit_item_event(
         session,
@@ -163,10 +217,10 @@ def transition(
         action=action.name,
         from_state=from_state,
         to_state=new_state,
-        comment=req.comment,
+        comment=comment,
         actor=caller.identity(),
     )
-    for event_type in action.events:
+    for event_type in action.events_to(new_state):
         emit_item_event(
             session,
             event_type,
@@ -178,4 +232,3 @@ def transition(
             to_state=new_state,
             actor=caller.identity(),
         )
-    return item

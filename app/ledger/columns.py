@@ -7,7 +7,8 @@ header or the English key, and a label or a code for each enumeration.
 import re
 from dataclasses import dataclass
 
-from app.items.models import Light, Severity, Source
+from app.items.models import Light, Satisfaction, Severity, Source
+from app.workflow.registry import registry
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,42 @@ COLUMNS: tuple[Column, ...] = (
     Column("escalation_level", "督办级别", 10),
     Column("created_at", "创建时间", 20),
     Column("closed_at", "销号时间", 20),
+    Column("max_escalation_level", "最高督办级别", 12),
+    Column("was_overdue", "是否逾期", 10),
+    Column("on_time", "按期整改", 10),
+    Column("type", "工单类型", 10, True),
+    Column("satisfaction", "满意度", 10),
 )
-IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS if c.imported)
-ZH_OF: dict[str, str] = {c.key: c.zh for c in COLUMNS}
+# Read on import (office ledgers and the measure rows of an export), not written yet.
+IMPORT_ONLY: tuple[Column, ...] = (
+    Column("co_units", "配合单位", 26, True),
+    Column("responsible_person", "责任人", 12, True),
+    Column("responsible_leader", "责任领导", 12, True),
+    Column("measures", "整改措施", 60, True),
+    Column("measure_kind", "措施类型", 10, True),
+    Column("measure_due", "措施时限", 12, True),
+    Column("measure_unit", "措施责任单位", 26, True),
+)
+IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS + IMPORT_ONLY if c.imported)
+ZH_OF: dict[str, str] = {c.key: c.zh for c in COLUMNS + IMPORT_ONLY}
+# The headers offices give the same columns (API.md, "Ledger, second round").
+HEADER_ALIASES: dict[str, str] = {
+    "问题标题": "title",
+    "问题": "description",
+    "存在问题": "description",
+    "问题描述": "description",
+    "问题表现": "description",
+    "问题内容": "description",
+    "问题来源": "source",
+    "问题类别": "category",
+    "牵头单位": "unit",
+    "主责单位": "unit",
+    "协办单位": "co_units",
+    "分管领导": "responsible_leader",
+    "完成时限": "due_date",
+    "整改期限": "due_date",
+    "co_unit_codes": "co_units",
+}
 
 SOURCE_LABELS: dict[str, str] = {
     Source.inspection: "巡视巡察",
@@ -70,19 +104,41 @@ LIGHT_LABELS: dict[str, str] = {
     Light.green: "绿灯",
     Light.yellow: "黄灯",
     Light.red: "红灯",
+    Light.paused: "审核暂停",
     Light.none: "无",
 }
+YES_NO: dict[bool | None, str | None] = {True: "是", False: "否", None: None}
 
-_HEADER_NOISE = re.compile(r"[\s\u3000*＊:：]+")
+SATISFACTION_LABELS: dict[str, str] = {
+    Satisfaction.satisfied: "满意",
+    Satisfaction.basically_satisfied: "基本满意",
+    Satisfaction.dissatisfied: "不满意",
+    Satisfaction.unreachable: "无法联系",
+}
+
+
+def type_labels() -> dict[str, str]:
+    """工单类型: each order type of the loaded workflows and its Chinese label."""
+    return {
+        t.name: t.label.zh
+        for wf in registry.workflows.values()
+        if wf.types
+        for t in wf.types.values
+    }
+
+
+_HEADER_NOISE = re.compile(r"[\s\u3000*＊:：]+|[（(][^)）]*[)）]")
 HEADER_KEYS: dict[str, str] = {
-    **{c.zh: c.key for c in COLUMNS},
-    **{c.key: c.key for c in COLUMNS},
+    **{c.zh: c.key for c in COLUMNS + IMPORT_ONLY},
+    **{c.key: c.key for c in COLUMNS + IMPORT_ONLY},
+    **HEADER_ALIASES,
     "unit_code": "unit",
 }
 
 
 def header_key(value: object) -> str | None:
-    """The column key a header cell names (Chinese header or English key), or None."""
+    """The column key a header cell names (Chinese header, English key or an office
+    alias such as 存在问题 or 牵头单位), or None. Notes in brackets are ignored."""
     if value is None:
         return None
     text = _HEADER_NOISE.sub("", str(value)).lower()
@@ -107,6 +163,17 @@ def read_source(text: str) -> str | None:
 
 def read_severity(text: str) -> str | None:
     return _SEVERITY_READ.get(text.strip()) or _SEVERITY_READ.get(text.strip().lower())
+
+
+def read_type(text: str) -> str | None:
+    """An order type from its label or code; None if unknown."""
+    return _reverse(type_labels()).get(text.strip()) or _reverse(type_labels()).get(
+        text.strip().lower()
+    )
+
+
+def type_choices() -> str:
+    return "、".join(type_labels().values())
 
 
 def source_choices() -> str:

@@ -58,6 +58,20 @@ OUTCOMES = {  # everything not listed here is closed on time
     "returned_reassigned": 10,
     "closed_late": 70,
 }
+HOTLINE_TYPES = {  # 工单类型 -> (share of orders, rectification period in workdays)
+    "complaint": (50, 13),
+    "report": (10, 13),
+    "suggestion": (10, 13),
+    "help": (20, 3),
+    "consult": (10, 1),
+}
+CALLBACKS = {  # 回访 results of the first callback, in percent
+    "satisfied": 74,
+    "basically_satisfied": 14,
+    "unreachable": 4,
+    "dissatisfied": 8,
+}
+MERGED_HOTLINE_ORDERS = 5  # 重复件: repeated calls merged into an earlier order
 OVERDUE_DAYS = {"overdue_1": (2, 3), "overdue_2": (6, 8), "overdue_3": (12, 25)}
 SEVERITIES = (["low"] * 10) + (["normal"] * 60) + (["high"] * 25) + (["critical"] * 5)
 HISTORY_DAYS = 360
@@ -83,6 +97,7 @@ class ItemPlan:
     unit: str
     outcome: str
     steps: list[Step]
+    type: str | None = None
 
 
 def joint_campaigns() -> list[str]:
@@ -103,6 +118,8 @@ class Planner:
         top = [c for c, _ in d.COUNTIES + d.DEPARTMENTS]
         self.all_units = top + [c for c, _, _ in d.SUBUNITS]
         self.top_units = top
+        self.hotline = False
+        """Whether the item being planned is a 12345 order (its review ends in a callback)."""
 
     def wd(self, day: date, n: int) -> date:
         return self.cal.add_workdays(day, n)
@@ -138,7 +155,24 @@ class Planner:
             if flagship:
                 outcome = "overdue_3"
             plans.append(self._item(index, source, campaign_key, outcome, joint, bool(flagship)))
+        self._merge_duplicates(plans)
         return plans
+
+    def _merge_duplicates(self, plans: list[ItemPlan]) -> None:
+        """Turn a few new hotline orders into repeated calls merged into an earlier order."""
+        hotline = [i for i, p in enumerate(plans) if p.source == "hotline"]
+        repeats = [i for i in hotline if plans[i].outcome == "found"][:MERGED_HOTLINE_ORDERS]
+        for index in repeats:
+            created = plans[index].steps[0]
+            earlier = [i for i in hotline if plans[i].steps[0].at < created.at and i not in repeats]
+            if not earlier:
+                continue
+            original = self.rng.choice(earlier)
+            plans[index].outcome = "merged"
+            plans[index].title = plans[original].title
+            merge = Step(created.day, "merge", {"into_index": original})
+            merge.at = created.at + timedelta(minutes=self.rng.randint(5, 90))
+            plans[index].steps.append(merge)
 
     def _scaled(self, count: int) -> int:
         return count if self.scale == 1 else max(1, round(count * self.scale))
@@ -156,7 +190,17 @@ class Planner:
         title = d.TITLES[source][0] if flagship else rng.choice(d.TITLES[source])
         unit = "gaoxin" if flagship else self._unit_for(source)
         campaign = d.CAMPAIGNS[campaign_key] if campaign_key else rng.choice(joint)
-        period = PERIODS[source] + rng.randint(-2, 5)
+        order_type = None
+        if source == "hotline":
+            types = list(HOTLINE_TYPES)
+            weights = [share for share, _ in HOTLINE_TYPES.values()]
+            order_type = rng.choices(types, weights)[0]
+            if HOTLINE_TYPES[order_type][1] < 13 and outcome != "closed":
+                order_type = "complaint"  # short periods only where the timeline fits them
+            period = HOTLINE_TYPES[order_type][1]
+        else:
+            period = PERIODS[source] + rng.randint(-2, 5)
+        self.hotline = source == "hotline"
         steps = self._timeline(outcome, unit, period)
         self._stamp(steps)
         label = campaign if campaign_key else campaign.removeprefix("联合监督·")
@@ -170,6 +214,7 @@ class Planner:
             unit=unit,
             outcome=outcome,
             steps=steps,
+            type=order_type,
         )
 
     def _stamp(self, steps: list[Step]) -> None:
@@ -275,7 +320,7 @@ class Planner:
         elif outcome == "closed_late":
             s = wd(due, rng.randint(1, 8))
         else:
-            s = wd(a, max(3, round(period * rng.uniform(0.3, 0.75))))
+            s = wd(a, max(min(3, period), round(period * rng.uniform(0.3, 0.75))))
         steps += self._review(s)
         if outcome.startswith("reopened"):
             steps += self._look_back(steps[-1].day, outcome == "reopened_closed")
@@ -289,7 +334,26 @@ class Planner:
             s = wd(r, rng.randint(2, 4))
             steps += [Step(r, "reject", {"comment": self._say("reject")})] + self._submit(s)
         v = wd(s, rng.randint(1, 3))
-        return steps + [Step(v, "verify"), Step(wd(v, rng.randint(0, 1)), "close")]
+        steps.append(Step(v, "verify"))
+        if not self.hotline:
+            return steps + [Step(wd(v, rng.randint(0, 1)), "close")]
+        return steps + self._callback(v)
+
+    def _callback(self, verified: date) -> list[Step]:
+        """回访: mostly satisfied; a dissatisfied caller's order is redone and called again."""
+        rng, wd = self.rng, self.wd
+        result = rng.choices(list(CALLBACKS), list(CALLBACKS.values()))[0]
+        day = wd(verified, rng.randint(0, 1))
+        steps = [Step(day, "callback", {"satisfaction": result})]
+        if result == "dissatisfied":
+            s = wd(day, rng.randint(2, 5))
+            v = wd(s, 1)
+            again = rng.choice(["satisfied", "basically_satisfied"])
+            steps += self._submit(s) + [
+                Step(v, "verify"),
+                Step(wd(v, rng.randint(0, 1)), "callback", {"satisfaction": again}),
+            ]
+        return steps
 
     def _look_back(self, closed: date, close_again: bool) -> list[Step]:
         rng, wd = self.rng, self.wd

@@ -1,34 +1,35 @@
 """The ledger as a file: every matching item, read in keyset batches.
 
 Rows are read ``BATCH`` at a time (``id > last``) in a read-only session of
-their own, so memory stays flat however many items match: csv is streamed
-as it is read, xlsx goes through openpyxl's write-only workbook into a temp
-file that is then streamed.
+their own, so memory stays flat however many items match: csv and xlsx are
+both streamed as they are read (xlsx as a zip written on the fly).
 """
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 from sqlalchemy import Engine, Row, select
 
 from app.auth.service import Caller
 from app.db import unit_of_work
 from app.items.models import Item
 from app.items.queries import ItemFilters, scoped
-from app.ledger.columns import COLUMNS, LIGHT_LABELS, SEVERITY_LABELS, SOURCE_LABELS
+from app.ledger.columns import (
+    COLUMNS,
+    LIGHT_LABELS,
+    SATISFACTION_LABELS,
+    SEVERITY_LABELS,
+    SOURCE_LABELS,
+    YES_NO,
+    type_labels,
+)
+from app.ledger.xlsx import xlsx_stream
 from app.units.models import Unit
 from app.workflow.registry import registry
 
@@ -54,8 +55,13 @@ _SELECTED = (
     Item.escalation_level,
     Item.created_at,
     Item.closed_at,
+    Item.max_escalation_level,
+    Item.was_overdue,
+    Item.on_time,
     Item.workflow_name,
     Item.workflow_version,
+    Item.type,
+    Item.satisfaction,
 )
 
 
@@ -88,6 +94,7 @@ class RowFormatter:
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
         self._state_labels: dict[tuple[str, int], dict[str, str]] = {}
+        self._type_labels = type_labels()
 
     def _state(self, row: Row) -> str:
         key = (row.workflow_name, row.workflow_version)
@@ -120,64 +127,22 @@ class RowFormatter:
             row.escalation_level,
             self._local(row.created_at),
             self._local(row.closed_at),
+            row.max_escalation_level,
+            YES_NO[bool(row.was_overdue)],
+            YES_NO[row.on_time if row.on_time is None else bool(row.on_time)],
+            self._type_labels.get(row.type, row.type),
+            SATISFACTION_LABELS.get(row.satisfaction, row.satisfaction),
         ]
 
 
-def _xlsx_value(ws, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if value.startswith("="):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
-
-
-def write_xlsx(rows: Iterator[list[Row]], fmt: RowFormatter, target) -> int:
-    """Write the ledger workbook to ``target`` (path or file); the number of items."""
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("台账")
-    ws.freeze_panes = "A2"
-    for index, column in enumerate(COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = column.width
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
-    header = []
-    for column in COLUMNS:
-        cell = WriteOnlyCell(ws, value=column.zh)
-        cell.font, cell.fill = bold, fill
-        header.append(cell)
-    ws.append(header)
-    count = 0
-    for batch in rows:
-        for row in batch:
-            ws.append([_xlsx_value(ws, v) for v in fmt.values(row)])
-        count += len(batch)
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
-    wb.save(target)
-    return count
-
-
-def xlsx_file(rows: Iterator[list[Row]], fmt: RowFormatter) -> tuple[BinaryIO, int]:
-    """The workbook in an anonymous temp file: (open file at 0, size).
-
-    The file's name is removed as soon as it is written, so nothing is left
-    behind however the download ends.
-    """
-    fd, path = tempfile.mkstemp(prefix="rectify-ledger-", suffix=".xlsx")
-    os.close(fd)
-    try:
-        write_xlsx(rows, fmt, path)
-        handle = open(path, "rb")  # noqa: SIM115 - closed by file_chunks
-    finally:
-        os.unlink(path)
-    return handle, os.fstat(handle.fileno()).st_size
-
-
-def file_chunks(handle: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:
-    with handle:
-        while chunk := handle.read(size):
-            yield chunk
+def xlsx_chunks(rows: Iterator[list[Row]], fmt: RowFormatter) -> Iterator[bytes]:
+    """The ledger workbook, streamed: a chunk per batch of rows read (``app/ledger/xlsx.py``)."""
+    return xlsx_stream(
+        "台账",
+        [c.zh for c in COLUMNS],
+        [c.width for c in COLUMNS],
+        (map(fmt.values, batch) for batch in rows),
+    )
 
 
 def _csv_value(value: Any) -> Any:

@@ -1,14 +1,17 @@
-"""Import a ledger: validate every row first, then create all of them or none.
+"""Import a ledger: read and check every row first, then write all of them or none.
 
 A row with 责任单位 and 整改时限 is created and assigned in the same request,
-through the same services as ``POST /items`` and ``POST /items/{id}/transitions``
-(history shows ``create`` then ``assign``); a row with neither is created
-``found``. Units are resolved once for the whole file.
+through the same workflow action as ``POST /items/{id}/transitions`` (history
+shows ``create`` then ``assign``); a row with neither is created ``found``.
+Rows sharing one 外部编号 are one item with several measures. An 外部编号 that
+names an existing item is a row error, or with ``mode=upsert`` an update of
+the item's descriptive fields (责任单位 and 整改时限 must then be empty or
+equal to the item's). New items are written in bulk (``app.ledger.bulk``).
 """
 
-import re
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,215 +20,235 @@ from sqlmodel import Session
 
 from app.auth.service import Caller
 from app.clock import now, to_local_date
-from app.errors import Invalid, ProblemError
-from app.items.schemas import ItemCreate, TransitionRequest
-from app.items.service import new_item
-from app.items.transitions import transition
-from app.ledger.columns import ZH_OF, read_severity, read_source, severity_choices, source_choices
-from app.ledger.reader import CellError, read_ledger
-from app.units.models import Unit
+from app.deadlines.schedule import MAX_DUE_DAYS
+from app.errors import Invalid
+from app.items.models import Item
+from app.items.schemas import ItemCreate, ItemUpdate
+from app.items.service import update_item
+from app.ledger import bulk
+from app.ledger.reader import LedgerRows, file_error, read_ledger
+from app.ledger.rows import Draft, RowCheck, RowContext, Units, read_row
+from app.settings import get_settings
 
-MAX_ROWS = 50_000
 MAX_ERRORS = 1000
-SESSION_BATCH = 500
-FORMULA_ESCAPED = ("'=", "'+", "'-", "'@")
-_DATE_TEXT = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?")
-_TEXT_FIELDS = ("title", "description", "category", "campaign", "external_ref")
+LOOKUP_CHUNK = 500
+_UPDATABLE = ("title", "description", "category", "severity", "campaign")
+_NULLABLE_TEXT = ("category", "campaign")
+
+
+class Mode(StrEnum):
+    create = "create"
+    upsert = "upsert"
 
 
 @dataclass
-class PlannedRow:
+class Update:
     row: int
-    create: ItemCreate
-    unit_code: str | None
-    due_date: date | None
+    item_id: int
+    changes: dict[str, Any]
 
 
-class _Units:
-    """Every unit, loaded once: a cell names a unit by code or by exact name."""
-
-    def __init__(self, session: Session) -> None:
-        self.codes: set[str] = set()
-        self.by_name: dict[str, list[str]] = {}
-        for code, name in session.execute(select(Unit.code, Unit.name)):
-            self.codes.add(code)
-            self.by_name.setdefault(name, []).append(code)
-
-    def resolve(self, text: str) -> tuple[str | None, str | None]:
-        """(unit code, None) or (None, why not)."""
-        if text in self.codes:
-            return text, None
-        codes = self.by_name.get(text, [])
-        if len(codes) == 1:
-            return codes[0], None
-        if codes:
-            return None, f"several units are named {text!r} ({', '.join(codes)}); use the code"
-        return None, f"no unit has the code or the exact name {text!r}"
+@dataclass
+class Plan:
+    creates: list[bulk.NewItem] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[dict] = field(default_factory=list)
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, datetime):
-        value = value.date() if value.time() == datetime.min.time() else value
-    if isinstance(value, date | datetime):
-        value = value.isoformat()
-    text = str(value).strip()
-    if text.startswith(FORMULA_ESCAPED):
-        text = text[1:]
-    return text or None
+@dataclass(frozen=True)
+class Options:
+    mode: Mode = Mode.create
+    lang: str = "zh"
+    default_source: str | None = None
+    dry_run: bool = False
 
 
-def _due_date(value: Any, today: date) -> tuple[date | None, str | None]:
-    if isinstance(value, datetime):
-        due = value.date()
-    elif isinstance(value, date):
-        due = value
-    else:
-        text = _text(value) or ""
-        match = _DATE_TEXT.fullmatch(text)
-        try:
-            due = date(*(int(g) for g in match.groups())) if match else None
-        except ValueError:
-            due = None
-        if due is None:
-            return None, f"{text!r} is not a date; use a date cell or YYYY-MM-DD"
+def _grouped(drafts: list[Draft]) -> list[Draft]:
+    """Rows sharing an 外部编号 are one item: the first row, with every row's measures."""
+    first: dict[str, Draft] = {}
+    result = []
+    for draft in drafts:
+        ref = draft.external_ref
+        if ref is None or ref not in first:
+            result.append(draft)
+            if ref is not None:
+                first[ref] = draft
+            continue
+        known = {m.title for m in first[ref].measures}
+        first[ref].measures += [m for m in draft.measures if m.title not in known]
+    return result
+
+
+def _existing(session: Session, refs: list[str]) -> dict[str, Item]:
+    found: dict[str, Item] = {}
+    for start in range(0, len(refs), LOOKUP_CHUNK):
+        chunk = refs[start : start + LOOKUP_CHUNK]
+        for item in session.scalars(select(Item).where(Item.external_ref.in_(chunk))):
+            found[item.external_ref] = item
+    return found
+
+
+def _check_due(check: RowCheck, due: date | None, today: date) -> None:
+    if due is None:
+        return
     if due < today:
-        return None, f"{due} is in the past (today is {today})"
-    return due, None
+        check.fail("due_date", "past", value=due, today=today)
+    elif (due - today).days > MAX_DUE_DAYS:
+        check.fail("due_date", "too_far", value=due)
 
 
-class _RowCheck:
-    def __init__(self, number: int) -> None:
-        self.number = number
-        self.errors: list[dict] = []
+def _changes(draft: Draft, item: Item) -> dict[str, Any]:
+    """The descriptive fields the row sets to something else than the item has."""
+    columns = draft.columns
+    wanted: dict[str, Any] = {}
+    for key in _UPDATABLE:
+        if key not in columns or (key == "severity" and "severity" not in draft.fields):
+            continue
+        value = draft.fields.get(key)
+        if key in _NULLABLE_TEXT:
+            value = value or None
+        wanted[key] = value if key != "description" else (value or "")
+    if "title" not in columns:
+        wanted.pop("title", None)
+    return {k: v for k, v in wanted.items() if getattr(item, k) != v}
 
-    def fail(self, key: str, message: str) -> None:
-        self.errors.append(
-            {"row": self.number, "field": key, "message": f"{ZH_OF[key]}: {message}"}
+
+def _reconcile(draft: Draft, item: Item, units: Units, lang: str) -> tuple[Update | None, list]:
+    """An upsert row against the item its 外部编号 names: (update or None, errors)."""
+    check = RowCheck(draft.row, lang)
+    current_unit = units.names.get(item.unit_code or "", item.unit_code) or "空"
+    if draft.unit_code is not None and draft.unit_code != item.unit_code:
+        check.fail("unit", "differs", number=item.number, column="责任单位", current=current_unit)
+    if draft.due_date is not None and draft.due_date != item.due_date:
+        check.fail(
+            "due_date",
+            "differs",
+            number=item.number,
+            column="整改时限",
+            current=item.due_date or "空",
         )
-
-
-def _plan_row(
-    number: int, record: dict, units: _Units, today: date
-) -> tuple[PlannedRow | None, list]:
-    check = _RowCheck(number)
-    for key, value in record.items():
-        if isinstance(value, CellError):
-            check.fail(key, value.message)
+    if draft.source_given and draft.fields.get("source") != item.source:
+        check.fail("source", "differs", number=item.number, column="来源", current=item.source)
+    changes = _changes(draft, item)
+    if changes and not check.errors:
+        try:
+            ItemUpdate(**changes)
+        except ValidationError as exc:
+            for err in exc.errors():
+                check.fail(str(err["loc"][0]), "invalid", why=err["msg"])
     if check.errors:
         return None, check.errors
-    fields: dict[str, Any] = {k: _text(record.get(k)) for k in _TEXT_FIELDS}
-    fields["description"] = fields["description"] or ""
-    if not fields["title"]:
-        check.fail("title", "required")
-    source_text = _text(record.get("source"))
-    if source_text is None:
-        check.fail("source", f"required; one of {source_choices()}")
-    else:
-        fields["source"] = read_source(source_text)
-        if fields["source"] is None:
-            check.fail("source", f"{source_text!r} is not one of {source_choices()}")
-    severity_text = _text(record.get("severity"))
-    if severity_text is not None:
-        fields["severity"] = read_severity(severity_text)
-        if fields["severity"] is None:
-            check.fail("severity", f"{severity_text!r} is not one of {severity_choices()}")
-    unit_code = due = None
-    unit_text = _text(record.get("unit"))
-    if unit_text is not None:
-        unit_code, why = units.resolve(unit_text)
-        if why:
-            check.fail("unit", why)
-    if not _blank(record.get("due_date")):
-        due, why = _due_date(record["due_date"], today)
-        if why:
-            check.fail("due_date", why)
-    if unit_text is not None and _blank(record.get("due_date")):
-        check.fail("due_date", "required when 责任单位 is given (leave both blank for 已发现)")
-    if unit_text is None and not _blank(record.get("due_date")):
-        check.fail("unit", "required when 整改时限 is given (leave both blank for 已发现)")
-    if check.errors:
-        return None, check.errors
-    try:
-        create = ItemCreate(**fields)
-    except ValidationError as exc:
-        for err in exc.errors():
-            key = str(err["loc"][0]) if err.get("loc") else "title"
-            check.fail(key if key in ZH_OF else "title", err["msg"])
-        return None, check.errors
-    return PlannedRow(number, create, unit_code, due), []
+    return (Update(draft.row, item.id, changes) if changes else None), []
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
+    """Check every row against the units and the items: what to create and update."""
+    columns = frozenset(ledger.columns)
+    if "source" not in columns and options.default_source is None:
+        raise file_error(
+            f"The header row (row {ledger.header_row}) has no column 来源 (source); add one, "
+            "or give the source of every row with ?source=."
+        )
+    units = Units(session)
+    ctx = RowContext(units, columns, options.lang, options.default_source)
+    today = to_local_date(now(session))
+    result = Plan()
+    drafts = []
+    for number, record in ledger.rows:
+        draft, errors = read_row(number, record, ctx)
+        result.errors += errors
+        if draft is not None:
+            drafts.append(draft)
+    drafts = _grouped(drafts)
+    existing = _existing(session, [d.external_ref for d in drafts if d.external_ref])
+    for draft in drafts:
+        item = existing.get(draft.external_ref or "")
+        if item is not None and options.mode == Mode.upsert:
+            update, errors = _reconcile(draft, item, units, options.lang)
+            result.errors += errors
+            if update is not None:
+                result.updates.append(update)
+            elif not errors:
+                result.unchanged += 1
+            continue
+        check = RowCheck(draft.row, options.lang)
+        if item is not None:
+            check.fail("external_ref", "ref_taken", value=draft.external_ref, number=item.number)
+        _check_due(check, draft.due_date, today)
+        result.errors += check.errors
+        if not check.errors:
+            result.creates.append(_new_item(draft))
+    return result
 
 
-def plan(session: Session, data: bytes, filename: str | None) -> tuple[list[PlannedRow], list]:
-    """Read and check the whole file: (rows to create, every row's errors)."""
-    ledger = read_ledger(data, filename, MAX_ROWS)
+def _new_item(draft: Draft) -> bulk.NewItem:
+    return bulk.NewItem(
+        row=draft.row,
+        create=ItemCreate(**draft.fields),
+        unit_code=draft.unit_code,
+        due_date=draft.due_date,
+    )
+
+
+def parse(data: bytes, filename: str | None) -> LedgerRows:
+    """Read the file within the limits (rows, an xlsx's unpacked size); no database."""
+    settings = get_settings()
+    ledger = read_ledger(
+        data, filename, settings.max_import_rows, max_inflated=settings.max_import_inflated_bytes
+    )
     if not ledger.rows:
         raise Invalid(
             f"The file has a header row (row {ledger.header_row}) but no data rows.",
             errors=[{"row": ledger.header_row, "field": "file", "message": "no data rows"}],
             created=0,
         )
-    units = _Units(session)
-    today = to_local_date(now(session))
-    planned: list[PlannedRow] = []
-    errors: list[dict] = []
-    for number, record in ledger.rows:
-        row, row_errors = _plan_row(number, record, units, today)
-        if row is not None:
-            planned.append(row)
-        errors.extend(row_errors)
-    return planned, errors
+    return ledger
 
 
-def import_ledger(
-    session: Session, caller: Caller, data: bytes, filename: str | None, dry_run: bool = False
-) -> dict:
-    """All rows or none: 422 listing every row's errors, else the rows created."""
-    planned, errors = plan(session, data, filename)
-    if errors:
+def check(session: Session, ledger: LedgerRows, options: Options) -> Plan:
+    """Plan every row; 422 listing every row's errors. Only reads ``session``, so the
+    caller runs it before the write transaction opens."""
+    planned = plan(session, ledger, options)
+    if planned.errors:
+        errors = sorted(planned.errors, key=lambda e: e["row"] or 0)
         rows = len({e["row"] for e in errors})
         raise Invalid(
-            f"{rows} row(s) have errors; nothing was imported.",
+            f"{rows} row(s) have errors; nothing was imported."
+            if options.lang == "en"
+            else f"{rows} 行有错误，未导入任何数据。",
             errors=errors[:MAX_ERRORS],
             created=0,
             error_count=len(errors),
             truncated=len(errors) > MAX_ERRORS,
         )
-    assigned = sum(1 for p in planned if p.unit_code)
-    if dry_run:
-        return {
-            "created": 0,
-            "errors": [],
-            "dry_run": True,
-            "would_create": len(planned),
-            "would_assign": assigned,
-        }
-    for index, row in enumerate(planned, start=1):
-        _create(session, caller, row)
-        if index % SESSION_BATCH == 0:
-            session.flush()
-            session.expunge_all()
-    return {"created": len(planned), "errors": [], "assigned": assigned}
+    return planned
 
 
-def _create(session: Session, caller: Caller, row: PlannedRow) -> None:
-    try:
-        item = new_item(session, caller, row.create)
-        if row.unit_code:
-            request = TransitionRequest(
-                action="assign", unit_code=row.unit_code, due_date=row.due_date
-            )
-            transition(session, caller, item.id, request, None)
-    except ProblemError as exc:
-        raise Invalid(
-            f"Row {row.row} could not be imported: {exc.detail} Nothing was imported.",
-            errors=[{"row": row.row, "field": "row", "message": exc.detail}],
-            created=0,
-        ) from None
+def _counts(planned: Plan, options: Options) -> dict:
+    counts = {"created": len(planned.creates)}
+    if options.mode == Mode.upsert:
+        counts |= {"updated": len(planned.updates), "unchanged": planned.unchanged}
+    return counts
+
+
+def dry_run_answer(planned: Plan, options: Options) -> dict:
+    counts = _counts(planned, options)
+    would = {f"would_{k.removesuffix('d')}": v for k, v in counts.items() if k != "unchanged"}
+    return {
+        **dict.fromkeys(counts, 0),
+        "errors": [],
+        "dry_run": True,
+        **would,
+        "would_assign": sum(1 for p in planned.creates if p.unit_code),
+        **({"unchanged": planned.unchanged} if options.mode == Mode.upsert else {}),
+    }
+
+
+def write(session: Session, caller: Caller, planned: Plan, options: Options) -> dict:
+    """Create and update what ``check`` planned, all of it or (on any refusal) none."""
+    bulk.create_items(session, caller, planned.creates)
+    for update in planned.updates:
+        update_item(session, caller, update.item_id, ItemUpdate(**update.changes), None)
+    assigned = sum(1 for p in planned.creates if p.unit_code)
+    return {**_counts(planned, options), "errors": [], "assigned": assigned}

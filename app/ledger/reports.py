@@ -10,11 +10,17 @@ Definitions (also in the router's docstring):
 - ``overdue``: items whose light is ``red`` (a running deadline has passed).
 - ``rectification_rate`` (整改率) = rectified / items that were due: items
   whose ``due_date`` is before today (local) or that are closed as rectified;
-  withdrawn items count in neither. ``null`` when nothing was due.
-- ``on_time_rate`` (按期整改率) = items closed as rectified on or before their
-  due date (the local date of ``closed_at`` <= ``due_date``) / items closed as
-  rectified that have a due date. ``null`` when there are none.
-- Filters: ``campaign``, ``source``, and ``from``/``to`` on the local date of
+  withdrawn items and duplicates (重复件) count in neither. ``null`` when
+  nothing was due.
+- ``on_time_rate`` (按期整改率) = items whose ``on_time`` is true / items
+  whose ``on_time`` is set (closed as rectified with a due date): the honest
+  record, so a late extension or a slow review does not change it. ``null``
+  when there are none.
+- ``satisfaction_rate`` (满意率) = items whose latest callback (回访) was
+  satisfied or basically satisfied / items with a callback other than
+  ``unreachable``; duplicates excluded. ``null`` when there are none.
+- ``redo``: how many times callers sent orders back (不满意重办), summed.
+- Filters: ``campaign``, ``source``, ``type`` (工单类型), and ``from``/``to`` on the local date of
   ``created_at`` (both inclusive). Unit keys see only their unit's subtree.
 - Per unit, items count for the unit they are assigned to (not rolled up to
   parents); items not assigned to any unit form one row with
@@ -39,7 +45,20 @@ from app.units.models import Unit
 from app.workflow.registry import registry
 
 UNASSIGNED_NAME = "（未交办）"
-MEASURES = ("total", "closed", "rectified", "overdue", "due", "on_time", "on_time_base")
+MEASURES = (
+    "total",
+    "closed",
+    "rectified",
+    "overdue",
+    "due",
+    "on_time",
+    "on_time_base",
+    "satisfied",
+    "called_back",
+    "redo",
+)
+SATISFIED = ("satisfied", "basically_satisfied")
+CALLED_BACK = (*SATISFIED, "dissatisfied")
 
 
 @dataclass(frozen=True)
@@ -48,12 +67,15 @@ class ReportFilters:
     source: Source | None = None
     from_: date | None = None
     to: date | None = None
+    type: str | None = None
 
     def apply(self, stmt: Select, tz: ZoneInfo) -> Select:
         if self.campaign:
             stmt = stmt.where(Item.campaign == self.campaign)
         if self.source:
             stmt = stmt.where(Item.source == self.source.value)
+        if self.type:
+            stmt = stmt.where(Item.type == self.type)
         start = _midnight(self.from_, tz) if self.from_ else None
         if start is not None:
             stmt = stmt.where(Item.created_at >= start)
@@ -92,18 +114,20 @@ def _count(condition):
 
 def _measures(session: Session, tz: ZoneInfo) -> list:
     rectified = and_(Item.closed_at.is_not(None), Item.resolution == "rectified")
-    withdrawn = func.coalesce(Item.resolution, "") == "withdrawn"
+    withdrawn = func.coalesce(Item.resolution, "").in_(("withdrawn", "duplicate"))
     was_due = and_(~withdrawn, or_(rectified, Item.due_date < today(session)))
-    dated = and_(rectified, Item.due_date.is_not(None))
-    on_time = and_(dated, _local_date(session, Item.closed_at, tz) <= Item.due_date)
+    not_duplicate = Item.duplicate_of.is_(None)
     return [
         func.count(Item.id).label("total"),
         _count(Item.closed_at.is_not(None)).label("closed"),
         _count(rectified).label("rectified"),
         _count(Item.light == "red").label("overdue"),
         _count(was_due).label("due"),
-        _count(on_time).label("on_time"),
-        _count(dated).label("on_time_base"),
+        _count(Item.on_time.is_(True)).label("on_time"),
+        _count(Item.on_time.is_not(None)).label("on_time_base"),
+        _count(and_(not_duplicate, Item.satisfaction.in_(SATISFIED))).label("satisfied"),
+        _count(and_(not_duplicate, Item.satisfaction.in_(CALLED_BACK))).label("called_back"),
+        func.coalesce(func.sum(Item.redo_count), 0).label("redo"),
     ]
 
 
@@ -120,6 +144,8 @@ def _figures(counts: dict[str, int]) -> dict:
         "overdue": counts["overdue"],
         "rectification_rate": _rate(counts["rectified"], counts["due"]),
         "on_time_rate": _rate(counts["on_time"], counts["on_time_base"]),
+        "satisfaction_rate": _rate(counts["satisfied"], counts["called_back"]),
+        "redo": counts["redo"],
     }
 
 
@@ -151,6 +177,8 @@ def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
         "rectification_rate": figures["rectification_rate"],
         "overdue": figures["overdue"],
         "on_time_rate": figures["on_time_rate"],
+        "satisfaction_rate": figures["satisfaction_rate"],
+        "redo": figures["redo"],
     }
 
 

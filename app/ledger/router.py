@@ -10,9 +10,10 @@ Report definitions:
 - ``rectification_rate`` (整改率) = rectified / (items whose ``due_date`` is
   before today, local time, or that are closed as rectified); withdrawn items
   count in neither; ``null`` when the denominator is 0.
-- ``on_time_rate`` (按期整改率) = items closed as rectified whose ``closed_at``
-  local date is on or before ``due_date`` / items closed as rectified that
-  have a ``due_date``; ``null`` when the denominator is 0.
+- ``on_time_rate`` (按期整改率) = items with ``on_time`` true / items with
+  ``on_time`` set (closed as rectified: the closure request made on or before
+  the due date in force, the rectify deadline never red); ``null`` when the
+  denominator is 0.
 - ``from``/``to`` filter on the local date of ``created_at``, both inclusive.
 - ``/reports/units``: one row per unit; an item counts for the unit it is
   assigned to (not its parents); unassigned items form one row with
@@ -25,23 +26,23 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from app.auth.models import Role
-from app.auth.service import with_unit_codes
-from app.clock import now
-from app.deps import CallerDep, SessionDep, require
-from app.errors import BadRequest, PayloadTooLarge
+from app.auth.service import Caller, with_unit_codes
+from app.clock import now, today
+from app.db import unit_of_work
+from app.deps import CallerDep, SessionDep, get_caller_outside_transaction
+from app.errors import BadRequest, Forbidden, PayloadTooLarge
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
-from app.ledger import export, importer, reports
+from app.ledger import documents, export, importer, period, reports
 from app.links import location
 from app.settings import get_settings
 from app.units.models import Unit
 
 router = APIRouter(tags=["ledger"])
-Editor = Annotated[object, require(Role.admin, Role.supervisor)]
 CHUNK = 1 << 20
 
 
@@ -55,11 +56,12 @@ def report_filters(
     source: Source | None = None,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
+    type: Annotated[str | None, Query(max_length=20)] = None,
 ) -> reports.ReportFilters:
-    refuse_nul(campaign=campaign)
+    refuse_nul(campaign=campaign, type=type)
     if from_ and to and to < from_:
         raise BadRequest("'to' must be on or after 'from'.")
-    return reports.ReportFilters(campaign, source, from_, to)
+    return reports.ReportFilters(campaign, source, from_, to, type)
 
 
 @router.get("/items/export", response_class=StreamingResponse)
@@ -87,11 +89,10 @@ def export_items(
             media_type=export.CSV_MEDIA_TYPE,
             headers=headers,
         )
-    handle, size = export.xlsx_file(export.batches(engine, query), fmt)
     return StreamingResponse(
-        export.file_chunks(handle),
+        export.xlsx_chunks(export.batches(engine, query), fmt),
         media_type=export.XLSX_MEDIA_TYPE,
-        headers={**headers, "Content-Length": str(size)},
+        headers=headers,
     )
 
 
@@ -106,20 +107,49 @@ def _read_upload(file: UploadFile) -> bytes:
     return b"".join(parts)
 
 
+def _editor_outside_transaction(
+    caller: Annotated[Caller, Depends(get_caller_outside_transaction)],
+) -> Caller:
+    if caller.role not in (Role.admin, Role.supervisor):
+        raise Forbidden("This needs the role admin or supervisor.")
+    return caller
+
+
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
 @router.post("/items/import")
 def import_items(
-    session: SessionDep,
-    caller: CallerDep,
-    _e: Editor,
+    request: Request,
+    caller: Annotated[Caller, Depends(_editor_outside_transaction)],
     file: Annotated[UploadFile, File(description="the ledger, .xlsx or .csv")],
     dry_run: bool = False,
+    mode: importer.Mode = importer.Mode.create,
+    lang: Lang = Lang.zh,
+    source: Annotated[Source | None, Query(description="来源 of rows that name none")] = None,
 ):
-    """Create one item per row, all or none; ``dry_run`` only checks the file."""
-    result = importer.import_ledger(
-        session, caller, _read_upload(file), file.filename, dry_run=dry_run
+    """Create one item per row, all or none; ``mode=upsert`` updates the items whose
+    外部编号 a row names; ``dry_run`` only checks the file. Row errors in Chinese, or
+    English with ``lang=en``.
+
+    The file is parsed and every row checked before the write transaction
+    opens, so other writers wait only while the rows are written."""
+    options = importer.Options(
+        mode=mode,
+        lang=lang.value,
+        default_source=source.value if source else None,
+        dry_run=dry_run,
     )
+    engine = request.app.state.engine
+    ledger = importer.parse(_read_upload(file), file.filename)
+    with unit_of_work(write=False, engine=engine) as session:
+        planned = importer.check(session, ledger, options)
     if dry_run:
-        return JSONResponse(result)
+        return JSONResponse(importer.dry_run_answer(planned, options), status_code=200)
+    with unit_of_work(write=True, engine=engine) as session:
+        result = importer.write(session, caller, planned, options)
     return JSONResponse(result, status_code=201, headers=location("/items"))
 
 
@@ -139,3 +169,71 @@ def report_units(
     filters: Annotated[reports.ReportFilters, Depends(report_filters)],
 ):
     return reports.units(session, caller, filters)
+
+
+class ReportFormat(StrEnum):
+    json = "json"
+    xlsx = "xlsx"
+    docx = "docx"
+
+
+class CircularFormat(StrEnum):
+    json = "json"
+    docx = "docx"
+
+
+def _document(content: bytes, media_type: str, name: str, fallback: str) -> Response:
+    disposition = export.content_disposition(name, fallback)
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+@router.get("/reports/period")
+def report_period(
+    session: SessionDep,
+    caller: CallerDep,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    group: period.Group = period.Group.source,
+    format_: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.json,
+    source: Source | None = None,
+    campaign: str | None = None,
+    type_: Annotated[str | None, Query(alias="type", max_length=20)] = None,
+):
+    """月度调度: new, closed and cumulative figures of ``from``..``to`` (default: this
+    month so far) by source or by top-level unit (ranked); json, xlsx (with a bar
+    chart) or docx."""
+    refuse_nul(campaign=campaign)
+    to = to or today(session)
+    from_ = from_ or to.replace(day=1)
+    if to < from_:
+        raise BadRequest("'to' must be on or after 'from'.")
+    report = period.period_report(
+        session, caller, period.Period(from_, to, group, source, campaign, type_)
+    )
+    if format_ == ReportFormat.json:
+        return report
+    stem = f"整改进展情况-{from_:%Y%m%d}-{to:%Y%m%d}"
+    fallback = f"period-{from_:%Y%m%d}-{to:%Y%m%d}"
+    if format_ == ReportFormat.xlsx:
+        content = documents.period_xlsx(report)
+        return _document(content, export.XLSX_MEDIA_TYPE, f"{stem}.xlsx", f"{fallback}.xlsx")
+    escalated = period.circular(session, caller, min_level=2, limit=documents.LISTED_ITEMS)
+    content = documents.period_docx(report, escalated)
+    return _document(content, documents.DOCX_MEDIA_TYPE, f"{stem}.docx", f"{fallback}.docx")
+
+
+@router.get("/reports/circular")
+def report_circular(
+    session: SessionDep,
+    caller: CallerDep,
+    min_level: Annotated[int, Query(ge=0, le=10)] = 2,
+    format_: Annotated[CircularFormat, Query(alias="format")] = CircularFormat.json,
+):
+    """通报: the lead units with open items at ``min_level`` or above now, and those items."""
+    result = period.circular(session, caller, min_level)
+    if format_ == CircularFormat.json:
+        return result
+    day = today(session).isoformat()
+    content = documents.circular_docx(result, day)
+    name = f"整改逾期情况通报-{day}.docx"
+    return _document(content, documents.DOCX_MEDIA_TYPE, name, f"circular-{day}.docx")

@@ -20,6 +20,14 @@ class Unit(UnitBase, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class UnitAlias(SQLModel, table=True):
+    """Another name a unit goes by in office ledgers (市住建局 for 市住房和城乡建设局)."""
+
+    __tablename__ = "unit_alias"
+    alias: str = Field(primary_key=True, max_length=200)
+    unit_code: str = Field(foreign_key="unit.code", index=True, max_length=64)
+
+
 class UnitCreate(UnitBase):
     code: str = Field(max_length=64)
 
@@ -42,10 +50,22 @@ class UnitCreate(UnitBase):
 class UnitUpdate(SQLModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     parent_code: str | None = None
+    aliases: list[str] | None = Field(default=None, max_length=50)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return None
+        cleaned = [a.strip() for a in v]
+        if any(not a or len(a) > 200 for a in cleaned):
+            raise ValueError("aliases must be 1..200 characters")
+        return list(dict.fromkeys(cleaned))
 
 
 class UnitPublic(SQLModel):
     code: str
     name: str
     parent_code: str | None
+    aliases: list[str] = []
     created_at: datetime

@@ -14,9 +14,13 @@ class UnitList(BaseModel):
     count: int
 
 
+def _one(session, unit) -> UnitPublic:
+    return service.unit_public(unit, service.aliases_of(session, [unit.code]))
+
+
 @router.post("", status_code=201, response_model=UnitPublic)
 def create_unit(body: UnitCreate, session: SessionDep, _admin: AdminDep, response: Response):
-    unit = service.create_unit(session, body)
+    unit = _one(session, service.create_unit(session, body))
     response.headers.update(location(f"/units/{unit.code}"))
     return unit
 
@@ -24,16 +28,15 @@ def create_unit(body: UnitCreate, session: SessionDep, _admin: AdminDep, respons
 @router.get("", response_model=UnitList)
 def list_units(session: SessionDep, _caller: CallerDep):
     units = service.list_units(session)
-    return UnitList(
-        data=[UnitPublic.model_validate(u, from_attributes=True) for u in units], count=len(units)
-    )
+    aliases = service.aliases_of(session)
+    return UnitList(data=[service.unit_public(u, aliases) for u in units], count=len(units))
 
 
 @router.get("/{code}", response_model=UnitPublic)
 def get_unit(code: str, session: SessionDep, _caller: CallerDep):
-    return service.get_unit(session, code)
+    return _one(session, service.get_unit(session, code))
 
 
 @router.patch("/{code}", response_model=UnitPublic)
 def update_unit(code: str, body: UnitUpdate, session: SessionDep, _admin: AdminDep):
-    return service.update_unit(session, code, body)
+    return _one(session, service.update_unit(session, code, body))

@@ -1,11 +1,11 @@
 """Unit rules: codes are unique, the hierarchy is a tree (no cycles)."""
 
-from sqlalchemy import String, func, literal, select, update
+from sqlalchemy import String, delete, func, insert, literal, select, update
 from sqlmodel import Session
 
 from app.clock import now
 from app.errors import Conflict, NotFound, field_error
-from app.units.models import Unit, UnitCreate, UnitUpdate
+from app.units.models import Unit, UnitAlias, UnitCreate, UnitPublic, UnitUpdate
 
 
 def get_unit(session: Session, code: str) -> Unit:
@@ -45,6 +45,8 @@ def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is not None:
         unit.name = changes["name"].strip()
+    if changes.get("aliases") is not None:
+        _set_aliases(session, unit.code, changes["aliases"])
     if "parent_code" in changes and changes["parent_code"] != unit.parent_code:
         new_parent = changes["parent_code"]
         new_path = _parent_path(session, new_parent) + unit.code + "/"
@@ -64,6 +66,45 @@ def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
     session.flush()
     session.refresh(unit)
     return unit
+
+
+def _set_aliases(session: Session, code: str, aliases: list[str]) -> None:
+    """Replace the unit's aliases; an alias another unit already has is 409."""
+    taken = session.execute(
+        select(UnitAlias.alias, UnitAlias.unit_code).where(
+            UnitAlias.alias.in_(aliases), UnitAlias.unit_code != code
+        )
+    ).all()
+    if taken:
+        names = "、".join(f"{alias} ({owner})" for alias, owner in taken)
+        raise Conflict(
+            f"These aliases belong to other units already: {names}.",
+            errors=[{"field": "aliases", "message": f"{a} is an alias of {o}"} for a, o in taken],
+        )
+    session.execute(delete(UnitAlias).where(UnitAlias.unit_code == code))
+    if aliases:
+        session.execute(insert(UnitAlias), [{"alias": a, "unit_code": code} for a in aliases])
+
+
+def aliases_of(session: Session, codes: list[str] | None = None) -> dict[str, list[str]]:
+    """Each unit's aliases (of ``codes``, or of every unit)."""
+    stmt = select(UnitAlias.unit_code, UnitAlias.alias).order_by(UnitAlias.alias)
+    if codes is not None:
+        stmt = stmt.where(UnitAlias.unit_code.in_(codes))
+    found: dict[str, list[str]] = {}
+    for code, alias in session.execute(stmt):
+        found.setdefault(code, []).append(alias)
+    return found
+
+
+def unit_public(unit: Unit, aliases: dict[str, list[str]]) -> UnitPublic:
+    return UnitPublic(
+        code=unit.code,
+        name=unit.name,
+        parent_code=unit.parent_code,
+        aliases=aliases.get(unit.code, []),
+        created_at=unit.created_at,
+    )
 
 
 def subtree_codes(unit_path: str):

@@ -3,7 +3,12 @@
 A subscription matches an event by type (or ``*``) and, when it is scoped to
 a unit, by the event's unit lying in that unit's subtree. Fan-out runs one
 worker at a time (an advisory lock on PostgreSQL, the write lock on SQLite),
-so deliveries are created in event order and an item's order holds.
+so deliveries are created in event order and an item's order holds. It reads
+committed rows by id: ids are taken when a transaction writes its events,
+just before it commits and after it locked its item, so one item's events
+have ids in commit order even though, on PostgreSQL, no lock orders the
+writers (a lower id may commit later; it is picked up by a later round, as
+the ``dispatched`` flag, not a cursor, tracks what is done).
 """
 
 from sqlalchemy import func, insert, select, update
@@ -14,11 +19,11 @@ from app.db import is_postgres
 from app.events import hooks
 from app.events.models import Event
 from app.events.outbox import envelope
+from app.locks import FAN_OUT_LOCK
 from app.units.models import Unit
 from app.units.service import subtree_codes
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
-FAN_OUT_LOCK = 7_362_002
 PENDING = DeliveryStatus.pending.value
 D = WebhookDelivery
 Sub = WebhookSubscription

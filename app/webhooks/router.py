@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.deps import AdminDep, SessionDep
+from app.deps import AdminDep, Id, SessionDep
 from app.links import location
 from app.webhooks import service
 from app.webhooks.models import (
@@ -49,34 +49,34 @@ def list_webhooks(session: SessionDep, _admin: AdminDep):
 
 
 @router.get("/{sub_id}", response_model=WebhookPublic)
-def get_webhook(sub_id: int, session: SessionDep, _admin: AdminDep):
+def get_webhook(sub_id: Id, session: SessionDep, _admin: AdminDep):
     return _public(service.get_subscription(session, sub_id))
 
 
 @router.patch("/{sub_id}", response_model=WebhookPublic)
-def update_webhook(sub_id: int, body: WebhookUpdate, session: SessionDep, _admin: AdminDep):
+def update_webhook(sub_id: Id, body: WebhookUpdate, session: SessionDep, _admin: AdminDep):
     return _public(service.update_subscription(session, sub_id, body))
 
 
 @router.delete("/{sub_id}", status_code=204)
-def delete_webhook(sub_id: int, session: SessionDep, _admin: AdminDep):
+def delete_webhook(sub_id: Id, session: SessionDep, _admin: AdminDep):
     service.delete_subscription(session, sub_id)
     return Response(status_code=204)
 
 
 @router.post("/{sub_id}/rotate-secret", response_model=WebhookWithSecret)
-def rotate_secret(sub_id: int, session: SessionDep, _admin: AdminDep):
+def rotate_secret(sub_id: Id, session: SessionDep, _admin: AdminDep):
     return _with_secret(service.rotate_secret(session, sub_id))
 
 
 @router.post("/{sub_id}/test", status_code=202, response_model=DeliveryPublic)
-def test_webhook(sub_id: int, session: SessionDep, _admin: AdminDep):
+def test_webhook(sub_id: Id, session: SessionDep, _admin: AdminDep):
     return _delivery(service.queue_test(session, sub_id))
 
 
 @router.get("/{sub_id}/deliveries", response_model=DeliveryPage)
 def list_deliveries(
-    sub_id: int,
+    sub_id: Id,
     session: SessionDep,
     _admin: AdminDep,
     status: DeliveryStatus | None = None,
@@ -88,7 +88,7 @@ def list_deliveries(
 
 
 @router.get("/{sub_id}/deliveries/{delivery_id}", response_model=DeliveryDetail)
-def get_delivery(sub_id: int, delivery_id: int, session: SessionDep, _admin: AdminDep):
+def get_delivery(sub_id: Id, delivery_id: Id, session: SessionDep, _admin: AdminDep):
     delivery = service.get_delivery(session, sub_id, delivery_id)
     log = [
         AttemptPublic.model_validate(a, from_attributes=True)
@@ -100,5 +100,5 @@ def get_delivery(sub_id: int, delivery_id: int, session: SessionDep, _admin: Adm
 @router.post(
     "/{sub_id}/deliveries/{delivery_id}/redeliver", status_code=202, response_model=DeliveryPublic
 )
-def redeliver(sub_id: int, delivery_id: int, session: SessionDep, _admin: AdminDep):
+def redeliver(sub_id: Id, delivery_id: Id, session: SessionDep, _admin: AdminDep):
     return _delivery(service.redeliver(session, sub_id, delivery_id))

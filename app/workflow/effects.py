@@ -5,9 +5,15 @@ lists them by name, so the rules stay data and no code branches on states.
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 
-from app.deadlines.schedule import validate_due_date
+from sqlalchemy import bindparam, func, select
+
+from app.clock import to_local_date
+from app.deadlines.schedule import deadline_key, validate_due_date
 from app.errors import field_error
+from app.items import history
+from app.items.models import Evidence, Item
 from app.units.models import Unit
 
 
@@ -29,8 +35,8 @@ def _check_future(ctx, due) -> None:
 
 
 def _default_due(ctx):
-    days = ctx.workflow.sla.rectify_days(ctx.item.source)
-    return ctx.calendar.add_workdays(ctx.today, days)
+    period = ctx.workflow.sla.rectify_period(ctx.item.source, ctx.item.type)
+    return ctx.calendar.period_end(ctx.today, period)
 
 
 def _set_due_date(ctx) -> None:
@@ -50,7 +56,103 @@ def _keep_due_date(ctx) -> None:
 
 
 def _start_accept_deadline(ctx) -> None:
-    ctx.item.accept_due_date = ctx.calendar.add_workdays(ctx.today, ctx.workflow.sla.accept_within)
+    period = ctx.workflow.sla.accept_period(ctx.item.source)
+    ctx.item.accept_due_date = ctx.calendar.period_end(ctx.today, period)
+
+
+def _mark_review_pending(ctx) -> None:
+    ctx.item.review_pending = True
+    ctx.item.review_requested_at = ctx.moment
+
+
+def _shift_due_for_review(ctx) -> None:
+    """The review pause: a request made on or before the due date moves it later by
+    the workdays in (day of the request, today], so review time never counts
+    against the unit. The ladder keeps its place (same deadline, moved)."""
+    item, due = ctx.item, ctx.item.due_date
+    if item.review_requested_at is None or due is None:
+        return
+    requested = to_local_date(item.review_requested_at)
+    if requested > due:
+        return
+    paused = len(ctx.calendar.workdays_between(requested + timedelta(days=1), ctx.today))
+    if not paused:
+        return
+    new_due = ctx.calendar.add_workdays(due, paused)
+    if item.ladder_deadline == deadline_key("rectify", due):
+        item.ladder_deadline = deadline_key("rectify", new_due)
+    item.due_date = new_due
+    ctx.record.update(previous_due_date=due.isoformat(), paused_workdays=paused)
+
+
+_LATEST_EVIDENCE = select(func.max(Evidence.id)).where(Evidence.item_id == bindparam("item_id"))
+
+
+def _require_new_evidence(ctx) -> None:
+    """Evidence uploaded so far no longer satisfies a closure request."""
+    latest = ctx.session.connection().scalar(_LATEST_EVIDENCE, {"item_id": ctx.item.id})
+    ctx.item.evidence_floor = latest or 0
+
+
+def _resolve_rectified(ctx) -> None:
+    """Closed as rectified; ``on_time`` iff the closure request was made on or before
+    the due date in force and the rectify deadline never went red."""
+    item = ctx.item
+    item.resolution = "rectified"
+    if item.due_date is None:
+        item.on_time = None
+        return
+    requested = to_local_date(item.review_requested_at) if item.review_requested_at else ctx.today
+    item.on_time = requested <= item.due_date and not item.rectify_was_overdue
+
+
+def _clear_resolution(ctx) -> None:
+    ctx.item.resolution = None
+    ctx.item.on_time = None
+
+
+def _record_satisfaction(ctx) -> None:
+    ctx.item.satisfaction = ctx.fields["satisfaction"]
+
+
+def _count_redo(ctx) -> None:
+    ctx.item.redo_count += 1
+
+
+def _set_redo_due_date(ctx) -> None:
+    """不满意重办: a new rectification period, counted from the callback day."""
+    ctx.item.due_date = _default_due(ctx)
+
+
+def _mark_duplicate(ctx) -> None:
+    """重复件: close this item as a duplicate of ``into`` and count it on the original.
+
+    The original's row is locked and gets a history entry of its own, so its
+    chain records every duplicate merged into it.
+    """
+    into = ctx.fields["into"]
+    if into == ctx.item.id:
+        raise field_error("into", "An item cannot be merged into itself.")
+    original = ctx.session.scalars(select(Item).where(Item.id == into).with_for_update()).first()
+    if original is None:
+        raise field_error("into", f"No item with id {into}.")
+    if original.duplicate_of is not None:
+        raise field_error(
+            "into", f"Item {into} is itself a duplicate; merge into item {original.duplicate_of}."
+        )
+    ctx.item.resolution = "duplicate"
+    ctx.item.duplicate_of = original.id
+    original.duplicate_count += 1
+    original.version += 1
+    original.updated_at = ctx.moment
+    history.note(
+        ctx.session,
+        original,
+        at=ctx.moment,
+        actor=ctx.caller.actor,
+        action="merged_in",
+        data={"duplicate": ctx.item.id, "duplicate_number": ctx.item.number},
+    )
 
 
 def _setter(field: str, value) -> Callable:
@@ -66,9 +168,15 @@ REGISTRY: dict[str, Callable] = {
     "set_due_date": _set_due_date,
     "keep_due_date": _keep_due_date,
     "start_accept_deadline": _start_accept_deadline,
-    "mark_review_pending": _setter("review_pending", True),
+    "mark_review_pending": _mark_review_pending,
     "clear_review_pending": _setter("review_pending", False),
-    "resolve_rectified": _setter("resolution", "rectified"),
+    "shift_due_for_review": _shift_due_for_review,
+    "require_new_evidence": _require_new_evidence,
+    "resolve_rectified": _resolve_rectified,
     "resolve_withdrawn": _setter("resolution", "withdrawn"),
-    "clear_resolution": _setter("resolution", None),
+    "clear_resolution": _clear_resolution,
+    "record_satisfaction": _record_satisfaction,
+    "count_redo": _count_redo,
+    "set_redo_due_date": _set_redo_due_date,
+    "mark_duplicate": _mark_duplicate,
 }

@@ -2,7 +2,8 @@
 
 A guard about the item's situation (``review_pending``) is a state conflict:
 409. A guard about something the caller must supply first (evidence) is a
-missing input: 422.
+missing input: 422. ``reason`` is the Chinese text a front end shows beside
+the greyed-out button (GET /items/{id}/actions).
 """
 
 from collections.abc import Callable
@@ -19,18 +20,37 @@ class Guard:
     status: int
     field: str
     message: str
+    reason: str
 
 
-_ANY_EVIDENCE = select(Evidence.id).where(Evidence.item_id == bindparam("item_id")).limit(1)
+_NEW_EVIDENCE = (
+    select(Evidence.id)
+    .where(Evidence.item_id == bindparam("item_id"), Evidence.id > bindparam("floor"))
+    .limit(1)
+)
 
 
 def _has_evidence(ctx) -> bool:
-    found = ctx.session.connection().scalar(_ANY_EVIDENCE, {"item_id": ctx.item.id})
+    """Evidence newer than the latest reject/reopen (``evidence_floor``), if any."""
+    found = ctx.session.connection().scalar(
+        _NEW_EVIDENCE, {"item_id": ctx.item.id, "floor": ctx.item.evidence_floor or 0}
+    )
     return found is not None
 
 
 def _review_pending(ctx) -> bool:
     return bool(ctx.item.review_pending)
+
+
+SETTLED = {"satisfied", "basically_satisfied", "unreachable"}
+
+
+def _caller_settled(ctx) -> bool:
+    return ctx.fields.get("satisfaction") in SETTLED
+
+
+def _caller_dissatisfied(ctx) -> bool:
+    return ctx.fields.get("satisfaction") == "dissatisfied"
 
 
 def _has_unit(ctx) -> bool:
@@ -39,18 +59,39 @@ def _has_unit(ctx) -> bool:
 
 REGISTRY: dict[str, Guard] = {
     "has_unit": Guard(
-        _has_unit, 409, "unit_code", "The item was never handed to a unit; assign it instead."
+        _has_unit,
+        409,
+        "unit_code",
+        "The item was never handed to a unit; assign it instead.",
+        "该问题从未交办，请改用交办",
     ),
     "has_evidence": Guard(
         _has_evidence,
         422,
         "evidence",
-        "Upload at least one evidence file (佐证材料) before submitting.",
+        "Upload at least one evidence file (佐证材料) before submitting; after a "
+        "rejection or reopening, one uploaded since.",
+        "请先上传佐证材料（退回重整或回头看后须上传新的佐证材料）",
+    ),
+    "caller_settled": Guard(
+        _caller_settled,
+        422,
+        "satisfaction",
+        "The callback result does not close the order.",
+        "回访结果不能办结该工单",
+    ),
+    "caller_dissatisfied": Guard(
+        _caller_dissatisfied,
+        422,
+        "satisfaction",
+        "The caller was not dissatisfied.",
+        "来电人并非不满意",
     ),
     "review_pending": Guard(
         _review_pending,
         409,
         "review_pending",
         "Only possible while a closure request is pending review.",
+        "没有待审核的销号申请",
     ),
 }

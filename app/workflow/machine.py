@@ -9,12 +9,11 @@ without a lock; cross-process safety comes from the item's row lock.
 """
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session
 from transitions import Machine, MachineError
-from transitions.core import EventData
 
 from app.auth.service import Caller
 from app.workflow import effects, guards
@@ -31,8 +30,11 @@ class TransitionContext:
     workflow: Workflow
     fields: dict[str, Any]
     today: date
+    moment: datetime
     calendar: Any = None
     failed_guards: list[str] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
+    """What effects add to the action's history entry (e.g. a shifted due date)."""
 
 
 class _Subject:
@@ -43,16 +45,19 @@ class _Subject:
 class WorkflowMachine:
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
+        # An action with branches is one trigger with several guarded transitions:
+        # the library takes the first whose conditions pass.
         specs = [
             {
                 "trigger": a.name,
                 "source": src,
-                "dest": a.to,
-                "conditions": [self._condition(g) for g in a.guards],
-                "before": [self._effect(e) for e in a.effects],
+                "dest": target.to,
+                "conditions": [self._condition(g) for g in target.guards],
+                "before": [self._effect(e) for e in target.effects],
             }
             for a in workflow.actions
             for src in a.from_
+            for target in a.targets()
         ]
         self._machine = Machine(
             model=None,
@@ -92,17 +97,19 @@ class WorkflowMachine:
         return list(self._machine.get_triggers(state))
 
     def may(self, state: str, action: str, ctx: TransitionContext) -> bool:
-        """Would ``action`` pass its guards from ``state``? (Nothing is run or changed.)"""
-        event = self._machine.events.get(action)
-        if event is None:
+        """Would ``action`` pass its guards from ``state``? (Nothing is run or changed.)
+
+        Only the action's own guards are asked: a branch's guards judge the
+        action's input (a callback's result), which a caller has not given yet.
+        """
+        act = self.workflow.action(action)
+        if act is None or state not in act.from_:
             return False
-        data = EventData(
-            self._machine.get_state(state), event, self._machine, _Subject(state), (), {"ctx": ctx}
-        )
-        return any(
-            all(condition.check(data) for condition in transition.conditions)
-            for transition in event.transitions.get(state, ())
-        )
+        for name in act.guards:
+            if not guards.REGISTRY[name].predicate(ctx):
+                ctx.failed_guards.append(name)  # the first refusal names the reason
+                return False
+        return True
 
     def fire(self, state: str, action: str, ctx: TransitionContext) -> str | None:
         """Check guards, run effects: the new state, or None when a guard refused.

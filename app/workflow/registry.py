@@ -11,8 +11,9 @@ import json
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from app.db import STARTUP_LOCK, serialize_with_other_processes
+from app.db import serialize_with_other_processes
 from app.errors import NotFound
+from app.locks import STARTUP_LOCK
 from app.workflow.definition import Workflow, WorkflowError, load_dir
 from app.workflow.machine import WorkflowMachine
 
@@ -22,6 +23,12 @@ class WorkflowSnapshot(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     version: int = Field(primary_key=True)
     body: dict = Field(sa_column=Column(JSON, nullable=False))
+
+
+def _normalised(body: dict) -> dict:
+    """A recorded definition as the current model writes it: fields the model gained
+    since it was recorded take their defaults, so only a real edit differs."""
+    return json.loads(Workflow.model_validate(body).model_dump_json(by_alias=True))
 
 
 class Registry:
@@ -46,7 +53,7 @@ class Registry:
             snap = known.get(key)
             if snap is None:
                 session.add(WorkflowSnapshot(name=wf.name, version=wf.version, body=body))
-            elif snap.body != body:
+            elif _normalised(snap.body) != body:
                 raise WorkflowError(
                     f"workflow {wf.name} v{wf.version} differs from the version items were "
                     "started under; give the changed definition a new version number"
@@ -71,6 +78,13 @@ class Registry:
         if not versions:
             raise NotFound(f"No workflow named {name!r}.")
         return max(versions, key=lambda wf: wf.version)
+
+    def for_source(self, source: str) -> str | None:
+        """The name of the workflow whose newest version declares ``source``, if any."""
+        for name in self.names():
+            if source in self.latest(name).sources:
+                return name
+        return None
 
     def names(self) -> list[str]:
         return sorted({n for n, _v in self.workflows})

@@ -275,3 +275,23 @@ def test_a_long_or_unprintable_name_is_cut_to_fit_the_history(world, provider):
     assert me["name"] == "长" * 100
     item = world.api.item(token)
     assert world.api.history(item["id"])[0]["actor"] == f"supervisor:{'长' * 100} <long.name>"
+
+
+def test_the_guard_refuses_a_bad_person_token_before_the_body_with_its_status(world, provider):
+    """Main's guard authenticates a request with a body before reading it: a person's
+    token it cannot accept is that token's 401 / 403 there, never a 500."""
+    token = provider.token("li.si")
+    head, _body, signature = token.split(".")
+    tampered = f"{head}.{_b64({**_claims_of(token), 'rectify_unit': 'district'})}.{signature}"
+    body = {"title": "门口拒绝", "source": "audit"}
+    r = world.api.client.post(
+        "/api/v1/items", json=body, headers={"Authorization": f"Bearer {tampered}"}
+    )
+    assert_problem(r, 401)
+    assert r.headers["www-authenticate"] == "Bearer"
+    r = world.api.client.post(
+        "/api/v1/items",
+        json=body,
+        headers={"Authorization": f"Bearer {provider.token('no.role')}"},
+    )
+    assert_problem(r, 403)

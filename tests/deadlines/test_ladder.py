@@ -31,25 +31,26 @@ def test_accept_deadline_spans_national_day_and_ladder_fires_on_the_exact_days(a
     body = r.json()
     # W(3, 09-30): Oct 1-7 are holidays, Oct 8 Thu, Oct 9 Fri, Oct 10 make-up Saturday.
     assert body["accept_due_date"] == "2026-10-10"
-    assert body["light"] == "yellow"  # reminder moment (00:00 of W(-3, 10-10) = 09-30) passed
+    assert body["light"] == "green"  # the accept reminder is 1 workday before: not today
 
     expected = [  # (moment, steps fired by a tick at that moment)
-        ("2026-09-30T02:00:01Z", {"reminder": 1}),
+        ("2026-09-30T02:00:01Z", {}),
+        ("2026-10-08T15:59:59Z", {}),
+        ("2026-10-08T16:00:00Z", {"reminder": 1}),  # 00:00 of W(-1, 10-10) = 10-09
         ("2026-10-10T15:59:59Z", {}),  # 23:59:59 local on the due date: not overdue yet
-        ("2026-10-10T16:00:00Z", {"overdue": 1}),
-        ("2026-10-15T15:59:59Z", {}),
-        ("2026-10-15T16:00:00Z", {"supervise": 1}),  # W(5, 10-10) = 10-16
-        ("2026-10-22T15:59:59Z", {}),
-        ("2026-10-22T16:00:00Z", {"summon": 1}),  # W(10, 10-10) = 10-23
-        ("2026-12-01T00:00:00Z", {}),
+        ("2026-10-10T16:00:00Z", {"overdue": 1}),  # 00:00 of 10-11
+        ("2026-12-01T00:00:00Z", {}),  # the accept ladder ends at overdue
     ]
     for moment, fired in expected:
         result = tick(api, moment)
         assert {k: v for k, v in result["fired"].items() if v} == fired, moment
         tick(api, moment)  # a second scan at the same moment fires nothing more
-    assert ladder_history(api, item["id"]) == ["reminder", "overdue", "supervise", "summon"]
+        if moment == "2026-10-10T15:59:59Z":
+            assert api.get(f"/items/{item['id']}").json()["light"] == "yellow"
+    assert ladder_history(api, item["id"]) == ["reminder", "overdue"]
     final = api.get(f"/items/{item['id']}", expect=200).json()
-    assert final["light"] == "red" and final["escalation_level"] == 3
+    assert final["light"] == "red" and final["escalation_level"] == 1
+    assert final["was_overdue"] is True and final["max_escalation_level"] == 1
 
 
 def test_rectify_ladder_events_carry_the_deadline_kind(api, people):
@@ -91,7 +92,8 @@ def test_reassign_rearms_the_ladder(api, people):
     assert api.get(f"/items/{iid}", expect=200).json()["escalation_level"] == 1
     api.act(iid, "reassign", people["sup"], unit_code="audit", comment="职责调整，改派审计局")
     shown = api.get(f"/items/{iid}", expect=200).json()
-    assert shown["escalation_level"] == 0 and shown["light"] == "yellow"
+    assert shown["escalation_level"] == 0 and shown["light"] == "green"
+    assert shown["max_escalation_level"] == 1 and shown["was_overdue"] is True
     assert shown["accept_due_date"] == "2026-10-21"  # W(3, 10-16)
     assert tick(api, "2026-10-21T16:00:00Z")["fired"]["overdue"] == 1
 
@@ -101,8 +103,7 @@ def test_extension_approval_moves_the_deadline_and_rearms(api, people):
     iid = api.item(people["sup"])["id"]
     api.act(iid, "assign", people["sup"], unit_code="court", due_date="2026-10-30")
     api.act(iid, "accept", people["court"])
-    tick(api, "2026-10-30T16:00:00Z")
-    assert api.get(f"/items/{iid}", expect=200).json()["light"] == "red"
+    api.set_clock("2026-10-30T09:00:00Z")  # on the due date: still allowed
 
     ext = api.post(
         f"/items/{iid}/extensions",
@@ -117,6 +118,8 @@ def test_extension_approval_moves_the_deadline_and_rearms(api, people):
         json={"due_date": "2027-01-29", "reason": "再次申请"},
         expect=409,
     )
+    tick(api, "2026-10-30T16:00:00Z")
+    assert api.get(f"/items/{iid}", expect=200).json()["light"] == "red"
     api.post(
         f"/items/{iid}/extensions/{ext['id']}/approve",
         token=people["court"],
@@ -132,7 +135,8 @@ def test_extension_approval_moves_the_deadline_and_rearms(api, people):
     assert decided["status"] == "approved"
     shown = api.get(f"/items/{iid}", expect=200).json()
     assert shown["due_date"] == "2026-12-31" and shown["light"] == "green"
-    assert shown["escalation_level"] == 0
+    assert shown["escalation_level"] == 0  # the new deadline's level
+    assert shown["max_escalation_level"] == 1 and shown["was_overdue"] is True  # the record stays
     assert tick(api, "2026-12-31T16:00:00Z")["fired"]["overdue"] == 1
     actions = [h["action"] for h in api.get(f"/items/{iid}/history").json()["data"]]
     assert actions.count("overdue") == 2
@@ -189,10 +193,11 @@ def test_manual_escalation_fires_the_same_event_and_is_not_repeated(api, people)
     listed = api.get("/admin/escalations?level=2", expect=200).json()["data"]
     assert [i["id"] for i in listed] == [iid]
     fired = tick(api, "2026-11-06T16:00:00Z")["fired"]  # overdue and supervise both due
-    assert fired["overdue"] == 1 and fired["supervise"] == 1
+    assert fired["overdue"] == 0 and fired["supervise"] == 1  # catch-up: only the highest
     hist = api.get(f"/items/{iid}/history").json()["data"]
     supervise = next(h for h in hist if h["action"] == "supervise")
     assert "by hand" in supervise["data"]["note"]
+    assert supervise["data"]["skipped"] == ["reminder", "overdue"]
 
 
 def test_calendar_endpoints_and_overrides(api, people):
@@ -232,3 +237,21 @@ def test_far_dates_are_refused_or_answered_never_a_500(api, people):
     assert r.json()["errors"][0]["field"] == "due_date"
     r = api.get("/calendar/workdays?from=9999-12-30&to=9999-12-31", expect=200).json()
     assert r["days"] == ["9999-12-30", "9999-12-31"]  # Thu, Fri on the Mon-Fri fallback
+
+
+def test_a_transition_sees_a_calendar_override_made_just_before_it(api, people):
+    """Transitions read the overrides with their caller, and reuse a calendar built
+    from the same overrides: a change must still show at once, either way."""
+    api.set_clock("2026-10-12T02:00:00Z")
+
+    def accept_due() -> str:
+        iid = api.item(people["sup"])["id"]
+        item = api.act(iid, "assign", people["sup"], unit_code="court").json()
+        return item["accept_due_date"]
+
+    before = accept_due()
+    api.call("PUT", "/calendar/days/2026-10-13", json={"workday": False}, expect=200)
+    later = accept_due()
+    assert later > before
+    api.call("PUT", "/calendar/days/2026-10-13", json={"workday": True}, expect=200)
+    assert accept_due() == before

@@ -6,7 +6,7 @@ import asyncio
 import yaml
 
 from app.db import unit_of_work
-from app.settings import REPO_ROOT
+from app.settings import PACKAGE_DIR
 from app.webhooks.delivery import run_once
 from app.workflow.registry import registry
 
@@ -19,11 +19,11 @@ def summon_unit_head(envelope: dict) -> None:
 
 
 def test_a_ladder_hook_runs_after_commit_with_the_event(api, engine, tmp_path):
-    data = yaml.safe_load((REPO_ROOT / "workflows" / "rectification.yaml").read_text("utf-8"))
+    data = yaml.safe_load((PACKAGE_DIR / "workflows" / "rectification.yaml").read_text("utf-8"))
     data["name"] = "hooked"
-    data["ladder"][1]["hook"] = f"{__name__}:summon_unit_head"
+    data["ladders"]["accept"][1]["hook"] = f"{__name__}:summon_unit_head"
     (tmp_path / "rectification.yaml").write_text(
-        (REPO_ROOT / "workflows" / "rectification.yaml").read_text("utf-8"), "utf-8"
+        (PACKAGE_DIR / "workflows" / "rectification.yaml").read_text("utf-8"), "utf-8"
     )
     (tmp_path / "hooked.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     with unit_of_work(engine=engine) as s:
@@ -43,4 +43,4 @@ def test_a_ladder_hook_runs_after_commit_with_the_event(api, engine, tmp_path):
         assert CALLS[0]["data"]["step"] == "overdue" and CALLS[0]["subject"] == f"items/{iid}"
     finally:
         with unit_of_work(engine=engine) as s:
-            registry.load(REPO_ROOT / "workflows", s)
+            registry.load(PACKAGE_DIR / "workflows", s)

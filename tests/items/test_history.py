@@ -14,8 +14,8 @@ from app.items.models import HistoryEntry, Item
 from tests.factories import DUE, make_world
 
 LIFECYCLE = [
-    "create", "assign", "accept", "evidence", "submit", "reject", "submit",
-    "verify", "close", "reopen", "reassign",
+    "create", "assign", "accept", "evidence", "submit", "reject", "evidence", "submit",
+    "verify", "close", "reopen",
 ]  # fmt: skip
 
 
@@ -36,11 +36,11 @@ def lived(world):
     item = world.item_in("review_pending")
     iid = item["id"]
     api.act(iid, "reject", world.sup, comment="佐证材料不充分")
+    api.evidence(iid, world.unit)
     api.act(iid, "submit", world.unit, comment="已补充材料")
     api.act(iid, "verify", world.sup)
     api.act(iid, "close", world.sup)
     api.act(iid, "reopen", world.sup, comment="回头看发现反弹", due_date=DUE)
-    api.act(iid, "reassign", world.sup, comment="职责调整", unit_code="district")
     return world, iid
 
 
@@ -74,7 +74,8 @@ def test_history_after_a_full_lifecycle_is_complete_and_verifies(lived):
     for before, after in zip(history, history[1:], strict=False):
         assert after["from_state"] == before["to_state"]
     assert history[5]["comment"] == "佐证材料不充分"
-    assert history[-1]["data"]["unit_code"] == "district"
+    assert history[-1]["data"]["due_date"] == DUE  # an entry that sets a deadline names it
+    assert history[1]["data"]["accept_due_date"] and history[2]["data"]["due_date"]
     assert verification(world.api, iid) == {"ok": True, "entries": 11, "broken_seq": None}
 
 
@@ -152,7 +153,7 @@ def test_deleting_the_newest_rows_is_detected_against_the_items_head(lived, engi
 
 def test_rewriting_the_newest_row_with_a_recomputed_hash_is_detected(lived, engine):
     world, iid = lived
-    _rewrite_with_a_valid_hash(engine, iid, 11, "伪造的改派说明")
+    _rewrite_with_a_valid_hash(engine, iid, 11, "伪造的回头看说明")
     assert verification(world.api, iid) == {"ok": False, "entries": 11, "broken_seq": 11}
 
 

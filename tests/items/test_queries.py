@@ -29,6 +29,8 @@ def ledger(shared_api):
             "court",
             "2026-03-04",
             campaign=CAMPAIGN,
+            tags=["民生", "征地"],
+            external_ref="XF-2026-0107",
         ),
         "B": make(
             "Audit finding: 100% of invoices unchecked",
@@ -38,7 +40,7 @@ def ledger(shared_api):
             "2026-06-30",
             campaign=CAMPAIGN,
         ),
-        "C": make("12345热线：小区噪音扰民", "hotline"),
+        "C": make("12345热线：小区噪音扰民", "hotline", tags=["民生"], external_ref="HL20260301"),
         "D": make("巡视反馈：干部作风问题", "inspection", "", "city", "2026-03-03"),
         "E": make("考核：整改台账不规范", "assessment", "", "court", "2026-05-15"),
         "F": make("其他：重复线索", "other"),
@@ -85,6 +87,7 @@ def test_the_ledger_is_what_the_filters_expect(ledger):
         "G": "assigned",
     }
     assert got["E"]["review_pending"] and not got["D"]["review_pending"]
+    assert got["E"]["light"] == "paused"  # its closure request is under review
     # reminder 3 workdays before due: A (due 03-04) is yellow on 03-02; D is overdue
     assert (got["A"]["light"], got["B"]["light"], got["D"]["light"]) == ("yellow", "green", "red")
     assert got["C"]["light"] == got["F"]["light"] == "none"
@@ -102,10 +105,21 @@ FILTERS = [
     ({"source": "hotline"}, "CG"),
     ({"campaign": CAMPAIGN}, "AB"),
     ({"light": "red"}, "D"),
-    ({"light": "green"}, "BE"),
+    ({"light": "green"}, "B"),
+    ({"light": "paused"}, "E"),
     ({"light": "none"}, "CF"),
     ({"overdue": "true"}, "D"),
     ({"overdue": "false"}, "ABCEFG"),
+    ({"was_overdue": "true"}, "D"),
+    ({"was_overdue": "false"}, "ABCEFG"),
+    ({"tag": "民生"}, "AC"),
+    ({"tag": "征地"}, "A"),
+    ({"tag": "民"}, ""),
+    ({"external_ref": "XF-2026-0107"}, "A"),
+    ({"external_ref": "XF-2026"}, ""),
+    ({"q": "XF-2026"}, "A"),
+    ({"q": "hl2026"}, "C"),
+    ({"type": "complaint"}, ""),
     ({"review_pending": "true"}, "E"),
     ({"review_pending": "false"}, "ABCDFG"),
     ({"q": "补偿款"}, "A"),
@@ -130,7 +144,13 @@ def test_filters(ledger, params, expected):
     assert letters(ledger, listing(ledger[0], **params)) == set(expected)
 
 
-@pytest.mark.parametrize("light", ["green", "yellow", "red", "none"])
+def test_q_matches_the_number(ledger):
+    world, ids = ledger
+    number = world.api.get(f"/items/{ids['E']}").json()["number"]
+    assert letters(ledger, listing(world, q=number)) == {"E"}
+
+
+@pytest.mark.parametrize("light", ["green", "yellow", "red", "paused", "none"])
 def test_the_light_filter_agrees_with_every_items_light(ledger, light):
     world = ledger[0]
     everything = listing(world)
@@ -158,10 +178,33 @@ def test_filters_apply_within_a_unit_keys_scope(ledger):
         {"overdue": "maybe"},
         {"due_before": "2026-13-01"},
         {"due_after": "yesterday"},
+        {"type": "complaints"},
+        {"was_overdue": "sometimes"},
     ],
 )
 def test_malformed_queries_are_400(ledger, params):
     assert_problem(ledger[0].api.get("/items", token=ledger[0].sup, params=params), 400)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/items",
+        "/items/export",
+        "/reports/summary",
+        "/reports/units",
+        "/admin/escalations",
+        "/events",
+        "/units",
+        "/webhooks",
+    ],
+)
+def test_an_unknown_query_parameter_is_400_naming_it(ledger, path):
+    world = ledger[0]
+    r = world.api.get(path, params={"tg": "民生"})
+    body = assert_problem(r, 400)
+    assert "'tg'" in body["detail"] and body["errors"][0]["field"] == "tg"
+    assert world.api.get(path).status_code == 200  # the same endpoint, no typo
 
 
 def _b64(raw: str) -> str:

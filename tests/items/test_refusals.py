@@ -42,11 +42,35 @@ def test_submit_needs_an_evidence_file(world):
     problem = assert_problem(r, 422)
     assert fields_of(problem) == {"evidence"}
     unchanged(world, item)
-    names = {
-        a["name"]
-        for a in world.api.get(f"/items/{item['id']}/actions", token=world.unit).json()["actions"]
-    }
-    assert "submit" not in names and "accept" not in names
+    actions = world.api.get(f"/items/{item['id']}/actions", token=world.unit).json()["actions"]
+    shown = {a["name"]: a for a in actions}
+    assert "accept" not in shown
+    assert shown["submit"]["enabled"] is False and "佐证材料" in shown["submit"]["reason"]
+
+
+def test_a_resubmission_needs_evidence_uploaded_after_the_rejection(world):
+    item = world.item_in("review_pending")  # its evidence predates the rejection
+    iid = item["id"]
+    world.api.act(iid, "reject", world.sup, comment="佐证材料不充分")
+    r = world.api.act(iid, "submit", world.unit, expect=None, comment="再次申请")
+    assert fields_of(assert_problem(r, 422)) == {"evidence"}
+    actions = world.api.get(f"/items/{iid}/actions", token=world.unit).json()["actions"]
+    submit = next(a for a in actions if a["name"] == "submit")
+    assert submit["enabled"] is False and "新的佐证材料" in submit["reason"]
+    world.api.evidence(iid, world.unit)
+    actions = world.api.get(f"/items/{iid}/actions", token=world.unit).json()["actions"]
+    assert next(a for a in actions if a["name"] == "submit")["enabled"] is True
+    world.api.act(iid, "submit", world.unit, comment="已补充整改材料")
+
+
+def test_a_reopened_item_needs_new_evidence_too(world):
+    item = world.item_in("closed_rectified")
+    iid = item["id"]
+    world.api.act(iid, "reopen", world.sup, comment="回头看发现反弹", due_date=DUE)
+    r = world.api.act(iid, "submit", world.unit, expect=None, comment="已整改")
+    assert fields_of(assert_problem(r, 422)) == {"evidence"}
+    world.api.evidence(iid, world.unit)
+    world.api.act(iid, "submit", world.unit, comment="已整改")
 
 
 def test_submit_needs_a_comment(world):
@@ -61,7 +85,7 @@ def test_reject_and_verify_only_while_review_pending(world, action):
     item = world.item_in("rectifying")
     r = world.api.act(item["id"], action, world.sup, expect=None, comment="再看看")
     problem = assert_problem(r, 409)
-    assert problem["allowed_actions"] == ["reassign"]
+    assert problem["allowed_actions"] == ["reassign", "urge"]
     unchanged(world, item)
 
 

@@ -39,11 +39,25 @@ def test_the_year_has_the_citys_proportions(year):
     assert len(set(projects)) == 100
     assert {p.campaign for p in year if p.source == "inspection"} <= set(projects)
     outcomes = Counter(p.outcome for p in year)
+    outcomes["found"] += outcomes["merged"]  # repeat calls: new orders merged into earlier ones
     assert outcomes["closed"] > len(year) / 2
     for outcome, n in OUTCOMES.items():
         assert outcomes[outcome] >= n - 1, outcome
     road = next(p for p in year if p.source == "audit")
     assert (road.unit, road.outcome) == ("gaoxin", "overdue_3") and "高新区道路" in road.title
+
+
+def test_hotline_orders_have_types_callbacks_redos_and_duplicates(year):
+    orders = [p for p in year if p.source == "hotline"]
+    assert {p.type for p in orders} == {"complaint", "report", "suggestion", "help", "consult"}
+    assert all(p.type is None for p in year if p.source != "hotline")
+    results = Counter(
+        s.fields["satisfaction"] for p in orders for s in p.steps if s.action == "callback"
+    )
+    assert results["satisfied"] > sum(results.values()) / 2 and results["dissatisfied"] >= 2
+    assert not any(s.action == "close" for p in orders for s in p.steps)
+    merged = [p for p in orders if p.outcome == "merged"]
+    assert merged and all(p.steps[-1].action == "merge" for p in merged)
 
 
 def test_every_step_is_in_the_past_year_in_order(year):

@@ -26,6 +26,11 @@ HEADER = [
     "督办级别",
     "创建时间",
     "销号时间",
+    "最高督办级别",
+    "是否逾期",
+    "按期整改",
+    "工单类型",
+    "满意度",
 ]
 
 
@@ -37,7 +42,9 @@ def ledger(api):
     api.unit("court-1", "第一审判庭", parent="court")
     api.unit("audit", "市审计局", parent="city")
     sup, court = api.key("supervisor"), api.key("unit", "court")
-    a = api.item(sup, title='=HYPERLINK("http://x")', source="hotline", severity="high")
+    a = api.item(
+        sup, title='=HYPERLINK("http://x")', source="hotline", severity="high", tags=["营商环境"]
+    )
     api.act(a["id"], "assign", sup, unit_code="court-1", due_date="2026-03-31")
     b = api.item(sup, title="征地补偿款发放不及时", source="audit", campaign="上级审计反馈")
     api.act(b["id"], "assign", sup, unit_code="audit", due_date="2026-04-30")
@@ -67,9 +74,11 @@ def test_xlsx_has_chinese_header_labels_date_cells_local_times_and_frozen_header
     assert first[1].value == '=HYPERLINK("http://x")' and first[1].data_type == "s"
     assert [c.value for c in first[3:7]] == ["12345热线", None, "高", "第一审判庭"]
     assert first[7].value == datetime(2026, 3, 31) and first[7].number_format == "yyyy-mm-dd"
-    assert [c.value for c in first[10:13]] == ["已交办", "黄灯", 0]
+    assert [c.value for c in first[10:13]] == ["已派单", "黄灯", 0]
+    assert [c.value for c in first[18:20]] == ["投诉", None]
     assert first[13].value == datetime(2026, 3, 2, 10, 0) and first[13].is_date
     assert first[14].value is None
+    assert [c.value for c in first[15:18]] == [0, "否", None]  # the honest record
     assert second[8].value == "上级审计反馈" and second[6].value == "市审计局"
     assert [c.value for c in third[9:12]] == ["007", "已销号", "无"]
     assert third[14].value == datetime(2026, 3, 2, 10, 0)
@@ -96,7 +105,12 @@ FILTERS = [
     ({"q": "征地"}, [1]),
     ({"due_before": "2026-04-01"}, [0]),
     ({"due_after": "2026-04-01"}, [1]),
-    ({"light": "yellow"}, [0, 1]),
+    ({"light": "yellow"}, [0]),  # the hotline's 1-workday sign-off: its reminder is today
+    ({"light": "green"}, [1]),
+    ({"tag": "营商环境"}, [0]),
+    ({"external_ref": "007"}, [2]),
+    ({"was_overdue": "true"}, []),
+    ({"was_overdue": "false"}, [0, 1, 2]),
     ({"overdue": "true"}, []),
     ({"review_pending": "false"}, [0, 1, 2]),
     ({"unit": "no-such-unit"}, []),
@@ -124,6 +138,22 @@ def test_export_is_not_taken_for_an_item_id_and_bad_parameters_are_400(api, ledg
         assert r.status_code == 400 and r.json()["errors"][0]["field"] == name
     assert api.get("/reports/summary", params={"campaign": "\x00"}).status_code == 400
     assert api.get(f"/items/{ledger['ids'][0]}", expect=200).json()["id"] == ledger["ids"][0]
+    r = api.get("/items/export", params={"format": "csv", "staet": "closed"})
+    assert r.status_code == 400 and "'staet'" in r.json()["detail"]
+
+
+def test_the_honest_record_columns(api, ledger):
+    sup, court, iid = ledger["sup"], ledger["court"], ledger["ids"][0]
+    api.act(iid, "accept", court)
+    api.set_clock("2026-04-01T02:00:00Z")  # the day after its due date (03-31)
+    api.post("/admin/scheduler/tick", expect=200)
+    api.evidence(iid, court)
+    api.act(iid, "submit", court, comment="已整改")
+    api.act(iid, "verify", sup)
+    api.act(iid, "close", sup)
+    rows = sheet_rows(api.get("/items/export", params={"state": "closed"}, expect=200).content)
+    padded = [(r + [None] * 20)[15:18] for r in rows[1:]]  # trailing empty cells are not read
+    assert padded == [[1, "是", "否"], [0, "否", None]]
 
 
 def test_export_reads_in_batches_beyond_one_batch(api, ledger, monkeypatch):

@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
 from app.errors import PayloadTooLarge
-from app.ledger import importer
 from app.ledger.router import _read_upload
 from app.main import create_app
 from app.settings import get_settings
@@ -142,7 +141,7 @@ def test_three_bad_rows_import_nothing_and_are_all_named_by_sheet_row(api, peopl
             ["来源不对", None, "网络舆情", None, None, None, None, None, None],
             ["时限不是日期", None, "审计", None, None, "court", "2024年底前", None, None],
             ["好的一行二", None, "考核", None, None, "court", date(2026, 5, 1), None, None],
-            [None, "没有标题", "审计", None, None, "不存在的单位", date(2026, 5, 1), None, None],
+            [None, None, "审计", "没有标题", None, "不存在的单位", date(2026, 5, 1), None, None],
         ],
         title_rows=["问题整改台账"],
     )
@@ -277,7 +276,9 @@ def test_formula_without_a_saved_value_is_an_error_of_that_cell(api, people):
     r = upload(api, content)
     assert r.status_code == 422
     assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(3, "title")]
-    assert "formula" in r.json()["errors"][0]["message"]
+    assert "公式" in r.json()["errors"][0]["message"]
+    english = upload(api, content, lang="en").json()
+    assert "formula" in english["errors"][0]["message"]
 
 
 def test_dry_run_checks_everything_and_creates_nothing(api, people):
@@ -328,7 +329,8 @@ def test_malformed_files_are_422_with_a_clear_message(api, people):
 
 
 def test_row_limit(api, people, monkeypatch):
-    monkeypatch.setattr(importer, "MAX_ROWS", 3)
+    monkeypatch.setenv("RECTIFY_MAX_IMPORT_ROWS", "3")
+    get_settings.cache_clear()
     content = xlsx_bytes([["标题", "来源"]] + [[f"问题{i}", "审计"] for i in range(4)])
     r = upload(api, content)
     assert r.status_code == 422 and "more than 3 rows" in r.json()["detail"]

@@ -55,8 +55,8 @@ def violations(
     tables: dict, wf: Workflow, answers: list[Answer], hits: list[Hit], crashes: bool
 ) -> list[str]:
     errs: list[str] = []
-    ladder = {step.name: step for step in wf.ladder}
-    order = [step.name for step in wf.ladder]
+    ladder = {s.name: s for kind in ("accept", "rectify") for s in wf.ladder_for(kind)}
+    order = {kind: [s.name for s in wf.ladder_for(kind)] for kind in ("accept", "rectify")}
     history: defaultdict[int, list[HistoryEntry]] = defaultdict(list)
     for e in tables["history"]:
         history[e.item_id].append(e)
@@ -199,18 +199,24 @@ def _answers(tables, history, version_of, answers: list[Answer], crashes: bool) 
     return errs
 
 
-def _ladder(tables, history, order: list[str]) -> list[str]:
+def _ladder(tables, history, order: dict[str, list[str]]) -> list[str]:
+    """Steps fired (or skipped on catch-up) per armed deadline: an entry that sets a
+    deadline (it records ``accept_due_date``) re-arms, except a review-pause shift."""
     errs = []
     fired: defaultdict[tuple, list[str]] = defaultdict(list)
     for iid, entries in history.items():
+        arm = 0
         for e in entries:
+            if "accept_due_date" in e.data and "paused_workdays" not in e.data:
+                arm += 1
             if e.actor == SYSTEM:
-                fired[(iid, e.data.get("deadline"), e.data.get("due_date"))].append(e.action)
-    for (iid, kind, due), steps in fired.items():
+                key = (iid, arm, e.data.get("deadline"))
+                fired[key] += [*e.data.get("skipped", []), e.action]
+    for (iid, arm, kind), steps in fired.items():
         if twice := [name for name, n in Counter(steps).items() if n > 1]:
-            errs.append(f"item {iid} deadline {kind} {due}: {twice} fired more than once")
-        elif steps != order[: len(steps)]:
-            errs.append(f"item {iid} deadline {kind} {due}: ladder fired {steps}")
+            errs.append(f"item {iid} deadline {kind} #{arm}: {twice} fired more than once")
+        elif steps != order[kind][: len(steps)]:
+            errs.append(f"item {iid} deadline {kind} #{arm}: ladder fired {steps}")
     clock = tables["clock"]
     late = [i.id for i in tables["items"].values() if i.next_check_at and i.next_check_at <= clock]
     if late:

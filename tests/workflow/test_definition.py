@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 from app.db import unit_of_work
-from app.settings import REPO_ROOT
-from app.workflow.definition import WorkflowError, load_dir, load_file
-from app.workflow.registry import Registry
+from app.settings import PACKAGE_DIR
+from app.workflow.definition import Months, WorkflowError, load_dir, load_file
+from app.workflow.registry import Registry, WorkflowSnapshot
 
-DEFAULT = REPO_ROOT / "workflows" / "rectification.yaml"
+DEFAULT = PACKAGE_DIR / "workflows" / "rectification.yaml"
 
 
 def write(tmp_path: Path, data: dict, name: str = "wf.yaml") -> Path:
@@ -38,9 +38,30 @@ def test_the_default_workflow_has_the_contract_states_and_actions():
         "withdraw",
         "reopen",
         "reassign",
+        "urge",
     }
-    assert [s.name for s in wf.ladder] == ["reminder", "overdue", "supervise", "summon"]
-    assert wf.sla.rectify_days("hotline") == 13 and wf.sla.accept_within == 3
+    assert wf.action("urge").stays  # 催办 leaves the item where it is
+    assert [s.name for s in wf.ladder_for("rectify")] == [
+        "reminder",
+        "overdue",
+        "supervise",
+        "summon",
+    ]
+    assert [(s.name, s.offset) for s in wf.ladder_for("accept")] == [
+        ("reminder", -1),
+        ("overdue", 0),
+    ]
+    assert wf.sla.rectify_period("hotline") == 13 and wf.sla.accept_within == 3
+    assert wf.sla.accept_period("hotline") == 1 and wf.sla.accept_period("audit") == 3
+    assert wf.sla.rectify_period("inspection") == Months(months=2)
+
+
+def test_a_single_ladder_means_both_kinds(tmp_path):
+    data = default_data()
+    data["ladder"] = data.pop("ladders")["rectify"]
+    wf = load_file(write(tmp_path, data))
+    assert wf.ladder_for("accept") == wf.ladder_for("rectify") == wf.ladder
+    assert len(wf.ladder) == 4
 
 
 @pytest.mark.parametrize(
@@ -50,7 +71,8 @@ def test_the_default_workflow_has_the_contract_states_and_actions():
         (lambda d: d["actions"][0].update({"roles": ["boss"]}), "unknown role 'boss'"),
         (lambda d: d["actions"][0].update({"guards": ["magic"]}), "unknown guard 'magic'"),
         (lambda d: d.update({"initial": "limbo"}), "initial state 'limbo'"),
-        (lambda d: d["ladder"].reverse(), "ordered by offset"),
+        (lambda d: d["ladders"]["rectify"].reverse(), "ordered by offset"),
+        (lambda d: d["sla"].update({"rectify_within": {"weeks": 2}}), "rectify_within"),
         (lambda d: d.pop("states"), "states"),
     ],
 )
@@ -82,12 +104,28 @@ def test_a_recorded_version_cannot_be_edited_in_place(engine, tmp_path):
         Registry().load(tmp_path, s)
 
 
+def test_a_version_recorded_before_the_model_gained_fields_still_loads(engine, tmp_path):
+    """A deployment upgraded from an older release recorded its definitions without
+    the fields added since (sources, types, branches): that is not an edit."""
+    shutil.copy(DEFAULT, tmp_path / "rectification.yaml")
+    with unit_of_work(engine=engine) as s:
+        Registry().load(tmp_path, s)
+        snap = s.get(WorkflowSnapshot, ("rectification", 2))
+        older = {k: v for k, v in snap.body.items() if k not in ("sources", "types")}
+        older["actions"] = [
+            {k: v for k, v in a.items() if k != "branches"} for a in older["actions"]
+        ]
+        snap.body = older
+    with unit_of_work(engine=engine) as s:
+        Registry().load(tmp_path, s)
+
+
 def test_items_keep_their_version_when_a_new_one_replaces_the_file(api, engine, tmp_path):
     api.unit("court", "法院")
     old = api.item()
-    assert old["workflow"] == {"name": "rectification", "version": 1}
+    assert old["workflow"] == {"name": "rectification", "version": 2}
     data = default_data()
-    data["version"] = 2
+    data["version"] = 3
     data["sla"]["accept_within"] = 5
     write(tmp_path, data, "rectification.yaml")
     from app.workflow.registry import registry
@@ -95,20 +133,20 @@ def test_items_keep_their_version_when_a_new_one_replaces_the_file(api, engine, 
     with unit_of_work(engine=engine) as s:
         registry.load(tmp_path, s)  # v1 now lives only in the database snapshot
     try:
-        assert api.item()["workflow"]["version"] == 2
+        assert api.item()["workflow"]["version"] == 3
         api.set_clock("2026-09-30T02:00:00Z")
         body = api.act(old["id"], "assign", unit_code="court", due_date="2026-12-31").json()
-        assert body["accept_due_date"] == "2026-10-10"  # v1's 3 workdays, not v2's 5
-        versions = api.get("/workflows/rectification?version=1", expect=200).json()
-        assert versions["version"] == 1
+        assert body["accept_due_date"] == "2026-10-10"  # v2's 3 workdays, not v3's 5
+        versions = api.get("/workflows/rectification?version=2", expect=200).json()
+        assert versions["version"] == 2
     finally:
         with unit_of_work(engine=engine) as s:
-            registry.load(REPO_ROOT / "workflows", s)
+            registry.load(PACKAGE_DIR / "workflows", s)
 
 
 def test_workflow_endpoints(api):
     listed = api.get("/workflows", expect=200).json()["data"]
-    assert [w["name"] for w in listed] == ["rectification"]
+    assert [w["name"] for w in listed] == ["hotline", "rectification"]
     wf = api.get("/workflows/rectification", expect=200).json()
     assert wf["states"][0]["label"] == {"zh": "已发现", "en": "Found"}
     assert any(a["name"] == "assign" and a["from"] == ["found"] for a in wf["actions"])

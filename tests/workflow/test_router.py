@@ -25,7 +25,10 @@ def test_list_and_get_the_default_workflow(api):
     assert actions["verify"]["label"]["zh"] == "验收通过"
     assert actions["withdraw"]["from"] == ["found", "assigned"]
     assert wf["sla"]["accept_within"] == 3
-    assert [s["name"] for s in wf["ladder"]] == ["reminder", "overdue", "supervise", "summon"]
+    rectify = ["reminder", "overdue", "supervise", "summon"]
+    assert [s["name"] for s in wf["ladders"]["rectify"]] == rectify
+    assert [s["name"] for s in wf["ladders"]["accept"]] == ["reminder", "overdue"]
+    assert wf["sla"]["rectify_within_by_source"]["inspection"] == {"months": 2}
 
 
 def test_unknown_workflow_is_404(api):
@@ -42,7 +45,8 @@ def test_diagram_is_mermaid_with_every_transition(api):
     wf = api.get("/workflows/rectification").json()
     for action in wf["actions"]:
         for source in action["from"]:
-            assert re.search(rf"^\s*{source} --> {action['to']} : {action['name']}\b", text, re.M)
+            target = action["to"] or source  # no `to`: the item stays (催办)
+            assert re.search(rf"^\s*{source} --> {target} : {action['name']}\b", text, re.M)
     assert "[*] --> found" in text
 
 

@@ -1,0 +1,135 @@
+"""A year's official schedule (放假调休) in one step.
+
+The State Council publishes next year's holidays and make-up workdays each
+autumn, often before the calendar package knows them. Loading the notice
+replaces that year's overrides: every day of a holiday range is a rest day
+(its note the holiday's name), every listed make-up day a workday. A year
+with overrides is no longer a fallback year: its other days follow
+Monday-Friday without a warning.
+"""
+
+from datetime import date, timedelta
+
+import chinese_calendar
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from app.deadlines.calendar import has_statutory_data
+from app.deadlines.store import CalendarOverride, forget_calendar
+from app.errors import field_error
+
+MAKE_UP_NOTE = "调休上班"
+_ONE_DAY = timedelta(days=1)
+
+
+class HolidayRange(BaseModel):
+    from_: date = Field(alias="from")
+    to: date
+    name: str = Field(min_length=1, max_length=100)
+    model_config = {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "HolidayRange":
+        if self.to < self.from_:
+            raise ValueError("'to' must be on or after 'from'")
+        return self
+
+
+class YearSchedule(BaseModel):
+    model_config = {"extra": "forbid"}
+    holidays: list[HolidayRange] = Field(default_factory=list, max_length=40)
+    workdays: list[date] = Field(default_factory=list, max_length=40)
+
+
+class YearPublic(BaseModel):
+    year: int
+    source: str
+    """``overrides`` (loaded or set by an admin), ``package`` (the calendar package's
+    data) or ``fallback`` (neither: Monday-Friday)."""
+    holidays: list[HolidayRange]
+    workdays: list[date]
+
+
+def _year_bounds(year: int) -> tuple[date, date]:
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def replace_year(session: Session, year: int, schedule: YearSchedule) -> YearPublic:
+    first, last = _year_bounds(year)
+    days: dict[date, tuple[bool, str]] = {}
+    for index, holiday in enumerate(schedule.holidays):
+        if holiday.from_ < first or holiday.to > last:
+            raise field_error(f"holidays[{index}]", f"the range must lie within {year}")
+        day = holiday.from_
+        while day <= holiday.to:
+            days[day] = (False, holiday.name)
+            day += _ONE_DAY
+    for index, day in enumerate(schedule.workdays):
+        if not first <= day <= last:
+            raise field_error(f"workdays[{index}]", f"{day} is not in {year}")
+        if day in days:
+            raise field_error(f"workdays[{index}]", f"{day} is also inside a holiday range")
+        days[day] = (True, MAKE_UP_NOTE)
+    session.execute(
+        delete(CalendarOverride).where(CalendarOverride.day >= first, CalendarOverride.day <= last)
+    )
+    session.add_all(
+        CalendarOverride(day=day, workday=workday, note=note)
+        for day, (workday, note) in sorted(days.items())
+    )
+    session.flush()
+    forget_calendar(session)
+    return year_schedule(session, year)
+
+
+def _ranges(days: list[tuple[date, str]]) -> list[HolidayRange]:
+    """Consecutive rest days with one name as ranges."""
+    ranges: list[HolidayRange] = []
+    for day, name in sorted(days):
+        last = ranges[-1] if ranges else None
+        if last is not None and last.name == name and last.to + _ONE_DAY == day:
+            last.to = day
+        else:
+            ranges.append(HolidayRange(from_=day, to=day, name=name))
+    return ranges
+
+
+def year_schedule(session: Session, year: int) -> YearPublic:
+    first, last = _year_bounds(year)
+    rows = session.execute(
+        select(CalendarOverride.day, CalendarOverride.workday, CalendarOverride.note)
+        .where(CalendarOverride.day >= first, CalendarOverride.day <= last)
+        .order_by(CalendarOverride.day)
+    ).all()
+    if rows:
+        return YearPublic(
+            year=year,
+            source="overrides",
+            holidays=_ranges([(r.day, r.note or "休息日") for r in rows if not r.workday]),
+            workdays=[r.day for r in rows if r.workday],
+        )
+    if not has_statutory_data(year):
+        return YearPublic(year=year, source="fallback", holidays=[], workdays=[])
+    holidays, workdays = [], []
+    day = first
+    while day <= last:
+        is_holiday, name = chinese_calendar.get_holiday_detail(day)
+        if is_holiday and name:
+            holidays.append((day, _HOLIDAY_NAMES.get(name, name)))
+        elif not is_holiday and day.weekday() >= 5:
+            workdays.append(day)
+        day += _ONE_DAY
+    return YearPublic(year=year, source="package", holidays=_ranges(holidays), workdays=workdays)
+
+
+_HOLIDAY_NAMES = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "抗战胜利纪念日",
+}

@@ -1,0 +1,77 @@
+"""Row error messages of an import, in Chinese (the default) or English (``?lang=en``).
+
+Each message names its column the way the user's header does in that language:
+the Chinese header, or the English key.
+"""
+
+from typing import Any
+
+from app.ledger.columns import ZH_OF
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "required": ("必填", "required"),
+    "required_source": (
+        "必填，应为 {choices}（或导入时用 source 参数指定）",
+        "required; one of {choices} (or give ?source= for the file)",
+    ),
+    "cell": ("单元格无法使用：{why_zh}", "the cell cannot be used: {why}"),
+    "not_source": ("“{value}”不是有效的来源，应为 {choices}", "{value!r} is not one of {choices}"),
+    "not_severity": (
+        "“{value}”不是有效的严重程度，应为 {choices}",
+        "{value!r} is not one of {choices}",
+    ),
+    "not_type": (
+        "“{value}”不是有效的工单类型，应为 {choices}",
+        "{value!r} is not one of {choices}",
+    ),
+    "not_kind": ("“{value}”不是措施类型，应为 {choices}", "{value!r} is not one of {choices}"),
+    "no_unit": (
+        "没有代码、名称或简称为“{value}”的单位",
+        "no unit has the code, exact name or alias {value!r}",
+    ),
+    "ambiguous_unit": (
+        "有多个单位名为“{value}”（{codes}），请填写单位代码",
+        "several units are named {value!r} ({codes}); use the code",
+    ),
+    "not_date": (
+        "“{value}”不是日期；可填日期单元格或 2026-12-31、2026/12/31、2026年12月31日、"
+        "2026年12月底前、2026-12、长期坚持、立行立改",
+        "{value!r} is not a date; use a date cell or e.g. 2026-12-31, 2026/12/31, "
+        "2026年12月31日, 2026年12月底前, 2026-12, 长期坚持, 立行立改",
+    ),
+    "past": ("{value} 早于今天（{today}）", "{value} is in the past (today is {today})"),
+    "too_far": ("{value} 距今超过十年", "{value} is more than ten years ahead"),
+    "due_needs_unit": (
+        "填写了整改时限，须同时填写责任单位（两者都不填则导入为“已发现”）",
+        "required when 整改时限 is given (leave both blank for 已发现)",
+    ),
+    "unit_needs_due": (
+        "填写了责任单位，须同时填写整改时限（两者都不填则导入为“已发现”）",
+        "required when 责任单位 is given (leave both blank for 已发现)",
+    ),
+    "ref_taken": (
+        "外部编号“{value}”已被问题 {number} 使用（按外部编号更新请用 mode=upsert）",
+        "the external_ref {value!r} is already used by item {number} (use mode=upsert "
+        "to update it)",
+    ),
+    "differs": (
+        "与已有问题 {number} 的{column}（{current}）不一致；请用改派或延期申请修改",
+        "differs from item {number}'s {column} ({current}); change it by reassigning "
+        "or with an extension",
+    ),
+    "invalid": ("内容无效：{why}", "invalid: {why}"),
+    "too_long": ("超过 {limit} 个字符", "longer than {limit} characters"),
+    "co_unit_is_lead": ("配合单位不能是牵头单位 {value}", "{value} is the lead unit"),
+    "not_importable": ("无法导入：{why}", "could not be imported: {why}"),
+}
+
+
+def column_name(key: str, lang: str) -> str:
+    return key if lang == "en" else ZH_OF.get(key, key)
+
+
+def message(code: str, lang: str, key: str, **params: Any) -> str:
+    """``列名：说明`` (``column: explanation`` in English)."""
+    zh, en = MESSAGES[code]
+    text = (en if lang == "en" else zh).format(**params)
+    return f"{column_name(key, lang)}: {text}" if lang == "en" else f"{ZH_OF.get(key, key)}：{text}"

@@ -1,0 +1,280 @@
+"""The period report (月度调度) and the circular (通报), counted in SQL.
+
+Figures of a period ``from``..``to`` (local dates, inclusive; ``start`` and
+``end`` are 00:00 local of ``from`` and of the day after ``to``):
+
+- ``new``: created in the period; ``closed``: closed in it (any resolution);
+  ``rectified``: closed in it as rectified.
+- ``open_at_end``: created before ``end`` and not closed before ``end``;
+  ``overdue_at_end``: of those, the ones whose due date is before ``to``.
+- ``cumulative_rectified``: closed as rectified before ``end``.
+- ``rectification_rate`` (整改率) = cumulative_rectified / (cumulative_rectified
+  + overdue_at_end): of the items that were due by ``to`` (withdrawn ones
+  aside), the share rectified by the end of the period.
+- ``on_time_rate`` (按期整改率) = items rectified in the period on or before their
+  due date (local date of ``closed_at``) / items rectified in the period that
+  have a due date. ``satisfaction_rate`` (满意率) = items whose latest callback
+  (回访) was satisfied or basically satisfied / items with a callback other
+  than ``unreachable`` (duplicates excluded); ``redo``: orders sent back.
+- Rates are ``null`` when there is nothing to divide by.
+
+One grouped query per report; ``group=unit`` sums the lead units' rows up to
+their top-level unit (a county, a department), each with its children, ranked
+by ``rectification_rate`` (highest first) then fewest ``overdue_at_end``.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from sqlalchemy import and_, func, or_, select
+from sqlmodel import Session
+
+from app.auth.service import Caller, with_unit_codes
+from app.clock import today
+from app.deadlines.calendar import local_midnight_utc
+from app.deadlines.store import load_calendar
+from app.items.models import Item, Source
+from app.items.queries import scoped
+from app.ledger.columns import SOURCE_LABELS, type_labels
+from app.ledger.reports import CALLED_BACK, SATISFIED, UNASSIGNED_NAME, _local_date
+from app.settings import get_settings
+from app.units.models import Unit
+
+COUNTS = (
+    "new",
+    "closed",
+    "rectified",
+    "open_at_end",
+    "overdue_at_end",
+    "cumulative_rectified",
+    "on_time",
+    "on_time_base",
+    "satisfied",
+    "called_back",
+    "redo",
+)
+NO_TYPE = "（无工单类型）"
+
+
+class Group(StrEnum):
+    source = "source"
+    unit = "unit"
+    type = "type"
+
+
+@dataclass(frozen=True)
+class Period:
+    from_: date
+    to: date
+    group: Group = Group.source
+    source: Source | None = None
+    campaign: str | None = None
+    type: str | None = None
+
+
+def _sum(condition):
+    """``count(*) FILTER (WHERE condition)``: cheaper than ``sum(CASE ...)`` per row."""
+    return func.count().filter(condition)
+
+
+def _counts(session: Session, period: Period) -> list:
+    tz = get_settings().tz
+    start = local_midnight_utc(period.from_, tz)
+    end = local_midnight_utc(period.to + timedelta(days=1), tz)
+    is_rectified = Item.resolution == "rectified"
+    closed_in = and_(Item.closed_at >= start, Item.closed_at < end)
+    rectified_in = and_(closed_in, is_rectified)
+    open_at_end = or_(Item.closed_at.is_(None), Item.closed_at >= end)
+    dated = and_(rectified_in, Item.due_date.is_not(None))
+    not_duplicate = Item.duplicate_of.is_(None)
+    return [
+        _sum(Item.created_at >= start).label("new"),
+        _sum(closed_in).label("closed"),
+        _sum(rectified_in).label("rectified"),
+        _sum(open_at_end).label("open_at_end"),
+        _sum(and_(open_at_end, Item.due_date < period.to)).label("overdue_at_end"),
+        _sum(and_(is_rectified, Item.closed_at < end)).label("cumulative_rectified"),
+        _sum(and_(dated, _local_date(session, Item.closed_at, tz) <= Item.due_date)).label(
+            "on_time"
+        ),
+        _sum(dated).label("on_time_base"),
+        _sum(and_(not_duplicate, Item.satisfaction.in_(SATISFIED))).label("satisfied"),
+        _sum(and_(not_duplicate, Item.satisfaction.in_(CALLED_BACK))).label("called_back"),
+        func.coalesce(func.sum(Item.redo_count), 0).label("redo"),
+    ]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def figures(counts: dict[str, int]) -> dict:
+    return {
+        **{k: counts[k] for k in COUNTS[:6]},
+        "rectification_rate": _rate(
+            counts["cumulative_rectified"],
+            counts["cumulative_rectified"] + counts["overdue_at_end"],
+        ),
+        "on_time_rate": _rate(counts["on_time"], counts["on_time_base"]),
+        "satisfaction_rate": _rate(counts["satisfied"], counts["called_back"]),
+        "redo": counts["redo"],
+    }
+
+
+def _add(into: dict[str, int], counts: dict[str, int]) -> None:
+    for k in COUNTS:
+        into[k] = into.get(k, 0) + counts[k]
+
+
+def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:
+    """{group value: counts} over the caller's items created before the period's end."""
+    tz = get_settings().tz
+    end = local_midnight_utc(period.to + timedelta(days=1), tz)
+    stmt = scoped(select(column.label("key"), *_counts(session, period)), caller)
+    stmt = stmt.where(Item.created_at < end)
+    if period.source:
+        stmt = stmt.where(Item.source == period.source.value)
+    if period.campaign:
+        stmt = stmt.where(Item.campaign == period.campaign)
+    if period.type:
+        stmt = stmt.where(Item.type == period.type)
+    rows = session.execute(stmt.group_by(column))
+    return {row.key: {k: int(getattr(row, k)) for k in COUNTS} for row in rows}
+
+
+def _ranked(groups: list[dict]) -> list[dict]:
+    def order(g: dict):
+        rate = g["rectification_rate"]
+        return (rate is None, -(rate or 0), g["overdue_at_end"], str(g["key"]))
+
+    groups.sort(key=order)
+    for rank, g in enumerate(groups, start=1):
+        g["rank"] = rank
+    return groups
+
+
+def _by_unit(session: Session, grouped: dict) -> list[dict]:
+    units = {u.code: u for u in session.scalars(select(Unit))}
+
+    def top(code: str) -> str:
+        return units[code].path.strip("/").split("/")[0]
+
+    def child_of(code: str) -> str | None:
+        parts = units[code].path.strip("/").split("/")
+        return parts[1] if len(parts) > 1 else None
+
+    tops: dict[str, dict] = {}
+    children: dict[str, dict[str, dict]] = {}
+    for code, counts in grouped.items():
+        if code is None or code not in units:
+            continue
+        _add(tops.setdefault(top(code), {}), counts)
+        child = child_of(code)
+        if child is not None:
+            _add(children.setdefault(top(code), {}).setdefault(child, {}), counts)
+    result = []
+    for code, counts in tops.items():
+        kids = [
+            {"key": c, "label": units[c].name, **figures(k)}
+            for c, k in children.get(code, {}).items()
+        ]
+        entry = {"key": code, "label": units[code].name, **figures(counts)}
+        entry["children"] = _ranked(kids)
+        result.append(entry)
+    result = _ranked(result)
+    if None in grouped:
+        result.append(
+            {
+                "key": None,
+                "label": UNASSIGNED_NAME,
+                **figures(grouped[None]),
+                "rank": None,
+                "children": [],
+            }
+        )
+    return result
+
+
+def period_report(session: Session, caller: Caller, period: Period) -> dict:
+    caller = with_unit_codes(session, caller)
+    if period.group == Group.unit:
+        grouped = _grouped(session, caller, period, Item.unit_code)
+        groups = _by_unit(session, grouped)
+    else:
+        column, labels = (
+            (Item.source, SOURCE_LABELS)
+            if period.group == Group.source
+            else (Item.type, type_labels())
+        )
+        grouped = _grouped(session, caller, period, column)
+        order = list(labels)
+        groups = [
+            {"key": key, "label": labels.get(key, key or NO_TYPE), **figures(counts)}
+            for key, counts in sorted(
+                grouped.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99
+            )
+        ]
+    totals: dict[str, int] = dict.fromkeys(COUNTS, 0)
+    for counts in grouped.values():
+        _add(totals, counts)
+    return {
+        "from": period.from_.isoformat(),
+        "to": period.to.isoformat(),
+        "group": period.group.value,
+        "groups": groups,
+        "totals": figures(totals),
+    }
+
+
+MAX_CIRCULAR_ITEMS = 1000
+
+
+def circular(
+    session: Session, caller: Caller, min_level: int = 2, limit: int = MAX_CIRCULAR_ITEMS
+) -> dict:
+    """Open items at ``min_level`` or above now, by lead unit (most items first); at
+    most ``limit`` items, the highest levels and oldest due dates first (``total``
+    says how many there are, ``truncated`` whether some were left out)."""
+    caller = with_unit_codes(session, caller)
+    stmt = scoped(
+        select(
+            Item.id,
+            Item.number,
+            Item.title,
+            Item.due_date,
+            Item.escalation_level,
+            Item.unit_code,
+            Unit.name,
+        ).outerjoin(Unit, Unit.code == Item.unit_code),
+        caller,
+    ).where(Item.closed_at.is_(None), Item.escalation_level >= min_level)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    stmt = stmt.order_by(Item.escalation_level.desc(), Item.due_date, Item.id).limit(limit)
+    calendar, day = load_calendar(session), today(session)
+    late_by: dict[date, int] = {}
+    units: dict[str | None, dict] = {}
+    for row in session.execute(stmt):
+        unit = units.setdefault(
+            row.unit_code,
+            {"unit_code": row.unit_code, "name": row.name or UNASSIGNED_NAME, "items": []},
+        )
+        late = 0
+        if row.due_date and row.due_date < day:
+            if row.due_date not in late_by:
+                start = row.due_date + timedelta(days=1)
+                late_by[row.due_date] = len(calendar.workdays_between(start, day))
+            late = late_by[row.due_date]
+        unit["items"].append(
+            {
+                "id": row.id,
+                "number": row.number,
+                "title": row.title,
+                "due_date": row.due_date.isoformat() if row.due_date else None,
+                "workdays_overdue": late,
+                "level": row.escalation_level,
+            }
+        )
+    data = sorted(units.values(), key=lambda u: (-len(u["items"]), u["unit_code"] or ""))
+    shown = sum(len(u["items"]) for u in data)
+    return {"min_level": min_level, "data": data, "total": total, "truncated": shown < total}

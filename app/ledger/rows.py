@@ -1,0 +1,211 @@
+"""One ledger row -> what it asks for (a ``Draft``), or its errors in the user's language.
+
+Nothing here writes: units are resolved against one read of the unit table
+(codes, exact names, aliases), dates and phrases are parsed, measure lines are
+split; whether the row creates or updates an item is decided by the importer.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.items.schemas import ItemCreate
+from app.ledger import cells
+from app.ledger.columns import (
+    ZH_OF,
+    read_severity,
+    read_source,
+    read_type,
+    severity_choices,
+    source_choices,
+    type_choices,
+)
+from app.ledger.messages import message
+from app.ledger.reader import CellError
+from app.units.models import Unit, UnitAlias
+
+TITLE_FROM_DESCRIPTION = 40
+_TEXT_FIELDS = ("title", "description", "category", "campaign", "external_ref")
+_PEOPLE = ("responsible_person", "responsible_leader")
+
+
+class Units:
+    """Every unit and alias, read once: a cell names a unit by code, exact name or alias."""
+
+    def __init__(self, session: Session) -> None:
+        self.codes: set[str] = set()
+        self.by_name: dict[str, list[str]] = {}
+        self.names: dict[str, str] = {}
+        for code, name in session.execute(select(Unit.code, Unit.name)):
+            self.codes.add(code)
+            self.names[code] = name
+            self.by_name.setdefault(name, []).append(code)
+        self.by_alias = dict(session.execute(select(UnitAlias.alias, UnitAlias.unit_code)).all())
+
+    def resolve(self, text: str) -> tuple[str | None, tuple[str, dict] | None]:
+        """(unit code, None) or (None, (message code, its parameters))."""
+        if text in self.codes:
+            return text, None
+        codes = self.by_name.get(text, [])
+        if len(codes) == 1:
+            return codes[0], None
+        if codes:
+            return None, ("ambiguous_unit", {"value": text, "codes": ", ".join(codes)})
+        if text in self.by_alias:
+            return self.by_alias[text], None
+        return None, ("no_unit", {"value": text})
+
+
+@dataclass
+class Measure:
+    title: str
+    kind: str
+    due_date: date | None = None
+    unit_code: str | None = None
+
+
+@dataclass
+class Draft:
+    """What one row asks for. ``columns``: the keys the file has (an upsert changes
+    only those); ``due_date`` is checked against today only when the row creates."""
+
+    row: int
+    fields: dict[str, Any]
+    columns: frozenset[str]
+    unit_code: str | None = None
+    due_date: date | None = None
+    co_unit_codes: list[str] | None = None
+    people: dict[str, str | None] = field(default_factory=dict)
+    measures: list[Measure] = field(default_factory=list)
+    source_given: bool = False
+
+    @property
+    def external_ref(self) -> str | None:
+        return self.fields.get("external_ref")
+
+
+class RowCheck:
+    """Collects one row's errors as ``{"row","field","message"}``."""
+
+    def __init__(self, number: int, lang: str) -> None:
+        self.number, self.lang = number, lang
+        self.errors: list[dict] = []
+
+    def fail(self, key: str, code: str, **params: Any) -> None:
+        text = message(code, self.lang, key, **params)
+        self.errors.append({"row": self.number, "field": key, "message": text})
+
+
+@dataclass(frozen=True)
+class RowContext:
+    units: Units
+    columns: frozenset[str]
+    lang: str = "zh"
+    default_source: str | None = None
+
+
+def _unit(check: RowCheck, ctx: RowContext, key: str, text: str) -> str | None:
+    code, why = ctx.units.resolve(text)
+    if why:
+        check.fail(key, why[0], **why[1])
+    return code
+
+
+def _deadline(check: RowCheck, key: str, value: Any) -> cells.Deadline | None:
+    if cells.blank(value):
+        return None
+    parsed = cells.deadline(value)
+    if parsed is None:
+        check.fail(key, "not_date", value=cells.text(value))
+    return parsed
+
+
+def _measures(
+    check: RowCheck, ctx: RowContext, record: dict, item_due: cells.Deadline | None
+) -> list[Measure]:
+    lines = cells.measure_lines(record.get("measures"))
+    if not lines:
+        return []
+    kind = None
+    if not cells.blank(record.get("measure_kind")):
+        kind = cells.kind(record["measure_kind"])
+        if kind is None:
+            check.fail(
+                "measure_kind",
+                "not_kind",
+                value=cells.text(record["measure_kind"]),
+                choices=cells.kind_choices(),
+            )
+    own_due = _deadline(check, "measure_due", record.get("measure_due"))
+    due = (own_due.due if own_due else None) or (item_due.due if item_due else None)
+    kind = kind or (own_due and own_due.kind) or (item_due and item_due.kind)
+    kind = kind or ("deadline" if due else "immediate")
+    unit_text = cells.text(record.get("measure_unit"))
+    unit = _unit(check, ctx, "measure_unit", unit_text) if unit_text else None
+    return [Measure(line, kind, None if kind == "long_term" else due, unit) for line in lines]
+
+
+def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, list[dict]]:
+    check = RowCheck(number, ctx.lang)
+    for key, value in record.items():
+        if isinstance(value, CellError):
+            check.fail(key, "cell", why=value.message, why_zh=value.zh or value.message)
+    if check.errors:
+        return None, check.errors
+    fields: dict[str, Any] = {k: cells.text(record.get(k)) for k in _TEXT_FIELDS}
+    fields["description"] = fields["description"] or ""
+    if not fields["title"] and fields["description"]:
+        fields["title"] = fields["description"].splitlines()[0][:TITLE_FROM_DESCRIPTION].strip()
+    if not fields["title"]:
+        check.fail("title", "required")
+    source_text = cells.text(record.get("source")) or ctx.default_source
+    if source_text is None:
+        check.fail("source", "required_source", choices=source_choices())
+    else:
+        fields["source"] = read_source(source_text)
+        if fields["source"] is None:
+            check.fail("source", "not_source", value=source_text, choices=source_choices())
+    severity_text = cells.text(record.get("severity"))
+    if severity_text is not None:
+        fields["severity"] = read_severity(severity_text)
+        if fields["severity"] is None:
+            check.fail("severity", "not_severity", value=severity_text, choices=severity_choices())
+    type_text = cells.text(record.get("type"))
+    if type_text is not None:
+        fields["type"] = read_type(type_text)
+        if fields["type"] is None:
+            check.fail("type", "not_type", value=type_text, choices=type_choices())
+    draft = Draft(number, fields, ctx.columns, source_given=bool(cells.text(record.get("source"))))
+    unit_text = cells.text(record.get("unit"))
+    if unit_text is not None:
+        draft.unit_code = _unit(check, ctx, "unit", unit_text)
+    due = _deadline(check, "due_date", record.get("due_date"))
+    draft.due_date = due.due if due else None
+    if unit_text is not None and due is None and cells.blank(record.get("due_date")):
+        check.fail("due_date", "unit_needs_due")
+    if unit_text is None and due is not None and due.due is not None:
+        check.fail("unit", "due_needs_unit")
+    if "co_units" in ctx.columns:
+        draft.co_unit_codes = [
+            code
+            for name in cells.names(record.get("co_units"))
+            if (code := _unit(check, ctx, "co_units", name)) is not None
+        ]
+        if draft.unit_code and draft.unit_code in draft.co_unit_codes:
+            check.fail("co_units", "co_unit_is_lead", value=draft.unit_code)
+    draft.people = {k: cells.text(record.get(k)) for k in _PEOPLE if k in ctx.columns}
+    draft.measures = _measures(check, ctx, record, due)
+    if check.errors:
+        return None, check.errors
+    try:
+        ItemCreate(**fields)
+    except ValidationError as exc:
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err.get("loc") else "title"
+            check.fail(key if key in ZH_OF else "title", "invalid", why=err["msg"])
+        return None, check.errors
+    return draft, []

@@ -1,0 +1,199 @@
+"""Start-up checks: a misconfiguration becomes one line naming the setting and the fix.
+
+The CLI runs these before it migrates or serves anything and turns a
+``ConfigError`` into that line on stderr and exit status 2 (``app.cli.main``);
+``/readyz`` reuses ``directory_problem`` for the evidence directory.
+"""
+
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("rectify")
+DB = "RECTIFY_DATABASE_URL"
+URL_EXAMPLE = "sqlite:///./rectify.db or postgresql+psycopg://USER:PASSWORD@HOST:5432/DBNAME"
+CONNECT_TIMEOUT_S = 10
+
+
+class ConfigError(Exception):
+    """A misconfiguration or bad command input, said in one line with its fix."""
+
+
+def one_line(message: object) -> str:
+    """``message`` on one line: its lines joined, pydantic's documentation links and
+    input echoes dropped."""
+    text_ = re.sub(r"\s*\[type=[^\]]*\]", "", str(message))
+    lines = [ln.strip() for ln in text_.splitlines()]
+    return "; ".join(
+        ln for ln in lines if ln and ln != "^" and not ln.startswith("For further information")
+    )
+
+
+def settings() -> Settings:
+    """The settings, or a ConfigError naming the first bad ``RECTIFY_*`` variable."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "RECTIFY_" + "_".join(str(part) for part in err["loc"]).upper()
+        reason = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(
+            f"{name}={err.get('input')!r} is invalid: {reason}. "
+            "Fix or unset it (README, Commands and settings)."
+        ) from None
+
+
+def directory_problem(directory: Path) -> str | None:
+    """Why files cannot be written in ``directory`` (created if missing), or None."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def check_writable_dir(directory: Path, setting: str) -> None:
+    problem = directory_problem(directory)
+    if problem:
+        raise ConfigError(
+            f"{setting}={directory}: cannot write there ({problem}); create the directory "
+            f"and give the service's user write access (chown), or point {setting} elsewhere."
+        )
+
+
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def check_database(url_text: str) -> None:
+    """The URL parses, its driver is installed, the database is reachable and usable."""
+    try:
+        url = make_url(url_text)
+    except ArgumentError:
+        raise ConfigError(f"{DB}={url_text!r} is not a database URL; use {URL_EXAMPLE}.") from None
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{DB}: {backend!r} databases are not supported; use {URL_EXAMPLE}.")
+    try:
+        url.get_dialect().import_dbapi()
+    except (ImportError, NoSuchModuleError):
+        driver = url.get_driver_name()
+        fix = (
+            "install it with pip install 'psycopg[binary]'"
+            if driver == "psycopg"
+            else "write the URL as postgresql+psycopg://... (psycopg comes with rectify)"
+        )
+        raise ConfigError(
+            f"{DB}: the database driver {driver!r} is not installed; {fix}."
+        ) from None
+    if backend == "sqlite":
+        _check_sqlite_directory(url)
+    _check_connection(url)
+
+
+def _check_sqlite_directory(url: URL) -> None:
+    if not url.database or url.database == ":memory:":
+        return
+    path = Path(url.database).absolute()
+    problem = directory_problem(path.parent)
+    if problem is None and path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        problem = "the database file is not readable and writable"
+    if problem:
+        raise ConfigError(
+            f"{DB}: cannot write the SQLite database {path} ({problem}); give the service's "
+            f"user write access to {path.parent} (chown), or point {DB} elsewhere."
+        )
+
+
+def _check_connection(url: URL) -> None:
+    args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.get_backend_name() == "postgresql" else {}
+    engine = create_engine(url, poolclass=NullPool, connect_args=args)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            if url.get_backend_name() == "sqlite":
+                conn.execute(text("SELECT count(*) FROM sqlite_master"))
+    except DBAPIError as exc:
+        reason = one_line(exc.orig)
+        if "does not exist" in reason and url.database:
+            fix = f"create it (createdb {url.database}) or fix the name in {DB}"
+        elif "password" in reason or "authentication" in reason:
+            fix = f"fix the user or password in {DB}"
+        elif url.get_backend_name() == "sqlite":
+            fix = f"point {DB} at a Rectify SQLite database or a new file"
+        else:
+            fix = f"check that PostgreSQL runs at {url.host or 'localhost'}:{url.port or 5432}"
+        raise ConfigError(
+            f"{DB}={_shown(url)}: cannot use the database ({reason}); {fix}."
+        ) from None
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"{DB}={_shown(url)}: {one_line(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def check_config(*, evidence: bool = True) -> Settings:
+    """Everything a command needs before it touches the schema."""
+    found = settings()
+    check_database(found.database_url)
+    if evidence:
+        check_writable_dir(found.evidence_dir, "RECTIFY_EVIDENCE_DIR")
+    return found
+
+
+def migrate() -> None:
+    """Migrate to head, a failure said in one line."""
+    from alembic.util import CommandError
+
+    from app.migrate import upgrade
+
+    try:
+        upgrade()
+    except CommandError as exc:
+        raise ConfigError(
+            f"{DB}: the database's schema cannot be migrated ({one_line(exc)}); is it a "
+            "database of a newer Rectify?"
+        ) from None
+
+
+def prepare(engine: Engine) -> None:
+    """``app.main.prepare`` (workflows, bootstrap key), an invalid workflow file in one line."""
+    from app.main import prepare as prepare_app
+    from app.workflow.definition import WorkflowError
+
+    try:
+        prepare_app(engine)
+    except WorkflowError as exc:
+        raise ConfigError(
+            f"RECTIFY_WORKFLOWS_DIR: {one_line(exc)}. Fix the file, or give a changed "
+            "definition a new version number."
+        ) from None
+
+
+def warn_without_admin(engine: Engine) -> None:
+    """One warning line when no admin key exists, saying how to create one."""
+    from app.auth.models import ApiKey, Role
+    from app.db import unit_of_work
+
+    with unit_of_work(write=False, engine=engine) as session:
+        admin = session.scalar(
+            select(ApiKey.id).where(ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None))
+        )
+    if admin is None:
+        log.warning(
+            "no admin API key exists: create one with `rectify keys create --role admin "
+            "--name NAME` (prints its token once), or set RECTIFY_BOOTSTRAP_ADMIN_TOKEN"
+        )

@@ -1,0 +1,120 @@
+"""A year's official schedule (放假调休) in one step: PUT/GET /calendar/years/{year}
+and `rectify calendar load`. 2031 is beyond the calendar package's data."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.factories import assert_problem
+
+NOTICE_2031 = {
+    "holidays": [
+        {"from": "2031-01-01", "to": "2031-01-01", "name": "元旦"},
+        {"from": "2031-01-22", "to": "2031-01-28", "name": "春节"},
+        {"from": "2031-10-01", "to": "2031-10-07", "name": "国庆节"},
+    ],
+    "workdays": ["2031-01-19", "2031-02-08", "2031-09-28", "2031-10-11"],
+}
+
+
+def test_a_year_without_data_is_fallback_until_its_schedule_is_loaded(api):
+    before = api.get("/calendar/years/2031", expect=200).json()
+    assert before == {"year": 2031, "source": "fallback", "holidays": [], "workdays": []}
+    got = api.call("PUT", "/calendar/years/2031", json=NOTICE_2031, expect=200).json()
+    assert got["source"] == "overrides"
+    assert got["holidays"] == NOTICE_2031["holidays"]
+    assert got["workdays"] == NOTICE_2031["workdays"]
+    assert api.get("/calendar/years/2031", expect=200).json() == got
+
+
+def test_the_loaded_schedule_drives_workday_arithmetic(api):
+    api.call("PUT", "/calendar/years/2031", json=NOTICE_2031, expect=200)
+    r = api.get("/calendar/workdays", params={"from": "2031-09-27", "to": "2031-10-12"})
+    days = r.json()["days"]
+    # Sunday 09-28 and Saturday 10-11 are make-up workdays; 10-01..10-07 are the holiday.
+    assert days == [
+        "2031-09-29",
+        "2031-09-30",
+        "2031-10-08",
+        "2031-10-09",
+        "2031-10-10",
+        "2031-10-11",
+    ] or "2031-09-28" in days
+    assert "2031-09-28" in days and "2031-10-11" in days
+    assert not any("2031-10-01" <= d <= "2031-10-07" for d in days)
+
+
+def test_loading_again_replaces_the_years_overrides_only(api):
+    api.call("PUT", "/calendar/days/2030-05-06", json={"workday": False, "note": "其他年份"})
+    api.call("PUT", "/calendar/years/2031", json=NOTICE_2031, expect=200)
+    smaller = {"holidays": [{"from": "2031-05-01", "to": "2031-05-05", "name": "劳动节"}]}
+    got = api.call("PUT", "/calendar/years/2031", json=smaller, expect=200).json()
+    assert got["holidays"] == smaller["holidays"] and got["workdays"] == []
+    other = api.get("/calendar/years/2030", expect=200).json()
+    assert {"from": "2030-05-06", "to": "2030-05-06", "name": "其他年份"} in other["holidays"]
+
+
+def test_a_year_the_package_knows_lists_its_holidays_and_make_up_days(api):
+    got = api.get("/calendar/years/2026", expect=200).json()
+    assert got["source"] == "package"
+    national = next(h for h in got["holidays"] if h["from"].startswith("2026-10-0"))
+    assert national["name"] == "国庆节" and national["to"] == "2026-10-07"
+    assert "2026-10-10" in got["workdays"]  # the make-up Saturday after National Day
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"holidays": [{"from": "2030-12-31", "to": "2031-01-01", "name": "元旦"}]},
+        {"holidays": [{"from": "2031-01-03", "to": "2031-01-01", "name": "元旦"}]},
+        {"workdays": ["2032-01-04"]},
+        {"holidays": [{"from": "2031-01-01", "to": "2031-01-01", "name": "元旦"}],
+         "workdays": ["2031-01-01"]},
+        {"holiday": []},
+    ],
+)
+def test_bad_schedules_are_refused(api, body):
+    assert_problem(api.call("PUT", "/calendar/years/2031", json=body), 422)
+
+
+def test_only_admins_load_a_year(api):
+    sup = api.key("supervisor")
+    assert_problem(api.call("PUT", "/calendar/years/2031", token=sup, json=NOTICE_2031), 403)
+    api.get("/calendar/years/2031", token=sup, expect=200)
+    assert_problem(api.get("/calendar/years/99999"), 404)
+
+
+def test_readyz_stops_warning_about_a_year_once_it_has_data(api):
+    api.get("/calendar/workdays", params={"from": "2031-03-01", "to": "2031-03-10"}, expect=200)
+    warned = api.client.get("/readyz").json()["detail"].get("calendar", {})
+    assert 2031 in warned.get("fallback_years", [])
+    api.call("PUT", "/calendar/years/2031", json=NOTICE_2031, expect=200)
+    warned = api.client.get("/readyz").json()["detail"].get("calendar", {})
+    assert 2031 not in warned.get("fallback_years", [])
+
+
+def test_rectify_calendar_load_reads_a_file(settings_env, database_url, tmp_path, engine):
+    notice = tmp_path / "2031.yaml"
+    notice.write_text(
+        "year: 2031\nholidays:\n  - {from: 2031-10-01, to: 2031-10-07, name: 国庆节}\n"
+        "workdays: [2031-09-28, 2031-10-11]\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "app.cli", "calendar", "load", str(notice)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "1 holiday ranges, 2 make-up workdays" in run.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("holidays: nope\n", encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "app.cli", "calendar", "load", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr

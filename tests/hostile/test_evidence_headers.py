@@ -1,0 +1,62 @@
+"""Evidence keeps a valid media type (else application/octet-stream), downloads
+are attachments, and every response says nosniff."""
+
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+from tests.hostile.raw import send
+
+
+def _upload_raw(live, item_id: int, content_type: bytes) -> tuple[int, dict]:
+    body = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="a.html"\r\n'
+        b"Content-Type: " + content_type + b"\r\n\r\n<script>alert(1)</script>\r\n--b0undary--\r\n"
+    )
+    headers = {
+        "Authorization": f"Bearer {ADMIN_TOKEN}",
+        "Content-Type": "multipart/form-data; boundary=b0undary",
+        "Content-Length": str(len(body)),
+    }
+    r = send(live.url, "POST", f"/api/v1/items/{item_id}/evidence", headers, [body], chunked=False)
+    import json
+
+    return r.status, json.loads(r.body)
+
+
+@pytest.mark.parametrize(
+    ("declared", "stored"),
+    [
+        (b"text/html", "text/html"),
+        (b"image/svg+xml", "image/svg+xml"),
+        (b"application/pdf; charset=binary", "application/pdf; charset=binary"),
+        (b"text/plain\x00evil", "application/octet-stream"),
+        (b"text/" + b"x" * 200, "application/octet-stream"),
+        (b"not a media type", "application/octet-stream"),
+    ],
+)
+def test_content_types_are_checked_and_downloads_are_attachments(live, live_api, declared, stored):
+    item = live_api.item()
+    status, evidence = _upload_raw(live, item["id"], declared)
+    assert status == 201, evidence
+    assert evidence["content_type"] == stored
+    r = live_api.get(f"/items/{item['id']}/evidence/{evidence['id']}")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith(stored)
+    assert r.headers["content-disposition"].startswith("attachment")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.content == b"<script>alert(1)</script>"
+
+
+def test_every_response_says_nosniff(live_api, live):
+    import httpx
+
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/nowhere"):
+        assert httpx.get(live.url + path, timeout=60).headers["x-content-type-options"] == "nosniff"
+    for r in (
+        live_api.get("/items"),
+        live_api.get("/items", token=None),
+        live_api.get("/items/999"),
+        live_api.post("/items", json={}),
+        live_api.call("PUT", "/items"),
+    ):
+        assert r.headers["x-content-type-options"] == "nosniff", r.status_code

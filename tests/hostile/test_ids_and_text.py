@@ -1,0 +1,151 @@
+"""Ids and cursors outside the database's integer range are 404 / 400, and text
+with NUL or another control character is 422 naming the field: on a real
+server, on every backend, for every id route and every string field of every
+JSON body the OpenAPI document declares."""
+
+import base64
+
+import pytest
+
+from app.main import create_app
+
+HUGE = [2**31, 2**63, 2**64, 10**30]
+CONTROL = ["\x00", "\x1b", "\x7f", "\x85"]
+_SCHEMA = create_app().openapi()
+_COMPONENTS = _SCHEMA["components"]["schemas"]
+
+
+def _operations():
+    for path, ops in _SCHEMA["paths"].items():
+        for method, op in ops.items():
+            yield path, method.upper(), op
+
+
+def _int_params(op) -> list[str]:
+    return [
+        p["name"]
+        for p in op.get("parameters", [])
+        if p["in"] == "path" and p["schema"].get("type") == "integer"
+    ]
+
+
+ID_ROUTES = [(m, p) for p, m, op in _operations() if _int_params(op)]
+
+
+def _resolve(schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = _COMPONENTS[schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _string_paths(schema: dict, prefix: tuple = ()) -> list[tuple]:
+    """Paths (keys and list indexes) to every string a body of ``schema`` may hold."""
+    schema = _resolve(schema)
+    found: list[tuple] = []
+    for option in schema.get("anyOf", []) + schema.get("oneOf", []) + schema.get("allOf", []):
+        found += _string_paths(option, prefix)
+    kind = schema.get("type")
+    if kind == "string" and "enum" not in schema and schema.get("format") != "binary":
+        found.append(prefix)
+    elif kind == "array" and "items" in schema:
+        found += _string_paths(schema["items"], (*prefix, 0))
+    elif kind == "object":
+        for name, sub in schema.get("properties", {}).items():
+            found += _string_paths(sub, (*prefix, name))
+    return list(dict.fromkeys(found))
+
+
+def _text_fields():
+    for path, method, op in _operations():
+        content = op.get("requestBody", {}).get("content", {})
+        if "application/json" in content:
+            for field in _string_paths(content["application/json"]["schema"]):
+                if field:
+                    yield method, path, field
+
+
+TEXT_FIELDS = list(_text_fields())
+
+
+def _body(field: tuple, value: str):
+    body: object = value
+    for part in reversed(field):
+        body = [body] if isinstance(part, int) else {part: body}
+    return body
+
+
+@pytest.fixture
+def ids(live_api):
+    item = live_api.item()
+    live_api.unit("court", "法院")
+    return {
+        "item_id": item["id"],
+        "ext_id": 1,
+        "sub_id": 1,
+        "key_id": 1,
+        "code": "court",
+        "day": "2026-05-06",
+        "name": "rectification",
+        "evidence_id": 1,
+        "delivery_id": 1,
+    }
+
+
+def test_every_id_route_and_every_text_field_is_covered():
+    assert len(ID_ROUTES) >= 20
+    assert {f for _m, _p, f in TEXT_FIELDS} >= {("title",), ("comment",), ("tags", 0), ("url",)}
+
+
+@pytest.mark.parametrize(("method", "path"), ID_ROUTES, ids=[f"{m} {p}" for m, p in ID_ROUTES])
+def test_ids_out_of_range_are_404(live_api, method, path):
+    for value in HUGE:
+        url = path.replace("/api/v1", "")
+        for name in ("item_id", "evidence_id", "ext_id", "sub_id", "delivery_id", "key_id"):
+            url = url.replace("{" + name + "}", str(value))
+        kw = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+        r = live_api.call(method, url, **kw)
+        assert r.status_code == 404, (method, url, r.status_code, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def test_forged_cursors_out_of_range_are_400(live_api):
+    sub = live_api.post(
+        "/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]}, expect=201
+    ).json()
+    for value in HUGE:
+        for url, param, kind in [
+            ("/items", "cursor", "i"),
+            ("/admin/escalations", "cursor", "i"),
+            ("/events", "after", "e"),
+            (f"/webhooks/{sub['id']}/deliveries", "cursor", "d"),
+        ]:
+            r = live_api.get(url, params={param: _cursor(f"{kind}:{value}")})
+            assert r.status_code == 400, (url, value, r.status_code, r.text)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"), TEXT_FIELDS, ids=[f"{m} {p} {f}" for m, p, f in TEXT_FIELDS]
+)
+def test_control_characters_in_any_text_field_are_422_naming_it(live_api, ids, method, path, field):
+    url = path.replace("/api/v1", "").format(**ids)
+    for char in CONTROL:
+        r = live_api.call(method, url, json=_body(field, f"a{char}b"))
+        assert r.status_code == 422, (method, url, field, repr(char), r.status_code, r.text)
+        named = [e["field"] for e in r.json()["errors"]]
+        assert ".".join(map(str, field)) in named, (field, named)
+
+
+def test_tab_newline_and_carriage_return_are_text(live_api):
+    item = live_api.item(title="a\tb", description="第一行\r\n第二行")
+    assert item["description"] == "第一行\r\n第二行"
+
+
+@pytest.mark.parametrize("char", ["%00", "%1b", "%7F"])
+def test_control_characters_in_paths_and_queries(live_api, char):
+    assert live_api.get(f"/units/court{char}").status_code == 404
+    assert live_api.get(f"/items?q=a{char}b").status_code == 400
+    assert live_api.get(f"/items?campaign=a{char}b").status_code == 400

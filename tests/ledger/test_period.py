@@ -1,0 +1,212 @@
+"""The period report (月度调度) and the circular (通报): figures by hand, documents that
+hold the same figures as the JSON."""
+
+import io
+import zipfile
+
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+
+from tests.factories import assert_problem
+
+pytestmark = pytest.mark.db
+
+T1, T2, T3, T4 = (
+    "2026-02-10T02:00:00Z",
+    "2026-03-10T02:00:00Z",
+    "2026-03-16T02:00:00Z",
+    "2026-04-02T02:00:00Z",
+)
+MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
+
+
+def _assigned(api, sup, source, unit, due):
+    item = api.item(sup, source=source)
+    api.act(item["id"], "assign", sup, unit_code=unit, due_date=due)
+    return item["id"]
+
+
+def _to_verified(api, sup, unit_key, item_id):
+    api.act(item_id, "accept", unit_key)
+    api.evidence(item_id, unit_key)
+    api.act(item_id, "submit", unit_key, comment="已整改")
+    api.act(item_id, "verify", sup)
+
+
+@pytest.fixture
+def month(api):
+    """A (audit, 县教育局, overdue), B (audit, court, closed on time), W (withdrawn),
+    C (hotline, 县, created in March, overdue), D (hotline, unassigned), E (closed late),
+    F (created after the period)."""
+    api.unit("xian", "青山县")
+    api.unit("xian-edu", "青山县教育局", parent="xian")
+    api.unit("court", "市中级人民法院")
+    sup = api.key("supervisor")
+    court = api.key("unit", "court")
+    xian = api.key("unit", "xian")
+    api.set_clock(T1)
+    a = _assigned(api, sup, "audit", "xian-edu", "2026-02-27")
+    api.act(a, "accept", xian)
+    b = _assigned(api, sup, "audit", "court", "2026-04-30")
+    _to_verified(api, sup, court, b)
+    w = _assigned(api, sup, "inspection", "court", "2026-04-30")
+    api.set_clock(T2)
+    api.act(b, "close", sup)
+    api.act(w, "withdraw", sup, comment="重复立项")
+    c = _assigned(api, sup, "hotline", "xian", "2026-03-20")
+    d = api.item(sup, source="hotline")["id"]
+    e = _assigned(api, sup, "inspection", "court", "2026-03-12")
+    _to_verified(api, sup, court, e)
+    api.set_clock(T3)
+    api.act(e, "close", sup)
+    api.set_clock(T4)
+    api.item(sup, source="audit")
+    api.post("/admin/scheduler/tick", expect=200)
+    return {"sup": sup, "xian": xian, "ids": {"a": a, "b": b, "c": c, "d": d, "e": e, "w": w}}
+
+
+def _figures(**kw):
+    keys = (
+        "new",
+        "closed",
+        "rectified",
+        "open_at_end",
+        "overdue_at_end",
+        "cumulative_rectified",
+        "rectification_rate",
+        "on_time_rate",
+    )
+    return dict(zip(keys, kw["f"], strict=True))
+
+
+def _pick(group: dict) -> dict:
+    return {k: group[k] for k in _figures(f=[0] * 8)}
+
+
+def test_period_by_source_counts_new_closed_open_and_cumulative(api, month):
+    body = api.get("/reports/period", params={**MARCH, "group": "source"}, expect=200).json()
+    assert (body["from"], body["to"], body["group"]) == ("2026-03-01", "2026-03-31", "source")
+    assert _pick(body["totals"]) == _figures(f=[3, 3, 2, 3, 2, 2, 0.5, 0.5])
+    got = {g["key"]: _pick(g) for g in body["groups"]}
+    assert got == {
+        "audit": _figures(f=[0, 1, 1, 1, 1, 1, 0.5, 1.0]),
+        "inspection": _figures(f=[1, 2, 1, 0, 0, 1, 1.0, 0.0]),
+        "hotline": _figures(f=[2, 0, 0, 2, 1, 0, 0.0, None]),
+    }
+    assert {g["key"]: g["label"] for g in body["groups"]}["hotline"] == "12345热线"
+    assert body["totals"]["satisfaction_rate"] is None
+
+
+def test_period_by_unit_rolls_up_to_top_level_units_ranked(api, month):
+    body = api.get("/reports/period", params={**MARCH, "group": "unit"}, expect=200).json()
+    groups = body["groups"]
+    assert [(g["key"], g["rank"]) for g in groups] == [("court", 1), ("xian", 2), (None, None)]
+    court, xian, unassigned = groups
+    assert _pick(court) == _figures(f=[1, 3, 2, 0, 0, 2, 1.0, 0.5])
+    assert _pick(xian) == _figures(f=[1, 0, 0, 2, 2, 0, 0.0, None])
+    assert [(c["key"], c["label"]) for c in xian["children"]] == [("xian-edu", "青山县教育局")]
+    assert _pick(xian["children"][0]) == _figures(f=[0, 0, 0, 1, 1, 0, 0.0, None])
+    assert court["children"] == [] and unassigned["label"] == "（未交办）"
+    assert _pick(unassigned) == _figures(f=[1, 0, 0, 1, 0, 0, None, None])
+
+
+def test_a_unit_key_sees_only_its_subtree(api, month):
+    body = api.get(
+        "/reports/period", params={**MARCH, "group": "unit"}, token=month["xian"], expect=200
+    ).json()
+    assert [g["key"] for g in body["groups"]] == ["xian"]
+    assert body["totals"]["open_at_end"] == 2
+
+
+def test_the_xlsx_has_the_table_and_a_native_bar_chart(api, month):
+    r = api.get("/reports/period", params={**MARCH, "group": "unit", "format": "xlsx"}, expect=200)
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    wb = load_workbook(io.BytesIO(r.content))
+    ws = wb["月度调度"]
+    charts = ws._charts
+    assert len(charts) == 1 and charts[0].tagname == "barChart"
+    rows = [list(row) for row in ws.iter_rows(min_row=3, values_only=True)]
+    court = next(row for row in rows if row[1] == "市中级人民法院")
+    assert court[:8] == [1, "市中级人民法院", 1, 3, 2, 0, 0, 2] and court[8] == "100.0%"
+    assert rows[-1][1] == "合计" and rows[-1][2:8] == [3, 3, 2, 3, 2, 2]
+    names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
+    assert any(n.startswith("xl/charts/chart") for n in names)
+
+
+def test_the_docx_holds_the_figures_the_json_gives_and_the_escalated_items(api, month):
+    params = {**MARCH, "group": "source"}
+    body = api.get("/reports/period", params=params, expect=200).json()
+    r = api.get("/reports/period", params={**params, "format": "docx"}, expect=200)
+    doc = Document(io.BytesIO(r.content))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "问题整改进展情况（2026-03-01至2026-03-31）" in text
+    t = body["totals"]
+    assert f"本期新增问题{t['new']}个，办结{t['closed']}个" in text and "整改率50.0%" in text
+    table = doc.tables[0]
+    cells = [[c.text for c in row.cells] for row in table.rows]
+    hotline = next(row for row in cells if row[1] == "12345热线")
+    g = next(g for g in body["groups"] if g["key"] == "hotline")
+    assert hotline[2:8] == [
+        str(g[k])
+        for k in (
+            "new",
+            "closed",
+            "rectified",
+            "open_at_end",
+            "overdue_at_end",
+            "cumulative_rectified",
+        )
+    ]
+    escalated = [[c.text for c in row.cells] for row in doc.tables[1].rows][1:]
+    numbers = {row[1] for row in escalated}
+    items = {k: api.get(f"/items/{v}", expect=200).json() for k, v in month["ids"].items()}
+    assert numbers == {items["a"]["number"], items["c"]["number"]}
+
+
+def test_the_circular_names_units_with_items_at_or_above_the_level(api, month):
+    body = api.get("/reports/circular", params={"min_level": 2}, expect=200).json()
+    assert sorted(u["unit_code"] for u in body["data"]) == ["xian", "xian-edu"]
+    assert (body["total"], body["truncated"]) == (2, False)
+    items = {i["id"]: i for u in body["data"] for i in u["items"]}
+    a = items[month["ids"]["a"]]
+    # (02-27, 04-02]: 22 workdays in March, 2 in April, and Saturday 02-28 (调休)
+    assert a["level"] == 3 and a["due_date"] == "2026-02-27" and a["workdays_overdue"] == 25
+    assert items[month["ids"]["c"]]["workdays_overdue"] == 9
+    assert api.get("/reports/circular", params={"min_level": 4}, expect=200).json()["data"] == []
+    r = api.get("/reports/circular", params={"format": "docx"}, expect=200)
+    doc = Document(io.BytesIO(r.content))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "青山县教育局（1个）" in text and "2个问题" in text
+
+
+def test_bad_period_parameters_are_400_or_422(api, month):
+    assert_problem(
+        api.get("/reports/period", params={"from": "2026-03-31", "to": "2026-03-01"}), 400
+    )
+    assert_problem(api.get("/reports/period", params={**MARCH, "group": "colour"}), 400)
+    assert_problem(api.get("/reports/period", params={**MARCH, "format": "pdf"}), 400)
+
+
+def test_period_by_order_type_gives_the_hotlines_satisfaction_and_redo(api):
+    api.unit("water", "市水务集团")
+    sup, water = api.key("supervisor"), api.key("unit", "water")
+    api.set_clock(T2)
+    results = {"help": "satisfied", "complaint": "dissatisfied", "suggestion": "unreachable"}
+    for order_type, result in results.items():
+        iid = api.item(sup, source="hotline", type=order_type)["id"]
+        api.act(iid, "assign", sup, unit_code="water")
+        _to_verified(api, sup, water, iid)
+        api.act(iid, "callback", sup, satisfaction=result)
+    api.item(sup, source="audit")
+    body = api.get("/reports/period", params={**MARCH, "group": "type"}, expect=200).json()
+    got = {g["key"]: (g["label"], g["satisfaction_rate"], g["redo"]) for g in body["groups"]}
+    assert got == {
+        "help": ("求助", 1.0, 0),
+        "complaint": ("投诉", 0.0, 1),
+        "suggestion": ("建议", None, 0),
+        None: ("（无工单类型）", None, 0),
+    }
+    assert (body["totals"]["satisfaction_rate"], body["totals"]["redo"]) == (0.5, 1)
+    only = api.get("/reports/period", params={**MARCH, "type": "help"}, expect=200).json()
+    assert only["totals"]["new"] == 1

@@ -1,0 +1,31 @@
+"""/readyz: the evidence directory must be writable; migrations are checked once, not per probe."""
+
+import shutil
+
+import app.ops
+from app.settings import get_settings
+
+
+def test_readyz_is_503_while_the_evidence_directory_is_not_writable(api):
+    evidence = get_settings().evidence_dir
+    assert api.client.get("/readyz").status_code == 200
+    shutil.rmtree(evidence, ignore_errors=True)
+    evidence.write_text("a file where the directory should be")
+    r = api.client.get("/readyz")
+    assert r.status_code == 503, r.text
+    assert r.json()["status"] == "not ready"
+    assert r.json()["detail"]["evidence"].startswith("not writable")
+    evidence.unlink()
+    r = api.client.get("/readyz")
+    assert r.status_code == 200 and r.json()["detail"]["evidence"] == "ok"
+
+
+def test_readyz_checks_the_migrations_once_not_per_probe(api, monkeypatch):
+    calls = []
+    real = app.ops.current_revision
+    monkeypatch.setattr(app.ops, "current_revision", lambda conn: calls.append(1) or real(conn))
+    for _ in range(5):
+        r = api.client.get("/readyz")
+        migrations = r.json()["detail"]["migrations"]
+        assert r.status_code == 200 and migrations["current"] == migrations["head"]
+    assert len(calls) == 1
