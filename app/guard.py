@@ -3,7 +3,8 @@
 One plain ASGI middleware (cheap enough for the transition hot path):
 
 - A request that carries a body to ``/api/v1`` must present a live bearer
-  token first. No token, or one no live key holds, is 401 before a single
+  token first (a live key, or a person's valid OIDC token). No token, or one
+  no live key holds, is 401 before a single
   byte of the body is received -- chunked or not. A token seen live in the
   last few seconds passes from a small in-process cache; the request's own
   unit of work authenticates it again, so a revoked key still gets its 401.
@@ -36,6 +37,7 @@ from app.errors import (
     OUTAGE_ERRORS,
     Invalid,
     PayloadTooLarge,
+    ProblemError,
     outage_response,
     problem_response,
 )
@@ -185,6 +187,13 @@ class Guard:
                 known = await run_in_threadpool(self._known, scope, token)
             except OUTAGE_ERRORS:
                 return outage_response()
+            except ProblemError as exc:  # a person's token: invalid (401) or unusable (403)
+                if not _routed(scope):
+                    return None
+                headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+                return problem_response(
+                    exc.status, exc.title, exc.detail, exc.slug, headers=headers, **exc.extensions
+                )
             if not known:
                 return _unauthorized("Unknown or revoked token.") if _routed(scope) else None
             self.live.add(token)

@@ -12,10 +12,12 @@ from app import metrics
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_bootstrap_admin
 from app.console.router import mount_console
+from app.cors import Cors
 from app.db import get_engine, unit_of_work
 from app.deadlines.escalation_router import router as escalation_router
 from app.deadlines.router import router as deadlines_router
 from app.deps import BODY_SCHEMAS
+from app.docs import finish_document, install_docs, operation_id
 from app.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.events.router import router as events_router
 from app.guard import Guard
@@ -23,6 +25,7 @@ from app.items.anchor import history_key
 from app.items.router import admin_router as history_admin_router
 from app.items.router import router as items_router
 from app.ledger.router import router as ledger_router
+from app.links import API_PREFIX
 from app.ops import router as ops_router
 from app.plans.router import router as plans_router
 from app.settings import get_settings
@@ -32,7 +35,6 @@ from app.workflow.registry import registry
 from app.workflow.router import router as workflows_router
 
 log = logging.getLogger("rectify")
-API_PREFIX = "/api/v1"
 
 
 def prepare(engine: Engine) -> None:
@@ -102,6 +104,9 @@ def create_app(
         version="1.0.0",
         summary="Workflow engine for supervision-item rectification (问题整改).",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.engine = engine or get_engine()
     install_error_handlers(app)
@@ -127,6 +132,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     app.include_router(ops_router)
     app.include_router(metrics.router)
+    install_docs(app)
     mount_console(app)
     _document_parsed_bodies(app)
     return app
@@ -134,11 +140,17 @@ def create_app(
 
 def _guard_everything(app: FastAPI, settings) -> None:
     """Put ``Guard`` outside the whole stack, error middleware included, so that even
-    a 500 carries nosniff and no handler runs before the token is checked."""
+    a 500 carries nosniff and no handler runs before the token is checked; and
+    ``Cors`` outside that (outermost), so a preflight is answered before the guard
+    and every refusal -- the guard's 401 / 413 / 400 included -- carries the CORS
+    headers for a listed origin."""
     build = app.build_middleware_stack
 
     def build_guarded() -> ASGIApp:
-        return Guard(build(), settings, lambda _scope: app.state.engine)
+        guarded = Guard(build(), settings, lambda _scope: app.state.engine)
+        if settings.cors_origin_list:
+            return Cors(guarded, origins=settings.cors_origin_list)
+        return guarded
 
     app.build_middleware_stack = build_guarded  # type: ignore[method-assign]
 
@@ -151,6 +163,7 @@ def _document_parsed_bodies(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = build()
             schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_SCHEMAS)
+            finish_document(schema)
         return app.openapi_schema
 
     app.openapi = openapi

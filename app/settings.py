@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     log_json: bool = False
     log_level: str = "INFO"
+    cors_origins: str = ""
+    """Comma-separated origins whose scripts may call the API (``https://app.example.gov``)."""
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_role_claim: str = "rectify_role"
+    oidc_unit_claim: str = "rectify_unit"
+    oidc_name_claim: str = "name"
+    oidc_leeway_s: float = Field(default=60.0, ge=0.0)
+    console_oidc_client_id: str | None = None
+    """The console's (public) client id at the provider named by ``oidc_issuer``."""
+    console_oidc_scope: str = "openid profile"
 
     @field_validator("timezone")
     @classmethod
@@ -80,6 +92,10 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def cors_origin_list(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @property
     def max_json_bytes(self) -> int:

@@ -15,6 +15,13 @@ engine's 2-process / 1-process scaling (target >= 1.6x) is printed beside the
 bare stack's own. The load generator runs on the same machine: on 2 cores it
 competes with the servers and the database, so compare same-run figures only.
 
+A third load drives the engine with people's OpenID Connect access tokens
+(issued by the test provider, tests/oidc/, whose keys the engine has cached
+after the first request) instead of API keys. Target (issue 15): within 10 %
+of the API-key run, same run, same server. Skipped when node or the
+provider's npm package is missing (``npm install`` in tests/oidc) or with
+``--no-oidc``.
+
     python bench/transition_throughput.py [--requests 2000] [--threads 16] [--rounds 3]
     RECTIFY_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1/postgres \\
         python bench/transition_throughput.py          # SQLite, then PostgreSQL
@@ -133,12 +140,13 @@ def bare_app(url: str):
     return app
 
 
-def _serve(kind: str, url: str, port: int, evidence_dir: str) -> None:
+def _serve(kind: str, url: str, port: int, evidence_dir: str, env: dict[str, str]) -> None:
     os.environ.update(
         RECTIFY_DATABASE_URL=url,
         RECTIFY_EVIDENCE_DIR=evidence_dir,
         RECTIFY_BOOTSTRAP_ADMIN_TOKEN=ADMIN,
         RECTIFY_AUTO_MIGRATE="0",
+        **env,
     )
     import uvicorn
 
@@ -312,6 +320,28 @@ def _pg_database(pg_url: str):
     return url.set(database=name).render_as_string(hide_password=False), drop
 
 
+def _oidc_provider(args):
+    """The test OpenID Connect provider with a supervisor and a court unit person,
+    or None (with the reason printed) when it cannot run."""
+    if args.no_oidc:
+        return None
+    from tests.oidc.provider import Client, OidcProvider, node_ready
+
+    reason = node_ready()
+    if reason:
+        print(f"  OIDC run skipped: {reason}", flush=True)
+        return None
+    people = [
+        Client("bench.sup", {"rectify_role": "supervisor", "name": "压测督办"}, ttl=3600),
+        Client(
+            "bench.unit",
+            {"rectify_role": "unit", "rectify_unit": "court", "name": "压测单位"},
+            ttl=3600,
+        ),
+    ]
+    return OidcProvider(people).start()
+
+
 def _resubmittable_workflows(workdir: Path) -> Path:
     """The repo's workflows, ``reject`` without ``require_new_evidence``."""
     import yaml
@@ -332,12 +362,15 @@ def bench(label: str, url: str, args, workdir: Path, processes: int = 1) -> dict
     from app.migrate import upgrade
 
     upgrade(url)
+    # The OIDC load runs beside the one-process measurement only.
+    provider = _oidc_provider(args) if processes == 1 else None
+    env = provider.env() if provider else {}
     ctx = multiprocessing.get_context("spawn")
     kinds = ("engine", "bare")
     ports = {kind: [_free_port() for _ in range(processes)] for kind in kinds}
     procs = {
         kind: [
-            ctx.Process(target=_serve, args=(kind, url, port, str(workdir / "evidence")))
+            ctx.Process(target=_serve, args=(kind, url, port, str(workdir / "evidence"), env))
             for port in ports[kind]
         ]
         for kind in kinds
@@ -355,12 +388,21 @@ def bench(label: str, url: str, args, workdir: Path, processes: int = 1) -> dict
             "engine": Load(bases["engine"], engine_items, API + "/items/{id}/transitions", tokens),
             "bare": Load(bases["bare"], bare_items, "/bare/items/{id}/transitions", None),
         }
+        if provider:
+            oidc_items, _ = _seed(bases["engine"][0], args.threads)
+            people = {
+                "supervisor": provider.token("bench.sup"),
+                "unit": provider.token("bench.unit"),
+            }
+            loads["oidc"] = Load(
+                bases["engine"], oidc_items, API + "/items/{id}/transitions", people
+            )
         for load in loads.values():
             load.run(args.warmup)
-        results: dict[str, list[float]] = {"bare": [], "engine": []}
+        results: dict[str, list[float]] = {kind: [] for kind in loads}
         for r in range(args.rounds):
-            for kind in ("bare", "engine"):
-                pids = [p.pid for p in procs[kind]]
+            for kind in loads:
+                pids = [p.pid for p in procs["bare" if kind == "bare" else "engine"]]
                 cpu = sum(map(_cpu_seconds, pids))
                 with contextlib.ExitStack() as stack:
                     for i, pid in enumerate(pids):
@@ -378,6 +420,8 @@ def bench(label: str, url: str, args, workdir: Path, processes: int = 1) -> dict
         for p in (p for kind in kinds for p in procs[kind]):
             p.terminate()
             p.join(10)
+        if provider:
+            provider.stop()
     medians = {k: statistics.median(results[k]) for k in kinds}
     target = TARGETS.get(label, 0.9)
     print(
@@ -386,6 +430,14 @@ def bench(label: str, url: str, args, workdir: Path, processes: int = 1) -> dict
         f"[{args.requests} requests x {args.rounds} rounds, {args.threads} threads, median]",
         flush=True,
     )
+    if results.get("oidc"):
+        people = statistics.median(results["oidc"])
+        print(
+            f"{tag}: API key {medians['engine']:.1f} req/s, OIDC bearer {people:.1f} req/s, "
+            f"ratio {people / medians['engine']:.0%} (target >= 90%) "
+            "[same server, same run, median]",
+            flush=True,
+        )
     return medians
 
 
@@ -402,6 +454,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--pg-url", default=os.environ.get("RECTIFY_BENCH_PG_URL"))
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-oidc", action="store_true", help="skip the OIDC-bearer load")
     parser.add_argument("--profile", metavar="DIR", help="py-spy each server into DIR")
     parser.add_argument(
         "--pg-processes",

@@ -23,6 +23,7 @@ from app.migrate import upgrade
 from app.settings import get_settings
 from tests.factories import Api
 
+pytest_plugins = ["tests.browser"]  # chromium, browser_page, page_origin
 PG_URL = os.environ.get("RECTIFY_TEST_DATABASE_URL")
 # One history key for the whole run, so that no test (a migration run from the repo
 # directory above all) writes a key file; tests/hostile covers the generated file.

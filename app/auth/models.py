@@ -43,6 +43,8 @@ class ApiKeyCreated(ApiKeyPublic):
 
 
 class Me(SQLModel):
+    kind: str = Field(description="key or person")
     name: str
+    subject: str = Field(description="the person's subject at the identity provider, or key:<id>")
     role: Role
     unit_code: str | None

@@ -4,6 +4,7 @@ from pydantic import BaseModel
 from app.auth import service
 from app.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me
 from app.deps import AdminDep, CallerDep, Id, SessionDep
+from app.links import location
 
 router = APIRouter(tags=["auth"])
 
@@ -13,8 +14,9 @@ class KeyList(BaseModel):
 
 
 @router.post("/keys", status_code=201, response_model=ApiKeyCreated)
-def create_key(body: ApiKeyCreate, session: SessionDep, _admin: AdminDep):
+def create_key(body: ApiKeyCreate, session: SessionDep, _admin: AdminDep, response: Response):
     key, token = service.create_key(session, body)
+    response.headers.update(location(f"/keys/{key.id}"))
     return ApiKeyCreated(
         id=key.id,
         name=key.name,
@@ -34,6 +36,11 @@ def list_keys(session: SessionDep, _admin: AdminDep):
     )
 
 
+@router.get("/keys/{key_id}", response_model=ApiKeyPublic)
+def get_key(key_id: Id, session: SessionDep, _admin: AdminDep):
+    return ApiKeyPublic.model_validate(service.get_key(session, key_id), from_attributes=True)
+
+
 @router.delete("/keys/{key_id}", status_code=204)
 def revoke_key(key_id: Id, session: SessionDep, _admin: AdminDep):
     service.revoke_key(session, key_id)
@@ -42,4 +49,10 @@ def revoke_key(key_id: Id, session: SessionDep, _admin: AdminDep):
 
 @router.get("/me", response_model=Me)
 def me(caller: CallerDep):
-    return Me(name=caller.name, role=caller.role, unit_code=caller.unit_code)
+    return Me(
+        kind=caller.kind,
+        name=caller.name,
+        subject=caller.subject,
+        role=caller.role,
+        unit_code=caller.unit_code,
+    )

@@ -4,42 +4,29 @@ The console is a client of the public JSON API like any other front end: this
 module only serves files and the console's public sign-in configuration.
 """
 
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.settings import Settings, get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PREFIX = "/console"
 
 
-class ConsoleSettings(BaseSettings):
-    """The sign-in settings the browser needs; none of them is a secret.
-
-    Read separately from ``app.settings`` so the console never depends on the
-    server-side token validation's own settings object.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="RECTIFY_", extra="ignore")
-
-    oidc_issuer: str | None = None
-    console_oidc_client_id: str | None = None
-    console_oidc_scope: str = "openid profile"
+# One settings object: ``RECTIFY_OIDC_ISSUER`` is the issuer the API verifies person
+# tokens against and the one the console signs people in with (none of the values
+# the browser is given is a secret).
+console_settings = get_settings
 
 
-@lru_cache
-def console_settings() -> ConsoleSettings:
-    return ConsoleSettings()
-
-
-def public_config(settings: ConsoleSettings) -> dict:
+def public_config(settings: Settings) -> dict:
     oidc = None
     if settings.oidc_issuer and settings.console_oidc_client_id:
         oidc = {
@@ -50,7 +37,7 @@ def public_config(settings: ConsoleSettings) -> dict:
     return {"api": "/api/v1", "oidc": oidc}
 
 
-def content_security_policy(settings: ConsoleSettings) -> str:
+def content_security_policy(settings: Settings) -> str:
     """No inline script or style, nothing from another origin but the identity
     provider (discovery and token exchange are fetched from the browser)."""
     connect = "'self'"

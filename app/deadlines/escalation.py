@@ -54,7 +54,7 @@ def escalate(
     )
     if step and step.hook:
         data["hook"] = step.hook
-    emit_item_event(session, "item.escalated", item, moment, **data)
+    emit_item_event(session, "item.escalated", item, moment, actor=caller.identity(), **data)
     return item
 
 

@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -13,6 +13,7 @@ from app.deadlines import escalation, extensions
 from app.deadlines.scan import run_scan
 from app.deps import CallerDep, Id, SessionDep, StandaloneAdminDep, require
 from app.items.schemas import ItemPage, to_public
+from app.links import location
 
 router = APIRouter(tags=["deadlines"])
 Supervising = Annotated[object, require(Role.admin, Role.supervisor)]
@@ -33,8 +34,11 @@ class EscalateRequest(BaseModel):
 
 
 @router.post("/items/{item_id:int}/extensions", status_code=201)
-def request_extension(item_id: Id, body: ExtensionRequest, session: SessionDep, caller: CallerDep):
+def request_extension(
+    item_id: Id, body: ExtensionRequest, session: SessionDep, caller: CallerDep, response: Response
+):
     ext = extensions.request_extension(session, caller, item_id, body.due_date, body.reason)
+    response.headers.update(location(f"/items/{item_id}/extensions/{ext.id}"))
     return extensions.public(ext)
 
 

@@ -52,8 +52,8 @@ def public(ext: Extension) -> dict:
     }
 
 
-def _emit(session: Session, type_: str, item: Item, ext: Extension, at) -> None:
-    emit_item_event(session, type_, item, at, extension=public(ext))
+def _emit(session: Session, type_: str, item: Item, ext: Extension, at, caller: Caller) -> None:
+    emit_item_event(session, type_, item, at, extension=public(ext), actor=caller.identity())
 
 
 _PENDING = select(Extension.id).where(
@@ -126,7 +126,7 @@ def request_extension(
         comment=reason,
         data={"extension_id": ext.id, "due_date": due_date.isoformat()},
     )
-    _emit(session, "extension.requested", item, ext, moment)
+    _emit(session, "extension.requested", item, ext, moment, caller)
     return ext
 
 
@@ -163,7 +163,7 @@ def decide(
         comment=comment,
         data=data,
     )
-    _emit(session, "extension.decided", item, ext, moment)
+    _emit(session, "extension.decided", item, ext, moment, caller)
     return ext
 
 

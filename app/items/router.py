@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Request, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -42,6 +42,7 @@ from app.items.schemas import (
     TransitionRequest,
     to_public,
 )
+from app.links import location
 
 router = APIRouter(prefix="/items", tags=["items"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -67,7 +68,7 @@ def create_item(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ):
     data, created = service.create_item(session, caller, body, idempotency_key)
-    headers = {"ETag": f'"{data["version"]}"'}
+    headers = {"ETag": f'"{data["version"]}"', **location(f"/items/{data['id']}")}
     if not created:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(data, status_code=201, headers=headers)
@@ -86,8 +87,16 @@ def list_items(
 
 
 @router.get("/{item_id:int}", response_model=ItemPublic)
-def get_item(item_id: Id, session: SessionDep, caller: CallerDep):
-    return _item_response(service.get_item(session, caller, item_id))
+def get_item(
+    item_id: Id,
+    session: SessionDep,
+    caller: CallerDep,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+):
+    item = service.get_item(session, caller, item_id)
+    if if_none_match is not None and service.etag_matches(item, if_none_match):
+        return Response(status_code=304, headers={"ETag": f'"{item.version}"'})
+    return _item_response(item)
 
 
 @router.patch("/{item_id:int}", response_model=ItemPublic)
@@ -202,9 +211,15 @@ def verify_all_history(session: SessionDep, _admin: AdminDep):
 
 @router.post("/{item_id:int}/evidence", status_code=201, response_model=EvidencePublic)
 def upload_evidence(
-    item_id: Id, session: SessionDep, caller: CallerDep, file: Annotated[UploadFile, File()]
+    item_id: Id,
+    session: SessionDep,
+    caller: CallerDep,
+    file: Annotated[UploadFile, File()],
+    response: Response,
 ):
-    return evidence_service.upload(session, caller, item_id, file)
+    evidence = evidence_service.upload(session, caller, item_id, file)
+    response.headers.update(location(f"/items/{item_id}/evidence/{evidence.id}"))
+    return evidence
 
 
 @router.get("/{item_id:int}/evidence", response_model=EvidenceList)

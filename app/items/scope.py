@@ -16,7 +16,6 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import NullType
 from sqlmodel import Session
 
-from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
 from app.items.models import Item
 from app.plans.models import ItemCoUnit
@@ -74,7 +73,7 @@ def _covering_union(element: _CoveringCodes, compiler, **kw) -> str:
 def caller_codes(caller: Caller):
     """The unit codes a unit-bound caller is confined to (a list once resolved by
     ``with_unit_codes``, else a subquery), or None for a caller who sees everything."""
-    if caller.role != Role.unit:
+    if not caller.scoped:
         return None
     if caller.unit_codes:
         return list(caller.unit_codes)

@@ -79,7 +79,7 @@ def get_item_as(
 
     One statement: the scope (``app.items.scope``) on the unit paths, as a subquery."""
     params: dict = {"item_id": item_id}
-    in_subtree = caller.role == Role.unit
+    in_subtree = caller.scoped
     if in_subtree:
         params["subtree"] = subtree_pattern(caller.unit_path or "/-none-/")
     row = session.execute(_ITEM_QUERIES[lock, in_subtree], params).first()
@@ -125,11 +125,16 @@ def write_changes(session: Session, item: Item, before: dict) -> None:
     session.expunge(item)
 
 
+def etag_matches(item: Item, header: str) -> bool:
+    """Whether an ``If-Match`` / ``If-None-Match`` list names the item's current ETag."""
+    tags = [t.strip().removeprefix("W/").strip('"') for t in header.split(",")]
+    return "*" in tags or str(item.version) in tags
+
+
 def check_if_match(item: Item, if_match: str | None) -> None:
     if if_match is None:
         return
-    tags = [t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")]
-    if "*" not in tags and str(item.version) not in tags:
+    if not etag_matches(item, if_match):
         raise PreconditionFailed(
             f"The item has changed (version {item.version}); reload it and try again.",
             current_version=item.version,
@@ -152,9 +157,10 @@ def _claim_idempotency_key(
         )
     digest = _request_hash(data)
     moment = now(session)
+    key_id, stored_key = caller.idempotency_slot(key)
     existing = session.scalars(
         select(IdempotencyRecord).where(
-            IdempotencyRecord.key_id == caller.key_id, IdempotencyRecord.idempotency_key == key
+            IdempotencyRecord.key_id == key_id, IdempotencyRecord.idempotency_key == stored_key
         )
     ).first()
     if existing is not None:
@@ -169,7 +175,7 @@ def _claim_idempotency_key(
             return None, existing.response
         session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
     record = IdempotencyRecord(
-        key_id=caller.key_id, idempotency_key=key, request_hash=digest, created_at=moment
+        key_id=key_id, idempotency_key=stored_key, request_hash=digest, created_at=moment
     )
     session.add(record)
     try:
@@ -274,7 +280,7 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         from_state=None,
         to_state=item.state,
     )
-    emit_item_event(session, "item.created", item, moment)
+    emit_item_event(session, "item.created", item, moment, actor=caller.identity())
     return item
 
 

@@ -234,6 +234,7 @@ def apply(
         from_state=from_state,
         to_state=new_state,
         comment=comment,
+        actor=caller.identity(),
     )
     for event_type in action.events_to(new_state):
         emit_item_event(
@@ -245,4 +246,5 @@ def apply(
             action=action.name,
             from_state=from_state,
             to_state=new_state,
+            actor=caller.identity(),
         )

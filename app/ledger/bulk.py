@@ -103,7 +103,7 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
         from_state=None,
         to_state=item.state,
     )
-    emit_item_event(session, "item.created", item, moment)
+    emit_item_event(session, "item.created", item, moment, actor=caller.identity())
     if new.unit_code:
         fields = {"unit_code": new.unit_code, "due_date": new.due_date, "comment": None}
         apply(session, caller, item, wf, wf.action("assign"), fields, calendar)

@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, Select, and_, case, cast, func, or_, select
 from sqlmodel import Session
 
-from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
 from app.clock import today
 from app.db import is_postgres
@@ -207,7 +206,7 @@ def units(session: Session, caller: Caller, filters: ReportFilters) -> dict:
         row.unit_code: {k: int(getattr(row, k)) for k in MEASURES} for row in session.execute(stmt)
     }
     unit_rows = select(Unit.code, Unit.name).order_by(Unit.path)
-    if caller.role == Role.unit:
+    if caller.scoped:
         unit_rows = unit_rows.where(
             Unit.path.startswith(caller.unit_path or "/-none-/", autoescape=True)
         )

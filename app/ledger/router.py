@@ -38,6 +38,7 @@ from app.errors import BadRequest, Forbidden, PayloadTooLarge
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
 from app.ledger import documents, export, importer, period, reports
+from app.links import location
 from app.settings import get_settings
 from app.units.models import Unit
 
@@ -149,7 +150,7 @@ def import_items(
         return JSONResponse(importer.dry_run_answer(planned, options), status_code=200)
     with unit_of_work(write=True, engine=engine) as session:
         result = importer.write(session, caller, planned, options)
-    return JSONResponse(result, status_code=201)
+    return JSONResponse(result, status_code=201, headers=location("/items"))
 
 
 @router.get("/reports/summary")

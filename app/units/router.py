@@ -1,7 +1,8 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from app.deps import AdminDep, CallerDep, SessionDep
+from app.links import location
 from app.units import service
 from app.units.models import UnitCreate, UnitPublic, UnitUpdate
 
@@ -18,8 +19,10 @@ def _one(session, unit) -> UnitPublic:
 
 
 @router.post("", status_code=201, response_model=UnitPublic)
-def create_unit(body: UnitCreate, session: SessionDep, _admin: AdminDep):
-    return _one(session, service.create_unit(session, body))
+def create_unit(body: UnitCreate, session: SessionDep, _admin: AdminDep, response: Response):
+    unit = _one(session, service.create_unit(session, body))
+    response.headers.update(location(f"/units/{unit.code}"))
+    return unit
 
 
 @router.get("", response_model=UnitList)

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.deps import AdminDep, Id, SessionDep
+from app.links import location
 from app.webhooks import service
 from app.webhooks.models import (
     AttemptPublic,
@@ -35,8 +36,10 @@ def _delivery(delivery) -> DeliveryPublic:
 
 
 @router.post("", status_code=201, response_model=WebhookWithSecret)
-def create_webhook(body: WebhookCreate, session: SessionDep, _admin: AdminDep):
-    return _with_secret(service.create_subscription(session, body))
+def create_webhook(body: WebhookCreate, session: SessionDep, _admin: AdminDep, response: Response):
+    sub = service.create_subscription(session, body)
+    response.headers.update(location(f"/webhooks/{sub.id}"))
+    return _with_secret(sub)
 
 
 @router.get("", response_model=WebhookList)

@@ -45,12 +45,31 @@ def test_a_transition_without_a_valid_token_is_401_whatever_its_body(api, author
 
 @pytest.mark.parametrize(
     ("role", "unit_code"),
-    [("admin", None), ("supervisor", None), ("unit", "court"), ("viewer", None)],
+    [
+        ("admin", None),
+        ("supervisor", None),
+        ("unit", "court"),
+        ("viewer", None),
+        ("viewer", "court"),
+    ],
 )
 def test_me_tells_who_is_calling(api, role, unit_code):
-    token = api.key(role, unit_code, name=f"{role} 张三")
-    got = api.get("/me", token=token, expect=200).json()
-    assert got == {"name": f"{role} 张三", "role": role, "unit_code": unit_code}
+    r = api.post("/keys", json={"name": f"{role} 张三", "role": role, "unit_code": unit_code})
+    assert r.status_code == 201, r.text
+    key = r.json()
+    assert r.headers["location"] == f"/api/v1/keys/{key['id']}"
+    assert (
+        api.get(r.headers["location"].removeprefix("/api/v1"), expect=200).json()["name"]
+        == f"{role} 张三"
+    )
+    got = api.get("/me", token=key["token"], expect=200).json()
+    assert got == {
+        "kind": "key",
+        "name": f"{role} 张三",
+        "subject": f"key:{key['id']}",
+        "role": role,
+        "unit_code": unit_code,
+    }
 
 
 def test_keys_crud_shows_the_token_once(api):

@@ -96,3 +96,25 @@ def test_like_wildcards_in_unit_codes_do_not_widen_a_subtree(world):
     got = api.act(items["dept_1.sub"], "accept", token).json()
     assert got["state"] == "rectifying"
     assert_problem(api.act(items["deptx1.sub"], "accept", token, expect=None), 404)
+
+
+def test_a_viewer_key_bound_to_a_unit_reads_only_that_subtree(world):
+    api = world.api
+    county_leader = api.key("viewer", "city")
+    court_viewer = api.key("viewer", "court")
+    mine = world.item_in("assigned")
+    theirs = api.item(world.sup)
+    api.act(theirs["id"], "assign", world.sup, unit_code="district")
+    assert api.get(f"/items/{theirs['id']}", token=county_leader).status_code == 200
+    assert api.get(f"/items/{mine['id']}", token=court_viewer).status_code == 200
+    assert_problem(api.get(f"/items/{theirs['id']}", token=court_viewer), 404)
+    listed = {i["id"] for i in api.get("/items?limit=500", token=court_viewer).json()["data"]}
+    assert mine["id"] in listed and theirs["id"] not in listed
+    assert_problem(api.act(mine["id"], "accept", court_viewer, expect=None), 403)
+    events = api.get("/events?limit=500", token=court_viewer).json()["data"]
+    assert events and {e["subject"] for e in events} <= {f"items/{i}" for i in listed} | {
+        f"items/{mine['id']}"
+    }
+    assert_problem(
+        api.post("/keys", json={"name": "x", "role": "supervisor", "unit_code": "court"}), 422
+    )

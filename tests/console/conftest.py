@@ -7,7 +7,6 @@ deployment may not serve yet answer 404/405 and the console shows them as "not
 available": those answers are the only ones tolerated by default.
 """
 
-import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from app.settings import get_settings
 from tests.conftest import ADMIN_TOKEN, _set_env
 from tests.live import LiveServer
 
-CHROMIUM = os.environ.get("RECTIFY_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1366, "height": 768}
 NOT_YET_SERVED = re.compile(
@@ -59,17 +57,9 @@ def admin(live):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """Chromium for one test module: Playwright's sync API keeps an event loop running in
-    this thread while it is open, which would break later tests that call asyncio.run()."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--disable-gpu", "--lang=zh-CN"])
-        yield b
-        b.close()
+def browser(chromium):
+    """Chromium for one test module (``tests/browser.py``'s fixture; zh-CN)."""
+    return chromium
 
 
 @dataclass
