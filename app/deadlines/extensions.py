@@ -76,11 +76,11 @@ def refusal(session: Session, item: Item, today: date) -> tuple[str, int | None]
 
 
 def action_info(
-    session: Session, caller: Caller, item: Item, lang: str = "zh"
+    session: Session, caller: Caller, item: Item, lang: str = "zh", lead: bool = True
 ) -> ActionInfo | None:
     """``request_extension`` (申请延期) for GET /items/{id}/actions, when the caller
-    may request one for an item whose deadline runs."""
-    if caller.role not in REQUESTERS or item.state not in EXTENDABLE_STATES:
+    may request one (its role, for the item's lead unit) for an item whose deadline runs."""
+    if caller.role not in REQUESTERS or not lead or item.state not in EXTENDABLE_STATES:
         return None
     refused = refusal(session, item, to_local_date(now(session)))
     return ActionInfo(

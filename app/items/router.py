@@ -114,10 +114,10 @@ def update_item(
 
 @router.get("/{item_id:int}/actions", response_model=ActionList)
 def list_actions(item_id: Id, session: SessionDep, caller: CallerDep, lang: str = "zh"):
-    item = service.get_item(session, caller, item_id)
+    item, lead = service.get_item_as(session, caller, item_id)
     lang = "en" if lang == "en" else "zh"
-    actions = transitions.action_infos(session, caller, item, lang)
-    extension = extensions.action_info(session, caller, item, lang)
+    actions = transitions.action_infos(session, caller, item, lang, lead)
+    extension = extensions.action_info(session, caller, item, lang, lead)
     return ActionList(actions=actions + ([extension] if extension else []))
 
 

@@ -100,7 +100,7 @@ def allowed_actions(
 
 
 def action_infos(
-    session: Session, caller: Caller, item: Item, lang: str = "zh"
+    session: Session, caller: Caller, item: Item, lang: str = "zh", lead: bool | None = None
 ) -> list[ActionInfo]:
     return [
         ActionInfo(
@@ -110,7 +110,7 @@ def action_infos(
             enabled=reason is None,
             reason=reason,
         )
-        for a, reason in action_states(session, caller, item)
+        for a, reason in action_states(session, caller, item, lead)
     ]
 
 

@@ -11,6 +11,7 @@ from app.db import make_engine
 from app.items.history import GENESIS, compute_hash
 from app.main import create_app
 from app.migrate import alembic_config
+from app.workflow.registry import registry
 from tests.conftest import ADMIN_TOKEN, _set_env
 from tests.factories import Api
 from tests.test_migrations import empty_url  # noqa: F401  (the fixture)
@@ -44,7 +45,7 @@ def _populate_at_0006(url: str) -> int:
                     state="rectifying",
                     review_pending=False,
                     workflow_name="rectification",
-                    workflow_version=1,
+                    workflow_version=registry.latest("rectification").version,
                     due_date=datetime(2026, 4, 30).date(),
                     light="green",
                     escalation_level=0,

@@ -110,7 +110,7 @@ def test_only_the_lead_signs_returns_submits_and_asks_for_more_time(world):
     names = {
         a["name"] for a in api.get(f"/items/{assigned}/actions", token=world.unit).json()["actions"]
     }
-    assert names == {"accept", "return"}
+    assert names == {"accept", "return", "request_extension"}
 
     plan = _plan(world)
     iid = plan["id"]
