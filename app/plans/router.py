@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.deps import CallerDep, SessionDep
+from app.deps import CallerDep, Id, SessionDep
 from app.plans import service
 from app.plans.schemas import (
     MeasureComment,
@@ -24,7 +24,7 @@ def _public(m) -> MeasurePublic:
 
 
 @router.post("", status_code=201, response_model=MeasurePublic)
-def create_measure(item_id: int, body: MeasureCreate, session: SessionDep, caller: CallerDep):
+def create_measure(item_id: Id, body: MeasureCreate, session: SessionDep, caller: CallerDep):
     """Add a measure (supervisor, or the lead unit while the item is assigned or
     rectifying); ``unit_code`` defaults to the lead unit."""
     m = service.add_measure(session, caller, item_id, body)
@@ -36,13 +36,13 @@ def create_measure(item_id: int, body: MeasureCreate, session: SessionDep, calle
 
 
 @router.get("", response_model=MeasureList)
-def list_measures(item_id: int, session: SessionDep, caller: CallerDep):
+def list_measures(item_id: Id, session: SessionDep, caller: CallerDep):
     return MeasureList(data=[_public(m) for m in service.list_measures(session, caller, item_id)])
 
 
 @router.patch("/{measure_id:int}", response_model=MeasurePublic)
 def update_measure(
-    item_id: int, measure_id: int, body: MeasureUpdate, session: SessionDep, caller: CallerDep
+    item_id: Id, measure_id: Id, body: MeasureUpdate, session: SessionDep, caller: CallerDep
 ):
     """Edit an open measure (supervisor or the lead unit)."""
     return _public(service.update_measure(session, caller, item_id, measure_id, body))
@@ -50,7 +50,7 @@ def update_measure(
 
 @router.post("/{measure_id:int}/progress", status_code=201, response_model=ProgressPublic)
 def report_progress(
-    item_id: int, measure_id: int, body: ProgressCreate, session: SessionDep, caller: CallerDep
+    item_id: Id, measure_id: Id, body: ProgressCreate, session: SessionDep, caller: CallerDep
 ):
     """A progress report (阶段性进展): the measure's unit, the lead unit or a supervisor."""
     p = service.report_progress(session, caller, item_id, measure_id, body)
@@ -62,14 +62,14 @@ def report_progress(
 
 
 @router.get("/{measure_id:int}/progress", response_model=ProgressList)
-def list_progress(item_id: int, measure_id: int, session: SessionDep, caller: CallerDep):
+def list_progress(item_id: Id, measure_id: Id, session: SessionDep, caller: CallerDep):
     rows = service.list_progress(session, caller, item_id, measure_id)
     return ProgressList(data=[ProgressPublic.model_validate(p, from_attributes=True) for p in rows])
 
 
 @router.post("/{measure_id:int}/complete", response_model=MeasurePublic)
 def complete_measure(
-    item_id: int, measure_id: int, body: MeasureComment, session: SessionDep, caller: CallerDep
+    item_id: Id, measure_id: Id, body: MeasureComment, session: SessionDep, caller: CallerDep
 ):
     """Done (``ongoing`` for a long-term measure): the measure's unit or the lead unit."""
     return _public(service.complete_measure(session, caller, item_id, measure_id, body.comment))
@@ -77,7 +77,7 @@ def complete_measure(
 
 @router.post("/{measure_id:int}/reopen", response_model=MeasurePublic)
 def reopen_measure(
-    item_id: int, measure_id: int, body: MeasureComment, session: SessionDep, caller: CallerDep
+    item_id: Id, measure_id: Id, body: MeasureComment, session: SessionDep, caller: CallerDep
 ):
     """Back to ``open`` (supervisor)."""
     return _public(service.reopen_measure(session, caller, item_id, measure_id, body.comment))

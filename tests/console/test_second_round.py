@@ -189,10 +189,7 @@ def test_batch_results_per_item(live, admin, open_page):
 def test_unit_aliases_are_edited_when_units_have_them(live, admin, open_page):
     seed(admin)
     page, watch = open_page()
-    units = admin.get("/units").json()
-    for u in units["data"]:
-        u.setdefault("aliases", ["东山"] if u["code"] == "county-a" else [])
-    fake(page, "**/api/v1/units", units, method="GET")
+    admin.patch("/units/county-a", json={"aliases": ["东山"]}).raise_for_status()
     sign_in(page, live, ADMIN_TOKEN, "/admin/units")
     assert "东山" in page.inner_text(".tree-box")
     page.click("[data-code=county-a]")

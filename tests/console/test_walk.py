@@ -207,6 +207,11 @@ def test_a_supervisor_escalates_an_item_by_hand(live, admin, open_page):
         headers=sup,
         json={"action": "assign", "unit_code": "court"},
     ).raise_for_status()
+    admin.post(  # the rectification deadline's ladder reaches 督办 (level 2); sign-off's does not
+        f"/items/{item_id}/transitions",
+        headers={"Authorization": f"Bearer {tokens['unit']}"},
+        json={"action": "accept"},
+    ).raise_for_status()
     page, watch = open_page()
     sign_in(page, live, tokens["supervisor"], f"/items/{item_id}")
     act(page, "escalate", reason="群众反映强烈，挂牌督办", level="2")

@@ -88,6 +88,8 @@ def ids(live_api):
         "name": "rectification",
         "evidence_id": 1,
         "delivery_id": 1,
+        "measure_id": 1,
+        "year": 2031,
     }
 
 
@@ -100,7 +102,15 @@ def test_every_id_route_and_every_text_field_is_covered():
 def test_ids_out_of_range_are_404(live_api, method, path):
     for value in HUGE:
         url = path.replace("/api/v1", "")
-        for name in ("item_id", "evidence_id", "ext_id", "sub_id", "delivery_id", "key_id"):
+        for name in (
+            "item_id",
+            "evidence_id",
+            "ext_id",
+            "sub_id",
+            "delivery_id",
+            "key_id",
+            "measure_id",
+        ):
             url = url.replace("{" + name + "}", str(value))
         kw = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
         r = live_api.call(method, url, **kw)
