@@ -40,13 +40,13 @@ log = logging.getLogger("rectify")
 def prepare(engine: Engine) -> None:
     """Start-up work shared by the server and the worker: workflows, bootstrap key."""
     settings = get_settings()
-    history_key()
     with unit_of_work(engine=engine) as session:
         registry.load(settings.workflows_dir, session)
         if settings.bootstrap_admin_token and ensure_bootstrap_admin(
             session, settings.bootstrap_admin_token
         ):
             log.info("created the bootstrap admin key from RECTIFY_BOOTSTRAP_ADMIN_TOKEN")
+    history_key()  # created at the first start that gets this far, with a warning
 
 
 class CountRequests:

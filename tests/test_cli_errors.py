@@ -108,6 +108,9 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
     return cases
 
 
+CLI_HISTORY_KEY = "cli-errors-history-key-0123456789abcdef"
+
+
 def test_every_misconfiguration_is_one_line_and_exit_2(tmp_path):
     cases = _cases(tmp_path)
     running = {}
@@ -117,7 +120,9 @@ def test_every_misconfiguration_is_one_line_and_exit_2(tmp_path):
         running[name] = subprocess.Popen(
             rectify_command() + args,
             cwd=cwd,
-            env=clean_env(**settings),
+            # a key of its own: the first start's "created the history key" warning
+            # is not what these cases are about
+            env=clean_env(RECTIFY_HISTORY_KEY=CLI_HISTORY_KEY, **settings),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -7,7 +7,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import column, create_engine, func, insert, select, table
+from sqlalchemy import MetaData, Table, column, create_engine, func, insert, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -317,8 +317,10 @@ def test_0012_refuses_to_make_external_ref_unique_over_duplicates_and_names_them
         _item_row(None, "2026-000007"),
     ]
     try:
+        # the item table as it is at that revision (later columns do not exist yet)
+        item = Table("item", MetaData(), autoload_with=engine)
         with engine.begin() as conn:
-            conn.execute(insert(Item.__table__), rows)
+            conn.execute(insert(item), rows)
         with pytest.raises(RuntimeError) as refused:
             command.upgrade(cfg, "0012")
         message = str(refused.value)
@@ -329,12 +331,12 @@ def test_0012_refuses_to_make_external_ref_unique_over_duplicates_and_names_them
             assert MigrationContext.configure(conn).get_current_revision() == before
         with engine.begin() as conn:
             conn.execute(
-                Item.__table__.update()
-                .where(Item.__table__.c.number.in_(["2026-000002", "2026-000004"]))
+                item.update()
+                .where(item.c.number.in_(["2026-000002", "2026-000004"]))
                 .values(external_ref=None)
             )
         command.upgrade(cfg, "0012")
         with pytest.raises(IntegrityError), engine.begin() as conn:
-            conn.execute(insert(Item.__table__), [_item_row("12345-0002", "2026-000008")])
+            conn.execute(insert(item), [_item_row("12345-0002", "2026-000008")])
     finally:
         engine.dispose()
