@@ -104,6 +104,8 @@ class Model:
             self.review_pending = True
         if action in ("reject", "verify", "reassign"):
             self.review_pending = False
+        if action in ("reject", "reopen"):
+            self.evidence = False  # a resubmission needs evidence uploaded since
 
 
 class ApiMachine(RuleBasedStateMachine):
