@@ -6,18 +6,21 @@ sqlite3 driver is told not to manage transactions so that we can issue
 at the start, which is our row lock (see DESIGN.md, data flow of a transition).
 """
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import DateTime, Engine, create_engine, event, text
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 from app.settings import get_settings
+
+SQLITE_BUSY_TIMEOUT_MS = 120_000
+"""How long a SQLite writer waits for the file's write lock. The ledger import
+parses and checks before its write transaction opens, so the lock is held
+only while rows are written; other writers wait for it rather than fail."""
 
 WRITE = "rectify_write"
 MAX_ID = 2**31 - 1
@@ -55,7 +58,7 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
@@ -85,28 +88,6 @@ def serialize_with_other_processes(session: Session, key: int) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
-WRITER_WAIT_S = 1800.0
-_sqlite_writer = threading.Semaphore(1)
-
-
-@contextmanager
-def _one_writer() -> Iterator[None]:
-    """SQLite has one writer: the process's write units of work queue here, holding
-    no connection, instead of polling SQLite's lock for its busy timeout (which a
-    long import outlasts: "database is locked"), or waiting on the pool.
-
-    A semaphore, not a lock: FastAPI enters and leaves a dependency's unit of work
-    in different worker threads (so no thread owns it, and it is not re-entrant:
-    a write unit inside another would wait for itself, as SQLite's lock would).
-    """
-    if not _sqlite_writer.acquire(timeout=WRITER_WAIT_S):
-        raise PoolTimeout(f"waited {WRITER_WAIT_S:.0f} s for the SQLite write lock")
-    try:
-        yield
-    finally:
-        _sqlite_writer.release()
-
-
 def new_session(write: bool = True, engine: Engine | None = None) -> Session:
     options = {WRITE: True} if write else {}
     return Session(engine or get_engine(), expire_on_commit=False, execution_options=options)
@@ -124,16 +105,13 @@ def unit_of_work(
     for several units in a row (a batch: one transaction per item).
     """
     own = session is None
-    engine = engine or (session.get_bind() if session is not None else get_engine())
-    queue = _one_writer() if write and engine.dialect.name == "sqlite" else nullcontext()
-    with queue:
-        session = session or new_session(write, engine)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            if own:
-                session.close()
+    session = session or new_session(write, engine)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        if own:
+            session.close()
