@@ -1,26 +1,73 @@
-"""One action on many items (``POST /items/batch``): each item in its own transaction.
+"""One action on many items (``POST /items/batch``), with a result per item.
 
-Every item goes through the same ``transition`` as ``POST /items/{id}/transitions``
-(roles, scope, guards, history, events), in a unit of work of its own, so one
-refusal does not undo the others. The caller is authenticated once, before
-the first item, and the units of work share one session (and connection).
+Every item goes through the same checks and ``apply`` as ``POST
+/items/{id}/transitions`` (roles, scope, state, fields, guards, effects,
+history, events), and a refusal leaves nothing of its item behind, so one
+refusal never undoes the others. Two ways to get there:
+
+- **Set-based** (actions whose effects change only the item's own row, 催办
+  above all): the items are loaded and locked in one statement, each item's
+  rules run in Python, and the rows of the accepted ones are written together
+  (item updates with executemany, history entries and outbox events as bulk
+  inserts) in one transaction. A refusal is raised before its item produced
+  any history or event, and its item is never written: per item the outcome
+  is exactly that of a single request, without 500 commits. Any unexpected
+  error rolls the pass back and the batch runs the second way, so that only
+  the failing item reports a 500.
+- **Item by item**, each in its own transaction (actions whose effects write
+  other rows or lock other items: ``set_unit``'s co-units, ``mark_duplicate``'s
+  original): the single transition, repeated.
+
+The caller is authenticated once, before the first item.
 """
 
 import logging
+from collections import defaultdict
 
 from pydantic import Field, field_validator
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, or_, select, true, update
 from sqlmodel import Session
 
 from app.auth.service import Caller
-from app.db import new_session, unit_of_work
-from app.errors import ProblemError, problem_body, problem_of
+from app.db import MAX_ID, new_session, unit_of_work
+from app.deadlines.store import load_calendar
+from app.errors import NotFound, ProblemError, problem_body, problem_of
+from app.items import history
+from app.items.models import Item
 from app.items.schemas import TransitionRequest
-from app.items.service import item_json
-from app.items.transitions import transition
+from app.items.scope import lead_and_co_unit
+from app.items.service import column_values, item_json
+from app.items.transitions import take, transition
+from app.units.service import subtree_codes_like, subtree_pattern
+from app.workflow.registry import registry
 
 log = logging.getLogger("rectify.batch")
 MAX_IDS = 500
+
+ROW_LOCAL_EFFECTS = frozenset(
+    {
+        "clear_unit",
+        "set_due_date",
+        "keep_due_date",
+        "start_accept_deadline",
+        "mark_review_pending",
+        "clear_review_pending",
+        "shift_due_for_review",
+        "require_new_evidence",
+        "resolve_rectified",
+        "resolve_withdrawn",
+        "clear_resolution",
+        "record_satisfaction",
+        "count_redo",
+        "set_redo_due_date",
+    }
+)
+"""Effects that read what they like but change only the item's own columns, so the
+set-based pass may defer the item's write. A new effect is left out until
+someone has checked that: the batch then runs item by item, as it always could."""
+
+_ITEMS = Item.__table__
+_UPDATE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
 
 
 class BatchRequest(TransitionRequest):
@@ -36,6 +83,16 @@ class BatchRequest(TransitionRequest):
         return v
 
 
+def _internal_error(request: TransitionRequest, item_id: int) -> dict:
+    log.exception("batch %s failed on item %s", request.action, item_id)
+    detail = "An unexpected error occurred on this item; it has been logged."
+    return {
+        "id": item_id,
+        "status": 500,
+        "problem": problem_body(500, "Internal server error", detail, "internal"),
+    }
+
+
 def _one(session: Session, caller: Caller, item_id: int, request: TransitionRequest) -> dict:
     try:
         with unit_of_work(session=session):
@@ -44,19 +101,91 @@ def _one(session: Session, caller: Caller, item_id: int, request: TransitionRequ
     except ProblemError as exc:
         return {"id": item_id, "status": exc.status, "problem": problem_of(exc)}
     except Exception:  # noqa: BLE001 - one item's failure must not hide the others' results
-        log.exception("batch %s failed on item %s", request.action, item_id)
-        detail = "An unexpected error occurred on this item; it has been logged."
-        return {
-            "id": item_id,
-            "status": 500,
-            "problem": problem_body(500, "Internal server error", detail, "internal"),
-        }
+        return _internal_error(request, item_id)
+
+
+def set_based(action: str) -> bool:
+    """Whether ``action`` changes only its item's row in every workflow that has it."""
+    for wf in registry.workflows.values():
+        act = wf.action(action)
+        if act is not None and any(
+            not ROW_LOCAL_EFFECTS.issuperset(t.effects) for t in act.targets()
+        ):
+            return False
+    return True
+
+
+def _load(session: Session, caller: Caller, ids: list[int]) -> dict[int, tuple[Item, bool]]:
+    """The items of ``ids`` the caller may see, locked in id order (two batches never
+    wait on each other crosswise), each with whether the caller acts for its lead
+    unit: ``get_item_as`` for a set of ids."""
+    params: dict = {"ids": [i for i in ids if -MAX_ID <= i <= MAX_ID]}
+    if caller.scoped:
+        lead, co = lead_and_co_unit(subtree_codes_like(bindparam("subtree")))
+        stmt = select(Item, lead.label("lead")).where(or_(lead, co))
+        params["subtree"] = subtree_pattern(caller.unit_path or "/-none-/")
+    else:
+        stmt = select(Item, true().label("lead"))
+    stmt = (
+        stmt.where(Item.id.in_(bindparam("ids", expanding=True)))
+        .order_by(Item.id)
+        .with_for_update(of=Item)
+    )
+    return {item.id: (item, bool(lead)) for item, lead in session.execute(stmt, params)}
+
+
+class _Unsafe(Exception):
+    """The set-based pass cannot vouch for its result: roll it back, go item by item."""
+
+
+def _write_together(session: Session, caller: Caller, ids: list[int], request) -> list[dict]:
+    """The set-based pass, inside the caller's transaction: every item's result."""
+    loaded = _load(session, caller, ids)
+    calendar = load_calendar(session)
+    results, updates = [], defaultdict(list)
+    with history.buffered(session) as entries:
+        for item_id in ids:
+            item, lead = loaded.get(item_id, (None, False))
+            written = len(entries)
+            try:
+                if item is None:
+                    raise NotFound(f"No item with id {item_id}.")
+                before = column_values(item)
+                snapshot = take(session, caller, item, lead, request, calendar)
+            except ProblemError as exc:
+                if len(entries) != written:  # refused after its history entry: not a refusal
+                    raise _Unsafe(item_id) from exc
+                results.append({"id": item_id, "status": exc.status, "problem": problem_of(exc)})
+                continue
+            finally:
+                if item is not None:  # never flushed by the ORM: written below, or not at all
+                    session.expunge(item)
+            changed = {k: v for k, v in column_values(item).items() if before[k] != v}
+            if changed:
+                updates[tuple(sorted(changed))].append({"item_id": item_id, **changed})
+            results.append({"id": item_id, "status": 200, "item": snapshot})
+    connection = session.connection()
+    for rows in updates.values():
+        connection.execute(_UPDATE, rows)
+    history.insert_rows(session, entries)
+    return results  # the outbox writes the events at commit, in one statement
 
 
 def run_batch(engine: Engine, caller: Caller, body: BatchRequest) -> dict:
     """``{"results":[{"id","status","item"|"problem"}],"succeeded","failed"}`` in ``ids`` order."""
     request = TransitionRequest.model_validate(body.model_dump(exclude={"ids"}))
     with new_session(write=True, engine=engine) as session:
-        results = [_one(session, caller, item_id, request) for item_id in body.ids]
+        results = None
+        if set_based(request.action):
+            try:
+                with unit_of_work(session=session):
+                    results = _write_together(session, caller, body.ids, request)
+            except Exception:  # noqa: BLE001 - rolled back; item by item names the failing one
+                log.warning(
+                    "batch %s: set-based pass failed, item by item", request.action, exc_info=True
+                )
+                results = None
+        if results is None:
+            results = [_one(session, caller, item_id, request) for item_id in body.ids]
     succeeded = sum(1 for r in results if r["status"] == 200)
     return {"results": results, "succeeded": succeeded, "failed": len(results) - succeeded}

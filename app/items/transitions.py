@@ -139,6 +139,18 @@ def transition(
     already written, see ``write_changes``)."""
     item, lead = get_item_as(session, caller, item_id, lock=True)
     check_if_match(item, if_match)
+    before = column_values(item)
+    take(session, caller, item, lead, req)
+    write_changes(session, item, before)
+    return item
+
+
+def take(
+    session: Session, caller: Caller, item: Item, lead: bool, req: TransitionRequest, calendar=None
+) -> dict:
+    """Check ``req`` against the loaded, locked item (action, role, state, fields) and
+    fire it (``apply``); the item's JSON after it. The row is the caller's to write
+    (``transition``; a batch writes its items' rows together, ``app.items.batch``)."""
     wf = registry.get(item.workflow_name, item.workflow_version)
     machine = registry.machine(item.workflow_name, item.workflow_version)
     action = wf.action(req.action)
@@ -159,10 +171,7 @@ def transition(
         )
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
-    before = column_values(item)
-    apply(session, caller, item, wf, action, fields, lead=lead)
-    write_changes(session, item, before)
-    return item
+    return apply(session, caller, item, wf, action, fields, calendar, lead=lead)
 
 
 def apply(
@@ -174,10 +183,11 @@ def apply(
     fields: dict,
     calendar=None,
     lead: bool | None = None,
-) -> None:
+) -> dict:
     """Fire ``action`` (already checked for role, source state and fields) on ``item``:
-    guards, effects, version, deadlines, history entry and events. The item's row is
-    the caller's to write (``write_changes``, or a bulk insert for a new item)."""
+    guards, effects, version, deadlines, history entry and events; the item's JSON
+    after it. The item's row is the caller's to write (``write_changes``, or a bulk
+    insert for a new item)."""
     machine = registry.machine(item.workflow_name, item.workflow_version)
     calendar = calendar or load_calendar(session)
     moment = now(session)
@@ -248,3 +258,4 @@ def apply(
             to_state=new_state,
             actor=caller.identity(),
         )
+    return snapshot
