@@ -136,3 +136,76 @@ def test_malformed_batches_are_422(world, body):
 def test_a_batch_without_a_token_is_401(world):
     r = world.api.post("/items/batch", json={"action": "urge", "ids": [1]}, token=None)
     assert_problem(r, 401)
+
+
+def _event_rows(api, item_id: int) -> list[dict]:
+    """The item's outbox rows as fan-out reads them, ids and the item's own names masked."""
+    with unit_of_work(write=False, engine=api.engine) as session:
+        rows = session.scalars(select(Event).where(Event.item_id == item_id).order_by(Event.id))
+        masked = []
+        for e in rows:
+            data = {**e.data, "item": {**e.data["item"], "id": 0, "number": "", "title": ""}}
+            masked.append(
+                {
+                    "type": e.type,
+                    "unit_code": e.unit_code,
+                    "co_unit_codes": e.co_unit_codes,
+                    "time": e.time,
+                    "data": data,
+                }
+            )
+        return masked
+
+
+def test_a_batch_urge_writes_what_single_urges_write_and_every_chain_verifies(world):
+    api = world.api
+    single, *batch = [world.item_in("assigned", title="问题：项目审批材料不全") for _ in range(4)]
+    for item in (single, *batch):
+        api.patch(f"/items/{item['id']}", json={"co_unit_codes": ["district"]}, expect=200)
+    api.act(single["id"], "urge", world.sup, comment="请于本周内报送进展")
+    body = _batch(api, world.sup, "urge", [i["id"] for i in batch], comment="请于本周内报送进展")
+    assert body.json()["succeeded"] == 3
+    expected_events = _event_rows(api, single["id"])
+    expected_history = api.history(single["id"])
+    for item, result in zip(batch, body.json()["results"], strict=True):
+        after = api.get(f"/items/{item['id']}", expect=200).json()
+        assert result["item"] == after
+        assert after["version"] == api.get(f"/items/{single['id']}").json()["version"]
+        assert _event_rows(api, item["id"]) == expected_events
+        history = api.history(item["id"])
+        assert [(h["seq"], h["action"], h["comment"], h["data"]) for h in history] == [
+            (h["seq"], h["action"], h["comment"], h["data"]) for h in expected_history
+        ]
+        assert api.get(f"/items/{item['id']}/history/verify", expect=200).json()["ok"]
+
+
+def test_refused_items_of_a_batch_keep_their_version_history_and_events(world):
+    api = world.api
+    ok, found = world.item_in("assigned"), world.item_in("found")
+    before = api.get(f"/items/{found['id']}").json()
+    events_before = _event_rows(api, found["id"])
+    history_before = api.history(found["id"])
+    body = _batch(api, world.sup, "urge", [found["id"], ok["id"], 2**31, -1]).json()
+    assert [r["status"] for r in body["results"]] == [409, 200, 404, 404]
+    assert api.get(f"/items/{found['id']}").json() == before
+    assert _event_rows(api, found["id"]) == events_before
+    assert api.history(found["id"]) == history_before
+    assert api.get(f"/items/{ok['id']}/history/verify", expect=200).json()["ok"]
+
+
+def test_a_batch_verify_runs_guards_and_effects_per_item(world):
+    api = world.api
+    pending = [world.item_in("rectifying") for _ in range(2)]
+    for item in pending:
+        api.evidence(item["id"], world.unit)
+        api.act(item["id"], "submit", world.unit, comment="已整改到位")
+    idle = world.item_in("rectifying")
+    ids = [pending[0]["id"], idle["id"], pending[1]["id"]]
+    body = _batch(api, world.sup, "verify", ids).json()
+    assert [r["status"] for r in body["results"]] == [200, 409, 200]
+    assert all(r["item"]["state"] == "verified" for r in body["results"] if r["status"] == 200)
+    assert all(r["item"]["review_pending"] is False for r in body["results"] if "item" in r)
+    assert sorted(_events(api, "item.verified")) == sorted(i["id"] for i in pending)
+    assert api.get(f"/items/{idle['id']}").json()["state"] == "rectifying"
+    for item_id in ids:
+        assert api.get(f"/items/{item_id}/history/verify", expect=200).json()["ok"]
