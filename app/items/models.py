@@ -60,6 +60,12 @@ class Item(SQLModel, table=True):
         Index("ix_item_source_state", "source", "state"),
         Index("ix_item_light_unit", "light", "unit_code"),
         Index("ux_item_external_ref", "external_ref", unique=True),
+        # Every column GET /reports/period reads, by creation time (migration 0013).
+        Index(
+            "ix_item_period",
+            *("created_at", "unit_code", "source", "type", "closed_at", "resolution"),
+            *("due_date", "satisfaction", "duplicate_of", "redo_count", "campaign", "id"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str | None = Field(default=None, unique=True, max_length=32)
