@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -65,6 +65,15 @@ class Item(SQLModel, table=True):
             "ix_item_period",
             *("created_at", "unit_code", "source", "type", "closed_at", "resolution"),
             *("due_date", "satisfaction", "duplicate_of", "redo_count", "campaign", "id"),
+        ),
+        # Open items by level, then due date: the circular (通报), 0013.
+        Index(
+            "ix_item_open_level",
+            "escalation_level",
+            "due_date",
+            "id",
+            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL"),
         ),
     )
     id: int | None = Field(default=None, primary_key=True)

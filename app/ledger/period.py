@@ -265,7 +265,11 @@ def circular(
 ) -> dict:
     """Open items at ``min_level`` or above now, by lead unit (most items first); at
     most ``limit`` items, the highest levels and oldest due dates first (``total``
-    says how many there are, ``truncated`` whether some were left out)."""
+    says how many there are, ``truncated`` whether some were left out).
+
+    Level by level from the highest, each ``ORDER BY due_date, id LIMIT`` what is
+    still wanted: the first entries of a range of ``ix_item_open_level`` rather
+    than a sort of every open item at those levels (there are few levels)."""
     caller = with_unit_codes(session, caller)
     stmt = scoped(
         select(
@@ -280,11 +284,17 @@ def circular(
         caller,
     ).where(Item.closed_at.is_(None), Item.escalation_level >= min_level)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    stmt = stmt.order_by(Item.escalation_level.desc(), Item.due_date, Item.id).limit(limit)
+    top = session.scalar(select(func.max(Item.escalation_level)).where(Item.closed_at.is_(None)))
+    rows: list = []
+    for level in range(top if top is not None else min_level - 1, min_level - 1, -1):
+        if len(rows) >= limit:
+            break
+        at_level = stmt.where(Item.escalation_level == level).order_by(Item.due_date, Item.id)
+        rows += session.execute(at_level.limit(limit - len(rows))).all()
     calendar, day = load_calendar(session), today(session)
     late_by: dict[date, int] = {}
     units: dict[str | None, dict] = {}
-    for row in session.execute(stmt):
+    for row in rows:
         unit = units.setdefault(
             row.unit_code,
             {"unit_code": row.unit_code, "name": row.name or UNASSIGNED_NAME, "items": []},

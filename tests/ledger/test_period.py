@@ -238,3 +238,24 @@ def test_the_period_report_reads_the_covering_index_on_sqlite(api, month, group)
             row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
         )
     assert "COVERING INDEX ix_item_period" in plan, plan
+
+
+def test_a_limited_circular_keeps_the_highest_levels_first(api, month):
+    """The docx lists at most ``LISTED_ITEMS``: the highest level first, then the oldest
+    due date, whatever the levels below hold."""
+    from app.auth.models import Role
+    from app.auth.service import Caller
+    from app.db import unit_of_work
+    from app.ledger.period import circular
+
+    admin = Caller(key_id=None, name="admin", role=Role.admin)
+    with unit_of_work(write=False, engine=api.engine) as session:
+        full = circular(session, admin, min_level=2)
+        one = circular(session, admin, min_level=2, limit=1)
+        empty = circular(session, admin, min_level=2, limit=0)
+    listed = [i for u in full["data"] for i in u["items"]]
+    first = min(listed, key=lambda i: (-i["level"], i["due_date"], i["id"]))
+    assert first["id"] == month["ids"]["a"] and (full["total"], full["truncated"]) == (2, False)
+    assert [i for u in one["data"] for i in u["items"]] == [first]
+    assert (one["total"], one["truncated"]) == (2, True)
+    assert (empty["data"], empty["total"], empty["truncated"]) == ([], 2, True)
