@@ -126,15 +126,20 @@ def _document(heading: str) -> Document:
 
 
 def _table(doc: Document, header: list[str], rows: list[list]) -> None:
-    table = doc.add_table(rows=1, cols=len(header))
+    """A bold header row and ``rows``. The table is made at its full size and each
+    value becomes a run in its cell's (empty) paragraph: ``add_row`` and the
+    ``cell.text`` setter cost about 1 s for a 200-item list."""
+    table = doc.add_table(rows=1 + len(rows), cols=len(header))
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, header, strict=True):
-        cell.text = text
-        for run in cell.paragraphs[0].runs:
-            run.bold = True
-    for values in rows:
-        for cell, value in zip(table.add_row().cells, values, strict=True):
-            cell.text = "" if value is None else str(value)
+        cell.paragraphs[0].add_run(text).bold = True
+    cells = table._tbl.xpath("./w:tr/w:tc")[len(header) :]  # document order, row by row
+    for i, values in enumerate(rows):
+        if len(values) != len(header):
+            raise ValueError(f"row {i} has {len(values)} values for {len(header)} columns")
+        for tc, value in zip(cells[i * len(header) :], values, strict=False):
+            if value is not None and value != "":
+                tc.p_lst[0].add_r().text = str(value)
 
 
 def _save(doc: Document) -> bytes:
