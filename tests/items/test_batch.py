@@ -187,6 +187,8 @@ def test_refused_items_of_a_batch_keep_their_version_history_and_events(world):
     history_before = api.history(found["id"])
     body = _batch(api, world.sup, "urge", [found["id"], ok["id"], 2**31, -1]).json()
     assert [r["status"] for r in body["results"]] == [409, 200, 404, 404]
+    only_missing = _batch(api, world.sup, "urge", [2**31, 10**12]).json()
+    assert [r["status"] for r in only_missing["results"]] == [404, 404]
     assert api.get(f"/items/{found['id']}").json() == before
     assert _event_rows(api, found["id"]) == events_before
     assert api.history(found["id"]) == history_before
