@@ -34,14 +34,14 @@ from app.db import unit_of_work
 from app.deadlines import extensions
 from app.deadlines.ladder import fire_due_steps
 from app.deadlines.store import load_calendar
+from app.demo import data as demo_data
+from app.demo import measures as plans_demo
+from app.demo.plan import ItemPlan, Planner, Step
 from app.items import evidence
 from app.items.models import Item
 from app.items.schemas import ItemCreate, TransitionRequest
 from app.items.service import new_item
 from app.items.transitions import transition
-from app.ledger import demo_data
-from app.ledger.demo_plan import ItemPlan, Planner, Step
-from app.plans import demo as plans_demo
 from app.plans.models import Measure
 from app.settings import get_settings
 from app.units.models import Unit, UnitCreate

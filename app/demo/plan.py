@@ -4,7 +4,7 @@ Each item gets an outcome (closed, closed late, rectifying, overdue at a
 given ladder level, reopened after a look-back, ...) and a timeline of dated
 steps that leads there, measured in workdays on the statutory calendar and
 anchored on today, so that an item planned "12 workdays overdue" is exactly
-that when the demo is loaded. ``app.demo`` plays the steps through the
+that when the demo is loaded. ``app.demo.load`` plays the steps through the
 services in time order.
 """
 
@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.deadlines.calendar import WorkdayCalendar
-from app.ledger import demo_data as d
-from app.plans.demo import plan_measures
+from app.demo import data as d
+from app.demo.measures import plan_measures
 
 PLAN = [  # (source, count, campaign key or None for the joint-supervision projects)
     ("inspection", 512, None),
