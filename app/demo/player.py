@@ -23,7 +23,7 @@ sets them).
 import hashlib
 import heapq
 import os
-import tempfile
+import threading
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -35,11 +35,11 @@ from sqlmodel import Session
 from app.auth.models import Role
 from app.auth.service import Caller
 from app.db import is_postgres
+from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.extensions import public as extension_json
 from app.deadlines.ladder import SYSTEM_ACTOR, fire_due_steps
 from app.deadlines.models import Extension
 from app.deadlines.schedule import note_if_past_due
-from app.deadlines.store import load_calendar
 from app.demo import data
 from app.demo import measures as planned
 from app.demo.plan import ItemPlan, Step
@@ -73,7 +73,7 @@ _INSERT_ITEM = insert(_ITEMS)
 _UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
 _INSERT_EVIDENCE = insert(Evidence.__table__)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-FILE_WRITERS = 4
+FILE_WRITERS = 2
 """Threads writing the evidence files while the year plays (a file system can be slow)."""
 
 
@@ -141,12 +141,17 @@ class Player:
     """Plays every item's steps in time order, with the deadline scan in between."""
 
     def __init__(
-        self, session: Session, clock, units: dict[str, Caller], plans: list[ItemPlan]
+        self,
+        session: Session,
+        clock,
+        cal: WorkdayCalendar,
+        units: dict[str, Caller],
+        plans: list[ItemPlan],
     ) -> None:
         self.session, self.clock, self.units, self.plans = session, clock, units, plans
         self.conn = session.connection()
         self.end = clock.now
-        self.cal = load_calendar(session)
+        self.cal = cal
         self.tz = get_settings().tz
         self.items: dict[int, SimpleNamespace] = {}
         """Plan index -> the item, in memory for the whole year."""
@@ -608,12 +613,12 @@ def _report(plan: ItemPlan, step: Step) -> str:
 
 
 def _store(sha: str, body: bytes) -> None:
-    """The file where ``items.evidence`` keeps it (content-addressed; kept once)."""
+    """The file where ``items.evidence`` keeps it (content-addressed; kept once), written
+    under a temporary name first so an interrupted load leaves no truncated file."""
     target = blob_path(sha)
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    with os.fdopen(fd, "wb") as out:
-        out.write(body)
+    tmp = target.with_name(f".demo-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_bytes(body)
     os.replace(tmp, target)
