@@ -132,8 +132,8 @@ def reserve_ids(session: Session, table, n: int) -> list[int]:
     return list(range(top + 1, top + 1 + n))
 
 
-def _rows(objects, table) -> list[dict]:
-    names = [name for name in table.c.keys() if name != "id" or table.name != "measure_progress"]  # noqa: SIM118
+def _rows(objects, table, *, with_id: bool = True) -> list[dict]:
+    names = [c.name for c in table.c if with_id or c.name != "id"]
     return [{name: getattr(o, name) for name in names} for o in objects]
 
 
@@ -165,7 +165,6 @@ class Player:
         self.scan_at: dict[int, datetime] = {}
         self.check_at: dict[tuple[int, int], datetime] = {}
         self.queue: list = []
-        self.steps = 0
 
         def count(action: str) -> int:
             return sum(1 for p in plans for s in p.steps if s.action == action)
@@ -202,7 +201,6 @@ class Player:
                 continue
             else:
                 self._do(index, self.plans[index], step, at)
-            self.steps += 1
             self._schedule_scan(index, at, order)
 
     def _supervisor(self, plan: ItemPlan) -> Caller:
@@ -579,12 +577,12 @@ class Player:
         if items:
             self.conn.execute(_UPDATE_ITEM, [{"item_id": i.id, **_changes(i)} for i in items])
         measures = [m for ms in self.measures.values() for m in ms]
-        for objects, model in (
-            (self.extensions, Extension),
-            (measures, Measure),
-            (self.progress, MeasureProgress),
+        for objects, model, with_id in (
+            (self.extensions, Extension, True),
+            (measures, Measure, True),  # ids reserved: history and events name them
+            (self.progress, MeasureProgress, False),
         ):
-            rows = _rows(objects, model.__table__)
+            rows = _rows(objects, model.__table__, with_id=with_id)
             if rows:
                 self.conn.execute(insert(model.__table__), rows)
         return {
