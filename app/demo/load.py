@@ -110,12 +110,20 @@ class KeptCalendar(WorkdayCalendar):
     def __init__(self, calendar: WorkdayCalendar) -> None:
         super().__init__(calendar.overrides)
         self._days: dict = {}
+        self._sums: dict = {}
         self._steps: dict = {}
 
     def is_workday(self, d: date) -> bool:
         known = self._days.get(d)
         if known is None:
             known = self._days[d] = super().is_workday(d)
+        return known
+
+    def add_workdays(self, d: date, n: int) -> date:
+        key = (d, n)
+        known = self._sums.get(key)
+        if known is None:
+            known = self._sums[key] = super().add_workdays(d, n)
         return known
 
     def step_fires_at(self, due: date, offset_workdays: int, tz: ZoneInfo) -> datetime:
