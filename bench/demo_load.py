@@ -12,6 +12,7 @@ events, measures, progress reports, evidence, co-units) in one transaction.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -102,6 +103,7 @@ def one_round(backend: str, pg: str | None) -> dict:
             sys.exit(out.stderr)
         return json.loads(out.stdout.strip().splitlines()[-1])
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         if db:
             _drop_pg(pg, db)
 
