@@ -69,7 +69,7 @@ def serve_demo(db: Path) -> tuple[subprocess.Popen, str]:
         RECTIFY_LOG_LEVEL="WARNING",
     )
     if not db.exists():
-        print(f"loading the demo city into {db} (a few minutes) ...", flush=True)
+        print(f"loading the demo city into {db} (seconds) ...", flush=True)
         _rectify("db", "upgrade", env=env)
         _rectify("demo", env=env)
     port = _free_port()

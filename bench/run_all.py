@@ -88,6 +88,20 @@ BENCHES = [
         "one batch of 500 >= 10x the throughput of 500 single requests (issue 14)",
     ),
     (
+        "Demo load",
+        "demo_load.py",
+        [],
+        ["--rounds", "1"],
+        "under 5 s (issue 16), under 3 s (issue 17): bulk inserts, one transaction",
+    ),
+    (
+        "First run: clone to the first /readyz 200",
+        "first_run.py",
+        [],
+        [],
+        "clone-to-ready time printed, phase by phase, beside a bare uvicorn hello-world (issue 17)",
+    ),
+    (
         "Period report (月度调度) at 1M items",
         "period_report.py",
         [],

@@ -4,7 +4,7 @@ Each item gets an outcome (closed, closed late, rectifying, overdue at a
 given ladder level, reopened after a look-back, ...) and a timeline of dated
 steps that leads there, measured in workdays on the statutory calendar and
 anchored on today, so that an item planned "12 workdays overdue" is exactly
-that when the demo is loaded. ``app.demo`` plays the steps through the
+that when the demo is loaded. ``app.demo.load`` plays the steps through the
 services in time order.
 """
 
@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.deadlines.calendar import WorkdayCalendar
-from app.ledger import demo_data as d
-from app.plans.demo import plan_measures
+from app.demo import data as d
+from app.demo.measures import plan_measures
 
 PLAN = [  # (source, count, campaign key or None for the joint-supervision projects)
     ("inspection", 512, None),
@@ -73,6 +73,10 @@ CALLBACKS = {  # 回访 results of the first callback, in percent
     "dissatisfied": 8,
 }
 MERGED_HOTLINE_ORDERS = 5  # 重复件: repeated calls merged into an earlier order
+HOTLINE_OUTCOMES = {  # at least this many orders: every state of the hotline workflow
+    "found": MERGED_HOTLINE_ORDERS + 2,  # new orders, besides the repeats merged away
+    "verified": 2,  # awaiting their callback
+}
 OVERDUE_DAYS = {"overdue_1": (2, 3), "overdue_2": (6, 8), "overdue_3": (12, 25)}
 SEVERITIES = (["low"] * 10) + (["normal"] * 60) + (["high"] * 25) + (["critical"] * 5)
 HISTORY_DAYS = 360
@@ -104,6 +108,24 @@ class ItemPlan:
 def joint_campaigns() -> list[str]:
     """The 100 supervision projects registered by the joint meeting's member units."""
     return [f"联合监督·{topic}（{scope}）" for scope in d.JOINT_SCOPES for topic in d.JOINT_TOPICS]
+
+
+def _cover_hotline_states(specs: list[tuple], outcomes: list[str]) -> None:
+    """Swap outcomes between hotline orders closed on time and other items, so the
+    hotline has its ``HOTLINE_OUTCOMES`` too (the city's totals stay the same; a
+    small city keeps one of each for the other workflow)."""
+    hotline = [i for i, (source, _) in enumerate(specs) if source == "hotline"]
+    for outcome, wanted in HOTLINE_OUTCOMES.items():
+        missing = wanted - sum(1 for i in hotline if outcomes[i] == outcome)
+        donors = [
+            i
+            for i, (source, _) in enumerate(specs)
+            if source != "hotline" and outcomes[i] == outcome
+        ]
+        takers = [i for i in hotline if outcomes[i] == "closed"]
+        swaps = min(missing, len(donors) - 1)  # the other workflow keeps one too
+        for donor, taker in list(zip(donors, takers, strict=False))[: max(swaps, 0)]:
+            outcomes[donor], outcomes[taker] = outcomes[taker], outcomes[donor]
 
 
 class Planner:
@@ -146,6 +168,7 @@ class Planner:
         outcomes = [o for o, n in OUTCOMES.items() for _ in range(self._scaled(n))]
         outcomes += ["closed"] * (len(specs) - len(outcomes))
         self.rng.shuffle(outcomes)
+        _cover_hotline_states(specs, outcomes)
         joint = joint_campaigns()
         plans = []
         for index, ((source, campaign_key), outcome) in enumerate(
@@ -163,7 +186,8 @@ class Planner:
     def _merge_duplicates(self, plans: list[ItemPlan]) -> None:
         """Turn a few new hotline orders into repeated calls merged into an earlier order."""
         hotline = [i for i, p in enumerate(plans) if p.source == "hotline"]
-        repeats = [i for i in hotline if plans[i].outcome == "found"][:MERGED_HOTLINE_ORDERS]
+        new = [i for i in hotline if plans[i].outcome == "found"]
+        repeats = new[: min(MERGED_HOTLINE_ORDERS, len(new) - 1)]  # one at least stays new
         for index in repeats:
             created = plans[index].steps[0]
             earlier = [i for i in hotline if plans[i].steps[0].at < created.at and i not in repeats]

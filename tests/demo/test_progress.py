@@ -1,6 +1,8 @@
-"""``--demo`` says what it is doing while it loads: a line per stage and per tenth."""
+"""``--demo`` says what it is doing while it loads: a line per stage and per quarter, and
+the total time -- a few lines, not one per step."""
 
 import logging
+import re
 
 import pytest
 
@@ -20,5 +22,8 @@ def test_the_demo_logs_its_progress(api, engine, caplog):
     assert lines[0] == "demo: creating the units"
     assert lines[1].startswith("demo: 87 units; playing a year of ")
     percents = [line for line in lines if line.endswith(")") and "%" in line]
-    assert len(percents) >= 5, lines
+    assert [p.split("%")[0] for p in percents] == ["demo: 25", "demo: 50", "demo: 75"], lines
+    assert lines[-2].startswith("demo: wrote 36 items, ") and lines[-2].endswith(" history entries")
     assert lines[-1] == "demo: committing"
+    assert len(lines) == 7
+    assert re.search(r"\) in \d+\.\d s$", summary), summary

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from app.deadlines.calendar import WorkdayCalendar
+from app.demo import data as demo_data
 from app.demo import load_demo
-from app.ledger import demo_data
-from app.ledger.demo_plan import OUTCOMES, Planner, joint_campaigns
+from app.demo.plan import OUTCOMES, Planner, joint_campaigns
 from app.settings import get_settings
 from tests.ledger.conftest import CLOCK, sheet_rows
 

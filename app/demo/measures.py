@@ -1,27 +1,20 @@
 """The demo's rectification plans: inspection and audit findings with measures.
 
 Planned without the database (``plan_measures``, called by the demo planner
-for each item) and played through the measure services (``play``), so the
+for each item) and played by ``app.demo.player`` the way the measure services
+and the deadline scan would have (``plans.service``, ``plans.scan``), so the
 measures, progress reports, history entries and events are what a year of
 use leaves: 2-5 measures per accepted item across the lead and 1-2 co-units,
 some long-term (长期坚持), progress reports over the months, every measure
 settled before the item is submitted for closure, and the open ones of
 items still being rectified overdue where their dates have passed
-(``measure.overdue`` fired by ``check``, which the player runs the way the
-deadline scan would, shortly after each measure's next check).
+(``measure.overdue`` fired by the player's ``check``, run shortly after each
+measure's next check).
 """
 
 import random
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-
-from sqlmodel import Session
-
-from app.auth.service import Caller
-from app.plans import service
-from app.plans.models import Measure, MeasureKind
-from app.plans.scan import check_item
-from app.plans.schemas import MeasureCreate, ProgressCreate
+from datetime import date, timedelta
 
 PLANNED_SOURCES = {"inspection", "audit"}
 ACTIONS = {"measure", "progress", "complete", "check"}
@@ -92,32 +85,3 @@ def plan_measures(
         steps + added,
         key=lambda s: (s.day, _FIRST.get(s.action, 1 if s.action in ACTIONS else 2), order[id(s)]),
     )
-
-
-def play(session: Session, caller: Caller, item_id: int, step, ids: dict[int, int]) -> int:
-    """One planned measure step of the item, through the measure services: the id of
-    the measure it acted on."""
-    fields, n = step.fields, step.fields["n"]
-    if step.action == "measure":
-        body = MeasureCreate(
-            title=fields["title"],
-            kind=MeasureKind(fields["kind"]),
-            unit_code=fields["unit_code"],
-            due_date=fields["due_date"],
-        )
-        ids[n] = service.add_measure(session, caller, item_id, body).id
-    elif step.action == "progress":
-        report = ProgressCreate(comment=PROGRESS[n % len(PROGRESS)], percent=fields["percent"])
-        service.report_progress(session, caller, item_id, ids[n], report)
-    else:
-        service.complete_measure(session, caller, item_id, ids[n], DONE[n % len(DONE)])
-    return ids[n]
-
-
-def next_check(session: Session, measure_id: int) -> datetime | None:
-    return session.get(Measure, measure_id).next_check_at
-
-
-def check(session: Session, item_id: int, measure_id: int, moment: datetime) -> None:
-    """The deadline scan's look at one measure at ``moment``."""
-    check_item(session, item_id, [measure_id], moment)

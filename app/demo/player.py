@@ -1,0 +1,622 @@
+"""Play the planned year in memory, then write its rows in bulk.
+
+The engine's own rules decide every value: transitions run through
+``transitions.apply`` (the machine's guards and effects, deadlines, the
+history entry, the events) and the ladder through ``fire_due_steps``, on item
+objects that live in memory for the whole year, as the bulk import does
+(``app.ledger.bulk``). What the services would have done around them --
+an upload, an extension request and its decision, a measure change, the
+scan's look at a measure -- is done here on the same objects with the same
+functions (``history.note``, ``emit_item_event``, ``refresh_light``,
+``refresh_deadlines``). Nothing is read back from the database: items,
+measures, extensions and progress reports are written once at the end with
+a few multi-row statements, history entries are collected (``history.buffered``)
+and events go through the outbox's queue.
+
+Only what the engine's guards and effects look up themselves is written before
+the end: the items' rows as created (one INSERT before the year starts; the
+final values follow in one executemany UPDATE), evidence rows (the ``has_evidence``
+guard and ``require_new_evidence`` read them) and its co-units (``assign``
+sets them).
+"""
+
+import hashlib
+import heapq
+import os
+import threading
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlmodel import Session
+
+from app.auth.models import Role
+from app.auth.service import Caller
+from app.db import is_postgres
+from app.deadlines.calendar import WorkdayCalendar
+from app.deadlines.extensions import public as extension_json
+from app.deadlines.ladder import SYSTEM_ACTOR, fire_due_steps
+from app.deadlines.models import Extension
+from app.deadlines.schedule import note_if_past_due
+from app.demo import data
+from app.demo import measures as planned
+from app.demo.plan import ItemPlan, Step
+from app.items import history
+from app.items.evidence import blob_path
+from app.items.models import Evidence, Item
+from app.items.schemas import ItemCreate, TransitionRequest
+from app.items.service import (
+    column_values,
+    deadline_dates,
+    emit_item_event,
+    item_number,
+    order_type,
+    refresh_deadlines,
+    workflow_for,
+)
+from app.items.transitions import apply
+from app.plans.lights import overdue_due, refresh_light
+from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
+from app.plans.service import measure_json, progress_json
+from app.settings import get_settings
+from app.workflow.registry import registry
+
+SCAN_DELAY = timedelta(seconds=20)
+"""How long after a deadline step or a measure's check falls due the scan gets to it."""
+UNIT_ACTIONS = {"accept", "submit", "return"}
+EVIDENCE_TYPE = "text/plain; charset=utf-8"
+
+_ITEMS = Item.__table__
+_INSERT_ITEM = insert(_ITEMS)
+_UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
+_INSERT_EVIDENCE = insert(Evidence.__table__)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+FILE_WRITERS = 2
+"""Threads writing the evidence files while the year plays (a file system can be slow)."""
+
+
+def _new_row(model, **required) -> dict:
+    """The column values a new ``model`` row starts with: its fields' defaults.
+
+    The demo's rows are plain objects (``SimpleNamespace``) with these columns:
+    an ORM instance costs more to build and to change than everything else the
+    engine does for it (``app.ledger.bulk`` does the same)."""
+    instance = model(**required)
+    return {name: getattr(instance, name) for name in model.__table__.c.keys()}  # noqa: SIM118
+
+
+_ITEM = _new_row(
+    Item,
+    title="",
+    source="",
+    state="",
+    workflow_name="",
+    workflow_version=0,
+    created_at=_EPOCH,
+    updated_at=_EPOCH,
+)
+_MEASURE = _new_row(
+    Measure,
+    item_id=0,
+    seq=0,
+    title="",
+    unit_code="",
+    kind="",
+    created_at=_EPOCH,
+    updated_at=_EPOCH,
+)
+_EXTENSION = _new_row(
+    Extension,
+    item_id=0,
+    due_date=_EPOCH.date(),
+    reason="",
+    requested_by="",
+    requested_at=_EPOCH,
+)
+
+
+def reserve_ids(session: Session, table, n: int) -> list[int]:
+    """``n`` ids of ``table`` nobody else will take: from its sequence on PostgreSQL;
+    on SQLite the ones after the highest (the write transaction holds the lock)."""
+    if n == 0:
+        return []
+    if is_postgres(session):
+        stmt = text(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+            "FROM generate_series(1, :n)"
+        )
+        return list(session.scalars(stmt, {"n": n}))
+    top = session.scalar(select(func.max(table.c.id))) or 0
+    return list(range(top + 1, top + 1 + n))
+
+
+def _rows(objects, table, *, with_id: bool = True) -> list[dict]:
+    names = [c.name for c in table.c if with_id or c.name != "id"]
+    return [{name: getattr(o, name) for name in names} for o in objects]
+
+
+class Player:
+    """Plays every item's steps in time order, with the deadline scan in between."""
+
+    def __init__(
+        self,
+        session: Session,
+        clock,
+        cal: WorkdayCalendar,
+        units: dict[str, Caller],
+        plans: list[ItemPlan],
+    ) -> None:
+        self.session, self.clock, self.units, self.plans = session, clock, units, plans
+        self.conn = session.connection()
+        self.end = clock.now
+        self.cal = cal
+        self.tz = get_settings().tz
+        self.items: dict[int, SimpleNamespace] = {}
+        """Plan index -> the item, in memory for the whole year."""
+        self.measures: dict[int, list[SimpleNamespace]] = defaultdict(list)
+        """Plan index -> its measures, by seq."""
+        self.progress: list[SimpleNamespace] = []
+        self.extensions: list[SimpleNamespace] = []
+        self.pending_extension: dict[int, SimpleNamespace] = {}
+        self.files: dict[str, Future] = {}
+        self.writers = ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files")
+        self.scan_at: dict[int, datetime] = {}
+        self.check_at: dict[tuple[int, int], datetime] = {}
+        self.queue: list = []
+
+        def count(action: str) -> int:
+            return sum(1 for p in plans for s in p.steps if s.action == action)
+
+        self.item_ids = iter(reserve_ids(session, _ITEMS, len(plans)))
+        self.measure_ids = iter(reserve_ids(session, Measure.__table__, count("measure")))
+        self.extension_ids = iter(reserve_ids(session, Extension.__table__, count("extension")))
+
+    # -- the year ---------------------------------------------------------------------
+
+    def play(self, progress) -> None:
+        """Every step up to now, in time order; ``progress(done, total, at)`` now and then."""
+        order = 0
+        created = []
+        for index, plan in enumerate(self.plans):
+            for step in plan.steps:
+                order += 1
+                heapq.heappush(self.queue, (step.at, order, index, step))
+            created.append((plan.steps[0].at, order - len(plan.steps) + 1, index))
+        self._insert_items(sorted(c for c in created if c[0] < self.end))
+        total, done = order, 0
+        while self.queue:
+            at, order, index, step = heapq.heappop(self.queue)
+            if step is not None and step.action != "check":
+                done += 1
+                progress(done, total, at)
+            if at >= self.end:
+                continue
+            self.clock.now = at
+            if step is None:
+                self._scan(index, at)
+            elif step.action in planned.ACTIONS:  # measures leave the item's deadline be
+                self._measure_step(index, step, at, order)
+                continue
+            else:
+                self._do(index, self.plans[index], step, at)
+            self._schedule_scan(index, at, order)
+
+    def _supervisor(self, plan: ItemPlan) -> Caller:
+        names = data.SUPERVISORS[plan.source]
+        return Caller(0, names[len(plan.title) % len(names)], Role.supervisor)
+
+    def _do(self, index: int, plan: ItemPlan, step: Step, at: datetime) -> None:
+        sup = self._supervisor(plan)
+        if step.action == "create":
+            self._create(self.items[index], sup, at)
+            return
+        item = self.items[index]
+        unit = self.units[step.by or plan.unit]
+        if step.action == "evidence":
+            self._evidence(item, plan, step, unit, at)
+        elif step.action == "extension":
+            self._request_extension(index, item, unit, step.fields["due_date"], at)
+        elif step.action == "decide":
+            self._decide(index, item, sup, step.fields["approve"], at)
+        elif step.action == "merge":
+            self._merge(item, self.items[step.fields["into_index"]], sup)
+        else:
+            self._transition(item, unit if step.action in UNIT_ACTIONS else sup, step)
+
+    def _insert_items(self, created: list[tuple[datetime, int, int]]) -> None:
+        """Every item's row as ``POST /items`` makes it, in the order they are created
+        (``created``: moment, step order, plan index), in one statement: the engine's
+        effects and guards look some of them up (``merge``) or refer to them (evidence,
+        co-units) before the rows get their final values in ``write``."""
+        for at, _order, index in created:
+            self.items[index] = self._new_item(self.plans[index], at)
+        if created:
+            self.conn.execute(_INSERT_ITEM, [column_values(i) for i in self.items.values()])
+
+    def _new_item(self, plan: ItemPlan, at: datetime) -> SimpleNamespace:
+        body = ItemCreate(
+            title=plan.title,
+            description=plan.description,
+            source=plan.source,
+            category=plan.category,
+            severity=plan.severity,
+            campaign=plan.campaign,
+            type=plan.type,
+        )
+        wf = workflow_for(body)
+        item_id = next(self.item_ids)
+        item = SimpleNamespace(**_ITEM)
+        item.__dict__.update(
+            id=item_id,
+            number=item_number(at, item_id),
+            title=body.title,
+            description=body.description,
+            source=body.source.value,
+            category=body.category,
+            severity=body.severity.value,
+            campaign=body.campaign,
+            type=order_type(wf, body),
+            state=wf.initial,
+            workflow_name=wf.name,
+            workflow_version=wf.version,
+            created_at=at,
+            updated_at=at,
+        )
+        item.tags, item.co_unit_codes = list(body.tags), []
+        return item
+
+    def _create(self, item: SimpleNamespace, sup: Caller, at: datetime) -> None:
+        """``POST /items``: the item's first history entry and ``item.created``."""
+        history.append(
+            self.session,
+            item,
+            at=at,
+            actor=sup.actor,
+            action="create",
+            from_state=None,
+            to_state=item.state,
+        )
+        emit_item_event(self.session, "item.created", item, at, actor=sup.identity())
+
+    def _transition(self, item: SimpleNamespace, actor: Caller, step: Step, **extra) -> None:
+        """``POST /items/{id}/transitions`` on the item in memory."""
+        wf = registry.get(item.workflow_name, item.workflow_version)
+        request = TransitionRequest(action=step.action, **step.fields, **extra)
+        fields = request.model_dump(exclude={"action"})
+        apply(self.session, actor, item, wf, wf.action(step.action), fields, self.cal, lead=True)
+
+    def _merge(self, item: SimpleNamespace, original: SimpleNamespace, sup: Caller) -> None:
+        """``merge``: its effect locks and changes the original through the session, so
+        the original's row is brought up to date first and its changes taken back after."""
+        self.conn.execute(_UPDATE_ITEM, {"item_id": original.id, **_changes(original)})
+        self._transition(item, sup, Step(item.created_at.date(), "merge"), into=original.id)
+        loaded = self.session.get(Item, original.id)
+        for name, value in column_values(loaded).items():
+            setattr(original, name, value)
+        self.session.expunge(loaded)
+
+    def _evidence(
+        self, item: SimpleNamespace, plan: ItemPlan, step: Step, unit: Caller, at
+    ) -> None:
+        """An upload (``items.evidence.upload``): the file, its row, a history entry."""
+        body = _report(plan, step).encode()
+        sha = hashlib.sha256(body).hexdigest()
+        if sha not in self.files:
+            self.files[sha] = self.writers.submit(_store, sha, body)
+        row = {
+            "item_id": item.id,
+            "filename": "整改报告.txt",
+            "size": len(body),
+            "sha256": sha,
+            "content_type": EVIDENCE_TYPE,
+            "uploaded_at": at,
+            "uploaded_by": unit.actor,
+        }
+        evidence_id = self.conn.execute(_INSERT_EVIDENCE, row).inserted_primary_key[0]
+        record = {"evidence_id": evidence_id, "filename": row["filename"], "sha256": sha}
+        history.note(
+            self.session,
+            item,
+            at=at,
+            actor=unit.actor,
+            action="evidence",
+            data={**record, "size": len(body)},
+        )
+
+    def _request_extension(self, index: int, item: SimpleNamespace, unit: Caller, due, at) -> None:
+        """``deadlines.extensions.request_extension`` on the item in memory."""
+        if item.state not in ("assigned", "rectifying") or not item.due_date < due:
+            raise ValueError(f"demo plan {index}: no extension possible now")
+        reason = data.COMMENTS["extension"][item.id % 2]
+        ext = SimpleNamespace(**_EXTENSION)
+        ext.__dict__.update(
+            id=next(self.extension_ids),
+            item_id=item.id,
+            due_date=due,
+            previous_due_date=item.due_date,
+            reason=reason,
+            requested_by=unit.actor,
+            requested_at=at,
+        )
+        self.extensions.append(ext)
+        self.pending_extension[index] = ext
+        history.note(
+            self.session,
+            item,
+            at=at,
+            actor=unit.actor,
+            action="extension_requested",
+            comment=reason,
+            data={"extension_id": ext.id, "due_date": due.isoformat()},
+        )
+        json = extension_json(ext)
+        emit_item_event(
+            self.session, "extension.requested", item, at, extension=json, actor=unit.identity()
+        )
+
+    def _decide(self, index: int, item: SimpleNamespace, sup: Caller, approve: bool, at) -> None:
+        """``deadlines.extensions.decide`` on the item in memory."""
+        ext = self.pending_extension.pop(index)
+        comment = data.COMMENTS["decide_yes" if approve else "decide_no"][0]
+        ext.status = "approved" if approve else "rejected"
+        ext.decided_by, ext.decided_at, ext.decision_comment = sup.actor, at, comment
+        record: dict = {"extension_id": ext.id, "due_date": ext.due_date.isoformat()}
+        if approve:
+            wf = registry.get(item.workflow_name, item.workflow_version)
+            note_if_past_due(item, wf, self.tz, at)
+            item.due_date = ext.due_date
+            refresh_deadlines(self.session, item, self.cal, at)
+            item.version += 1
+            item.updated_at = at
+            record.update(deadline_dates(item))
+        history.note(
+            self.session,
+            item,
+            at=at,
+            actor=sup.actor,
+            action="extension_approved" if approve else "extension_rejected",
+            comment=comment,
+            data=record,
+        )
+        json = extension_json(ext)
+        emit_item_event(
+            self.session, "extension.decided", item, at, extension=json, actor=sup.identity()
+        )
+
+    # -- the deadline scan ------------------------------------------------------------
+
+    def _schedule_scan(self, index: int, at: datetime, order: int) -> None:
+        item = self.items.get(index)
+        if item is None or item.next_check_at is None:
+            return
+        when = max(item.next_check_at, at) + SCAN_DELAY
+        if self.scan_at.get(index) == when:
+            return
+        self.scan_at[index] = when
+        heapq.heappush(self.queue, (when, order, index, None))
+
+    def _scan(self, index: int, at: datetime) -> None:
+        item = self.items[index]
+        if self.scan_at.get(index) != at:
+            return
+        if item.next_check_at is None or item.next_check_at > at:
+            return
+        wf = registry.get(item.workflow_name, item.workflow_version)
+        fire_due_steps(self.session, item, wf, self.cal, self.tz, at)
+
+    # -- measures ---------------------------------------------------------------------
+
+    def _measure_step(self, index: int, step: Step, at: datetime, order: int) -> None:
+        """A measure step, or the scan's look at a measure (``check``); then the next look."""
+        item, plan = self.items[index], self.plans[index]
+        if step.action != "check" and _final(item):
+            raise ValueError(f"demo plan {index}: a measure step after the item closed")
+        if step.action == "check":
+            measure = self.measures[index][step.fields["seq"] - 1]
+            self._check(item, index, measure, at)
+        else:
+            unit = self.units[step.by or plan.unit]
+            measure = self._change_measure(item, index, unit, step, at)
+        when = measure.next_check_at
+        key = (index, measure.seq)
+        if when is not None and self.check_at.get(key) != when:
+            self.check_at[key] = when
+            check = Step(step.day, "check", {"seq": measure.seq})
+            heapq.heappush(self.queue, (max(when, at) + SCAN_DELAY, order, index, check))
+
+    def _change_measure(
+        self, item: SimpleNamespace, index: int, unit: Caller, step: Step, at
+    ) -> SimpleNamespace:
+        """``plans.service`` add_measure / report_progress / complete_measure, in memory."""
+        fields, n = step.fields, step.fields["n"]
+        measures = self.measures[index]
+        if step.action == "measure":
+            kind = MeasureKind(fields["kind"])
+            due = fields["due_date"]
+            if kind == MeasureKind.immediate and due is None:
+                due = item.due_date
+            if fields["unit_code"] not in [item.unit_code, *item.co_unit_codes]:
+                raise ValueError(f"demo plan {index}: a measure of a unit not on the item")
+            measure = SimpleNamespace(**_MEASURE)
+            measure.__dict__.update(
+                id=next(self.measure_ids),
+                item_id=item.id,
+                seq=len(measures) + 1,
+                title=fields["title"],
+                unit_code=fields["unit_code"],
+                kind=kind.value,
+                due_date=due,
+                created_at=at,
+                updated_at=at,
+            )
+            refresh_light(measure, self.cal, self.tz, at)
+            measures.append(measure)
+            self._record(
+                item,
+                index,
+                measure,
+                at=at,
+                actor=unit.actor,
+                action="measure_create",
+                event="measure.created",
+                title=measure.title,
+                kind=measure.kind,
+                unit_code=measure.unit_code,
+                due_date=due and due.isoformat(),
+            )
+            return measure
+        measure = measures[n]
+        if step.action == "progress":
+            comment = planned.PROGRESS[n % len(planned.PROGRESS)]
+            report = SimpleNamespace(
+                measure_id=measure.id,
+                at=at,
+                actor=unit.actor,
+                comment=comment,
+                percent=fields["percent"],
+            )
+            self.progress.append(report)
+            measure.latest_progress = progress_json(report)
+            measure.updated_at = at
+            self._record(
+                item,
+                index,
+                measure,
+                at=at,
+                actor=unit.actor,
+                action="measure_progress",
+                event="measure.progress",
+                comment=comment,
+                progress=measure.latest_progress,
+            )
+            return measure
+        long_term = measure.kind == MeasureKind.long_term
+        measure.status = (MeasureStatus.ongoing if long_term else MeasureStatus.done).value
+        measure.completed_at = measure.updated_at = at
+        refresh_light(measure, self.cal, self.tz, at)
+        self._record(
+            item,
+            index,
+            measure,
+            at=at,
+            actor=unit.actor,
+            action="measure_complete",
+            event="measure.completed",
+            comment=planned.DONE[n % len(planned.DONE)],
+            status=measure.status,
+        )
+        return measure
+
+    def _check(
+        self, item: SimpleNamespace, index: int, measure: SimpleNamespace, at: datetime
+    ) -> None:
+        """The scan's look at one measure (``plans.scan.check_item``)."""
+        if measure.next_check_at is None or measure.next_check_at > at:
+            return
+        if item.closed_at is not None:  # a closed item's measures are no longer chased
+            measure.light, measure.next_check_at = "none", None
+            return
+        notify = overdue_due(measure, at, self.cal, self.tz)
+        if notify:
+            measure.overdue_notified = measure.due_date
+        refresh_light(measure, self.cal, self.tz, at)
+        if notify:
+            self._record(
+                item,
+                index,
+                measure,
+                at=at,
+                actor=SYSTEM_ACTOR,
+                action="measure_overdue",
+                event="measure.overdue",
+                due_date=measure.due_date.isoformat(),
+            )
+
+    def _record(
+        self,
+        item: SimpleNamespace,
+        index: int,
+        measure: SimpleNamespace,
+        *,
+        at,
+        actor,
+        action,
+        event,
+        comment=None,
+        **record,
+    ) -> None:
+        """``plans.service.record``: counts, version, history entry, event."""
+        counts = {"open": 0, "done": 0, "ongoing": 0}
+        overdue = 0
+        for m in self.measures[index]:
+            counts[m.status] += 1
+            overdue += m.status == MeasureStatus.open and m.light == "red"
+        item.measures_total = sum(counts.values())
+        item.measures_open = counts["open"]
+        item.measures_done = counts["done"]
+        item.measures_ongoing = counts["ongoing"]
+        item.measures_overdue = overdue
+        item.version += 1
+        item.updated_at = at
+        entry = {"measure_id": measure.id, "seq": measure.seq, **record}
+        history.note(
+            self.session, item, at=at, actor=actor, action=action, comment=comment, data=entry
+        )
+        emit_item_event(self.session, event, item, at, measure=measure_json(measure), **record)
+
+    # -- the rows ---------------------------------------------------------------------
+
+    def write(self) -> dict[str, int]:
+        """Every row not written yet, a few statements per table: their counts."""
+        self.writers.shutdown()
+        for written in self.files.values():
+            written.result()  # a file that could not be written fails the load
+        items = list(self.items.values())
+        if items:
+            self.conn.execute(_UPDATE_ITEM, [{"item_id": i.id, **_changes(i)} for i in items])
+        measures = [m for ms in self.measures.values() for m in ms]
+        for objects, model, with_id in (
+            (self.extensions, Extension, True),
+            (measures, Measure, True),  # ids reserved: history and events name them
+            (self.progress, MeasureProgress, False),
+        ):
+            rows = _rows(objects, model.__table__, with_id=with_id)
+            if rows:
+                self.conn.execute(insert(model.__table__), rows)
+        return {
+            "items": len(items),
+            "measures": len(measures),
+            "progress reports": len(self.progress),
+            "extensions": len(self.extensions),
+        }
+
+
+def _changes(item: SimpleNamespace) -> dict:
+    values = column_values(item)
+    values.pop("id")
+    return values
+
+
+def _final(item: SimpleNamespace) -> bool:
+    return registry.get(item.workflow_name, item.workflow_version).state(item.state).final
+
+
+def _report(plan: ItemPlan, step: Step) -> str:
+    return (
+        f"整改报告\n\n问题：{plan.title}\n责任单位：{plan.unit}\n"
+        f"整改措施：{data.COMMENTS['submit'][0]}\n报送日期：{step.day.isoformat()}\n"
+    )
+
+
+def _store(sha: str, body: bytes) -> None:
+    """The file where ``items.evidence`` keeps it (content-addressed; kept once), written
+    under a temporary name first so an interrupted load leaves no truncated file."""
+    target = blob_path(sha)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".demo-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_bytes(body)
+    os.replace(tmp, target)
