@@ -33,6 +33,7 @@ from app.units.router import router as units_router
 from app.webhooks.router import router as webhooks_router
 from app.workflow.registry import registry
 from app.workflow.router import router as workflows_router
+from app.writers import turns_for
 
 log = logging.getLogger("rectify")
 
@@ -109,6 +110,7 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     app.state.engine = engine or get_engine()
+    app.state.write_turns = turns_for(app.state.engine)
     install_error_handlers(app)
 
     # Plain ASGI middleware: Starlette's @app.middleware("http") (BaseHTTPMiddleware)

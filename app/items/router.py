@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import metrics
 from app.auth.models import Role
+from app.auth.service import Caller
 from app.deadlines import extensions
 from app.deps import (
     AdminDep,
@@ -43,6 +44,7 @@ from app.items.schemas import (
     to_public,
 )
 from app.links import location
+from app.writers import write_turn
 
 router = APIRouter(prefix="/items", tags=["items"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -158,14 +160,14 @@ async def batch(request: Request, token: BearerDep):
     result (``status`` 200 and the item, or the problem a single request would get)."""
     raw = await request.body()
 
-    def work() -> tuple[str, dict]:
-        caller = get_caller_outside_transaction(token, request)
-        body = parse_body(BatchRequest, raw)
-        return body.action, run_batch(request.app.state.engine, caller, body)
+    def prepare() -> tuple[Caller, BatchRequest]:
+        return get_caller_outside_transaction(token, request), parse_body(BatchRequest, raw)
 
-    action, result = await run_in_threadpool(work)
+    caller, body = await run_in_threadpool(prepare)
+    async with write_turn(request):
+        result = await run_in_threadpool(run_batch, request.app.state.engine, caller, body)
     if result["succeeded"]:
-        metrics.TRANSITIONS.labels(action).inc(result["succeeded"])
+        metrics.TRANSITIONS.labels(body.action).inc(result["succeeded"])
     return JSONResponse(result)
 
 
