@@ -23,6 +23,7 @@ from app.deps import (
     parse_body,
     require,
 )
+from app.errors import problems
 from app.items import evidence as evidence_service
 from app.items import history, service, transitions
 from app.items.batch import BatchRequest, run_batch
@@ -61,7 +62,7 @@ def _item_response(item, status: int = 200) -> JSONResponse:
     )
 
 
-@router.post("", status_code=201, response_model=ItemPublic)
+@router.post("", status_code=201, response_model=ItemPublic, responses=problems(409))
 def create_item(
     body: ItemCreate,
     session: SessionDep,
@@ -127,6 +128,7 @@ def list_actions(item_id: Id, session: SessionDep, caller: CallerDep, lang: str 
     "/{item_id:int}/transitions",
     response_model=ItemPublic,
     openapi_extra=body_doc(TransitionRequest),
+    responses=problems(409),
 )
 async def transition(item_id: Id, request: Request, token: BearerDep, if_match: IfMatch = None):
     raw = await request.body()
@@ -171,7 +173,7 @@ async def batch(request: Request, token: BearerDep):
     return JSONResponse(result)
 
 
-@router.post("/{item_id:int}/merge", response_model=ItemPublic)
+@router.post("/{item_id:int}/merge", response_model=ItemPublic, responses=problems(409))
 def merge_item(
     item_id: Id,
     body: MergeRequest,
@@ -211,7 +213,12 @@ def verify_all_history(session: SessionDep, _admin: AdminDep):
     return history.verify_all(session)
 
 
-@router.post("/{item_id:int}/evidence", status_code=201, response_model=EvidencePublic)
+@router.post(
+    "/{item_id:int}/evidence",
+    status_code=201,
+    response_model=EvidencePublic,
+    responses=problems(409),
+)
 def upload_evidence(
     item_id: Id,
     session: SessionDep,

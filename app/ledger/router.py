@@ -35,7 +35,7 @@ from app.auth.service import Caller, with_unit_codes
 from app.clock import now, today
 from app.db import unit_of_work
 from app.deps import CallerDep, SessionDep, get_caller_outside_transaction
-from app.errors import BadRequest, Forbidden, PayloadTooLarge
+from app.errors import BadRequest, Forbidden, PayloadTooLarge, problems
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
 from app.ledger import documents, export, importer, period, reports
@@ -122,7 +122,7 @@ class Lang(StrEnum):
     en = "en"
 
 
-@router.post("/items/import")
+@router.post("/items/import", responses=problems(409))
 async def import_items(
     request: Request,
     caller: Annotated[Caller, Depends(_editor_outside_transaction)],
