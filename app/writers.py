@@ -63,10 +63,6 @@ class WriteTurns:
             semaphore = self._by_loop[loop] = anyio.Semaphore(self.capacity, fast_acquire=True)
         return semaphore
 
-    def waiting(self) -> int:
-        """Requests waiting for a turn on the running loop now."""
-        return self._semaphore().statistics().tasks_waiting
-
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         semaphore = self._semaphore()
