@@ -6,6 +6,7 @@ The Swagger UI (Apache-2.0) and ReDoc (MIT) builds come from the
 that package installs, it does not copy them.
 """
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from importlib.resources import files
@@ -416,4 +417,14 @@ def finish_document(schema: dict, routes: Sequence[BaseRoute] = ()) -> dict:
                 if status == "201":
                     response.setdefault("headers", {}).update(LOCATION_HEADER)
     _binary_uploads(schema.get("components", {}).get("schemas", {}))
+    _drop_unused_validation_schemas(schema)
     return schema
+
+
+def _drop_unused_validation_schemas(schema: dict) -> None:
+    """FastAPI's ``HTTPValidationError`` (its 422 for parameters, replaced above by
+    the 400/404 this service answers) once nothing refers to it any more."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{name}" not in json.dumps(schema):
+            schemas.pop(name, None)
