@@ -11,16 +11,24 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import DateTime, Engine, create_engine, event, make_url, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 from app.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 120_000
-"""How long a SQLite writer waits for the file's write lock. The ledger import
-parses and checks before its write transaction opens, so the lock is held
-only while rows are written; other writers wait for it rather than fail."""
+"""How long a SQLite writer waits for the file's write lock. Write requests wait
+for their turn on the event loop first (``app.writers``), so within one server
+process this is left for the writers outside that queue: the embedded worker's
+jobs, another process, the CLI. The ledger import parses and checks before its
+write transaction opens, so the lock is held only while rows are written."""
+SQLITE_POOL_SIZE = 10
+SQLITE_MAX_OVERFLOW = 54
+"""A SQLite connection is an open file: cheap. The pool is sized so that it is never
+what a request waits for -- every worker thread (AnyIO's 40, the worker's
+executor) can hold one, plus streamed exports holding theirs between chunks --
+and write requests hold one only with their turn."""
 
 WRITE = "rectify_write"
 MAX_ID = 2**31 - 1
@@ -51,7 +59,13 @@ class UTCDateTime(TypeDecorator):
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_file = make_url(url).database not in (None, "", ":memory:")
+        pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_MAX_OVERFLOW}
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **(pool if in_file else {}),
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):

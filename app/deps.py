@@ -13,15 +13,19 @@ from app.auth.models import Role
 from app.auth.service import Caller, authenticate
 from app.db import MAX_ID, unit_of_work
 from app.errors import BadRequest, Forbidden, Unauthorized
+from app.writers import READ_METHODS, write_turn, write_turn_dependency
 
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 Id = Annotated[int, Path(ge=0, le=MAX_ID)]
 """A numeric id in a path: out of the database's range is 404, like any unknown id."""
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def get_session(
+    request: Request, _turn: Annotated[None, Depends(write_turn_dependency, scope="function")]
+) -> Iterator[Session]:
+    """The request's unit of work; a write one on SQLite only once the request has its
+    turn (``app.writers``), which it keeps until after the commit."""
     engine = request.app.state.engine
     with unit_of_work(write=request.method not in READ_METHODS, engine=engine) as session:
         yield session
@@ -95,14 +99,15 @@ async def in_unit_of_work(request: Request, token: str, work: Callable[[Session,
     parses its body itself (``parse_body``), so an unknown token is 401 before
     anything about the body is said, as with the dependencies. The caller's
     statement also reads the calendar overrides, which a transition needs: one
-    round trip fewer.
+    round trip fewer. On SQLite it first waits for its write turn (``app.writers``).
     """
 
     def run() -> T:
         with unit_of_work(write=True, engine=request.app.state.engine) as session:
             return work(session, _caller(session, token, with_calendar=True))
 
-    return await run_in_threadpool(run)
+    async with write_turn(request):
+        return await run_in_threadpool(run)
 
 
 def parse_body(model: type[M], raw: bytes) -> M:

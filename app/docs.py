@@ -6,21 +6,27 @@ The Swagger UI (Apache-2.0) and ReDoc (MIT) builds come from the
 that package installs, it does not copy them.
 """
 
+import json
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute
 
+from app.deps import bearer_token, get_caller, get_session
+from app.errors import PROBLEM, PROBLEM_RESPONSES, FieldError, Problem
 from app.links import API_PREFIX
 
 ASSETS = "/docs-assets"
@@ -182,6 +188,8 @@ def _json(model: type[BaseModel]) -> dict:
 
 
 MODELS: tuple[type[BaseModel], ...] = (
+    FieldError,
+    Problem,
     Extension,
     ExtensionList,
     ImportError_,
@@ -245,7 +253,10 @@ RESPONSES: dict[str, dict[str, dict]] = {
         }
     },
     "tick": {"200": {"description": "One scan", "content": _json(ScanResult)}},
-    "readyz": {"200": {"description": "Ready", "content": _json(Readiness)}},
+    "readyz": {
+        "200": {"description": "Ready", "content": _json(Readiness)},
+        "503": {"description": "Not ready (the detail says why)", "content": _json(Readiness)},
+    },
     "get_item": {"304": {"description": "Not modified: If-None-Match names the current ETag"}},
 }
 
@@ -307,9 +318,76 @@ def _is_item(response: dict) -> bool:
     return schema.get("$ref", "").endswith("/ItemPublic")
 
 
-def finish_document(schema: dict) -> dict:
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
+
+
+def problem_statuses(route: APIRoute) -> set[int]:
+    """The error statuses ``route`` can answer, derived from what it takes:
+
+    - a bearer token (``deps.bearer_token``): 401, 403 (role, unit scope, a person's
+      token without a role) and 503 (the token is checked in the database);
+    - a database session: 503; a path parameter (an id, a code, a date): 404;
+    - query parameters, a body, or a GET through ``deps.get_caller`` (which refuses
+      unknown query parameters): 400; a body: 413 and 422;
+    - an ``If-Match`` header: 412;
+
+    plus what the route declares itself (``errors.problems``: a state or duplicate
+    409, a 404 without a path id)."""
+    dependants = list(_dependants(route.dependant))
+    calls = {d.call for d in dependants if d.call is not None}
+    body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
+    headers = {p.alias.lower() for d in dependants for p in d.header_params}
+    found: set[int] = set()
+    if bearer_token in calls:
+        found |= {401, 403, 503}
+    if get_session in calls:
+        found.add(503)
+    if any(d.path_params for d in dependants):
+        found.add(404)
+    if body or any(d.query_params for d in dependants):
+        found.add(400)
+    if get_caller in calls and "GET" in route.methods:
+        found.add(400)
+    if body:
+        found |= {413, 422}
+    if "if-match" in headers:
+        found.add(412)
+    declared = {int(status) for status in route.responses if str(status).isdigit()}
+    return found | {status for status in declared if status >= 400}
+
+
+def _routes_by_operation(routes: Sequence[BaseRoute]) -> dict[str, APIRoute]:
+    found = {}
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            found[operation_id(route)] = route
+    return found
+
+
+def _document_problems(operation: dict, statuses: set[int]) -> None:
+    """Make the operation's error responses exactly ``statuses`` (FastAPI's own
+    "422 Validation Error" included: query and path errors are 400 and 404 here)."""
+    responses = operation.setdefault("responses", {})
+    for status in [s for s in responses if s.isdigit() and int(s) >= 400]:
+        if int(status) not in statuses:
+            del responses[status]
+    for status in sorted(statuses):
+        doc = PROBLEM_RESPONSES[status]
+        responses[str(status)] = {
+            "description": doc["description"],
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+
+
+def finish_document(schema: dict, routes: Sequence[BaseRoute] = ()) -> dict:
     """Declare the bearer scheme, the bodies endpoints build themselves, the ETag and
-    Location headers, binary uploads; check the operation ids are unique."""
+    Location headers, binary uploads, each operation's error statuses
+    (``problem_statuses`` of its route); check the operation ids are unique."""
+    by_operation = _routes_by_operation(routes)
     components = schema.setdefault("components", {})
     components["securitySchemes"] = BEARER
     for model in MODELS:
@@ -326,6 +404,9 @@ def finish_document(schema: dict) -> dict:
             if path.startswith(API_PREFIX):
                 operation["security"] = [{"bearer": []}]
             responses = operation.setdefault("responses", {})
+            route = by_operation.get(op_id)
+            if route is not None:
+                _document_problems(operation, problem_statuses(route))
             for status, documented in RESPONSES.get(op_id, {}).items():
                 responses.setdefault(status, {}).update(documented)
             if "201" in responses and "200" in responses and op_id != "import_items":
@@ -336,4 +417,14 @@ def finish_document(schema: dict) -> dict:
                 if status == "201":
                     response.setdefault("headers", {}).update(LOCATION_HEADER)
     _binary_uploads(schema.get("components", {}).get("schemas", {}))
+    _drop_unused_validation_schemas(schema)
     return schema
+
+
+def _drop_unused_validation_schemas(schema: dict) -> None:
+    """FastAPI's ``HTTPValidationError`` (its 422 for parameters, replaced above by
+    the 400/404 this service answers) once nothing refers to it any more."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{name}" not in json.dumps(schema):
+            schemas.pop(name, None)

@@ -53,6 +53,15 @@ PROBLEM_RESPONSES: dict[int | str, dict] = {
     503: _problem_doc("The database is unreachable; retry after Retry-After seconds"),
 }
 
+
+
+def problems(*statuses: int) -> dict[int | str, dict]:
+    """``responses=`` for a route that can answer ``statuses`` beyond what ``app.docs``
+    derives from its parameters and dependencies (a 409 of a state or a unique key,
+    a 404 without a path id)."""
+    return {status: PROBLEM_RESPONSES[status] for status in statuses}
+
+
 OUTAGE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 """What SQLAlchemy raises when the database cannot be reached (down, restarting,
 connections cut, pool exhausted; on SQLite a lock held past the busy timeout)."""

@@ -18,7 +18,7 @@ from app.deadlines.escalation_router import router as escalation_router
 from app.deadlines.router import router as deadlines_router
 from app.deps import BODY_SCHEMAS
 from app.docs import finish_document, install_docs, operation_id
-from app.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.guard import Guard
 from app.items.anchor import history_key
@@ -33,6 +33,7 @@ from app.units.router import router as units_router
 from app.webhooks.router import router as webhooks_router
 from app.workflow.registry import registry
 from app.workflow.router import router as workflows_router
+from app.writers import turns_for
 
 log = logging.getLogger("rectify")
 
@@ -109,6 +110,7 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     app.state.engine = engine or get_engine()
+    app.state.write_turns = turns_for(app.state.engine)
     install_error_handlers(app)
 
     # Plain ASGI middleware: Starlette's @app.middleware("http") (BaseHTTPMiddleware)
@@ -129,7 +131,7 @@ def create_app(
         events_router,
         webhooks_router,
     ):
-        app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops_router)
     app.include_router(metrics.router)
     install_docs(app)
@@ -163,7 +165,7 @@ def _document_parsed_bodies(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = build()
             schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_SCHEMAS)
-            finish_document(schema)
+            finish_document(schema, app.routes)
         return app.openapi_schema
 
     app.openapi = openapi

@@ -4,6 +4,7 @@ from pydantic import BaseModel
 from app.auth import service
 from app.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me
 from app.deps import AdminDep, CallerDep, Id, SessionDep
+from app.errors import problems
 from app.links import location
 
 router = APIRouter(tags=["auth"])
@@ -41,7 +42,7 @@ def get_key(key_id: Id, session: SessionDep, _admin: AdminDep):
     return ApiKeyPublic.model_validate(service.get_key(session, key_id), from_attributes=True)
 
 
-@router.delete("/keys/{key_id}", status_code=204)
+@router.delete("/keys/{key_id}", status_code=204, responses=problems(409))
 def revoke_key(key_id: Id, session: SessionDep, _admin: AdminDep):
     service.revoke_key(session, key_id)
     return Response(status_code=204)

@@ -12,6 +12,7 @@ from app.auth.models import Role
 from app.deadlines import escalation, extensions
 from app.deadlines.scan import run_scan
 from app.deps import CallerDep, Id, SessionDep, StandaloneAdminDep, require
+from app.errors import problems
 from app.items.schemas import ItemPage, to_public
 from app.links import location
 
@@ -33,7 +34,7 @@ class EscalateRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=5000)
 
 
-@router.post("/items/{item_id:int}/extensions", status_code=201)
+@router.post("/items/{item_id:int}/extensions", status_code=201, responses=problems(409))
 def request_extension(
     item_id: Id, body: ExtensionRequest, session: SessionDep, caller: CallerDep, response: Response
 ):
@@ -49,7 +50,7 @@ def list_extensions(item_id: Id, session: SessionDep, caller: CallerDep):
     }
 
 
-@router.post("/items/{item_id:int}/extensions/{ext_id:int}/approve")
+@router.post("/items/{item_id:int}/extensions/{ext_id:int}/approve", responses=problems(409))
 def approve_extension(
     item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep, body: Decision | None = None
 ):
@@ -57,7 +58,7 @@ def approve_extension(
     return extensions.public(extensions.decide(session, caller, item_id, ext_id, True, comment))
 
 
-@router.post("/items/{item_id:int}/extensions/{ext_id:int}/reject")
+@router.post("/items/{item_id:int}/extensions/{ext_id:int}/reject", responses=problems(409))
 def reject_extension(
     item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep, body: Decision | None = None
 ):
@@ -65,7 +66,7 @@ def reject_extension(
     return extensions.public(extensions.decide(session, caller, item_id, ext_id, False, comment))
 
 
-@router.post("/admin/items/{item_id:int}/escalate")
+@router.post("/admin/items/{item_id:int}/escalate", responses=problems(409))
 def escalate(
     item_id: Id, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
 ):

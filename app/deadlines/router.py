@@ -11,7 +11,7 @@ from app.clock import TestClock, now
 from app.deadlines import years
 from app.deadlines.store import CalendarOverride, forget_calendar, load_calendar
 from app.deps import AdminDep, CallerDep, SessionDep
-from app.errors import BadRequest, NotFound
+from app.errors import BadRequest, NotFound, problems
 from app.settings import get_settings
 
 router = APIRouter(tags=["calendar"])
@@ -81,13 +81,13 @@ def _require_test_clock() -> None:
         raise NotFound("The test clock is off (set RECTIFY_TEST_CLOCK=1).")
 
 
-@router.get("/admin/clock", response_model=ClockAnswer)
+@router.get("/admin/clock", response_model=ClockAnswer, responses=problems(404))
 def get_clock(session: SessionDep, _admin: AdminDep):
     _require_test_clock()
     return ClockAnswer(now=now(session), frozen=session.get(TestClock, 1) is not None)
 
 
-@router.put("/admin/clock", response_model=ClockAnswer)
+@router.put("/admin/clock", response_model=ClockAnswer, responses=problems(404))
 def set_clock(body: ClockBody, session: SessionDep, _admin: AdminDep):
     _require_test_clock()
     row = session.get(TestClock, 1) or TestClock(id=1, now=body.now)
@@ -97,7 +97,7 @@ def set_clock(body: ClockBody, session: SessionDep, _admin: AdminDep):
     return ClockAnswer(now=row.now, frozen=True)
 
 
-@router.delete("/admin/clock", status_code=204)
+@router.delete("/admin/clock", status_code=204, responses=problems(404))
 def reset_clock(session: SessionDep, _admin: AdminDep):
     _require_test_clock()
     row = session.get(TestClock, 1)

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import metrics
 from app.auth.models import Role
+from app.auth.service import Caller
 from app.deadlines import extensions
 from app.deps import (
     AdminDep,
@@ -22,6 +23,7 @@ from app.deps import (
     parse_body,
     require,
 )
+from app.errors import problems
 from app.items import evidence as evidence_service
 from app.items import history, service, transitions
 from app.items.batch import BatchRequest, run_batch
@@ -43,6 +45,7 @@ from app.items.schemas import (
     to_public,
 )
 from app.links import location
+from app.writers import write_turn
 
 router = APIRouter(prefix="/items", tags=["items"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -59,7 +62,7 @@ def _item_response(item, status: int = 200) -> JSONResponse:
     )
 
 
-@router.post("", status_code=201, response_model=ItemPublic)
+@router.post("", status_code=201, response_model=ItemPublic, responses=problems(409))
 def create_item(
     body: ItemCreate,
     session: SessionDep,
@@ -125,6 +128,7 @@ def list_actions(item_id: Id, session: SessionDep, caller: CallerDep, lang: str 
     "/{item_id:int}/transitions",
     response_model=ItemPublic,
     openapi_extra=body_doc(TransitionRequest),
+    responses=problems(409),
 )
 async def transition(item_id: Id, request: Request, token: BearerDep, if_match: IfMatch = None):
     raw = await request.body()
@@ -158,18 +162,18 @@ async def batch(request: Request, token: BearerDep):
     result (``status`` 200 and the item, or the problem a single request would get)."""
     raw = await request.body()
 
-    def work() -> tuple[str, dict]:
-        caller = get_caller_outside_transaction(token, request)
-        body = parse_body(BatchRequest, raw)
-        return body.action, run_batch(request.app.state.engine, caller, body)
+    def prepare() -> tuple[Caller, BatchRequest]:
+        return get_caller_outside_transaction(token, request), parse_body(BatchRequest, raw)
 
-    action, result = await run_in_threadpool(work)
+    caller, body = await run_in_threadpool(prepare)
+    async with write_turn(request):
+        result = await run_in_threadpool(run_batch, request.app.state.engine, caller, body)
     if result["succeeded"]:
-        metrics.TRANSITIONS.labels(action).inc(result["succeeded"])
+        metrics.TRANSITIONS.labels(body.action).inc(result["succeeded"])
     return JSONResponse(result)
 
 
-@router.post("/{item_id:int}/merge", response_model=ItemPublic)
+@router.post("/{item_id:int}/merge", response_model=ItemPublic, responses=problems(409))
 def merge_item(
     item_id: Id,
     body: MergeRequest,
@@ -209,7 +213,12 @@ def verify_all_history(session: SessionDep, _admin: AdminDep):
     return history.verify_all(session)
 
 
-@router.post("/{item_id:int}/evidence", status_code=201, response_model=EvidencePublic)
+@router.post(
+    "/{item_id:int}/evidence",
+    status_code=201,
+    response_model=EvidencePublic,
+    responses=problems(409),
+)
 def upload_evidence(
     item_id: Id,
     session: SessionDep,

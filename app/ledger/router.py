@@ -28,19 +28,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
 from app.clock import now, today
 from app.db import unit_of_work
 from app.deps import CallerDep, SessionDep, get_caller_outside_transaction
-from app.errors import BadRequest, Forbidden, PayloadTooLarge
+from app.errors import BadRequest, Forbidden, PayloadTooLarge, problems
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
 from app.ledger import documents, export, importer, period, reports
 from app.links import location
 from app.settings import get_settings
 from app.units.models import Unit
+from app.writers import write_turn
 
 router = APIRouter(tags=["ledger"])
 CHUNK = 1 << 20
@@ -120,8 +122,8 @@ class Lang(StrEnum):
     en = "en"
 
 
-@router.post("/items/import")
-def import_items(
+@router.post("/items/import", responses=problems(409))
+async def import_items(
     request: Request,
     caller: Annotated[Caller, Depends(_editor_outside_transaction)],
     file: Annotated[UploadFile, File(description="the ledger, .xlsx or .csv")],
@@ -135,7 +137,8 @@ def import_items(
     English with ``lang=en``.
 
     The file is parsed and every row checked before the write transaction
-    opens, so other writers wait only while the rows are written."""
+    opens (and, on SQLite, before the request queues for its write turn:
+    ``app.writers``), so other writers wait only while the rows are written."""
     options = importer.Options(
         mode=mode,
         lang=lang.value,
@@ -143,13 +146,21 @@ def import_items(
         dry_run=dry_run,
     )
     engine = request.app.state.engine
-    ledger = importer.parse(_read_upload(file), file.filename)
-    with unit_of_work(write=False, engine=engine) as session:
-        planned = importer.check(session, ledger, options)
+
+    def parse_and_check() -> importer.Plan:
+        ledger = importer.parse(_read_upload(file), file.filename)
+        with unit_of_work(write=False, engine=engine) as session:
+            return importer.check(session, ledger, options)
+
+    def write(planned: importer.Plan) -> dict:
+        with unit_of_work(write=True, engine=engine) as session:
+            return importer.write(session, caller, planned, options)
+
+    planned = await run_in_threadpool(parse_and_check)
     if dry_run:
         return JSONResponse(importer.dry_run_answer(planned, options), status_code=200)
-    with unit_of_work(write=True, engine=engine) as session:
-        result = importer.write(session, caller, planned, options)
+    async with write_turn(request):
+        result = await run_in_threadpool(write, planned)
     return JSONResponse(result, status_code=201, headers=location("/items"))
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.deps import CallerDep, Id, SessionDep
+from app.errors import problems
 from app.plans import service
 from app.plans.schemas import (
     MeasureComment,
@@ -23,7 +24,7 @@ def _public(m) -> MeasurePublic:
     return MeasurePublic.model_validate(m, from_attributes=True)
 
 
-@router.post("", status_code=201, response_model=MeasurePublic)
+@router.post("", status_code=201, response_model=MeasurePublic, responses=problems(409))
 def create_measure(item_id: Id, body: MeasureCreate, session: SessionDep, caller: CallerDep):
     """Add a measure (supervisor, or the lead unit while the item is assigned or
     rectifying); ``unit_code`` defaults to the lead unit."""
@@ -40,7 +41,7 @@ def list_measures(item_id: Id, session: SessionDep, caller: CallerDep):
     return MeasureList(data=[_public(m) for m in service.list_measures(session, caller, item_id)])
 
 
-@router.patch("/{measure_id:int}", response_model=MeasurePublic)
+@router.patch("/{measure_id:int}", response_model=MeasurePublic, responses=problems(409))
 def update_measure(
     item_id: Id, measure_id: Id, body: MeasureUpdate, session: SessionDep, caller: CallerDep
 ):
@@ -48,7 +49,12 @@ def update_measure(
     return _public(service.update_measure(session, caller, item_id, measure_id, body))
 
 
-@router.post("/{measure_id:int}/progress", status_code=201, response_model=ProgressPublic)
+@router.post(
+    "/{measure_id:int}/progress",
+    status_code=201,
+    response_model=ProgressPublic,
+    responses=problems(409),
+)
 def report_progress(
     item_id: Id, measure_id: Id, body: ProgressCreate, session: SessionDep, caller: CallerDep
 ):
@@ -67,7 +73,7 @@ def list_progress(item_id: Id, measure_id: Id, session: SessionDep, caller: Call
     return ProgressList(data=[ProgressPublic.model_validate(p, from_attributes=True) for p in rows])
 
 
-@router.post("/{measure_id:int}/complete", response_model=MeasurePublic)
+@router.post("/{measure_id:int}/complete", response_model=MeasurePublic, responses=problems(409))
 def complete_measure(
     item_id: Id, measure_id: Id, body: MeasureComment, session: SessionDep, caller: CallerDep
 ):
@@ -75,7 +81,7 @@ def complete_measure(
     return _public(service.complete_measure(session, caller, item_id, measure_id, body.comment))
 
 
-@router.post("/{measure_id:int}/reopen", response_model=MeasurePublic)
+@router.post("/{measure_id:int}/reopen", response_model=MeasurePublic, responses=problems(409))
 def reopen_measure(
     item_id: Id, measure_id: Id, body: MeasureComment, session: SessionDep, caller: CallerDep
 ):

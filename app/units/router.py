@@ -2,6 +2,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from app.deps import AdminDep, CallerDep, SessionDep
+from app.errors import problems
 from app.links import location
 from app.units import service
 from app.units.models import UnitCreate, UnitPublic, UnitUpdate
@@ -18,7 +19,7 @@ def _one(session, unit) -> UnitPublic:
     return service.unit_public(unit, service.aliases_of(session, [unit.code]))
 
 
-@router.post("", status_code=201, response_model=UnitPublic)
+@router.post("", status_code=201, response_model=UnitPublic, responses=problems(409))
 def create_unit(body: UnitCreate, session: SessionDep, _admin: AdminDep, response: Response):
     unit = _one(session, service.create_unit(session, body))
     response.headers.update(location(f"/units/{unit.code}"))
@@ -37,6 +38,6 @@ def get_unit(code: str, session: SessionDep, _caller: CallerDep):
     return _one(session, service.get_unit(session, code))
 
 
-@router.patch("/{code}", response_model=UnitPublic)
+@router.patch("/{code}", response_model=UnitPublic, responses=problems(409))
 def update_unit(code: str, body: UnitUpdate, session: SessionDep, _admin: AdminDep):
     return _one(session, service.update_unit(session, code, body))

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.deps import AdminDep, Id, SessionDep
+from app.errors import problems
 from app.links import location
 from app.webhooks import service
 from app.webhooks.models import (
@@ -69,7 +70,9 @@ def rotate_secret(sub_id: Id, session: SessionDep, _admin: AdminDep):
     return _with_secret(service.rotate_secret(session, sub_id))
 
 
-@router.post("/{sub_id}/test", status_code=202, response_model=DeliveryPublic)
+@router.post(
+    "/{sub_id}/test", status_code=202, response_model=DeliveryPublic, responses=problems(409)
+)
 def test_webhook(sub_id: Id, session: SessionDep, _admin: AdminDep):
     return _delivery(service.queue_test(session, sub_id))
 
@@ -98,7 +101,10 @@ def get_delivery(sub_id: Id, delivery_id: Id, session: SessionDep, _admin: Admin
 
 
 @router.post(
-    "/{sub_id}/deliveries/{delivery_id}/redeliver", status_code=202, response_model=DeliveryPublic
+    "/{sub_id}/deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    response_model=DeliveryPublic,
+    responses=problems(409),
 )
 def redeliver(sub_id: Id, delivery_id: Id, session: SessionDep, _admin: AdminDep):
     return _delivery(service.redeliver(session, sub_id, delivery_id))
