@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.auth.models import Role
@@ -13,6 +12,8 @@ from app.deadlines import escalation, extensions
 from app.deadlines.scan import run_scan
 from app.deps import CallerDep, Id, SessionDep, StandaloneAdminDep, require
 from app.items.schemas import ItemPage, to_public
+from app.items.writer import item_json
+from app.kit import etag
 from app.links import location
 
 router = APIRouter(tags=["deadlines"])
@@ -70,9 +71,7 @@ def escalate(
     item_id: Id, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
 ):
     item = escalation.escalate(session, caller, item_id, body.level, body.reason)
-    return JSONResponse(
-        to_public(item).model_dump(mode="json"), headers={"ETag": f'"{item.version}"'}
-    )
+    return etag.json_response(item_json(item), item.version)
 
 
 @router.get("/admin/escalations", response_model=ItemPage)

@@ -16,8 +16,8 @@ from app.auth.service import Caller
 from app.db import new_session, unit_of_work
 from app.errors import ProblemError, problem_body, problem_of
 from app.items.schemas import TransitionRequest
-from app.items.service import item_json
 from app.items.transitions import transition
+from app.items.writer import item_json
 
 log = logging.getLogger("rectify.batch")
 MAX_IDS = 500

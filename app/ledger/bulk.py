@@ -24,14 +24,9 @@ from app.errors import Conflict
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ItemCreate
-from app.items.service import (
-    column_values,
-    emit_item_event,
-    item_number,
-    order_type,
-    workflow_for,
-)
+from app.items.service import item_number, order_type, workflow_for
 from app.items.transitions import apply
+from app.items.writer import column_values, emit_item_event
 from app.units.models import Unit
 
 CHUNK = 1000

@@ -18,9 +18,8 @@ from app.clock import now, to_local_date
 from app.deadlines.schedule import validate_due_date
 from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Forbidden, NotFound, field_error
-from app.items import history
 from app.items.models import Item
-from app.items.service import emit_item_event, get_item, get_item_as
+from app.items.writer import change, get_item, get_item_as
 from app.plans.lights import refresh_light
 from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
 from app.plans.schemas import MeasureCreate, MeasurePublic, MeasureUpdate, ProgressCreate
@@ -33,16 +32,6 @@ LEAD_CREATES_IN = {"assigned", "rectifying"}
 
 def measure_json(m: Measure) -> dict:
     return MeasurePublic.model_validate(m, from_attributes=True).model_dump(mode="json")
-
-
-def open_measures(session: Session, item_id: int) -> list[Measure]:
-    return list(
-        session.scalars(
-            select(Measure)
-            .where(Measure.item_id == item_id, Measure.status == MeasureStatus.open.value)
-            .order_by(Measure.seq)
-        )
-    )
 
 
 def refresh_counts(session: Session, item: Item) -> None:
@@ -79,14 +68,12 @@ def record(
 ) -> None:
     """One measure change on the (locked) item: counts, version, history, event."""
     session.flush()
-    refresh_counts(session, item)
-    item.version += 1
-    item.updated_at = at
-    entry = {"measure_id": measure.id, "seq": measure.seq, **data}
-    history.note(session, item, at=at, actor=actor, action=action, comment=comment, data=entry)
-    session.flush()
-    if event:
-        emit_item_event(session, event, item, at, measure=measure_json(measure), **data)
+    with change(session, item, at=at, write="flush") as changed:
+        refresh_counts(session, item)
+        entry = {"measure_id": measure.id, "seq": measure.seq, **data}
+        changed.record(action, actor=actor, comment=comment, data=entry)
+        if event:
+            changed.emit(event, measure=measure_json(measure), **data)
 
 
 def _final(item: Item) -> bool:
