@@ -7,7 +7,6 @@ Anything that does not decode to the expected kind is a 400, never a 500.
 
 import base64
 import binascii
-from collections.abc import Callable
 
 from sqlalchemy import Select
 from sqlmodel import Session
@@ -47,11 +46,10 @@ def newest_first(
     kind: str,
     cursor: str | None,
     limit: int,
-    key: Callable = lambda row: row.id,
 ) -> tuple[list, str | None]:
     """One page of ``stmt``, newest first, keyset on ``id_column`` (stable while new
     rows are being added): (rows, next cursor or None when this is the last page)."""
     if cursor:
         stmt = stmt.where(id_column < decode(kind, cursor))
     rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(limit + 1)))
-    return rows[:limit], encode(kind, key(rows[limit - 1])) if len(rows) > limit else None
+    return rows[:limit], encode(kind, rows[limit - 1].id) if len(rows) > limit else None
