@@ -11,9 +11,10 @@ from app.auth.models import Role
 from app.deadlines import escalation, extensions
 from app.deadlines.scan import run_scan
 from app.deps import CallerDep, Id, SessionDep, StandaloneAdminDep, require
-from app.items.schemas import ItemPage, to_public
+from app.items.schemas import ItemPage
 from app.items.writer import item_json
 from app.kit import etag
+from app.kit.cursors import PageLimit
 from app.links import location
 
 router = APIRouter(tags=["deadlines"])
@@ -81,11 +82,10 @@ def escalations(
     _s: Supervising,
     level: Annotated[int, Query(ge=0, le=10)] = 1,
     unit: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ):
-    rows, next_cursor = escalation.escalated_items(session, caller, level, unit, cursor, limit)
-    return ItemPage(data=[to_public(r) for r in rows], next_cursor=next_cursor)
+    return ItemPage.of(*escalation.escalated_items(session, caller, level, unit, cursor, limit))
 
 
 @router.post("/admin/scheduler/tick")

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Header, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -40,9 +40,9 @@ from app.items.schemas import (
     ItemUpdate,
     MergeRequest,
     TransitionRequest,
-    to_public,
 )
 from app.kit import etag
+from app.kit.cursors import PageLimit
 from app.links import location
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -76,11 +76,10 @@ def list_items(
     session: SessionDep,
     caller: CallerDep,
     filters: ItemFiltersDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ):
-    rows, next_cursor = service.list_items(session, caller, filters, cursor, limit)
-    return ItemPage(data=[to_public(r) for r in rows], next_cursor=next_cursor)
+    return ItemPage.of(*service.list_items(session, caller, filters, cursor, limit))
 
 
 @router.get("/{item_id:int}", response_model=ItemPublic)

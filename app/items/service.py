@@ -129,30 +129,36 @@ def order_type(wf, data: ItemCreate) -> str | None:
     return data.type
 
 
-def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+def new_item_columns(data: ItemCreate, moment) -> dict:
+    """The columns of a new item made from ``data`` (422 for an order type its
+    workflow does not have): ``POST /items`` and a bulk import alike."""
     wf = workflow_for(data)
-    item_type = order_type(wf, data)
-    if data.external_ref is not None:
-        holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
-        if holder is not None:
-            raise external_ref_taken(data.external_ref, holder)
-    moment = now(session)
-    item = Item(
+    return dict(
         title=data.title,
         description=data.description,
         source=data.source.value,
         category=data.category,
         severity=data.severity.value,
         campaign=data.campaign,
-        tags=data.tags,
+        tags=list(data.tags),
         external_ref=data.external_ref,
-        type=item_type,
+        type=order_type(wf, data),
         state=wf.initial,
         workflow_name=wf.name,
         workflow_version=wf.version,
         created_at=moment,
         updated_at=moment,
     )
+
+
+def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+    moment = now(session)
+    columns = new_item_columns(data, moment)
+    if data.external_ref is not None:
+        holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
+        if holder is not None:
+            raise external_ref_taken(data.external_ref, holder)
+    item = Item(**columns)
     session.add(item)
     try:
         session.flush()
@@ -163,9 +169,7 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
         ) from None
     with change(session, item, at=moment, write="flush", bump=False) as created:
         item.number = item_number(moment, item.id)
-        created.record(
-            "create", actor=actor or caller.actor, from_state=None, to_state=item.state
-        )
+        created.record("create", actor=actor or caller.actor, from_state=None, to_state=item.state)
         created.emit("item.created", actor=caller.identity())
     return item
 

@@ -7,7 +7,9 @@ Anything that does not decode to the expected kind is a 400, never a 500.
 
 import base64
 import binascii
+from typing import Annotated
 
+from fastapi import Query
 from sqlalchemy import Select
 from sqlmodel import Session
 
@@ -15,6 +17,8 @@ from app.db import MAX_ID
 from app.errors import BadRequest
 
 BAD_CURSOR = "The cursor is not valid; pass back a next_cursor unchanged."
+PageLimit = Annotated[int, Query(ge=1, le=500)]
+"""The ``limit`` query parameter of every list (its default is the list's)."""
 
 
 def encode(kind: str, value: object) -> str:
