@@ -95,7 +95,7 @@ def visible_item_ids(caller: Caller) -> Select:
 def acts_for_lead(session: Session, caller: Caller, item: Item) -> bool:
     """Whether ``caller`` acts for the item's lead unit: always for a caller who sees
     everything, for a unit key when its subtree holds the lead (not only a co-unit).
-    (Requests that load the item learn this with it: ``items.service.get_item_as``.)"""
+    (Requests that load the item learn this with it: ``items.writer.get_item_as``.)"""
     codes = caller_codes(with_unit_codes(session, caller))
     if codes is None:
         return True
