@@ -3,15 +3,14 @@
 from sqlmodel import SQLModel
 
 from app.auth.models import ApiKey
-from app.clock import TestClock
-from app.deadlines.models import Extension
-from app.deadlines.store import CalendarOverride
+from app.clock.models import TestClock
+from app.deadlines.models import CalendarOverride, Extension
 from app.events.models import Event
 from app.items.models import Evidence, HistoryEntry, IdempotencyRecord, Item
 from app.plans.models import ItemCoUnit, Measure, MeasureProgress
 from app.units.models import Unit, UnitAlias
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from app.workflow.registry import WorkflowSnapshot
+from app.workflow.models import WorkflowSnapshot
 
 metadata = SQLModel.metadata
 

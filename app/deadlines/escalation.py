@@ -7,11 +7,10 @@ from app.auth.service import Caller, with_unit_codes
 from app.clock import now
 from app.deadlines.schedule import raise_level, running_deadline
 from app.errors import ActionNotAllowed, field_error
-from app.items import history
 from app.items.models import Item
 from app.items.queries import page, scoped
 from app.items.scope import covering
-from app.items.service import emit_item_event, get_item
+from app.items.writer import change, get_item
 from app.units.service import subtree_code_list
 from app.workflow.registry import registry
 
@@ -37,24 +36,12 @@ def escalate(
         )
     step = next((s for s in ladder if s.level == target), None)
     step_name = step.name if step else f"level-{target}"
-    moment = now(session)
-    raise_level(item, target)
-    item.version += 1
-    item.updated_at = moment
-    session.flush()
-    data = {"level": target, "step": step_name, "manual": True, "reason": reason}
-    history.note(
-        session,
-        item,
-        at=moment,
-        actor=caller.actor,
-        action="escalate",
-        comment=reason,
-        data=data,
-    )
-    if step and step.hook:
-        data["hook"] = step.hook
-    emit_item_event(session, "item.escalated", item, moment, actor=caller.identity(), **data)
+    with change(session, item, at=now(session)) as escalated:
+        raise_level(item, target)
+        data = {"level": target, "step": step_name, "manual": True, "reason": reason}
+        escalated.record("escalate", actor=caller.actor, comment=reason, data=data)
+        hook = {"hook": step.hook} if step and step.hook else {}
+        escalated.emit("item.escalated", actor=caller.identity(), **data, **hook)
     return item
 
 

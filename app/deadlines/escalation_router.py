@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.auth.models import Role
@@ -13,7 +12,10 @@ from app.deadlines import escalation, extensions
 from app.deadlines.scan import run_scan
 from app.deps import CallerDep, Id, SessionDep, StandaloneAdminDep, require
 from app.errors import problems
-from app.items.schemas import ItemPage, to_public
+from app.items.schemas import ItemPage
+from app.items.writer import item_json
+from app.kit import etag
+from app.kit.cursors import PageLimit
 from app.links import location
 
 router = APIRouter(tags=["deadlines"])
@@ -71,9 +73,7 @@ def escalate(
     item_id: Id, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
 ):
     item = escalation.escalate(session, caller, item_id, body.level, body.reason)
-    return JSONResponse(
-        to_public(item).model_dump(mode="json"), headers={"ETag": f'"{item.version}"'}
-    )
+    return etag.json_response(item_json(item), item.version)
 
 
 @router.get("/admin/escalations", response_model=ItemPage)
@@ -83,11 +83,10 @@ def escalations(
     _s: Supervising,
     level: Annotated[int, Query(ge=0, le=10)] = 1,
     unit: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ):
-    rows, next_cursor = escalation.escalated_items(session, caller, level, unit, cursor, limit)
-    return ItemPage(data=[to_public(r) for r in rows], next_cursor=next_cursor)
+    return ItemPage.of(*escalation.escalated_items(session, caller, level, unit, cursor, limit))
 
 
 @router.post("/admin/scheduler/tick")

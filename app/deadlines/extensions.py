@@ -16,24 +16,23 @@ from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now, to_local_date
 from app.deadlines.models import Extension
-from app.deadlines.schedule import note_if_past_due, validate_due_date
+from app.deadlines.schedule import deadline_dates, note_if_past_due, rearm, validate_due_date
+from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
-from app.items import history
 from app.items.models import Item
 from app.items.schemas import ActionInfo
-from app.items.service import (
-    deadline_dates,
-    emit_item_event,
-    get_item,
-    refresh_deadlines,
-    require_lead,
-)
+from app.items.writer import Change, change, get_item, require_lead
 from app.settings import get_settings
 from app.workflow.registry import registry
 
 REQUESTERS = {Role.admin, Role.unit}
 DECIDERS = {Role.admin, Role.supervisor}
-EXTENDABLE_STATES = {"assigned", "rectifying"}
+
+
+def extendable(item: Item) -> bool:
+    """A deadline runs in the item's state (the workflow file says which: ``deadline``)."""
+    wf = registry.get(item.workflow_name, item.workflow_version)
+    return wf.state(item.state).deadline is not None
 
 
 def public(ext: Extension) -> dict:
@@ -52,8 +51,8 @@ def public(ext: Extension) -> dict:
     }
 
 
-def _emit(session: Session, type_: str, item: Item, ext: Extension, at, caller: Caller) -> None:
-    emit_item_event(session, type_, item, at, extension=public(ext), actor=caller.identity())
+def _emit(change: Change, type_: str, ext: Extension, caller: Caller) -> None:
+    change.emit(type_, extension=public(ext), actor=caller.identity())
 
 
 _PENDING = select(Extension.id).where(
@@ -67,7 +66,7 @@ PENDING = "已有待审批的延期申请"
 def refusal(session: Session, item: Item, today: date) -> tuple[str, int | None] | None:
     """Why the item's unit cannot request an extension now (the Chinese reason and,
     for a pending request, its id), or None when it can."""
-    if item.state not in EXTENDABLE_STATES or item.due_date is None:
+    if not extendable(item) or item.due_date is None:
         return NOT_NOW, None
     if today > item.due_date and not item.review_pending:
         return PAST_DUE, None
@@ -80,7 +79,7 @@ def action_info(
 ) -> ActionInfo | None:
     """``request_extension`` (申请延期) for GET /items/{id}/actions, when the caller
     may request one (its role, for the item's lead unit) for an item whose deadline runs."""
-    if caller.role not in REQUESTERS or not lead or item.state not in EXTENDABLE_STATES:
+    if caller.role not in REQUESTERS or not lead or not extendable(item):
         return None
     refused = refusal(session, item, to_local_date(now(session)))
     return ActionInfo(
@@ -117,16 +116,10 @@ def request_extension(
     )
     session.add(ext)
     session.flush()
-    history.note(
-        session,
-        item,
-        at=moment,
-        actor=caller.actor,
-        action="extension_requested",
-        comment=reason,
-        data={"extension_id": ext.id, "due_date": due_date.isoformat()},
-    )
-    _emit(session, "extension.requested", item, ext, moment, caller)
+    with change(session, item, at=moment, bump=False) as requested:
+        data = {"extension_id": ext.id, "due_date": due_date.isoformat()}
+        requested.record("extension_requested", actor=caller.actor, comment=reason, data=data)
+        _emit(requested, "extension.requested", ext, caller)
     return ext
 
 
@@ -144,26 +137,19 @@ def decide(
     moment = now(session)
     ext.status = "approved" if approve else "rejected"
     ext.decided_by, ext.decided_at, ext.decision_comment = caller.actor, moment, comment
-    data: dict = {"extension_id": ext.id, "due_date": ext.due_date.isoformat()}
-    if approve:
-        wf = registry.get(item.workflow_name, item.workflow_version)
-        note_if_past_due(item, wf, get_settings().tz, moment)
-        item.due_date = ext.due_date
-        refresh_deadlines(session, item, moment=moment)
-        item.version += 1
-        item.updated_at = moment
-        data.update(deadline_dates(item))
     session.flush()
-    history.note(
-        session,
-        item,
-        at=moment,
-        actor=caller.actor,
-        action="extension_approved" if approve else "extension_rejected",
-        comment=comment,
-        data=data,
-    )
-    _emit(session, "extension.decided", item, ext, moment, caller)
+    data: dict = {"extension_id": ext.id, "due_date": ext.due_date.isoformat()}
+    with change(session, item, at=moment, bump=approve) as decided:
+        if approve:
+            wf = registry.get(item.workflow_name, item.workflow_version)
+            tz = get_settings().tz
+            note_if_past_due(item, wf, tz, moment)
+            item.due_date = ext.due_date
+            rearm(item, wf, load_calendar(session), tz, moment)
+            data.update(deadline_dates(item))
+        action = "extension_approved" if approve else "extension_rejected"
+        decided.record(action, actor=caller.actor, comment=comment, data=data)
+        _emit(decided, "extension.decided", ext, caller)
     return ext
 
 

@@ -24,9 +24,8 @@ from app.deadlines.schedule import (
     running_deadline,
     step_times,
 )
-from app.items import history
 from app.items.models import Item
-from app.items.service import emit_item_event
+from app.items.writer import Change, change
 from app.workflow.definition import LadderStep, Workflow
 
 SYSTEM_ACTOR = "system:scheduler"
@@ -53,21 +52,21 @@ def fire_due_steps(
         refresh(item, wf, cal, tz, now)
         return []
     step, at = passed[-1]
-    item.version += 1
-    item.updated_at = now
-    item.ladder_fired += len(passed)
-    covered = step.event == ESCALATED and step.level <= item.escalation_level
-    raise_level(item, max(s.level for s, _at in passed))
-    if any(s.light == "red" for s, _at in passed):
-        note_overdue(item, kind)
-    item.light = step.light
-    skipped = [s.name for s, _at in passed[:-1]]
-    _record(session, item, step, kind, due, at, now, covered, skipped)
-    refresh(item, wf, cal, tz, now)
+    # The scan flushes its batch of items at once ("later").
+    with change(session, item, at=now, write="later") as fired:
+        item.ladder_fired += len(passed)
+        covered = step.event == ESCALATED and step.level <= item.escalation_level
+        raise_level(item, max(s.level for s, _at in passed))
+        if any(s.light == "red" for s, _at in passed):
+            note_overdue(item, kind)
+        item.light = step.light
+        skipped = [s.name for s, _at in passed[:-1]]
+        _record(fired, step, kind, due, at, covered, skipped)
+        refresh(item, wf, cal, tz, now)
     return [step.name]
 
 
-def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool, skipped) -> None:
+def _record(fired: Change, step: LadderStep, kind, due, at, covered: bool, skipped) -> None:
     data = {
         "deadline": kind,
         "due_date": due.isoformat(),
@@ -79,8 +78,8 @@ def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool, 
         data["skipped"] = skipped
     if covered:
         data["note"] = "already escalated to this level by hand; no second notice"
-    history.note(session, item, at=now, actor=SYSTEM_ACTOR, action=step.name, data=data)
+    fired.record(step.name, actor=SYSTEM_ACTOR, data=dict(data))
     if not covered:
         if step.hook:
             data["hook"] = step.hook
-        emit_item_event(session, step.event, item, now, **data)
+        fired.emit(step.event, **data)

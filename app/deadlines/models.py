@@ -6,6 +6,15 @@ from sqlmodel import Field, SQLModel
 from app.db import UTCDateTime
 
 
+class CalendarOverride(SQLModel, table=True):
+    """An admin's word on one day (workday or not); it wins over statutory data."""
+
+    __tablename__ = "calendar_override"
+    day: date = Field(primary_key=True)
+    workday: bool
+    note: str | None = Field(default=None, max_length=200)
+
+
 class Extension(SQLModel, table=True):
     """A unit's request to move its rectification deadline (延期申请)."""
 

@@ -7,9 +7,11 @@ from fastapi import APIRouter, Query, Response
 from fastapi import Path as FastPath
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.clock import TestClock, now
+from app.clock import now
+from app.clock.models import TestClock
 from app.deadlines import years
-from app.deadlines.store import CalendarOverride, forget_calendar, load_calendar
+from app.deadlines.models import CalendarOverride
+from app.deadlines.store import forget_calendar, load_calendar
 from app.deps import AdminDep, CallerDep, SessionDep
 from app.errors import BadRequest, NotFound, problems
 from app.settings import get_settings

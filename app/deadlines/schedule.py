@@ -108,3 +108,11 @@ def refresh(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetim
         note_overdue(item, kind)
     pending = times[item.ladder_fired :]
     item.next_check_at = pending[0][1] if pending else None
+
+
+def deadline_dates(item) -> dict:
+    """The effective dates an entry that sets a deadline records in its history."""
+    return {
+        "due_date": item.due_date and item.due_date.isoformat(),
+        "accept_due_date": item.accept_due_date and item.accept_due_date.isoformat(),
+    }

@@ -5,17 +5,10 @@ from datetime import date
 from functools import lru_cache
 
 from sqlalchemy import literal_column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
 from app.deadlines.calendar import WorkdayCalendar
-
-
-class CalendarOverride(SQLModel, table=True):
-    __tablename__ = "calendar_override"
-    day: date = Field(primary_key=True)
-    workday: bool
-    note: str | None = Field(default=None, max_length=200)
-
+from app.deadlines.models import CalendarOverride
 
 _OVERRIDES = select(CalendarOverride.day, CalendarOverride.workday)
 _CALENDAR = "calendar"

@@ -16,7 +16,8 @@ from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from app.deadlines.calendar import has_statutory_data
-from app.deadlines.store import CalendarOverride, forget_calendar
+from app.deadlines.models import CalendarOverride
+from app.deadlines.store import forget_calendar
 from app.errors import field_error
 
 MAKE_UP_NOTE = "调休上班"

@@ -21,9 +21,6 @@ transaction gets its id by writing, so the one that waited has the higher
 txid.
 """
 
-import base64
-import binascii
-
 from sqlalchemy import func, select, text, tuple_
 from sqlmodel import Session
 
@@ -33,8 +30,8 @@ from app.errors import BadRequest
 from app.events.models import Event
 from app.events.outbox import envelope
 from app.items.scope import caller_codes, visible_item_ids
+from app.kit import cursors
 
-_BAD = "The cursor is not valid; pass back a next_cursor unchanged."
 # The gate (see above). The snapshot's xmax is taken when the statement starts,
 # the backends' xids are read after it; backend_xid is 32 bits, widened against
 # that xmax (a running xid is less than 2^31 behind it). pg_stat_activity is
@@ -58,43 +55,20 @@ def feed_gate(session: Session) -> int:
     return session.scalar(_GATE)
 
 
-def _b64(raw: str) -> str:
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 MAX_TXID = 2**63 - 1
-
-
-def _unb64(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest(_BAD) from None
-
-
-def encode_cursor(kind: str, value: int) -> str:
-    return _b64(f"{kind}:{value}")
-
-
-def decode_cursor(kind: str, cursor: str) -> int:
-    """The id inside a cursor made by ``encode_cursor(kind, ...)``; 400 for anything else."""
-    found, _, value = _unb64(cursor).partition(":")
-    if found != kind or not value.isdigit() or int(value) > MAX_ID:
-        raise BadRequest(_BAD)
-    return int(value)
 
 
 def _decode_position(cursor: str) -> tuple[int, int]:
     """``(txid, id)`` from a feed cursor: ``t:<txid>.<id>`` (PostgreSQL) or ``e:<id>``
     (SQLite, and PostgreSQL cursors from before txid: their rows have txid 0)."""
-    kind, _, value = _unb64(cursor).partition(":")
+    kind, value = cursors.decode_raw(cursor)
     if kind == "e" and value.isdigit() and int(value) <= MAX_ID:
         return 0, int(value)
     txid, _, id_ = value.partition(".")
     if kind != "t" or not txid.isdigit() or not id_.isdigit():
-        raise BadRequest(_BAD)
+        raise BadRequest(cursors.BAD_CURSOR)
     if int(txid) > MAX_TXID or int(id_) > MAX_ID:
-        raise BadRequest(_BAD)
+        raise BadRequest(cursors.BAD_CURSOR)
     return int(txid), int(id_)
 
 
@@ -145,5 +119,8 @@ def list_events(
         position = key(page[-1])
     else:
         position = max([(last_txid, last_id), high_water] + [key(e) for e in page])
-    cursor = _b64(f"t:{position[0]}.{position[1]}") if postgres else encode_cursor("e", position[1])
+    if postgres:
+        cursor = cursors.encode("t", f"{position[0]}.{position[1]}")
+    else:
+        cursor = cursors.encode("e", position[1])
     return [envelope(e) for e in page], cursor

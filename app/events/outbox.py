@@ -18,8 +18,8 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from app.events.models import Event
+from app.kit import cloudevents
 
-SOURCE = "/rectify"
 _QUEUED = "outbox_rows"
 QUEUE_LIMIT = 500
 
@@ -76,13 +76,4 @@ def _drop_queued(session: Session, previous_transaction) -> None:
 
 def envelope(event: Event) -> dict:
     """The CloudEvents 1.0 JSON form of an outbox row."""
-    return {
-        "specversion": "1.0",
-        "id": event.event_id,
-        "source": SOURCE,
-        "type": event.type,
-        "time": event.time.isoformat().replace("+00:00", "Z"),
-        "subject": event.subject,
-        "datacontenttype": "application/json",
-        "data": event.data,
-    }
+    return cloudevents.envelope(event.event_id, event.type, event.time, event.subject, event.data)

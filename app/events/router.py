@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from app.deps import CallerDep, SessionDep
 from app.events import feed
+from app.kit.cursors import PageLimit
 
 router = APIRouter(tags=["events"])
 
@@ -23,7 +24,7 @@ def list_events(
     after: Annotated[str | None, Query(max_length=100)] = None,
     type: Annotated[str | None, Query(max_length=500)] = None,
     subject: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: PageLimit = 100,
 ):
     types = [t.strip() for t in (type or "").split(",") if t.strip()]
     data, next_cursor = feed.list_events(session, caller, after, types, subject, limit)

@@ -36,8 +36,8 @@ from app.items import history
 from app.items.models import Item
 from app.items.schemas import TransitionRequest
 from app.items.scope import lead_and_co_unit
-from app.items.service import item_json
 from app.items.transitions import take, transition
+from app.items.writer import item_json
 from app.units.service import subtree_codes_like, subtree_pattern
 from app.workflow.registry import registry
 

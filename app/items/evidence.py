@@ -20,9 +20,8 @@ from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now
 from app.errors import ActionNotAllowed, Forbidden, NotFound, PayloadTooLarge, field_error
-from app.items import history
 from app.items.models import Evidence
-from app.items.service import get_item
+from app.items.writer import change, get_item
 from app.settings import get_settings
 from app.workflow.registry import registry
 
@@ -102,19 +101,9 @@ def upload(session: Session, caller: Caller, item_id: int, file: UploadFile) -> 
     )
     session.add(evidence)
     session.flush()
-    history.note(
-        session,
-        item,
-        at=moment,
-        actor=caller.actor,
-        action="evidence",
-        data={
-            "evidence_id": evidence.id,
-            "filename": evidence.filename,
-            "sha256": sha,
-            "size": size,
-        },
-    )
+    with change(session, item, at=moment, bump=False) as uploaded:
+        data = {"evidence_id": evidence.id, "filename": evidence.filename, "sha256": sha}
+        uploaded.record("evidence", actor=caller.actor, data=data | {"size": size})
     return evidence
 
 

@@ -1,7 +1,5 @@
 """Item visibility, filters and keyset pagination."""
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -10,10 +8,10 @@ from sqlalchemy import Boolean, Select, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from app.db import MAX_ID
-from app.errors import BadRequest
 from app.items.models import Item, ItemType, Light, Source
 from app.items.scope import covering, scoped
+from app.kit import cursors
+from app.kit.scope import unit_path_or_none
 from app.units.service import subtree_codes
 
 __all__ = ["ItemFilters", "page", "scoped"]
@@ -68,7 +66,7 @@ class ItemFilters:
         if self.unit and isinstance(unit_path, list):
             stmt = stmt.where(covering(unit_path))
         elif self.unit:
-            stmt = stmt.where(covering(subtree_codes(unit_path or "/-none-/")))
+            stmt = stmt.where(covering(subtree_codes(unit_path_or_none(unit_path))))
         if self.source:
             stmt = stmt.where(Item.source == self.source.value)
         if self.campaign:
@@ -103,25 +101,6 @@ class ItemFilters:
         return stmt
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"i:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind != "i" or not value.isdigit() or int(value) > MAX_ID:
-            raise ValueError
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("The cursor is not valid; pass back a next_cursor unchanged.") from None
-
-
 def page(session, stmt: Select, cursor: str | None, limit: int) -> tuple[list, str | None]:
-    """One page, newest first, keyset on id (stable while new items are being created):
-    (items, next_cursor or None)."""
-    if cursor:
-        stmt = stmt.where(Item.id < decode_cursor(cursor))
-    rows = list(session.scalars(stmt.order_by(Item.id.desc()).limit(limit + 1)))
-    return rows[:limit], encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    """One page of items, newest first: (items, next_cursor or None)."""
+    return cursors.newest_first(session, stmt, Item.id, "i", cursor, limit)

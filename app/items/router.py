@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Header, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +25,7 @@ from app.deps import (
 )
 from app.errors import problems
 from app.items import evidence as evidence_service
-from app.items import history, service, transitions
+from app.items import history, service, transitions, writer
 from app.items.batch import BatchRequest, run_batch
 from app.items.params import ItemFiltersDep
 from app.items.schemas import (
@@ -42,8 +42,9 @@ from app.items.schemas import (
     ItemUpdate,
     MergeRequest,
     TransitionRequest,
-    to_public,
 )
+from app.kit import etag
+from app.kit.cursors import PageLimit
 from app.links import location
 from app.writers import write_turn
 
@@ -55,11 +56,7 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
 def _item_response(item, status: int = 200) -> JSONResponse:
-    return JSONResponse(
-        to_public(item).model_dump(mode="json"),
-        status_code=status,
-        headers={"ETag": f'"{item.version}"'},
-    )
+    return etag.json_response(writer.item_json(item), item.version, status)
 
 
 @router.post("", status_code=201, response_model=ItemPublic, responses=problems(409))
@@ -71,10 +68,10 @@ def create_item(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ):
     data, created = service.create_item(session, caller, body, idempotency_key)
-    headers = {"ETag": f'"{data["version"]}"', **location(f"/items/{data['id']}")}
+    headers = location(f"/items/{data['id']}")
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(data, status_code=201, headers=headers)
+    return etag.json_response(data, data["version"], 201, **headers)
 
 
 @router.get("", response_model=ItemPage)
@@ -82,11 +79,10 @@ def list_items(
     session: SessionDep,
     caller: CallerDep,
     filters: ItemFiltersDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ):
-    rows, next_cursor = service.list_items(session, caller, filters, cursor, limit)
-    return ItemPage(data=[to_public(r) for r in rows], next_cursor=next_cursor)
+    return ItemPage.of(*service.list_items(session, caller, filters, cursor, limit))
 
 
 @router.get("/{item_id:int}", response_model=ItemPublic)
@@ -96,9 +92,9 @@ def get_item(
     caller: CallerDep,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ):
-    item = service.get_item(session, caller, item_id)
-    if if_none_match is not None and service.etag_matches(item, if_none_match):
-        return Response(status_code=304, headers={"ETag": f'"{item.version}"'})
+    item = writer.get_item(session, caller, item_id)
+    if if_none_match is not None and etag.matches(item.version, if_none_match):
+        return etag.not_modified(item.version)
     return _item_response(item)
 
 
@@ -117,7 +113,7 @@ def update_item(
 
 @router.get("/{item_id:int}/actions", response_model=ActionList)
 def list_actions(item_id: Id, session: SessionDep, caller: CallerDep, lang: str = "zh"):
-    item, lead = service.get_item_as(session, caller, item_id)
+    item, lead = writer.get_item_as(session, caller, item_id)
     lang = "en" if lang == "en" else "zh"
     actions = transitions.action_infos(session, caller, item, lang, lead)
     extension = extensions.action_info(session, caller, item, lang, lead)
@@ -191,7 +187,7 @@ def merge_item(
 
 @router.get("/{item_id:int}/history", response_model=HistoryList)
 def get_history(item_id: Id, session: SessionDep, caller: CallerDep):
-    service.get_item(session, caller, item_id)
+    writer.get_item(session, caller, item_id)
     return HistoryList(
         data=[
             HistoryPublic.model_validate(e, from_attributes=True)
@@ -202,7 +198,7 @@ def get_history(item_id: Id, session: SessionDep, caller: CallerDep):
 
 @router.get("/{item_id:int}/history/verify", response_model=HistoryVerification)
 def verify_history(item_id: Id, session: SessionDep, caller: CallerDep):
-    item = service.get_item(session, caller, item_id)
+    item = writer.get_item(session, caller, item_id)
     ok, count, broken = history.verify(session, item)
     return HistoryVerification(ok=ok, entries=count, broken_seq=broken)
 

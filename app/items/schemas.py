@@ -123,6 +123,11 @@ class ItemPage(BaseModel):
     data: list[ItemPublic]
     next_cursor: str | None
 
+    @classmethod
+    def of(cls, rows: list, next_cursor: str | None) -> "ItemPage":
+        """A page of item rows (``(rows, next_cursor)`` as the listing queries return)."""
+        return cls(data=[to_public(r) for r in rows], next_cursor=next_cursor)
+
 
 class TransitionRequest(BaseModel):
     """An action and its fields; unknown extra fields are refused."""

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from app.auth.service import Caller, with_unit_codes
 from app.items.models import Item
+from app.kit.scope import unit_path_or_none
 from app.plans.models import ItemCoUnit
 from app.units.service import subtree_codes
 
@@ -77,7 +78,7 @@ def caller_codes(caller: Caller):
         return None
     if caller.unit_codes:
         return list(caller.unit_codes)
-    return subtree_codes(caller.unit_path or "/-none-/")
+    return subtree_codes(unit_path_or_none(caller.unit_path))
 
 
 def scoped(stmt: Select, caller: Caller) -> Select:
@@ -94,7 +95,7 @@ def visible_item_ids(caller: Caller) -> Select:
 def acts_for_lead(session: Session, caller: Caller, item: Item) -> bool:
     """Whether ``caller`` acts for the item's lead unit: always for a caller who sees
     everything, for a unit key when its subtree holds the lead (not only a co-unit).
-    (Requests that load the item learn this with it: ``items.service.get_item_as``.)"""
+    (Requests that load the item learn this with it: ``items.writer.get_item_as``.)"""
     codes = caller_codes(with_unit_codes(session, caller))
     if codes is None:
         return True

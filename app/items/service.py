@@ -4,7 +4,7 @@ import hashlib
 import json
 from datetime import timedelta
 
-from sqlalchemy import bindparam, delete, or_, select, true, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -13,132 +13,24 @@ from app.auth.service import Caller, with_unit_codes
 from app.clock import now
 from app.deadlines.schedule import rearm
 from app.deadlines.store import load_calendar
-from app.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, field_error
-from app.events.outbox import emit
-from app.items import history
+from app.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from app.items.models import IdempotencyRecord, Item
 from app.items.queries import ItemFilters, page, scoped
-from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate, to_public
-from app.items.scope import lead_and_co_unit
+from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
+from app.items.writer import (
+    change,
+    check_if_match,
+    get_item,
+    item_json,
+    require_lead,
+)
 from app.plans.co_units import check_co_units, set_co_units
 from app.settings import get_settings
-from app.units.service import subtree_code_list, subtree_codes_like, subtree_pattern
+from app.units.service import subtree_code_list
 from app.workflow.registry import registry
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 DEFAULT_WORKFLOW = "rectification"
-
-
-def item_json(item: Item) -> dict:
-    return to_public(item).model_dump(mode="json")
-
-
-def emit_item_event(
-    session: Session, type_: str, item: Item, at, snapshot: dict | None = None, **data
-) -> None:
-    """An item event; ``snapshot`` is the item's JSON when the caller already made it
-    (a transition emits several events of the same item state)."""
-    emit(
-        session,
-        type_,
-        subject=f"items/{item.id}",
-        at=at,
-        item_id=item.id,
-        unit_code=item.unit_code,
-        co_unit_codes=item.co_unit_codes,
-        data={**data, "item": snapshot or item_json(item)},
-    )
-
-
-def _item_query(lock: bool, in_subtree: bool):
-    if in_subtree:
-        lead, co = lead_and_co_unit(subtree_codes_like(bindparam("subtree")))
-        stmt = select(Item, lead.label("lead")).where(or_(lead, co))
-    else:
-        stmt = select(Item, true().label("lead"))
-    stmt = stmt.where(Item.id == bindparam("item_id"))
-    if lock:
-        stmt = stmt.with_for_update(of=Item).execution_options(populate_existing=True)
-    return stmt
-
-
-# Every request on one item reads it: the four forms are built once.
-_ITEM_QUERIES = {
-    (lock, in_subtree): _item_query(lock, in_subtree)
-    for lock in (False, True)
-    for in_subtree in (False, True)
-}
-
-
-def get_item_as(
-    session: Session, caller: Caller, item_id: int, *, lock: bool = False
-) -> tuple[Item, bool]:
-    """The item if the caller may see it (404 otherwise), and whether the caller acts
-    for its lead unit (always for roles not bound to a unit; a unit key whose subtree
-    holds only a co-unit does not). ``lock`` takes the item's row lock.
-
-    One statement: the scope (``app.items.scope``) on the unit paths, as a subquery."""
-    params: dict = {"item_id": item_id}
-    in_subtree = caller.scoped
-    if in_subtree:
-        params["subtree"] = subtree_pattern(caller.unit_path or "/-none-/")
-    row = session.execute(_ITEM_QUERIES[lock, in_subtree], params).first()
-    if row is None:
-        raise NotFound(f"No item with id {item_id}.")
-    return row[0], bool(row[1])
-
-
-def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = False) -> Item:
-    """The item if the caller may see it (lead or co-unit scope); 404 otherwise."""
-    return get_item_as(session, caller, item_id, lock=lock)[0]
-
-
-def require_lead(session: Session, caller: Caller, item_id: int, what: str) -> Item:
-    """The locked item, if the caller may act for its lead unit: a co-unit's key
-    sees the item but is refused (403) what only the lead unit does."""
-    item, lead = get_item_as(session, caller, item_id, lock=True)
-    if not lead:
-        raise Forbidden(f"Only the lead unit (牵头单位) may {what}.")
-    return item
-
-
-_COLUMNS = tuple(Item.__table__.c.keys())
-_UPDATE = update(Item.__table__).where(Item.__table__.c.id == bindparam("item_id"))
-
-
-def column_values(item: Item) -> dict:
-    """The item's column values, to compare with after a change (``write_changes``)."""
-    return {name: getattr(item, name) for name in _COLUMNS}
-
-
-def write_changes(session: Session, item: Item, before: dict) -> None:
-    """Write what changed since ``before`` with one Core UPDATE, then detach the item.
-
-    The transition path's alternative to the ORM's flush, which costs about as
-    much as the rest of a transition's writes together. Detached, the written
-    object is not flushed a second time at commit and still serves the
-    response; code that goes on changing the item re-reads it by id.
-    """
-    changed = {k: v for k, v in column_values(item).items() if before[k] != v}
-    if changed:
-        session.connection().execute(_UPDATE, {"item_id": item.id, **changed})
-    session.expunge(item)
-
-
-def etag_matches(item: Item, header: str) -> bool:
-    """Whether an ``If-Match`` / ``If-None-Match`` list names the item's current ETag."""
-    tags = [t.strip().removeprefix("W/").strip('"') for t in header.split(",")]
-    return "*" in tags or str(item.version) in tags
-
-
-def check_if_match(item: Item, if_match: str | None) -> None:
-    if if_match is None:
-        return
-    if not etag_matches(item, if_match):
-        raise PreconditionFailed(
-            f"The item has changed (version {item.version}); reload it and try again.",
-            current_version=item.version,
-        )
 
 
 def _request_hash(data: ItemCreate) -> str:
@@ -237,30 +129,36 @@ def order_type(wf, data: ItemCreate) -> str | None:
     return data.type
 
 
-def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+def new_item_columns(data: ItemCreate, moment) -> dict:
+    """The columns of a new item made from ``data`` (422 for an order type its
+    workflow does not have): ``POST /items`` and a bulk import alike."""
     wf = workflow_for(data)
-    item_type = order_type(wf, data)
-    if data.external_ref is not None:
-        holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
-        if holder is not None:
-            raise external_ref_taken(data.external_ref, holder)
-    moment = now(session)
-    item = Item(
+    return dict(
         title=data.title,
         description=data.description,
         source=data.source.value,
         category=data.category,
         severity=data.severity.value,
         campaign=data.campaign,
-        tags=data.tags,
+        tags=list(data.tags),
         external_ref=data.external_ref,
-        type=item_type,
+        type=order_type(wf, data),
         state=wf.initial,
         workflow_name=wf.name,
         workflow_version=wf.version,
         created_at=moment,
         updated_at=moment,
     )
+
+
+def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | None = None) -> Item:
+    moment = now(session)
+    columns = new_item_columns(data, moment)
+    if data.external_ref is not None:
+        holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
+        if holder is not None:
+            raise external_ref_taken(data.external_ref, holder)
+    item = Item(**columns)
     session.add(item)
     try:
         session.flush()
@@ -269,18 +167,10 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
             f"The external_ref (外部编号) {data.external_ref!r} was used by another item "
             "just now; reload and try again."
         ) from None
-    item.number = item_number(moment, item.id)
-    session.flush()
-    history.append(
-        session,
-        item,
-        at=moment,
-        actor=actor or caller.actor,
-        action="create",
-        from_state=None,
-        to_state=item.state,
-    )
-    emit_item_event(session, "item.created", item, moment, actor=caller.identity())
+    with change(session, item, at=moment, write="flush", bump=False) as created:
+        item.number = item_number(moment, item.id)
+        created.record("create", actor=actor or caller.actor, from_state=None, to_state=item.state)
+        created.emit("item.created", actor=caller.identity())
     return item
 
 
@@ -319,23 +209,13 @@ def update_item(
     changed = {k: v for k, v in changes.items() if getattr(item, k) != v}
     if not changed:
         return item
-    for key, value in changed.items():
-        if key == "co_unit_codes":
-            set_co_units(session, item, value)
-        else:
-            setattr(item, key, value)
-    moment = now(session)
-    item.version += 1
-    item.updated_at = moment
-    session.flush()
-    history.note(
-        session,
-        item,
-        at=moment,
-        actor=caller.actor,
-        action="edit",
-        data={"changed": changed},
-    )
+    with change(session, item, at=now(session)) as edit:
+        for key, value in changed.items():
+            if key == "co_unit_codes":
+                set_co_units(session, item, value)
+            else:
+                setattr(item, key, value)
+        edit.record("edit", actor=caller.actor, data={"changed": changed})
     return item
 
 
@@ -345,14 +225,6 @@ def list_items(
     caller = with_unit_codes(session, caller)
     unit_codes = subtree_code_list(session, filters.unit) if filters.unit else None
     return page(session, filters.apply(scoped(select(Item), caller), unit_codes), cursor, limit)
-
-
-def deadline_dates(item: Item) -> dict:
-    """The effective dates an entry that sets a deadline records in its history."""
-    return {
-        "due_date": item.due_date and item.due_date.isoformat(),
-        "accept_due_date": item.accept_due_date and item.accept_due_date.isoformat(),
-    }
 
 
 def refresh_deadlines(session: Session, item: Item, calendar=None, moment=None) -> None:

@@ -12,23 +12,14 @@ from sqlmodel import Session
 from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now, to_local_date
-from app.deadlines.schedule import note_if_past_due
+from app.deadlines.schedule import deadline_dates, note_if_past_due
 from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Forbidden, Invalid
-from app.items import history
 from app.items.models import Item
 from app.items.schemas import ActionInfo, TransitionRequest
 from app.items.scope import acts_for_lead
-from app.items.service import (
-    check_if_match,
-    column_values,
-    deadline_dates,
-    emit_item_event,
-    get_item_as,
-    item_json,
-    refresh_deadlines,
-    write_changes,
-)
+from app.items.service import refresh_deadlines
+from app.items.writer import Write, change, check_if_match, get_item_as
 from app.settings import get_settings
 from app.workflow import guards
 from app.workflow.definition import ActionDef, Workflow
@@ -136,21 +127,25 @@ def transition(
     session: Session, caller: Caller, item_id: int, req: TransitionRequest, if_match: str | None
 ) -> Item:
     """Run ``req`` on the item; return it, detached from ``session`` (its row is
-    already written, see ``write_changes``)."""
+    already written: ``app.items.writer``)."""
     item, lead = get_item_as(session, caller, item_id, lock=True)
     check_if_match(item, if_match)
-    before = column_values(item)
-    take(session, caller, item, lead, req)
-    write_changes(session, item, before)
+    take(session, caller, item, lead, req, write="update")
     return item
 
 
 def take(
-    session: Session, caller: Caller, item: Item, lead: bool, req: TransitionRequest, calendar=None
+    session: Session,
+    caller: Caller,
+    item: Item,
+    lead: bool,
+    req: TransitionRequest,
+    calendar=None,
+    write: Write = "later",
 ) -> dict:
     """Check ``req`` against the loaded, locked item (action, role, state, fields) and
-    fire it (``apply``); the item's JSON after it. The row is the caller's to write
-    (``transition``; a batch writes its items' rows together, ``app.items.batch``)."""
+    fire it (``apply``); the item's JSON after it. By default the row is the caller's
+    to write (a batch writes its items' rows together, ``app.items.batch``)."""
     wf = registry.get(item.workflow_name, item.workflow_version)
     machine = registry.machine(item.workflow_name, item.workflow_version)
     action = wf.action(req.action)
@@ -171,7 +166,7 @@ def take(
         )
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
-    return apply(session, caller, item, wf, action, fields, calendar, lead=lead)
+    return apply(session, caller, item, wf, action, fields, calendar, lead=lead, write=write)
 
 
 def apply(
@@ -183,79 +178,50 @@ def apply(
     fields: dict,
     calendar=None,
     lead: bool | None = None,
+    write: Write = "later",
 ) -> dict:
     """Fire ``action`` (already checked for role, source state and fields) on ``item``:
-    guards, effects, version, deadlines, history entry and events; the item's JSON
-    after it. The item's row is the caller's to write (``write_changes``, or a bulk
-    insert for a new item)."""
+    guards, effects, version, deadlines, history entry and events, through the item
+    writer; the item's JSON after it. ``write`` says who writes the row (by default
+    the caller: a bulk insert for a new item, a batch's rows)."""
     machine = registry.machine(item.workflow_name, item.workflow_version)
     calendar = calendar or load_calendar(session)
     moment = now(session)
     ctx = _context(session, caller, item, wf, fields, calendar, moment)
     before = {k: getattr(item, k) for k in DEADLINE_COLUMNS}
     from_state = item.state
-    note_if_past_due(item, wf, get_settings().tz, moment)
-    new_state = machine.fire(from_state, action.name, ctx)
-    if new_state is None:
-        guard = guards.REGISTRY[ctx.failed_guards[0]]
-        if guard.status == 409:
-            allowed = [a.name for a in allowed_actions(session, caller, item, lead)]
-            detail, extra = guard.explain(ctx)
-            raise ActionNotAllowed(detail, allowed_actions=allowed, state=item.state, **extra)
-        raise Invalid(guard.message, errors=[{"field": guard.field, "message": guard.message}])
+    with change(session, item, at=moment, write=write) as fired:
+        note_if_past_due(item, wf, get_settings().tz, moment)
+        new_state = machine.fire(from_state, action.name, ctx)
+        if new_state is None:
+            guard = guards.REGISTRY[ctx.failed_guards[0]]
+            if guard.status == 409:
+                allowed = [a.name for a in allowed_actions(session, caller, item, lead)]
+                detail, extra = guard.explain(ctx)
+                raise ActionNotAllowed(detail, allowed_actions=allowed, state=item.state, **extra)
+            raise Invalid(guard.message, errors=[{"field": guard.field, "message": guard.message}])
 
-    item.state = new_state
-    if wf.state(new_state).final:
-        item.closed_at = moment
-    elif wf.state(from_state).final:
-        item.closed_at = None
-    item.version += 1
-    item.updated_at = moment
-    refresh_deadlines(session, item, calendar, moment)
+        item.state = new_state
+        if wf.state(new_state).final:
+            item.closed_at = moment
+        elif wf.state(from_state).final:
+            item.closed_at = None
+        refresh_deadlines(session, item, calendar, moment)
 
-    comment = fields.get("comment")
-    data = {
-        k: (v.isoformat() if hasattr(v, "isoformat") else v)
-        for k, v in fields.items()
-        if v is not None and k != "comment"
-    }
-    data.update(ctx.record)
-    if item.ladder_deadline and any(before[k] != getattr(item, k) for k in DEADLINE_COLUMNS):
-        data.update(deadline_dates(item))
-    history.append(
-        session,
-        item,
-        at=moment,
-        actor=caller.actor,
-        action=action.name,
-        from_state=from_state,
-        to_state=new_state,
-        comment=comment,
-        data=data,
-    )
-    snapshot = item_json(item)
-    emit_item_event(
-        session,
-        "item.transitioned",
-        item,
-        moment,
-        snapshot,
-        action=action.name,
-        from_state=from_state,
-        to_state=new_state,
-        comment=comment,
-        actor=caller.identity(),
-    )
-    for event_type in action.events_to(new_state):
-        emit_item_event(
-            session,
-            event_type,
-            item,
-            moment,
-            snapshot,
-            action=action.name,
-            from_state=from_state,
-            to_state=new_state,
-            actor=caller.identity(),
-        )
-    return snapshot
+        comment = fields.get("comment")
+        data = {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in fields.items()
+            if v is not None and k != "comment"
+        }
+        data.update(ctx.record)
+        if item.ladder_deadline and any(before[k] != getattr(item, k) for k in DEADLINE_COLUMNS):
+            data.update(deadline_dates(item))
+        states = {"from_state": from_state, "to_state": new_state}
+        fired.record(action.name, actor=caller.actor, comment=comment, data=data, **states)
+        actor = caller.identity()
+        fired.emit("item.transitioned", action=action.name, **states, comment=comment, actor=actor)
+        for event_type in action.events_to(new_state):
+            fired.emit(event_type, action=action.name, **states, actor=actor)
+    assert fired.snapshot is not None  # every transition emits item.transitioned
+    return fired.snapshot

@@ -24,14 +24,9 @@ from app.errors import Conflict
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ItemCreate
-from app.items.service import (
-    column_values,
-    emit_item_event,
-    item_number,
-    order_type,
-    workflow_for,
-)
+from app.items.service import item_number, new_item_columns, workflow_for
 from app.items.transitions import apply
+from app.items.writer import column_values, emit_item_event
 from app.units.models import Unit
 
 CHUNK = 1000
@@ -75,22 +70,7 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
     wf = workflow_for(data)
     moment = now(session)
     columns = dict(
-        id=item_id,
-        number=item_number(moment, item_id),
-        title=data.title,
-        description=data.description,
-        source=data.source.value,
-        category=data.category,
-        severity=data.severity.value,
-        campaign=data.campaign,
-        tags=list(data.tags),
-        external_ref=data.external_ref,
-        type=order_type(wf, data),
-        state=wf.initial,
-        workflow_name=wf.name,
-        workflow_version=wf.version,
-        created_at=moment,
-        updated_at=moment,
+        id=item_id, number=item_number(moment, item_id), **new_item_columns(data, moment)
     )
     defaults = {k: (list(v) if isinstance(v, list) else v) for k, v in _DEFAULTS.items()}
     item = SimpleNamespace(**(defaults | columns))

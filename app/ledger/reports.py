@@ -42,6 +42,7 @@ from app.db import is_postgres
 from app.deadlines.calendar import local_midnight_utc
 from app.items.models import Item, Source
 from app.items.queries import scoped
+from app.kit.scope import unit_path_or_none
 from app.settings import get_settings
 from app.units.models import Unit
 from app.workflow.registry import registry
@@ -208,7 +209,7 @@ def units(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     unit_rows = select(Unit.code, Unit.name).order_by(Unit.path)
     if caller.scoped:
         unit_rows = unit_rows.where(
-            Unit.path.startswith(caller.unit_path or "/-none-/", autoescape=True)
+            Unit.path.startswith(unit_path_or_none(caller.unit_path), autoescape=True)
         )
     empty = dict.fromkeys(MEASURES, 0)
     data = [

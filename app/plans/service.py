@@ -18,9 +18,8 @@ from app.clock import now, to_local_date
 from app.deadlines.schedule import validate_due_date
 from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Forbidden, NotFound, field_error
-from app.items import history
 from app.items.models import Item
-from app.items.service import emit_item_event, get_item, get_item_as
+from app.items.writer import change, get_item, get_item_as
 from app.plans.lights import refresh_light
 from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
 from app.plans.schemas import MeasureCreate, MeasurePublic, MeasureUpdate, ProgressCreate
@@ -33,16 +32,6 @@ LEAD_CREATES_IN = {"assigned", "rectifying"}
 
 def measure_json(m: Measure) -> dict:
     return MeasurePublic.model_validate(m, from_attributes=True).model_dump(mode="json")
-
-
-def open_measures(session: Session, item_id: int) -> list[Measure]:
-    return list(
-        session.scalars(
-            select(Measure)
-            .where(Measure.item_id == item_id, Measure.status == MeasureStatus.open.value)
-            .order_by(Measure.seq)
-        )
-    )
 
 
 def refresh_counts(session: Session, item: Item) -> None:
@@ -79,14 +68,12 @@ def record(
 ) -> None:
     """One measure change on the (locked) item: counts, version, history, event."""
     session.flush()
-    refresh_counts(session, item)
-    item.version += 1
-    item.updated_at = at
-    entry = {"measure_id": measure.id, "seq": measure.seq, **data}
-    history.note(session, item, at=at, actor=actor, action=action, comment=comment, data=entry)
-    session.flush()
-    if event:
-        emit_item_event(session, event, item, at, measure=measure_json(measure), **data)
+    with change(session, item, at=at, write="flush") as changed:
+        refresh_counts(session, item)
+        entry = {"measure_id": measure.id, "seq": measure.seq, **data}
+        changed.record(action, actor=actor, comment=comment, data=entry)
+        if event:
+            changed.emit(event, measure=measure_json(measure), **data)
 
 
 def _final(item: Item) -> bool:
@@ -230,20 +217,11 @@ def update_measure(
         return measure
     for key, value in changed.items():
         setattr(measure, key, value)
-    measure.updated_at = moment
     refresh_light(measure, load_calendar(session), get_settings().tz, moment)
     if "due_date" in changed:
         changed["due_date"] = due and due.isoformat()
-    record(
-        session,
-        item,
-        measure,
-        at=moment,
-        actor=caller.actor,
-        action="measure_update",
-        event="measure.updated",
-        changed=changed,
-    )
+    updated = ("measure_update", "measure.updated")
+    _changed_by(session, caller, item, measure, moment, updated, changed=changed)
     return measure
 
 
@@ -275,18 +253,9 @@ def report_progress(
     )
     session.add(progress)
     measure.latest_progress = progress_json(progress)
-    measure.updated_at = moment
-    record(
-        session,
-        item,
-        measure,
-        at=moment,
-        actor=caller.actor,
-        action="measure_progress",
-        event="measure.progress",
-        comment=data.comment,
-        progress=measure.latest_progress,
-    )
+    reported = ("measure_progress", "measure.progress")
+    kw = {"comment": data.comment, "progress": measure.latest_progress}
+    _changed_by(session, caller, item, measure, moment, reported, **kw)
     return progress
 
 
@@ -302,22 +271,10 @@ def complete_measure(
         raise Forbidden("The measure's unit or the lead unit completes a measure.")
     item, measure = _its_unit_or_lead(session, caller, item_id, measure_id, "complete it")
     _require_open(item, measure)
-    moment = now(session)
     long_term = measure.kind == MeasureKind.long_term
-    measure.status = (MeasureStatus.ongoing if long_term else MeasureStatus.done).value
-    measure.completed_at = measure.updated_at = moment
-    refresh_light(measure, load_calendar(session), get_settings().tz, moment)
-    record(
-        session,
-        item,
-        measure,
-        at=moment,
-        actor=caller.actor,
-        action="measure_complete",
-        event="measure.completed",
-        comment=comment,
-        status=measure.status,
-    )
+    status = MeasureStatus.ongoing if long_term else MeasureStatus.done
+    done = ("measure_complete", "measure.completed")
+    _set_status(session, caller, item, measure, status, done, comment)
     return measure
 
 
@@ -333,23 +290,45 @@ def reopen_measure(
         raise ActionNotAllowed(
             f"Measure {measure.seq} is already open.", allowed_actions=[], state=item.state
         )
-    moment = now(session)
-    measure.status = MeasureStatus.open.value
-    measure.completed_at = None
-    measure.updated_at = moment
-    refresh_light(measure, load_calendar(session), get_settings().tz, moment)
-    record(
-        session,
-        item,
-        measure,
-        at=moment,
-        actor=caller.actor,
-        action="measure_reopen",
-        event="measure.reopened",
-        comment=comment,
-        status=measure.status,
-    )
+    reopened = ("measure_reopen", "measure.reopened")
+    _set_status(session, caller, item, measure, MeasureStatus.open, reopened, comment)
     return measure
+
+
+def _set_status(
+    session: Session,
+    caller: Caller,
+    item: Item,
+    measure: Measure,
+    status: MeasureStatus,
+    action_event: tuple[str, str],
+    comment: str,
+) -> None:
+    """Complete (done, ongoing) or reopen a measure: its light, the item's record."""
+    moment = now(session)
+    measure.status = status.value
+    measure.completed_at = None if status == MeasureStatus.open else moment
+    refresh_light(measure, load_calendar(session), get_settings().tz, moment)
+    kw = {"comment": comment, "status": measure.status}
+    _changed_by(session, caller, item, measure, moment, action_event, **kw)
+
+
+def _changed_by(
+    session: Session,
+    caller: Caller,
+    item: Item,
+    measure: Measure,
+    moment: datetime,
+    action_event: tuple[str, str],
+    **data,
+) -> None:
+    """A caller changed ``measure`` at ``moment``: its ``updated_at``, the item's record
+    (``action_event``: the history action and the event type)."""
+    measure.updated_at = moment
+    action, event = action_event
+    record(
+        session, item, measure, at=moment, actor=caller.actor, action=action, event=event, **data
+    )
 
 
 def list_measures(session: Session, caller: Caller, item_id: int) -> list[Measure]:

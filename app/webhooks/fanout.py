@@ -21,6 +21,7 @@ from app.events import hooks
 from app.events.models import Event
 from app.events.outbox import envelope
 from app.items.scope import covers
+from app.kit.scope import unit_path_or_none
 from app.locks import FAN_OUT_LOCK
 from app.units.models import Unit
 from app.units.service import subtree_codes
@@ -62,7 +63,7 @@ def fan_out(session: Session, limit: int = 500) -> int:
     for sub in subs:
         if sub.unit_code is not None:
             path = session.scalar(select(Unit.path).where(Unit.code == sub.unit_code))
-            scopes[sub.id] = set(session.scalars(subtree_codes(path or "/-none-/")))
+            scopes[sub.id] = set(session.scalars(subtree_codes(unit_path_or_none(path))))
     moment = real_now()
     rows = [
         {

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.deps import AdminDep, Id, SessionDep
 from app.errors import problems
+from app.kit.cursors import PageLimit
 from app.links import location
 from app.webhooks import service
 from app.webhooks.models import (
@@ -83,7 +84,7 @@ def list_deliveries(
     session: SessionDep,
     _admin: AdminDep,
     status: DeliveryStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: PageLimit = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ):
     rows, next_cursor = service.list_deliveries(session, sub_id, cursor, limit, status)

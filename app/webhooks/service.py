@@ -8,8 +8,7 @@ from sqlmodel import Session
 
 from app.clock import real_now
 from app.errors import Conflict, Invalid, NotFound, field_error
-from app.events.feed import decode_cursor, encode_cursor
-from app.events.outbox import SOURCE
+from app.kit import cloudevents, cursors
 from app.settings import get_settings
 from app.units.models import Unit
 from app.webhooks.models import (
@@ -154,16 +153,13 @@ def queue_test(session: Session, sub_id: int) -> WebhookDelivery:
         subscription_id=sub.id,
         event_id=event_id,
         event_type=TEST_EVENT,
-        payload={
-            "specversion": "1.0",
-            "id": event_id,
-            "source": SOURCE,
-            "type": TEST_EVENT,
-            "time": moment.isoformat().replace("+00:00", "Z"),
-            "subject": f"webhooks/{sub.id}",
-            "datacontenttype": "application/json",
-            "data": {"subscription_id": sub.id, "message": "Test ping from Rectify."},
-        },
+        payload=cloudevents.envelope(
+            event_id,
+            TEST_EVENT,
+            moment,
+            f"webhooks/{sub.id}",
+            {"subscription_id": sub.id, "message": "Test ping from Rectify."},
+        ),
         next_attempt_at=moment,
         created_at=moment,
     )
@@ -184,11 +180,7 @@ def list_deliveries(
     stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub_id)
     if status is not None:
         stmt = stmt.where(WebhookDelivery.status == status.value)
-    if cursor:
-        stmt = stmt.where(WebhookDelivery.id < decode_cursor("d", cursor))
-    rows = list(session.scalars(stmt.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))
-    next_cursor = encode_cursor("d", rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return cursors.newest_first(session, stmt, WebhookDelivery.id, "d", cursor, limit)
 
 
 def get_delivery(

@@ -12,8 +12,8 @@ from sqlalchemy import bindparam, func, select
 from app.clock import to_local_date
 from app.deadlines.schedule import deadline_key, validate_due_date
 from app.errors import field_error
-from app.items import history
 from app.items.models import Evidence, Item
+from app.items.writer import change
 from app.plans.co_units import apply_lead_change
 from app.units.models import Unit
 
@@ -144,17 +144,10 @@ def _mark_duplicate(ctx) -> None:
         )
     ctx.item.resolution = "duplicate"
     ctx.item.duplicate_of = original.id
-    original.duplicate_count += 1
-    original.version += 1
-    original.updated_at = ctx.moment
-    history.note(
-        ctx.session,
-        original,
-        at=ctx.moment,
-        actor=ctx.caller.actor,
-        action="merged_in",
-        data={"duplicate": ctx.item.id, "duplicate_number": ctx.item.number},
-    )
+    with change(ctx.session, original, at=ctx.moment, write="later") as merged:
+        original.duplicate_count += 1
+        data = {"duplicate": ctx.item.id, "duplicate_number": ctx.item.number}
+        merged.record("merged_in", actor=ctx.caller.actor, data=data)
 
 
 def _setter(field: str, value) -> Callable:

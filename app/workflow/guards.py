@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 
 from app.items.models import Evidence
+from app.plans.queries import open_measures
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,6 @@ def _measures_settled(ctx) -> bool:
 
 
 def _open_measures(ctx) -> tuple[str, dict]:
-    from app.plans.service import open_measures  # plans build on items, not the reverse
-
     rows = open_measures(ctx.session, ctx.item.id)
     named = "、".join(f"{m.seq}.「{m.title}」" for m in rows)
     detail = (

@@ -8,21 +8,14 @@ bump ``version`` instead.
 
 import json
 
-from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
 from app.db import serialize_with_other_processes
 from app.errors import NotFound
 from app.locks import STARTUP_LOCK
 from app.workflow.definition import Workflow, WorkflowError, load_dir
 from app.workflow.machine import WorkflowMachine
-
-
-class WorkflowSnapshot(SQLModel, table=True):
-    __tablename__ = "workflow_snapshot"
-    name: str = Field(primary_key=True, max_length=64)
-    version: int = Field(primary_key=True)
-    body: dict = Field(sa_column=Column(JSON, nullable=False))
+from app.workflow.models import WorkflowSnapshot
 
 
 def _normalised(body: dict) -> dict:

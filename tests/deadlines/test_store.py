@@ -5,7 +5,8 @@ from datetime import date
 import pytest
 
 from app.db import unit_of_work
-from app.deadlines.store import CalendarOverride, forget_calendar, load_calendar
+from app.deadlines.models import CalendarOverride
+from app.deadlines.store import forget_calendar, load_calendar
 
 pytestmark = pytest.mark.db
 

@@ -20,6 +20,7 @@ from app.clock import real_now
 from app.db import unit_of_work
 from app.events import feed, outbox
 from app.events.models import Event
+from app.kit import cursors
 from tests.conftest import PG_URL, _pg_admin_conn
 
 pytestmark = [
@@ -32,14 +33,14 @@ ADMIN = Caller(key_id=1, name="test", role=Role.admin)
 
 def naive_list_events(session, caller, after, types, subject, limit):
     """The feed as an id-ordered keyset with a max(id) high-water mark, and no gate."""
-    last = feed.decode_cursor("e", after) if after else 0
+    last = cursors.decode("e", after) if after else 0
     high_water = session.scalar(select(func.max(Event.id))) or 0
     rows = list(
         session.scalars(select(Event).where(Event.id > last).order_by(Event.id).limit(limit + 1))
     )
     page = rows[:limit]
     position = page[-1].id if len(rows) > limit else max([last, high_water] + [e.id for e in page])
-    return [outbox.envelope(e) for e in page], feed.encode_cursor("e", position)
+    return [outbox.envelope(e) for e in page], cursors.encode("e", position)
 
 
 FEEDS = {

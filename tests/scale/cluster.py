@@ -7,17 +7,14 @@ thread that started it dies (``PR_SET_PDEATHSIG``), so even a killed pytest
 leaves no orphan; start children from the main thread only.
 """
 
-import json
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -167,92 +164,3 @@ class Cluster:
         """Tracebacks in the logs (a killed process's clients are expected to see errors;
         a server crashing on its own is not)."""
         return [p.name for p in self.procs if "Traceback" in p.log.read_text(errors="replace")]
-
-
-@dataclass
-class Hit:
-    event_id: str
-    webhook_id: str
-    subject: str
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        """A killed worker hanging up mid-request is expected here."""
-
-
-class RecordingReceiver:
-    """A threaded HTTP receiver on 127.0.0.1 that records every delivery it answers.
-
-    The first try of a ``fail_rate`` share of webhook-ids (seeded) gets a 500, so
-    retries run too; every later try gets a 200.
-    """
-
-    def __init__(self, seed: int, fail_rate: float = 0.1) -> None:
-        self.hits: list[Hit] = []
-        self._seen: set[str] = set()
-        self._rng = random.Random(seed)
-        self._fail_rate = fail_rate
-        self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def snapshot(self) -> list[Hit]:
-        with self._lock:
-            return list(self.hits)
-
-    def delivered_ids(self) -> set[str]:
-        return {h.event_id for h in self.snapshot() if h.ok}
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _record(self, body: bytes, headers: dict[str, str]) -> int:
-        """Decide the answer and record the hit, in arrival order (before answering)."""
-        envelope = json.loads(body)
-        webhook_id = headers.get("webhook-id", "")
-        with self._lock:
-            first = webhook_id not in self._seen
-            self._seen.add(webhook_id)
-            status = 500 if first and self._rng.random() < self._fail_rate else 200
-            subject = envelope.get("subject", "")
-            self.hits.append(Hit(envelope["id"], webhook_id, subject, status, body, headers))
-        return status
-
-    def _handler(self):
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status = receiver._record(body, headers)
-                payload = b"ok" if status < 400 else b"try again"
-                self.send_response(status)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        return Handler

@@ -2,13 +2,14 @@
 
 import pytest
 
-from tests.scale.cluster import Cluster, RecordingReceiver
+from tests.receiver import Receiver, first_tries_fail
+from tests.scale.cluster import Cluster
 from tests.scale.scenario import SEED, cluster_env
 
 
 @pytest.fixture
 def scale_receiver():
-    r = RecordingReceiver(seed=SEED)
+    r = Receiver(first_tries_fail(SEED, rate=0.1))
     yield r
     r.close()
 

@@ -32,7 +32,7 @@ from app.events.models import Event
 from app.items.models import HistoryEntry, Item
 from app.webhooks.models import WebhookDelivery
 from app.workflow.definition import Workflow
-from tests.scale.cluster import Hit
+from tests.receiver import Received
 from tests.scale.load import Answer
 
 SYSTEM = "system:scheduler"
@@ -52,7 +52,7 @@ def read_tables(engine) -> dict:
 
 
 def violations(
-    tables: dict, wf: Workflow, answers: list[Answer], hits: list[Hit], crashes: bool
+    tables: dict, wf: Workflow, answers: list[Answer], hits: list[Received], crashes: bool
 ) -> list[str]:
     errs: list[str] = []
     ladder = {s.name: s for kind in ("accept", "rectify") for s in wf.ladder_for(kind)}
@@ -224,7 +224,7 @@ def _ladder(tables, history, order: dict[str, list[str]]) -> list[str]:
     return errs
 
 
-def _deliveries(tables, hits: list[Hit]) -> list[str]:
+def _deliveries(tables, hits: list[Received]) -> list[str]:
     errs = []
     outbox = {ev.event_id: ev for ev in tables["events"]}
     if undispatched := [ev.id for ev in tables["events"] if not ev.dispatched]:

@@ -17,7 +17,8 @@ from app.settings import get_settings
 from app.webhooks.models import WebhookDelivery
 from app.workflow.definition import load_dir
 from tests.conftest import ADMIN_TOKEN, PG_URL
-from tests.scale.cluster import Cluster, RecordingReceiver
+from tests.receiver import Receiver
+from tests.scale.cluster import Cluster
 from tests.scale.invariants import read_tables, violations
 from tests.scale.load import BASE, START, Client, Load
 
@@ -48,7 +49,7 @@ def cluster_env(database_url: str, evidence_dir) -> dict[str, str]:
     }
 
 
-def prepare(cluster: Cluster, receiver: RecordingReceiver, tolerate_crashes: bool):
+def prepare(cluster: Cluster, receiver: Receiver, tolerate_crashes: bool):
     """Units, keys, the clock at ``START`` and a ``*`` webhook: (client, webhook secret)."""
     client = Client(cluster.urls, {"admin": ADMIN_TOKEN}, tolerate_crashes)
     client.must("PUT", "/admin/clock", 200, json={"now": START.isoformat()})
@@ -60,11 +61,11 @@ def prepare(cluster: Cluster, receiver: RecordingReceiver, tolerate_crashes: boo
         "unit": {"name": "法院联络员", "role": "unit", "unit_code": UNIT},
     }.items():
         client.tokens[role] = client.must("POST", "/keys", 201, json=body)["token"]
-    sub = client.must("POST", "/webhooks", 201, json={"url": receiver.url, "events": ["*"]})
+    sub = client.must("POST", "/webhooks", 201, json={"url": receiver.url(), "events": ["*"]})
     return client, sub["secret"]
 
 
-def _progress(engine, receiver: RecordingReceiver) -> dict:
+def _progress(engine, receiver: Receiver) -> dict:
     with unit_of_work(write=False, engine=engine) as s:
         clock = s.get(TestClock, 1).now
         events = set(s.scalars(select(Event.event_id)))
@@ -84,7 +85,7 @@ def _progress(engine, receiver: RecordingReceiver) -> dict:
         }
 
 
-def settle(engine, receiver: RecordingReceiver, timeout: float) -> tuple[float, dict]:
+def settle(engine, receiver: Receiver, timeout: float) -> tuple[float, dict]:
     """Wait until the outbox is drained, every delivery settled and every due step fired
     (twice in a row), at most ``timeout`` s: (seconds waited, the last progress)."""
     started = time.monotonic()
@@ -105,7 +106,7 @@ def check(cluster: Cluster, engine, client: Client, load: Load, receiver, secret
         (w for (name, _v), w in found.items() if name == "rectification"), key=lambda w: w.version
     )
     tables = read_tables(engine)
-    hits = receiver.snapshot()
+    hits = receiver.received()
     errs = violations(tables, wf, load.answers, hits, crashes)
     counts: dict[int, int] = {}
     for e in tables["history"]:

@@ -19,7 +19,8 @@ from sqlmodel import Session
 from app.auth.models import ApiKey
 from app.auth.service import ensure_bootstrap_admin
 from app.settings import get_settings
-from app.workflow.registry import Registry, WorkflowSnapshot
+from app.workflow.models import WorkflowSnapshot
+from app.workflow.registry import Registry
 from tests.conftest import ADMIN_TOKEN
 from tests.scale.scenario import PG_ONLY
 

@@ -9,7 +9,8 @@ import yaml
 from app.db import unit_of_work
 from app.settings import PACKAGE_DIR
 from app.workflow.definition import Months, WorkflowError, load_dir, load_file
-from app.workflow.registry import Registry, WorkflowSnapshot
+from app.workflow.models import WorkflowSnapshot
+from app.workflow.registry import Registry
 
 DEFAULT = PACKAGE_DIR / "workflows" / "rectification.yaml"
 

@@ -7,17 +7,10 @@ from the ``test_clock`` row (like Stripe's test clocks).
 
 from datetime import UTC, date, datetime
 
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Session
 
-from app.db import UTCDateTime
+from app.clock.models import TestClock
 from app.settings import get_settings
-
-
-class TestClock(SQLModel, table=True):
-    __tablename__ = "test_clock"
-    __test__ = False
-    id: int = Field(default=1, primary_key=True)
-    now: datetime = Field(sa_type=UTCDateTime)
 
 
 def real_now() -> datetime:

@@ -1,0 +1,213 @@
+"""The one way an item changes (DESIGN.md, "One writer for an item").
+
+    item, lead = load(session, caller, item_id, lock=True)   # the row, locked, in scope
+    with change(session, item, at=moment) as c:
+        item.due_date = ...                                   # the block changes fields
+        c.record("escalate", actor=..., data=...)             # its history entry
+        c.emit("item.escalated", actor=..., **data)           # its events
+
+On leaving the block, and only when it did not raise, the writer bumps
+``version`` and ``updated_at``, appends the history entry (which moves the
+chain head the row carries), writes the row, then queues the events with the
+item as written. The order is the writer's, not the caller's: the history
+entry before the row write, the events after it, one version step a change.
+
+How the row is written (``write``):
+
+- ``"update"``: one Core UPDATE of the columns that changed, then the item is
+  detached. The ORM's flush costs about as much as the rest of a transition's
+  writes together; detached, the object is not flushed a second time at commit
+  and still serves the response. Code that goes on changing it re-reads it.
+- ``"flush"``: the session's flush (the item stays attached: measures change
+  it several times in one transaction).
+- ``"later"``: not here; the session's flush writes it with others (the
+  deadline scan flushes a batch at once; the original of a merge) or the
+  caller inserts it (a bulk import's new items).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import bindparam, or_, select, true, update
+from sqlmodel import Session
+
+from app.auth.service import Caller
+from app.errors import Forbidden, NotFound, PreconditionFailed
+from app.events.outbox import emit
+from app.items import history
+from app.items.models import Item
+from app.items.schemas import to_public
+from app.items.scope import lead_and_co_unit
+from app.kit import etag
+from app.kit.scope import unit_path_or_none
+from app.units.service import subtree_codes_like, subtree_pattern
+
+Write = Literal["update", "flush", "later"]
+
+
+def _item_query(lock: bool, in_subtree: bool):
+    if in_subtree:
+        lead, co = lead_and_co_unit(subtree_codes_like(bindparam("subtree")))
+        stmt = select(Item, lead.label("lead")).where(or_(lead, co))
+    else:
+        stmt = select(Item, true().label("lead"))
+    stmt = stmt.where(Item.id == bindparam("item_id"))
+    if lock:
+        stmt = stmt.with_for_update(of=Item).execution_options(populate_existing=True)
+    return stmt
+
+
+# Every request on one item reads it: the four forms are built once.
+_ITEM_QUERIES = {
+    (lock, in_subtree): _item_query(lock, in_subtree)
+    for lock in (False, True)
+    for in_subtree in (False, True)
+}
+
+
+def get_item_as(
+    session: Session, caller: Caller, item_id: int, *, lock: bool = False
+) -> tuple[Item, bool]:
+    """The item if the caller may see it (404 otherwise), and whether the caller acts
+    for its lead unit (always for roles not bound to a unit; a unit key whose subtree
+    holds only a co-unit does not). ``lock`` takes the item's row lock.
+
+    One statement: the scope (``app.items.scope``) on the unit paths, as a subquery."""
+    params: dict = {"item_id": item_id}
+    in_subtree = caller.scoped
+    if in_subtree:
+        params["subtree"] = subtree_pattern(unit_path_or_none(caller.unit_path))
+    row = session.execute(_ITEM_QUERIES[lock, in_subtree], params).first()
+    if row is None:
+        raise NotFound(f"No item with id {item_id}.")
+    return row[0], bool(row[1])
+
+
+def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = False) -> Item:
+    """The item if the caller may see it (lead or co-unit scope); 404 otherwise."""
+    return get_item_as(session, caller, item_id, lock=lock)[0]
+
+
+def require_lead(session: Session, caller: Caller, item_id: int, what: str) -> Item:
+    """The locked item, if the caller may act for its lead unit: a co-unit's key
+    sees the item but is refused (403) what only the lead unit does."""
+    item, lead = get_item_as(session, caller, item_id, lock=True)
+    if not lead:
+        raise Forbidden(f"Only the lead unit (牵头单位) may {what}.")
+    return item
+
+
+def etag_matches(item: Item, header: str) -> bool:
+    """Whether an ``If-Match`` / ``If-None-Match`` list names the item's current ETag."""
+    return etag.matches(item.version, header)
+
+
+def check_if_match(item: Item, if_match: str | None) -> None:
+    if if_match is None:
+        return
+    if not etag_matches(item, if_match):
+        raise PreconditionFailed(
+            f"The item has changed (version {item.version}); reload it and try again.",
+            current_version=item.version,
+        )
+
+
+def item_json(item: Item) -> dict:
+    return to_public(item).model_dump(mode="json")
+
+
+def emit_item_event(
+    session: Session, type_: str, item: Item, at, snapshot: dict | None = None, **data
+) -> None:
+    """An item event; ``snapshot`` is the item's JSON when the caller already made it
+    (a transition emits several events of the same item state)."""
+    emit(
+        session,
+        type_,
+        subject=f"items/{item.id}",
+        at=at,
+        item_id=item.id,
+        unit_code=item.unit_code,
+        co_unit_codes=item.co_unit_codes,
+        data={**data, "item": snapshot or item_json(item)},
+    )
+
+
+_COLUMNS = tuple(Item.__table__.c.keys())
+_UPDATE = update(Item.__table__).where(Item.__table__.c.id == bindparam("item_id"))
+
+
+def column_values(item) -> dict:
+    """The item's column values (to compare with after a change, or a row to insert)."""
+    return {name: getattr(item, name) for name in _COLUMNS}
+
+
+class Change:
+    """What one change of an item records: its history entry and its events.
+    Made by ``change``; the writer applies them when the block ends."""
+
+    def __init__(self, item) -> None:
+        self.item = item
+        self.entry: dict | None = None
+        self.events: list[tuple[str, dict]] = []
+        self.snapshot: dict | None = None  # the item's JSON as written, once made
+
+    def record(
+        self,
+        action: str,
+        *,
+        actor: str,
+        comment: str | None = None,
+        data: dict | None = None,
+        **states,
+    ) -> None:
+        """The change's history entry (one a change). ``from_state`` / ``to_state``
+        default to the item's state as written: an entry that does not move it."""
+        if self.entry is not None:
+            raise RuntimeError("one history entry per change")
+        self.entry = {"action": action, "actor": actor, "comment": comment, "data": data, **states}
+
+    def emit(self, type_: str, **data) -> None:
+        """An event of the item, sent with the item as written."""
+        self.events.append((type_, data))
+
+
+@contextmanager
+def change(
+    session: Session, item, *, at: datetime, write: Write = "update", bump: bool = True
+) -> Iterator[Change]:
+    """Change ``item`` (locked by the caller) in the block; see the module's docstring.
+    ``bump=False``: a note that leaves the version (an upload, a request)."""
+    before = column_values(item) if write == "update" else None
+    done = Change(item)
+    yield done
+    if bump:
+        item.version += 1
+        item.updated_at = at
+    if done.entry is not None:
+        entry = done.entry
+        history.append(
+            session,
+            item,
+            at=at,
+            actor=entry["actor"],
+            action=entry["action"],
+            from_state=entry.get("from_state", item.state),
+            to_state=entry.get("to_state", item.state),
+            comment=entry["comment"],
+            data=entry["data"],
+        )
+    if write == "update":
+        assert before is not None
+        changed = {k: v for k, v in column_values(item).items() if before[k] != v}
+        if changed:
+            session.connection().execute(_UPDATE, {"item_id": item.id, **changed})
+        session.expunge(item)
+    elif write == "flush":
+        session.flush()
+    if done.events:
+        done.snapshot = item_json(item)
+        for type_, data in done.events:
+            emit_item_event(session, type_, item, at, done.snapshot, **data)

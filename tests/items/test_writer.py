@@ -1,0 +1,84 @@
+"""The item writer: one change is one version step, its history entry is on the chain
+the written row carries, its events carry the item as written; a block that raises
+has appended and bumped nothing."""
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import Role
+from app.auth.service import Caller
+from app.clock import now
+from app.db import unit_of_work
+from app.events.models import Event
+from app.items import history
+from app.items.models import Item
+from app.items.schemas import ItemCreate
+from app.items.service import new_item
+from app.items.writer import change, get_item
+
+SUPERVISOR = Caller(0, "sup", Role.supervisor)
+
+
+@pytest.fixture
+def item_id(api, engine) -> int:
+    """An item in ``found`` (the app, loaded by ``api``, holds the workflows)."""
+    with unit_of_work(engine=engine) as s:
+        return new_item(s, SUPERVISOR, ItemCreate(title="台账不规范", source="audit")).id
+
+
+@pytest.mark.parametrize("write", ["update", "flush"])
+def test_a_change_is_one_version_its_entry_and_its_events(engine, item_id, write):
+    with unit_of_work(engine=engine) as s:
+        item = get_item(s, SUPERVISOR, item_id, lock=True)
+        version, seq = item.version, item.history_seq
+        with change(s, item, at=now(s), write=write) as edit:
+            item.title = "台账已规范"
+            edit.record("edit", actor="tester", data={"changed": {"title": "台账已规范"}})
+            edit.emit("item.escalated", level=1)
+            edit.emit("item.urged")
+        assert item.version == version + 1 and item.history_seq == seq + 1
+
+    with unit_of_work(write=False, engine=engine) as s:
+        row = s.get(Item, item_id)
+        assert (row.title, row.version, row.history_seq) == ("台账已规范", version + 1, seq + 1)
+        assert history.verify(s, row) == (True, seq + 1, None)
+        last = history.entries(s, item_id)[-1]
+        assert (last.action, last.from_state, last.to_state) == ("edit", "found", "found")
+        events = list(s.scalars(select(Event).where(Event.item_id == item_id).order_by(Event.id)))
+        assert [e.type for e in events] == ["item.created", "item.escalated", "item.urged"]
+        assert {e.data["item"]["version"] for e in events[1:]} == {version + 1}
+        assert events[1].data["level"] == 1
+
+
+def test_a_block_that_raises_appends_and_bumps_nothing(engine, item_id):
+    with unit_of_work(engine=engine) as s:
+        item = get_item(s, SUPERVISOR, item_id, lock=True)
+        version = item.version
+        with pytest.raises(RuntimeError), change(s, item, at=now(s)) as edit:
+            edit.record("edit", actor="tester")
+            edit.emit("item.urged")
+            raise RuntimeError("refused half-way")
+        assert item.version == version
+        assert history.count(s, item_id) == 1  # the creation only
+
+
+def test_an_item_changed_twice_in_one_transaction_keeps_one_chain(engine, item_id):
+    with unit_of_work(engine=engine) as s:
+        item = get_item(s, SUPERVISOR, item_id, lock=True)
+        for n in (1, 2):
+            with change(s, item, at=now(s), write="flush") as edit:
+                item.tags = [f"第{n}次"]
+                edit.record("edit", actor="tester", data={"n": n})
+    with unit_of_work(write=False, engine=engine) as s:
+        row = s.get(Item, item_id)
+        assert row.version == 3 and row.tags == ["第2次"]
+        assert history.verify(s, row) == (True, 3, None)
+
+
+def test_one_history_entry_per_change(engine, item_id):
+    with unit_of_work(engine=engine) as s:
+        item = get_item(s, SUPERVISOR, item_id, lock=True)
+        twice = pytest.raises(RuntimeError, match="one history entry")
+        with twice, change(s, item, at=now(s)) as c:
+            c.record("edit", actor="tester")
+            c.record("edit", actor="tester")
