@@ -2,12 +2,16 @@
 
 Each item goes through the same steps as ``POST /items`` followed by the
 workflow's ``assign`` (``transitions.apply``: effects, deadlines, history,
-events) on an in-memory item; only the writes are batched -- one multi-row
-INSERT per ``CHUNK`` items and their history entries, events through the
-outbox's queue -- instead of several statements per item.
+events) and ``POST /items/{id}/measures`` for each of its measures
+(``app.plans.service``: the same rules, history entries and events) on an
+in-memory item; only the writes are batched -- one multi-row INSERT per
+``CHUNK`` items, and one each for their co-units, measures and history
+entries, events through the outbox's queue -- instead of several statements
+per item. Co-units and the people (责任人, 责任领导) are part of the item as
+created, and named in its ``create`` history entry.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from types import SimpleNamespace
 
@@ -32,11 +36,17 @@ from app.items.service import (
     workflow_for,
 )
 from app.items.transitions import apply
+from app.plans.models import ItemCoUnit, Measure
+from app.plans.schemas import MeasureCreate
+from app.plans.service import new_measure, record_new_measures
 from app.units.models import Unit
 
 CHUNK = 1000
 _INSERT = insert(Item.__table__)
-_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence('item', 'id')) FROM generate_series(1, :n)")
+_INSERT_CO_UNITS = insert(ItemCoUnit.__table__)
+_INSERT_MEASURES = insert(Measure.__table__)
+_MEASURE_COLUMNS = tuple(Measure.__table__.c.keys())
+_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"
 
 
 def _column_defaults() -> dict:
@@ -57,20 +67,36 @@ class NewItem:
     create: ItemCreate
     unit_code: str | None = None
     due_date: date | None = None
+    co_unit_codes: list[str] = field(default_factory=list)
+    people: dict[str, str | None] = field(default_factory=dict)
+    measures: list[MeasureCreate] = field(default_factory=list)
 
 
-def reserve_ids(session: Session, n: int) -> list[int]:
-    """``n`` item ids nobody else will take: from the sequence on PostgreSQL; on SQLite
-    the ones after the highest (the write transaction holds the database's lock)."""
+def reserve_ids(session: Session, n: int, model=Item) -> list[int]:
+    """``n`` ids of ``model``'s table nobody else will take: from the sequence on
+    PostgreSQL; on SQLite the ones after the highest (the write transaction holds the
+    database's lock)."""
+    if n == 0:
+        return []
     if is_postgres(session):
-        return list(session.scalars(_NEXT_IDS, {"n": n}))
-    top = session.scalar(select(Item.id).order_by(Item.id.desc()).limit(1)) or 0
+        stmt = text(_NEXT_IDS.format(table=model.__tablename__))
+        return list(session.scalars(stmt, {"n": n}))
+    top = session.scalar(select(model.id).order_by(model.id.desc()).limit(1)) or 0
     return list(range(top + 1, top + 1 + n))
 
 
-def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calendar):
+def _build(
+    session: Session,
+    caller: Caller,
+    new: NewItem,
+    item_id: int,
+    calendar,
+    measure_ids: list[int],
+    measures: list[Measure],
+):
     """The new item as a plain object with the row's columns (an ORM instance costs
-    more to build than everything else done for it)."""
+    more to build than everything else done for it); its measures are appended to
+    ``measures``, taking their ids from ``measure_ids``."""
     data = new.create
     wf = workflow_for(data)
     moment = now(session)
@@ -85,6 +111,8 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
         campaign=data.campaign,
         tags=list(data.tags),
         external_ref=data.external_ref,
+        co_unit_codes=list(new.co_unit_codes),
+        **new.people,
         type=order_type(wf, data),
         state=wf.initial,
         workflow_name=wf.name,
@@ -94,6 +122,7 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
     )
     defaults = {k: (list(v) if isinstance(v, list) else v) for k, v in _DEFAULTS.items()}
     item = SimpleNamespace(**(defaults | columns))
+    named = {"co_unit_codes": item.co_unit_codes, **new.people}
     history.append(
         session,
         item,
@@ -102,11 +131,20 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
         action="create",
         from_state=None,
         to_state=item.state,
+        data={k: v for k, v in named.items() if v} or None,
     )
     emit_item_event(session, "item.created", item, moment, actor=caller.identity())
     if new.unit_code:
         fields = {"unit_code": new.unit_code, "due_date": new.due_date, "comment": None}
         apply(session, caller, item, wf, wf.action("assign"), fields, calendar)
+    if new.measures:
+        built = []
+        for seq, data in enumerate(new.measures, start=1):
+            measure = new_measure(item, data, seq=seq, moment=moment, calendar=calendar)
+            measure.id = measure_ids.pop()
+            built.append(measure)
+        record_new_measures(session, item, built, at=moment, actor=caller.actor)
+        measures += built
     return item
 
 
@@ -120,17 +158,27 @@ def create_items(session: Session, caller: Caller, rows: list[NewItem]) -> None:
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         ids = reserve_ids(session, len(chunk))
+        measure_ids = reserve_ids(session, sum(len(n.measures) for n in chunk), Measure)
+        measure_ids.reverse()
+        measures: list[Measure] = []
         with history.buffered(session) as entries:
             items = [
-                _build(session, caller, new, item_id, calendar)
+                _build(session, caller, new, item_id, calendar, measure_ids, measures)
                 for new, item_id in zip(chunk, ids, strict=True)
             ]
+        conn = session.connection()
         try:
-            session.connection().execute(_INSERT, [column_values(i) for i in items])
+            conn.execute(_INSERT, [column_values(i) for i in items])
         except IntegrityError:
             raise Conflict(
                 "Another request used one of the file's 外部编号 (external_ref) while it was "
                 "being checked; nothing was imported. Import the file again."
             ) from None
+        links = [{"item_id": i.id, "unit_code": c} for i in items for c in i.co_unit_codes]
+        if links:
+            conn.execute(_INSERT_CO_UNITS, links)
+        if measures:
+            rows = [{c: getattr(m, c) for c in _MEASURE_COLUMNS} for m in measures]
+            conn.execute(_INSERT_MEASURES, rows)
         history.insert_rows(session, entries)
     del units

@@ -5,13 +5,18 @@ through the same workflow action as ``POST /items/{id}/transitions`` (history
 shows ``create`` then ``assign``); a row with neither is created ``found``.
 Rows sharing one 外部编号 are one item with several measures. An 外部编号 that
 names an existing item is a row error, or with ``mode=upsert`` an update of
-the item's descriptive fields (责任单位 and 整改时限 must then be empty or
-equal to the item's). New items are written in bulk (``app.ledger.bulk``).
+the item's descriptive fields, co-units and people, adds the measures it does
+not have yet and changes the ones whose 措施类型, 措施时限 or 措施责任单位 the
+file gives otherwise (measures are matched by their text; 责任单位 and 整改时限
+must be empty or equal to the item's). New items are written in bulk
+(``app.ledger.bulk``). Measures are checked against the rules of
+``app.plans.service`` while planning, so a refusal is a row error.
 """
 
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,13 +26,17 @@ from sqlmodel import Session
 from app.auth.service import Caller
 from app.clock import now, to_local_date
 from app.deadlines.schedule import MAX_DUE_DAYS
-from app.errors import Invalid
+from app.deadlines.store import load_calendar
+from app.errors import Invalid, ProblemError
 from app.items.models import Item
-from app.items.schemas import ItemCreate, ItemUpdate
-from app.items.service import update_item
+from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
+from app.items.service import get_item, update_item, workflow_for
 from app.ledger import bulk
 from app.ledger.reader import LedgerRows, file_error, read_ledger
 from app.ledger.rows import Draft, RowCheck, RowContext, Units, read_row
+from app.plans.models import Measure, MeasureStatus
+from app.plans.schemas import MeasureCreate, MeasureUpdate
+from app.plans.service import change_measure, create_measure, new_measure
 from app.settings import get_settings
 
 MAX_ERRORS = 1000
@@ -46,6 +55,8 @@ class Update:
     row: int
     item_id: int
     changes: dict[str, Any]
+    new_measures: list[MeasureCreate] = field(default_factory=list)
+    measure_changes: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -89,13 +100,105 @@ def _existing(session: Session, refs: list[str]) -> dict[str, Item]:
     return found
 
 
-def _check_due(check: RowCheck, due: date | None, today: date) -> None:
+def _existing_measures(session: Session, item_ids: list[int]) -> dict[int, dict[str, Measure]]:
+    """The measures of these items, by item and text."""
+    found: dict[int, dict[str, Measure]] = {}
+    for start in range(0, len(item_ids), LOOKUP_CHUNK):
+        chunk = item_ids[start : start + LOOKUP_CHUNK]
+        stmt = select(Measure).where(Measure.item_id.in_(chunk)).order_by(Measure.seq)
+        for measure in session.scalars(stmt):
+            found.setdefault(measure.item_id, {}).setdefault(measure.title, measure)
+    return found
+
+
+def _check_due(check: RowCheck, due: date | None, today: date, key: str = "due_date") -> None:
     if due is None:
         return
     if due < today:
-        check.fail("due_date", "past", value=due, today=today)
+        check.fail(key, "past", value=due, today=today)
     elif (due - today).days > MAX_DUE_DAYS:
-        check.fail("due_date", "too_far", value=due)
+        check.fail(key, "too_far", value=due)
+
+
+_STATUS_ZH = {MeasureStatus.done: "完成", MeasureStatus.ongoing: "转为长期坚持"}
+_RULE_FIELDS = {"unit_code": ("measure_unit", "measure_unit"), "due_date": ("measure_due", None)}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the measure rules need while planning: the clock and the calendar."""
+
+    today: date
+    moment: Any
+    calendar: Any
+
+
+def _stand_in(item_like, **overrides) -> SimpleNamespace:
+    """The fields of an item the measure rules read, as they will be when it is written."""
+    names = ("id", "state", "workflow_name", "workflow_version", "unit_code", "due_date")
+    fields = {n: getattr(item_like, n, None) for n in names}
+    fields["co_unit_codes"] = list(getattr(item_like, "co_unit_codes", None) or [])
+    return SimpleNamespace(**(fields | overrides))
+
+
+def _checked_measures(check: RowCheck, measures: list, item, rules: Rules) -> list[MeasureCreate]:
+    """The row's new measures, each checked by ``app.plans.service.new_measure`` against
+    the item as it will be; a refusal is a row error in the user's language."""
+    result = []
+    for m in measures:
+        before = len(check.errors)
+        if m.due_given:
+            _check_due(check, m.due_date, rules.today, "measure_due")
+        try:
+            data = MeasureCreate(
+                title=m.title, kind=m.kind, unit_code=m.unit_code, due_date=m.due_date
+            )
+        except ValidationError as exc:
+            check.fail("measures", "invalid", why=exc.errors()[0]["msg"])
+            continue
+        if len(check.errors) > before:
+            continue
+        try:
+            new_measure(item, data, seq=0, moment=rules.moment, calendar=rules.calendar)
+        except ProblemError as exc:
+            errors = exc.extensions.get("errors") or [{}]
+            key, code = _RULE_FIELDS.get(errors[0].get("field"), ("measures", None))
+            if key == "measure_due" and data.kind == "deadline" and data.due_date is None:
+                code = "measure_needs_due"
+            if code:
+                check.fail(key, code, title=m.title)
+            else:
+                check.fail(key, "measure_refused", title=m.title, why=exc.detail)
+            continue
+        result.append(data)
+    return result
+
+
+def _measure_changes(check: RowCheck, draft: Draft, existing: dict[str, Measure], today: date):
+    """(measure id, changed fields) for the row's measures the item has, on what the
+    file says of them (措施类型, 措施时限, 措施责任单位)."""
+    changes = []
+    for m in draft.measures:
+        current = existing.get(m.title)
+        if current is None:
+            continue
+        diff: dict[str, Any] = {}
+        if m.kind_given and m.kind != current.kind:
+            diff["kind"] = m.kind
+        if m.due_given and m.due_date != current.due_date:
+            diff["due_date"] = m.due_date
+        if m.unit_given and m.unit_code != current.unit_code:
+            diff["unit_code"] = m.unit_code
+        if not diff:
+            continue
+        if current.status != MeasureStatus.open:
+            status = _STATUS_ZH.get(current.status, current.status)
+            check.fail("measures", "measure_closed", title=m.title, status=status)
+            continue
+        if diff.get("due_date"):
+            _check_due(check, diff["due_date"], today, "measure_due")
+        changes.append((current.id, diff))
+    return changes
 
 
 def _changes(draft: Draft, item: Item) -> dict[str, Any]:
@@ -111,10 +214,18 @@ def _changes(draft: Draft, item: Item) -> dict[str, Any]:
         wanted[key] = value if key != "description" else (value or "")
     if "title" not in columns:
         wanted.pop("title", None)
-    return {k: v for k, v in wanted.items() if getattr(item, k) != v}
+    if draft.co_unit_codes is not None:
+        wanted["co_unit_codes"] = draft.co_unit_codes
+    wanted.update(draft.people)
+    current = {k: getattr(item, k) for k in wanted}
+    if "co_unit_codes" in current:
+        current["co_unit_codes"] = list(current["co_unit_codes"] or [])
+    return {k: v for k, v in wanted.items() if current[k] != v}
 
 
-def _reconcile(draft: Draft, item: Item, units: Units, lang: str) -> tuple[Update | None, list]:
+def _reconcile(
+    draft: Draft, item: Item, measures: dict[str, Measure], units: Units, rules: Rules, lang: str
+) -> tuple[Update | None, list]:
     """An upsert row against the item its 外部编号 names: (update or None, errors)."""
     check = RowCheck(draft.row, lang)
     current_unit = units.names.get(item.unit_code or "", item.unit_code) or "空"
@@ -131,15 +242,24 @@ def _reconcile(draft: Draft, item: Item, units: Units, lang: str) -> tuple[Updat
     if draft.source_given and draft.fields.get("source") != item.source:
         check.fail("source", "differs", number=item.number, column="来源", current=item.source)
     changes = _changes(draft, item)
+    if item.unit_code and item.unit_code in changes.get("co_unit_codes", []):
+        check.fail("co_units", "co_unit_is_lead", value=item.unit_code)
     if changes and not check.errors:
         try:
             ItemUpdate(**changes)
         except ValidationError as exc:
             for err in exc.errors():
-                check.fail(str(err["loc"][0]), "invalid", why=err["msg"])
+                key = str(err["loc"][0])
+                check.fail("co_units" if key == "co_unit_codes" else key, "invalid", why=err["msg"])
+    fresh = [m for m in draft.measures if m.title not in measures]
+    as_updated = _stand_in(item, co_unit_codes=changes.get("co_unit_codes", item.co_unit_codes))
+    new_measures = _checked_measures(check, fresh, as_updated, rules)
+    measure_changes = _measure_changes(check, draft, measures, rules.today)
     if check.errors:
         return None, check.errors
-    return (Update(draft.row, item.id, changes) if changes else None), []
+    if not (changes or new_measures or measure_changes):
+        return None, []
+    return Update(draft.row, item.id, changes, new_measures, measure_changes), []
 
 
 def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
@@ -162,10 +282,15 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
             drafts.append(draft)
     drafts = _grouped(drafts)
     existing = _existing(session, [d.external_ref for d in drafts if d.external_ref])
+    measures = {}
+    if options.mode == Mode.upsert:
+        measures = _existing_measures(session, [i.id for i in existing.values()])
+    rules = Rules(today, now(session), load_calendar(session))
     for draft in drafts:
         item = existing.get(draft.external_ref or "")
         if item is not None and options.mode == Mode.upsert:
-            update, errors = _reconcile(draft, item, units, options.lang)
+            known = measures.get(item.id, {})
+            update, errors = _reconcile(draft, item, known, units, rules, options.lang)
             result.errors += errors
             if update is not None:
                 result.updates.append(update)
@@ -176,9 +301,20 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         if item is not None:
             check.fail("external_ref", "ref_taken", value=draft.external_ref, number=item.number)
         _check_due(check, draft.due_date, today)
+        new = None if check.errors else _new_item(draft)
+        if new is not None and draft.measures:
+            wf = workflow_for(new.create)
+            as_created = _stand_in(
+                new,
+                id=None,
+                state=wf.initial,
+                workflow_name=wf.name,
+                workflow_version=wf.version,
+            )
+            new.measures = _checked_measures(check, draft.measures, as_created, rules)
         result.errors += check.errors
         if not check.errors:
-            result.creates.append(_new_item(draft))
+            result.creates.append(new)
     return result
 
 
@@ -188,6 +324,8 @@ def _new_item(draft: Draft) -> bulk.NewItem:
         create=ItemCreate(**draft.fields),
         unit_code=draft.unit_code,
         due_date=draft.due_date,
+        co_unit_codes=draft.co_unit_codes or [],
+        people={k: v for k, v in draft.people.items() if k in PERSON_FIELDS},
     )
 
 
@@ -249,6 +387,15 @@ def write(session: Session, caller: Caller, planned: Plan, options: Options) -> 
     """Create and update what ``check`` planned, all of it or (on any refusal) none."""
     bulk.create_items(session, caller, planned.creates)
     for update in planned.updates:
-        update_item(session, caller, update.item_id, ItemUpdate(**update.changes), None)
+        if update.changes:
+            changes = ItemUpdate(**update.changes)
+            item = update_item(session, caller, update.item_id, changes, None)
+        else:
+            item = get_item(session, caller, update.item_id, lock=True)
+        for data in update.new_measures:
+            create_measure(session, item, caller.actor, data)
+        for measure_id, diff in update.measure_changes:
+            measure = session.get(Measure, measure_id)
+            change_measure(session, item, measure, MeasureUpdate(**diff), caller.actor)
     assigned = sum(1 for p in planned.creates if p.unit_code)
     return {**_counts(planned, options), "errors": [], "assigned": assigned}
