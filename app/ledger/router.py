@@ -71,8 +71,10 @@ def export_items(
     caller: CallerDep,
     filters: ItemFiltersDep,
     format_: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.xlsx,
+    rows: export.ExportRows = export.ExportRows.items,
 ):
-    """The ledger of every matching item (not paged): xlsx, or csv in UTF-8 with BOM."""
+    """The ledger of every matching item (not paged): xlsx, or csv in UTF-8 with BOM;
+    one row per item, or per measure with ``rows=measures``."""
     unit_path = None
     if filters.unit:
         unit_path = session.scalar(select(Unit.path).where(Unit.code == filters.unit))
@@ -80,7 +82,8 @@ def export_items(
     settings = get_settings()
     stamp = now(session).astimezone(settings.tz).strftime("%Y%m%d-%H%M")
     engine = request.app.state.engine
-    fmt = export.RowFormatter(settings.tz)
+    per_measure = rows == export.ExportRows.measures
+    fmt = export.RowFormatter(settings.tz, export.unit_names(session), per_measure)
     name, fallback = f"台账-{stamp}.{format_}", f"ledger-{stamp}.{format_}"
     headers = {"Content-Disposition": export.content_disposition(name, fallback)}
     if format_ == ExportFormat.csv:
