@@ -111,13 +111,15 @@ def _existing_measures(session: Session, item_ids: list[int]) -> dict[int, dict[
     return found
 
 
-def _check_due(check: RowCheck, due: date | None, today: date, key: str = "due_date") -> None:
+def _check_due(
+    check: RowCheck, due: date | None, today: date, key: str = "due_date", at_row: int | None = None
+) -> None:
     if due is None:
         return
     if due < today:
-        check.fail(key, "past", value=due, today=today)
+        check.fail(key, "past", at_row, value=due, today=today)
     elif (due - today).days > MAX_DUE_DAYS:
-        check.fail(key, "too_far", value=due)
+        check.fail(key, "too_far", at_row, value=due)
 
 
 _STATUS_ZH = {MeasureStatus.done: "完成", MeasureStatus.ongoing: "转为长期坚持"}
@@ -148,13 +150,13 @@ def _checked_measures(check: RowCheck, measures: list, item, rules: Rules) -> li
     for m in measures:
         before = len(check.errors)
         if m.due_given:
-            _check_due(check, m.due_date, rules.today, "measure_due")
+            _check_due(check, m.due_date, rules.today, "measure_due", m.row)
         try:
             data = MeasureCreate(
                 title=m.title, kind=m.kind, unit_code=m.unit_code, due_date=m.due_date
             )
         except ValidationError as exc:
-            check.fail("measures", "invalid", why=exc.errors()[0]["msg"])
+            check.fail("measures", "invalid", m.row, why=exc.errors()[0]["msg"])
             continue
         if len(check.errors) > before:
             continue
@@ -166,9 +168,9 @@ def _checked_measures(check: RowCheck, measures: list, item, rules: Rules) -> li
             if key == "measure_due" and data.kind == "deadline" and data.due_date is None:
                 code = "measure_needs_due"
             if code:
-                check.fail(key, code, title=m.title)
+                check.fail(key, code, m.row, title=m.title)
             else:
-                check.fail(key, "measure_refused", title=m.title, why=exc.detail)
+                check.fail(key, "measure_refused", m.row, title=m.title, why=exc.detail)
             continue
         result.append(data)
     return result
@@ -193,10 +195,10 @@ def _measure_changes(check: RowCheck, draft: Draft, existing: dict[str, Measure]
             continue
         if current.status != MeasureStatus.open:
             status = _STATUS_ZH.get(current.status, current.status)
-            check.fail("measures", "measure_closed", title=m.title, status=status)
+            check.fail("measures", "measure_closed", m.row, title=m.title, status=status)
             continue
         if diff.get("due_date"):
-            _check_due(check, diff["due_date"], today, "measure_due")
+            _check_due(check, diff["due_date"], today, "measure_due", m.row)
         changes.append((current.id, diff))
     return changes
 

@@ -74,6 +74,7 @@ class Measure:
     kind_given: bool = False
     due_given: bool = False
     unit_given: bool = False
+    row: int | None = None
 
 
 @dataclass
@@ -103,9 +104,10 @@ class RowCheck:
         self.number, self.lang = number, lang
         self.errors: list[dict] = []
 
-    def fail(self, key: str, code: str, **params: Any) -> None:
+    def fail(self, key: str, code: str, at_row: int | None = None, **params: Any) -> None:
+        """One error of this row (or of ``at_row``, another row of the same item)."""
         text = message(code, self.lang, key, **params)
-        self.errors.append({"row": self.number, "field": key, "message": text})
+        self.errors.append({"row": at_row or self.number, "field": key, "message": text})
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def _measures(
     unit = _unit(check, ctx, "measure_unit", unit_text) if unit_text else None
     due = None if kind == "long_term" else due
     given = {"kind_given": kind_given, "due_given": own_due is not None, "unit_given": bool(unit)}
+    given["row"] = check.number
     return [Measure(line, kind, due, unit, **given) for line in lines]
 
 
