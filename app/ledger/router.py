@@ -146,13 +146,14 @@ def import_items(
         dry_run=dry_run,
     )
     engine = request.app.state.engine
-    ledger = importer.parse(_read_upload(file), file.filename)
-    with unit_of_work(write=False, engine=engine) as session:
-        planned = importer.check(session, ledger, options)
-    if dry_run:
-        return JSONResponse(importer.dry_run_answer(planned, options), status_code=200)
-    with unit_of_work(write=True, engine=engine) as session:
-        result = importer.write(session, caller, planned, options)
+    with importer.few_collections():
+        ledger = importer.parse(_read_upload(file), file.filename)
+        with unit_of_work(write=False, engine=engine) as session:
+            planned = importer.check(session, ledger, options)
+        if dry_run:
+            return JSONResponse(importer.dry_run_answer(planned, options), status_code=200)
+        with unit_of_work(write=True, engine=engine) as session:
+            result = importer.write(session, caller, planned, options)
     return JSONResponse(result, status_code=201, headers=location("/items"))
 
 

@@ -91,6 +91,8 @@ class Draft:
     people: dict[str, str | None] = field(default_factory=dict)
     measures: list[Measure] = field(default_factory=list)
     source_given: bool = False
+    create: ItemCreate | None = None
+    """The validated item, once the row has no errors."""
 
     @property
     def external_ref(self) -> str | None:
@@ -219,7 +221,7 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
     if check.errors:
         return None, check.errors
     try:
-        ItemCreate(**fields)
+        draft.create = ItemCreate(**fields)
     except ValidationError as exc:
         for err in exc.errors():
             key = str(err["loc"][0]) if err.get("loc") else "title"

@@ -295,3 +295,23 @@ def _rows(content: bytes, fmt: str) -> list[list]:
     if fmt == "xlsx":
         return sheet_rows(content)
     return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+def test_measures_land_on_their_items_across_write_chunks(api, office, monkeypatch):
+    from app.ledger import bulk
+
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    assert counts(upload(api, lines_ledger(), source="inspection")) == (3, None, None)
+    assert counts(upload(api, rows_ledger(), source="audit")) == (1, None, None)
+    got = items(api)
+    assert [len(measures(api, got[ref])) for ref in ("XC-001", "XC-002", "XC-003", "M-1")] == [
+        3,
+        1,
+        0,
+        3,
+    ]
+    assert api.get("/admin/history/verify", expect=200).json() == {
+        "items": 4,
+        "ok": True,
+        "broken": [],
+    }
