@@ -66,11 +66,11 @@ class FastInsert:
         if plan is None:
             compiled = insert(self.table).compile(dialect=dialect, column_keys=list(keys))
             order = tuple(compiled.positiontup) if compiled.positional else keys
-            processors = {}
-            for key in order:
+            processors = []
+            for index, key in enumerate(order):
                 process = self.table.c[key].type._cached_bind_processor(dialect)
                 if process is not None:
-                    processors[key] = (process, {})
+                    processors.append((index, process, {}))
             plan = self._plans[(dialect.name, keys)] = (str(compiled), order, processors)
         return plan
 
@@ -81,32 +81,20 @@ class FastInsert:
         sql, order, processors = self._plan(conn.dialect, tuple(rows[0]))
         params = []
         for row in rows:
-            values = dict(row)
-            for key, (process, memo) in processors.items():
-                value = values[key]
-                memo_key = _memo_key(value)
-                if memo_key is None:
-                    values[key] = process(value)
-                    continue
-                done = memo.get(memo_key, _MISSING)
-                if done is _MISSING:
-                    done = memo[memo_key] = process(value)
-                values[key] = done
-            params.append(tuple(values[k] for k in order) if conn.dialect.positional else values)
+            values = [row[k] for k in order]
+            for index, process, memo in processors:
+                value = values[index]
+                key = tuple(value) if type(value) is list else value
+                try:
+                    values[index] = memo[key]
+                except KeyError:
+                    values[index] = memo[key] = process(value)
+                except TypeError:  # a dict (JSON): processed each time
+                    values[index] = process(value)
+            params.append(
+                tuple(values) if conn.dialect.positional else dict(zip(order, values, strict=True))
+            )
         conn.exec_driver_sql(sql, params)
-
-
-_MISSING = object()
-_SCALARS = (str, int, float, bool, date, type(None))
-
-
-def _memo_key(value):
-    """A key for memoising ``value``'s processed form, or None (dicts: processed each time)."""
-    if isinstance(value, _SCALARS):
-        return (type(value), value)
-    if isinstance(value, list) and all(type(v) is str for v in value):
-        return (list, *value)
-    return None
 
 
 _INSERT = FastInsert(Item.__table__)
