@@ -18,9 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from enum import StrEnum
-from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,18 +27,17 @@ from sqlmodel import Session
 
 from app.auth.service import Caller
 from app.clock import now, to_local_date
-from app.deadlines.schedule import MAX_DUE_DAYS
 from app.deadlines.store import load_calendar
-from app.errors import Invalid, ProblemError
+from app.errors import Invalid
 from app.items.models import Item
 from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
 from app.items.service import get_item, update_item, workflow_for
-from app.ledger import bulk
+from app.ledger import bulk, measure_rows
 from app.ledger.reader import LedgerRows, file_error, read_ledger
 from app.ledger.rows import Draft, RowCheck, RowContext, Units, read_row
-from app.plans.models import Measure, MeasureStatus
+from app.plans.models import Measure
 from app.plans.schemas import MeasureCreate, MeasureUpdate
-from app.plans.service import change_measure, create_measure, new_measure
+from app.plans.service import change_measure, create_measure
 from app.settings import get_settings
 
 MAX_ERRORS = 1000
@@ -104,109 +101,6 @@ def _existing(session: Session, refs: list[str]) -> dict[str, Item]:
     return found
 
 
-def _existing_measures(session: Session, item_ids: list[int]) -> dict[int, dict[str, Measure]]:
-    """The measures of these items, by item and text."""
-    found: dict[int, dict[str, Measure]] = {}
-    for start in range(0, len(item_ids), LOOKUP_CHUNK):
-        chunk = item_ids[start : start + LOOKUP_CHUNK]
-        stmt = select(Measure).where(Measure.item_id.in_(chunk)).order_by(Measure.seq)
-        for measure in session.scalars(stmt):
-            found.setdefault(measure.item_id, {}).setdefault(measure.title, measure)
-    return found
-
-
-def _check_due(
-    check: RowCheck, due: date | None, today: date, key: str = "due_date", at_row: int | None = None
-) -> None:
-    if due is None:
-        return
-    if due < today:
-        check.fail(key, "past", at_row, value=due, today=today)
-    elif (due - today).days > MAX_DUE_DAYS:
-        check.fail(key, "too_far", at_row, value=due)
-
-
-_STATUS_ZH = {MeasureStatus.done: "完成", MeasureStatus.ongoing: "转为长期坚持"}
-_RULE_FIELDS = {"unit_code": ("measure_unit", "measure_unit"), "due_date": ("measure_due", None)}
-
-
-@dataclass(frozen=True)
-class Rules:
-    """What the measure rules need while planning: the clock and the calendar."""
-
-    today: date
-    moment: Any
-    calendar: Any
-
-
-def _stand_in(item_like, **overrides) -> SimpleNamespace:
-    """The fields of an item the measure rules read, as they will be when it is written."""
-    names = ("id", "state", "workflow_name", "workflow_version", "unit_code", "due_date")
-    fields = {n: getattr(item_like, n, None) for n in names}
-    fields["co_unit_codes"] = list(getattr(item_like, "co_unit_codes", None) or [])
-    return SimpleNamespace(**(fields | overrides))
-
-
-def _checked_measures(check: RowCheck, measures: list, item, rules: Rules) -> list[MeasureCreate]:
-    """The row's new measures, each checked by ``app.plans.service.new_measure`` against
-    the item as it will be; a refusal is a row error in the user's language."""
-    result = []
-    for m in measures:
-        before = len(check.errors)
-        if m.due_given:
-            _check_due(check, m.due_date, rules.today, "measure_due", m.row)
-        try:
-            data = MeasureCreate(
-                title=m.title, kind=m.kind, unit_code=m.unit_code, due_date=m.due_date
-            )
-        except ValidationError as exc:
-            check.fail("measures", "invalid", m.row, why=exc.errors()[0]["msg"])
-            continue
-        if len(check.errors) > before:
-            continue
-        try:
-            new_measure(item, data, seq=0, moment=rules.moment, calendar=rules.calendar)
-        except ProblemError as exc:
-            errors = exc.extensions.get("errors") or [{}]
-            key, code = _RULE_FIELDS.get(errors[0].get("field"), ("measures", None))
-            if key == "measure_due" and data.kind == "deadline" and data.due_date is None:
-                code = "measure_needs_due"
-            if code:
-                check.fail(key, code, m.row, title=m.title)
-            else:
-                check.fail(key, "measure_refused", m.row, title=m.title, why=exc.detail)
-            continue
-        result.append(data)
-    return result
-
-
-def _measure_changes(check: RowCheck, draft: Draft, existing: dict[str, Measure], today: date):
-    """(measure id, changed fields) for the row's measures the item has, on what the
-    file says of them (措施类型, 措施时限, 措施责任单位)."""
-    changes = []
-    for m in draft.measures:
-        current = existing.get(m.title)
-        if current is None:
-            continue
-        diff: dict[str, Any] = {}
-        if m.kind_given and m.kind != current.kind:
-            diff["kind"] = m.kind
-        if m.due_given and m.due_date != current.due_date:
-            diff["due_date"] = m.due_date
-        if m.unit_given and m.unit_code != current.unit_code:
-            diff["unit_code"] = m.unit_code
-        if not diff:
-            continue
-        if current.status != MeasureStatus.open:
-            status = _STATUS_ZH.get(current.status, current.status)
-            check.fail("measures", "measure_closed", m.row, title=m.title, status=status)
-            continue
-        if diff.get("due_date"):
-            _check_due(check, diff["due_date"], today, "measure_due", m.row)
-        changes.append((current.id, diff))
-    return changes
-
-
 def _changes(draft: Draft, item: Item) -> dict[str, Any]:
     """The descriptive fields the row sets to something else than the item has."""
     columns = draft.columns
@@ -230,7 +124,12 @@ def _changes(draft: Draft, item: Item) -> dict[str, Any]:
 
 
 def _reconcile(
-    draft: Draft, item: Item, measures: dict[str, Measure], units: Units, rules: Rules, lang: str
+    draft: Draft,
+    item: Item,
+    measures: dict[str, Measure],
+    units: Units,
+    rules: measure_rows.Rules,
+    lang: str,
 ) -> tuple[Update | None, list]:
     """An upsert row against the item its 外部编号 names: (update or None, errors)."""
     check = RowCheck(draft.row, lang)
@@ -258,9 +157,11 @@ def _reconcile(
                 key = str(err["loc"][0])
                 check.fail("co_units" if key == "co_unit_codes" else key, "invalid", why=err["msg"])
     fresh = [m for m in draft.measures if m.title not in measures]
-    as_updated = _stand_in(item, co_unit_codes=changes.get("co_unit_codes", item.co_unit_codes))
-    new_measures = _checked_measures(check, fresh, as_updated, rules)
-    measure_changes = _measure_changes(check, draft, measures, rules.today)
+    as_updated = measure_rows.stand_in(
+        item, co_unit_codes=changes.get("co_unit_codes", item.co_unit_codes)
+    )
+    new_measures = measure_rows.checked_measures(check, fresh, as_updated, rules)
+    measure_changes = measure_rows.measure_changes(check, draft, measures, rules.today)
     if check.errors:
         return None, check.errors
     if not (changes or new_measures or measure_changes):
@@ -290,8 +191,8 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
     existing = _existing(session, [d.external_ref for d in drafts if d.external_ref])
     measures = {}
     if options.mode == Mode.upsert:
-        measures = _existing_measures(session, [i.id for i in existing.values()])
-    rules = Rules(today, now(session), load_calendar(session))
+        measures = measure_rows.existing_measures(session, [i.id for i in existing.values()])
+    rules = measure_rows.Rules(today, now(session), load_calendar(session))
     for draft in drafts:
         item = existing.get(draft.external_ref or "")
         if item is not None and options.mode == Mode.upsert:
@@ -306,18 +207,18 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         check = RowCheck(draft.row, options.lang)
         if item is not None:
             check.fail("external_ref", "ref_taken", value=draft.external_ref, number=item.number)
-        _check_due(check, draft.due_date, today)
+        measure_rows.check_due(check, draft.due_date, today)
         new = None if check.errors else _new_item(draft)
         if new is not None and draft.measures:
             wf = workflow_for(new.create)
-            as_created = _stand_in(
+            as_created = measure_rows.stand_in(
                 new,
                 id=None,
                 state=wf.initial,
                 workflow_name=wf.name,
                 workflow_version=wf.version,
             )
-            new.measures = _checked_measures(check, draft.measures, as_created, rules)
+            new.measures = measure_rows.checked_measures(check, draft.measures, as_created, rules)
         result.errors += check.errors
         if not check.errors:
             result.creates.append(new)
