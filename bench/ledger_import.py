@@ -8,8 +8,11 @@ rows through the per-item services the first-round importer called --
 in this process on a fresh database. Both print rows/s of wall time and of
 CPU time (the server's, read from /proc, for (a)); CPU is the steadier figure
 on a shared machine. Target (issue 14): at least 5,000 rows/s (was 855).
+``--profile`` instead runs the import's three steps (parse, check, write) in
+this process on a fresh SQLite database under cProfile, prints each step's
+CPU time and the functions that cost the most.
 
-    python bench/ledger_import.py [--rows 10000] [--pg URL]
+    python bench/ledger_import.py [--rows 10000] [--pg URL] [--profile]
 """
 
 import argparse
@@ -168,6 +171,50 @@ def per_row(url: str, rows: list[list]) -> dict:
     }
 
 
+def profile(n: int, top: int = 30) -> None:
+    """parse -> check -> write in this process, under cProfile."""
+    import cProfile
+    import pstats
+
+    from app.auth.models import Role
+    from app.auth.service import Caller
+    from app.db import make_engine, unit_of_work
+    from app.ledger import importer
+    from app.main import prepare
+    from app.migrate import upgrade
+    from app.units.models import UnitCreate
+    from app.units.service import create_unit
+
+    url = f"sqlite:///{tempfile.mkdtemp()}/profile.db"
+    upgrade(url)
+    engine = make_engine(url)
+    prepare(engine)
+    with unit_of_work(engine=engine) as session:
+        for i in range(UNITS):
+            create_unit(session, UnitCreate(code=f"u{i:02d}", name=f"第{i}责任单位"))
+    content, options = _xlsx(_rows(n)), importer.Options()
+    caller = Caller(0, "bench", Role.supervisor)
+    cpu: dict[str, float] = {}
+    profiler = cProfile.Profile()
+    profiler.enable()
+    with importer.few_collections():
+        start = time.process_time()
+        ledger = importer.parse(content, "台账.xlsx")
+        cpu["parse"] = time.process_time() - start
+        with unit_of_work(write=False, engine=engine) as session:
+            planned = importer.check(session, ledger, options)
+        cpu["check"] = time.process_time() - start - cpu["parse"]
+        with unit_of_work(write=True, engine=engine) as session:
+            importer.write(session, caller, planned, options)
+        cpu["write"] = time.process_time() - start - cpu["parse"] - cpu["check"]
+    profiler.disable()
+    engine.dispose()
+    total = sum(cpu.values())
+    print({k: round(v, 2) for k, v in cpu.items()}, f"{n / total:.0f} rows per CPU second")
+    print("(CPU times include cProfile's own overhead, about 2-3x)")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
 def run(name: str, fresh, n: int) -> None:
     rows = _rows(n)
     content = _xlsx(rows)
@@ -196,7 +243,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--pg", default=os.environ.get("RECTIFY_BENCH_PG_URL"))
+    ap.add_argument("--profile", action="store_true", help="cProfile the steps in-process")
     args = ap.parse_args()
+    if args.profile:
+        profile(args.rows)
+        return
     run("sqlite", lambda: (f"sqlite:///{tempfile.mkdtemp()}/import.db", lambda _u: None), args.rows)
     if args.pg:
         run("postgresql", lambda: (_fresh_pg(args.pg)[0], _drop_pg), args.rows)

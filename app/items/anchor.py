@@ -35,7 +35,15 @@ def history_key() -> bytes:
     settings = get_settings()
     if settings.history_key:
         return settings.history_key.encode()
-    return _key_from_file(str(settings.key_file))
+    return _key_from_file(_key_path(settings.history_key_file, settings.evidence_dir, os.getcwd()))
+
+
+@lru_cache(maxsize=8)
+def _key_path(key_file: Path | None, evidence_dir: Path, cwd: str) -> str:
+    """``Settings.key_file``, resolved once per directory (a relative evidence directory
+    is relative to ``cwd``): every history append asks for the key, and resolving the
+    path each time cost a fifth of a bulk import's CPU."""
+    return str(key_file or (Path(cwd) / evidence_dir).resolve().parent / "history.key")
 
 
 @lru_cache(maxsize=8)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from app.items.models import Light, Satisfaction, Severity, Source
+from app.plans.models import MeasureStatus
 from app.workflow.registry import registry
 
 
@@ -35,24 +36,26 @@ COLUMNS: tuple[Column, ...] = (
     Column("escalation_level", "督办级别", 10),
     Column("created_at", "创建时间", 20),
     Column("closed_at", "销号时间", 20),
+    Column("co_units", "配合单位", 26, True),
+    Column("responsible_person", "责任人", 12, True),
+    Column("responsible_leader", "责任领导", 12, True),
+    Column("measures", "整改措施", 60, True),
+    Column("progress", "整改进展", 60),
     Column("max_escalation_level", "最高督办级别", 12),
     Column("was_overdue", "是否逾期", 10),
     Column("on_time", "按期整改", 10),
     Column("type", "工单类型", 10, True),
     Column("satisfaction", "满意度", 10),
 )
-# Read on import (office ledgers and the measure rows of an export), not written yet.
-IMPORT_ONLY: tuple[Column, ...] = (
-    Column("co_units", "配合单位", 26, True),
-    Column("responsible_person", "责任人", 12, True),
-    Column("responsible_leader", "责任领导", 12, True),
-    Column("measures", "整改措施", 60, True),
+# ``?rows=measures``: one row per measure, its own columns after the item's.
+MEASURE_COLUMNS: tuple[Column, ...] = (
     Column("measure_kind", "措施类型", 10, True),
     Column("measure_due", "措施时限", 12, True),
+    Column("measure_status", "措施状态", 10),
     Column("measure_unit", "措施责任单位", 26, True),
 )
-IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS + IMPORT_ONLY if c.imported)
-ZH_OF: dict[str, str] = {c.key: c.zh for c in COLUMNS + IMPORT_ONLY}
+IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS + MEASURE_COLUMNS if c.imported)
+ZH_OF: dict[str, str] = {c.key: c.zh for c in COLUMNS + MEASURE_COLUMNS}
 # The headers offices give the same columns (API.md, "Ledger, second round").
 HEADER_ALIASES: dict[str, str] = {
     "问题标题": "title",
@@ -109,6 +112,12 @@ LIGHT_LABELS: dict[str, str] = {
 }
 YES_NO: dict[bool | None, str | None] = {True: "是", False: "否", None: None}
 
+MEASURE_STATUS_LABELS: dict[str, str] = {
+    MeasureStatus.open: "未完成",
+    MeasureStatus.done: "已完成",
+    MeasureStatus.ongoing: "长期坚持",
+}
+
 SATISFACTION_LABELS: dict[str, str] = {
     Satisfaction.satisfied: "满意",
     Satisfaction.basically_satisfied: "基本满意",
@@ -129,8 +138,8 @@ def type_labels() -> dict[str, str]:
 
 _HEADER_NOISE = re.compile(r"[\s\u3000*＊:：]+|[（(][^)）]*[)）]")
 HEADER_KEYS: dict[str, str] = {
-    **{c.zh: c.key for c in COLUMNS + IMPORT_ONLY},
-    **{c.key: c.key for c in COLUMNS + IMPORT_ONLY},
+    **{c.zh: c.key for c in COLUMNS + MEASURE_COLUMNS},
+    **{c.key: c.key for c in COLUMNS + MEASURE_COLUMNS},
     **HEADER_ALIASES,
     "unit_code": "unit",
 }

@@ -1,8 +1,14 @@
 """The ledger as a file: every matching item, read in keyset batches.
 
 Rows are read ``BATCH`` at a time (``id > last``) in a read-only session of
-their own, so memory stays flat however many items match: csv and xlsx are
-both streamed as they are read (xlsx as a zip written on the fly).
+their own, with the measures of the batch's items in one more query, so
+memory stays flat however many items match: csv and xlsx are both streamed
+as they are read (xlsx as a zip written on the fly).
+
+One row per item (整改措施 and 整改进展 as numbered lines), or with
+``rows=measures`` one row per measure: the item's columns repeated, 整改措施
+and 整改进展 that measure's, then 措施类型, 措施时限, 措施状态 and 措施责任单位
+(an item without measures still has its one row). Either imports back.
 """
 
 import csv
@@ -10,19 +16,24 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Row, select
+from sqlmodel import Session
 
 from app.auth.service import Caller
 from app.db import unit_of_work
 from app.items.models import Item
 from app.items.queries import ItemFilters, scoped
+from app.ledger.cells import KINDS
 from app.ledger.columns import (
     COLUMNS,
     LIGHT_LABELS,
+    MEASURE_COLUMNS,
+    MEASURE_STATUS_LABELS,
     SATISFACTION_LABELS,
     SEVERITY_LABELS,
     SOURCE_LABELS,
@@ -30,6 +41,7 @@ from app.ledger.columns import (
     type_labels,
 )
 from app.ledger.xlsx import xlsx_stream
+from app.plans.models import Measure
 from app.units.models import Unit
 from app.workflow.registry import registry
 
@@ -62,7 +74,25 @@ _SELECTED = (
     Item.workflow_version,
     Item.type,
     Item.satisfaction,
+    Item.co_unit_codes,
+    Item.responsible_person,
+    Item.responsible_leader,
+    Item.measures_total,
 )
+_MEASURE_SELECTED = (
+    Measure.item_id,
+    Measure.title,
+    Measure.kind,
+    Measure.due_date,
+    Measure.status,
+    Measure.unit_code,
+    Measure.latest_progress,
+)
+
+
+class ExportRows(StrEnum):
+    items = "items"
+    measures = "measures"
 
 
 @dataclass(frozen=True)
@@ -74,8 +104,30 @@ class ExportQuery:
     unit_path: str | None = None
 
 
-def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[list[Row]]:
-    """The matching items in id order, ``size`` rows at a time."""
+@dataclass(frozen=True)
+class Entry:
+    """An item's row and its measures, in order."""
+
+    item: Row
+    measures: list[Row]
+
+
+def _measures_of(session: Session, rows: list[Row]) -> dict[int, list[Row]]:
+    ids = [r.id for r in rows if r.measures_total]
+    found: dict[int, list[Row]] = {}
+    if ids:
+        stmt = (
+            select(*_MEASURE_SELECTED)
+            .where(Measure.item_id.in_(ids))
+            .order_by(Measure.item_id, Measure.seq)
+        )
+        for m in session.execute(stmt):
+            found.setdefault(m.item_id, []).append(m)
+    return found
+
+
+def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[list[Entry]]:
+    """The matching items in id order with their measures, ``size`` items at a time."""
     with unit_of_work(write=False, engine=engine) as session:
         last = 0
         while True:
@@ -84,17 +136,44 @@ def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[l
             rows = session.execute(stmt.where(Item.id > last).order_by(Item.id).limit(size)).all()
             if not rows:
                 return
-            yield rows
+            measures = _measures_of(session, rows)
+            yield [Entry(r, measures.get(r.id, [])) for r in rows]
             last = rows[-1].id
 
 
-class RowFormatter:
-    """One item row -> the ledger's cell values (labels, local times)."""
+def unit_names(session: Session) -> dict[str, str]:
+    """Every unit's name by code: co-units and measure units are written by name."""
+    return dict(session.execute(select(Unit.code, Unit.name)).all())
 
-    def __init__(self, tz: ZoneInfo) -> None:
+
+def _progress(p: dict | None) -> str | None:
+    if not p:
+        return None
+    text = (p.get("comment") or "").strip()
+    return f"{text}（{p['percent']}%）" if p.get("percent") is not None else text or None
+
+
+def _numbered(lines: list[str | None]) -> str | None:
+    """``1. …`` lines, numbered by the measure's place; measures without text left out."""
+    out = [f"{n}. {line}" for n, line in enumerate(lines, start=1) if line]
+    return "\n".join(out) or None
+
+
+class RowFormatter:
+    """One item -> the ledger's rows of cell values (labels, local times)."""
+
+    def __init__(
+        self, tz: ZoneInfo, names: dict[str, str] | None = None, per_measure: bool = False
+    ) -> None:
         self.tz = tz
+        self.names = names or {}
+        self.per_measure = per_measure
         self._state_labels: dict[tuple[str, int], dict[str, str]] = {}
         self._type_labels = type_labels()
+
+    @property
+    def columns(self):
+        return COLUMNS + MEASURE_COLUMNS if self.per_measure else COLUMNS
 
     def _state(self, row: Row) -> str:
         key = (row.workflow_name, row.workflow_version)
@@ -110,7 +189,29 @@ class RowFormatter:
             return None
         return moment.astimezone(self.tz).replace(tzinfo=None, microsecond=0)
 
-    def values(self, row: Row) -> list[Any]:
+    def _unit(self, code: str | None) -> str | None:
+        return self.names.get(code, code) if code else None
+
+    def rows(self, entry: Entry) -> list[list[Any]]:
+        if not self.per_measure:
+            measures = entry.measures
+            lines = _numbered([m.title for m in measures])
+            progress = _numbered([_progress(m.latest_progress) for m in measures])
+            return [self.values(entry.item, lines, progress)]
+        if not entry.measures:
+            return [self.values(entry.item, None, None) + [None] * len(MEASURE_COLUMNS)]
+        return [
+            self.values(entry.item, m.title, _progress(m.latest_progress))
+            + [
+                KINDS.get(m.kind, m.kind),
+                m.due_date,
+                MEASURE_STATUS_LABELS.get(m.status, m.status),
+                self._unit(m.unit_code),
+            ]
+            for m in entry.measures
+        ]
+
+    def values(self, row: Row, measures: str | None = None, progress: str | None = None):
         return [
             row.number,
             row.title,
@@ -127,6 +228,11 @@ class RowFormatter:
             row.escalation_level,
             self._local(row.created_at),
             self._local(row.closed_at),
+            "、".join(self._unit(c) for c in row.co_unit_codes or []) or None,
+            row.responsible_person,
+            row.responsible_leader,
+            measures,
+            progress,
             row.max_escalation_level,
             YES_NO[bool(row.was_overdue)],
             YES_NO[row.on_time if row.on_time is None else bool(row.on_time)],
@@ -135,13 +241,13 @@ class RowFormatter:
         ]
 
 
-def xlsx_chunks(rows: Iterator[list[Row]], fmt: RowFormatter) -> Iterator[bytes]:
+def xlsx_chunks(entries: Iterator[list[Entry]], fmt: RowFormatter) -> Iterator[bytes]:
     """The ledger workbook, streamed: a chunk per batch of rows read (``app/ledger/xlsx.py``)."""
     return xlsx_stream(
         "台账",
-        [c.zh for c in COLUMNS],
-        [c.width for c in COLUMNS],
-        (map(fmt.values, batch) for batch in rows),
+        [c.zh for c in fmt.columns],
+        [c.width for c in fmt.columns],
+        ((row for entry in batch for row in fmt.rows(entry)) for batch in entries),
     )
 
 
@@ -157,17 +263,18 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def csv_chunks(rows: Iterator[list[Row]], fmt: RowFormatter) -> Iterator[bytes]:
+def csv_chunks(entries: Iterator[list[Entry]], fmt: RowFormatter) -> Iterator[bytes]:
     """UTF-8 with BOM (so Excel opens it), one chunk per batch of rows."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([c.zh for c in COLUMNS])
+    writer.writerow([c.zh for c in fmt.columns])
     yield b"\xef\xbb\xbf" + buf.getvalue().encode()
-    for batch in rows:
+    for batch in entries:
         buf.seek(0)
         buf.truncate()
-        for row in batch:
-            writer.writerow([_csv_value(v) for v in fmt.values(row)])
+        for entry in batch:
+            for row in fmt.rows(entry):
+                writer.writerow([_csv_value(v) for v in row])
         yield buf.getvalue().encode()
 
 

@@ -63,6 +63,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "too_long": ("超过 {limit} 个字符", "longer than {limit} characters"),
     "co_unit_is_lead": ("配合单位不能是牵头单位 {value}", "{value} is the lead unit"),
     "not_importable": ("无法导入：{why}", "could not be imported: {why}"),
+    "measure_unit": (
+        "措施“{title}”的责任单位须为牵头单位或配合单位",
+        "measure {title!r}: its unit must be the lead unit or a co-unit",
+    ),
+    "measure_needs_due": (
+        "限期整改的措施“{title}”须有时限（填写措施时限或整改时限）",
+        "measure {title!r}: a deadline measure (限期整改) needs a date",
+    ),
+    "measure_refused": ("措施“{title}”无法导入：{why}", "measure {title!r}: {why}"),
+    "measure_closed": (
+        "措施“{title}”已{status}，不能再修改（须先由监督方重新打开）",
+        "measure {title!r} is {status}; a supervisor must reopen it before it can change",
+    ),
 }
 
 

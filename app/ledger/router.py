@@ -73,8 +73,10 @@ def export_items(
     caller: CallerDep,
     filters: ItemFiltersDep,
     format_: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.xlsx,
+    rows: export.ExportRows = export.ExportRows.items,
 ):
-    """The ledger of every matching item (not paged): xlsx, or csv in UTF-8 with BOM."""
+    """The ledger of every matching item (not paged): xlsx, or csv in UTF-8 with BOM;
+    one row per item, or per measure with ``rows=measures``."""
     unit_path = None
     if filters.unit:
         unit_path = session.scalar(select(Unit.path).where(Unit.code == filters.unit))
@@ -82,7 +84,8 @@ def export_items(
     settings = get_settings()
     stamp = now(session).astimezone(settings.tz).strftime("%Y%m%d-%H%M")
     engine = request.app.state.engine
-    fmt = export.RowFormatter(settings.tz)
+    per_measure = rows == export.ExportRows.measures
+    fmt = export.RowFormatter(settings.tz, export.unit_names(session), per_measure)
     name, fallback = f"台账-{stamp}.{format_}", f"ledger-{stamp}.{format_}"
     headers = {"Content-Disposition": export.content_disposition(name, fallback)}
     if format_ == ExportFormat.csv:
@@ -148,12 +151,13 @@ async def import_items(
     engine = request.app.state.engine
 
     def parse_and_check() -> importer.Plan:
-        ledger = importer.parse(_read_upload(file), file.filename)
-        with unit_of_work(write=False, engine=engine) as session:
-            return importer.check(session, ledger, options)
+        with importer.few_collections():
+            ledger = importer.parse(_read_upload(file), file.filename)
+            with unit_of_work(write=False, engine=engine) as session:
+                return importer.check(session, ledger, options)
 
     def write(planned: importer.Plan) -> dict:
-        with unit_of_work(write=True, engine=engine) as session:
+        with importer.few_collections(), unit_of_work(write=True, engine=engine) as session:
             return importer.write(session, caller, planned, options)
 
     planned = await run_in_threadpool(parse_and_check)

@@ -29,6 +29,7 @@ from app.ledger.reader import CellError
 from app.units.models import Unit, UnitAlias
 
 TITLE_FROM_DESCRIPTION = 40
+PERSON_MAX = 100
 _TEXT_FIELDS = ("title", "description", "category", "campaign", "external_ref")
 _PEOPLE = ("responsible_person", "responsible_leader")
 
@@ -62,10 +63,18 @@ class Units:
 
 @dataclass
 class Measure:
+    """One measure a row names. ``kind_given``/``due_given``/``unit_given``: whether the
+    file said so (措施类型 or a phrase, 措施时限, 措施责任单位) rather than leaving it to
+    the defaults; an upsert compares an existing measure on what was said only."""
+
     title: str
     kind: str
     due_date: date | None = None
     unit_code: str | None = None
+    kind_given: bool = False
+    due_given: bool = False
+    unit_given: bool = False
+    row: int | None = None
 
 
 @dataclass
@@ -82,6 +91,8 @@ class Draft:
     people: dict[str, str | None] = field(default_factory=dict)
     measures: list[Measure] = field(default_factory=list)
     source_given: bool = False
+    create: ItemCreate | None = None
+    """The validated item, once the row has no errors."""
 
     @property
     def external_ref(self) -> str | None:
@@ -95,9 +106,10 @@ class RowCheck:
         self.number, self.lang = number, lang
         self.errors: list[dict] = []
 
-    def fail(self, key: str, code: str, **params: Any) -> None:
+    def fail(self, key: str, code: str, at_row: int | None = None, **params: Any) -> None:
+        """One error of this row (or of ``at_row``, another row of the same item)."""
         text = message(code, self.lang, key, **params)
-        self.errors.append({"row": self.number, "field": key, "message": text})
+        self.errors.append({"row": at_row or self.number, "field": key, "message": text})
 
 
 @dataclass(frozen=True)
@@ -143,10 +155,14 @@ def _measures(
     own_due = _deadline(check, "measure_due", record.get("measure_due"))
     due = (own_due.due if own_due else None) or (item_due.due if item_due else None)
     kind = kind or (own_due and own_due.kind) or (item_due and item_due.kind)
+    kind_given = bool(kind)
     kind = kind or ("deadline" if due else "immediate")
     unit_text = cells.text(record.get("measure_unit"))
     unit = _unit(check, ctx, "measure_unit", unit_text) if unit_text else None
-    return [Measure(line, kind, None if kind == "long_term" else due, unit) for line in lines]
+    due = None if kind == "long_term" else due
+    given = {"kind_given": kind_given, "due_given": own_due is not None, "unit_given": bool(unit)}
+    given["row"] = check.number
+    return [Measure(line, kind, due, unit, **given) for line in lines]
 
 
 def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, list[dict]]:
@@ -198,11 +214,14 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
         if draft.unit_code and draft.unit_code in draft.co_unit_codes:
             check.fail("co_units", "co_unit_is_lead", value=draft.unit_code)
     draft.people = {k: cells.text(record.get(k)) for k in _PEOPLE if k in ctx.columns}
+    for key, person in draft.people.items():
+        if person is not None and len(person) > PERSON_MAX:
+            check.fail(key, "too_long", limit=PERSON_MAX)
     draft.measures = _measures(check, ctx, record, due)
     if check.errors:
         return None, check.errors
     try:
-        ItemCreate(**fields)
+        draft.create = ItemCreate(**fields)
     except ValidationError as exc:
         for err in exc.errors():
             key = str(err["loc"][0]) if err.get("loc") else "title"

@@ -106,6 +106,40 @@ def _check_unit(item: Item, code: str | None) -> str:
     return code
 
 
+def new_measure(
+    item: Item, data: MeasureCreate, *, seq: int, moment: datetime, calendar
+) -> Measure:
+    """The measure ``data`` asks for on ``item``, checked against the rules (closed
+    items, kinds and their dates, the unit) and lit; nothing is written."""
+    _refuse_if_closed(item)
+    due = _due_for(data.kind, data.due_date, item)
+    if due is not None and due != item.due_date:
+        validate_due_date(due, to_local_date(moment))
+    measure = Measure(
+        item_id=item.id,
+        seq=seq,
+        title=data.title,
+        unit_code=_check_unit(item, data.unit_code),
+        kind=data.kind.value,
+        due_date=due,
+        created_at=moment,
+        updated_at=moment,
+    )
+    refresh_light(measure, calendar, get_settings().tz, moment)
+    return measure
+
+
+def _created(measure: Measure) -> dict:
+    """What the history entry and the event of a new measure carry."""
+    due = measure.due_date
+    return {
+        "title": measure.title,
+        "kind": measure.kind,
+        "unit_code": measure.unit_code,
+        "due_date": due and due.isoformat(),
+    }
+
+
 def create_measure(
     session: Session,
     item: Item,
@@ -118,21 +152,14 @@ def create_measure(
     may are the caller's). For importers as for the API: validated, recorded, emitted."""
     _refuse_if_closed(item)
     moment = moment or now(session)
-    due = _due_for(data.kind, data.due_date, item)
-    if due is not None and due != item.due_date:
-        validate_due_date(due, to_local_date(moment))
     last = session.scalar(select(func.max(Measure.seq)).where(Measure.item_id == item.id))
-    measure = Measure(
-        item_id=item.id,
+    measure = new_measure(
+        item,
+        data,
         seq=(last or 0) + 1,
-        title=data.title,
-        unit_code=_check_unit(item, data.unit_code),
-        kind=data.kind.value,
-        due_date=due,
-        created_at=moment,
-        updated_at=moment,
+        moment=moment,
+        calendar=calendar or load_calendar(session),
     )
-    refresh_light(measure, calendar or load_calendar(session), get_settings().tz, moment)
     session.add(measure)
     record(
         session,
@@ -142,12 +169,28 @@ def create_measure(
         actor=actor,
         action="measure_create",
         event="measure.created",
-        title=measure.title,
-        kind=measure.kind,
-        unit_code=measure.unit_code,
-        due_date=due and due.isoformat(),
+        **_created(measure),
     )
     return measure
+
+
+def record_new_measures(
+    session: Session, item, measures: list[Measure], *, at: datetime, actor: str
+) -> None:
+    """``record`` for the first measures of an item being created in bulk (its row and
+    theirs are inserted later by the caller): the counts follow in memory instead of
+    from a query; the version, history entries and events are the same as
+    ``create_measure``'s, one per measure in order."""
+    for measure in measures:
+        item.measures_total += 1
+        item.measures_open += 1
+        item.measures_overdue += measure.light == "red"
+        item.version += 1
+        item.updated_at = at
+        data = _created(measure)
+        entry = {"measure_id": measure.id, "seq": measure.seq, **data}
+        history.note(session, item, at=at, actor=actor, action="measure_create", data=entry)
+        emit_item_event(session, "measure.created", item, at, measure=measure_json(measure), **data)
 
 
 def _lead_item(session: Session, caller: Caller, item_id: int, what: str) -> Item:
@@ -194,6 +237,15 @@ def update_measure(
     item = _lead_item(session, caller, item_id, "edit measures")
     _refuse_if_closed(item)
     measure = _measure(session, item, measure_id)
+    return change_measure(session, item, measure, data, caller.actor)
+
+
+def change_measure(
+    session: Session, item: Item, measure: Measure, data: MeasureUpdate, actor: str
+) -> Measure:
+    """Apply ``data`` to an open measure of the (locked) item: the rules of kinds, dates
+    and units; recorded and emitted when anything changed. For the API and importers."""
+    _refuse_if_closed(item)
     _require_open(item, measure)
     changes = data.model_dump(exclude_unset=True)
     kind = changes.get("kind") or measure.kind
@@ -220,8 +272,17 @@ def update_measure(
     refresh_light(measure, load_calendar(session), get_settings().tz, moment)
     if "due_date" in changed:
         changed["due_date"] = due and due.isoformat()
-    updated = ("measure_update", "measure.updated")
-    _changed_by(session, caller, item, measure, moment, updated, changed=changed)
+    measure.updated_at = moment
+    record(
+        session,
+        item,
+        measure,
+        at=moment,
+        actor=actor,
+        action="measure_update",
+        event="measure.updated",
+        changed=changed,
+    )
     return measure
 
 

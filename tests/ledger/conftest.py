@@ -15,7 +15,16 @@ from tests.conftest import ADMIN_TOKEN, PG_URL, _pg_admin_conn
 from tests.factories import Api
 
 CLOCK = "2026-03-02T02:00:00Z"  # Monday, 10:00 in Asia/Shanghai
-IGNORED_ON_IMPORT = ("编号", "创建时间", "销号时间", "最高督办级别", "是否逾期", "按期整改")
+IGNORED_ON_IMPORT = (
+    "编号",
+    "创建时间",
+    "销号时间",
+    "整改进展",
+    "最高督办级别",
+    "是否逾期",
+    "按期整改",
+    "措施状态",
+)
 
 
 @pytest.fixture

@@ -26,6 +26,11 @@ HEADER = [
     "督办级别",
     "创建时间",
     "销号时间",
+    "配合单位",
+    "责任人",
+    "责任领导",
+    "整改措施",
+    "整改进展",
     "最高督办级别",
     "是否逾期",
     "按期整改",
@@ -75,10 +80,11 @@ def test_xlsx_has_chinese_header_labels_date_cells_local_times_and_frozen_header
     assert [c.value for c in first[3:7]] == ["12345热线", None, "高", "第一审判庭"]
     assert first[7].value == datetime(2026, 3, 31) and first[7].number_format == "yyyy-mm-dd"
     assert [c.value for c in first[10:13]] == ["已派单", "黄灯", 0]
-    assert [c.value for c in first[18:20]] == ["投诉", None]
+    assert [c.value for c in first[15:20]] == [None] * 5  # no co-units, people, measures
+    assert [c.value for c in first[23:25]] == ["投诉", None]
     assert first[13].value == datetime(2026, 3, 2, 10, 0) and first[13].is_date
     assert first[14].value is None
-    assert [c.value for c in first[15:18]] == [0, "否", None]  # the honest record
+    assert [c.value for c in first[20:23]] == [0, "否", None]  # the honest record
     assert second[8].value == "上级审计反馈" and second[6].value == "市审计局"
     assert [c.value for c in third[9:12]] == ["007", "已销号", "无"]
     assert third[14].value == datetime(2026, 3, 2, 10, 0)
@@ -153,7 +159,7 @@ def test_the_honest_record_columns(api, ledger):
     api.act(iid, "verify", sup)
     api.act(iid, "close", sup)
     rows = sheet_rows(api.get("/items/export", params={"state": "closed"}, expect=200).content)
-    padded = [(r + [None] * 20)[15:18] for r in rows[1:]]  # trailing empty cells are not read
+    padded = [(r + [None] * 25)[20:23] for r in rows[1:]]  # trailing empty cells are not read
     assert padded == [[1, "是", "否"], [0, "否", None]]
 
 
