@@ -39,7 +39,7 @@ from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.extensions import public as extension_json
 from app.deadlines.ladder import SYSTEM_ACTOR, fire_due_steps
 from app.deadlines.models import Extension
-from app.deadlines.schedule import note_if_past_due
+from app.deadlines.schedule import deadline_dates, note_if_past_due
 from app.demo import data
 from app.demo import measures as planned
 from app.demo.plan import ItemPlan, Step
@@ -47,16 +47,9 @@ from app.items import history
 from app.items.evidence import blob_path
 from app.items.models import Evidence, Item
 from app.items.schemas import ItemCreate, TransitionRequest
-from app.items.service import (
-    column_values,
-    deadline_dates,
-    emit_item_event,
-    item_number,
-    order_type,
-    refresh_deadlines,
-    workflow_for,
-)
+from app.items.service import item_number, order_type, refresh_deadlines, workflow_for
 from app.items.transitions import apply
+from app.items.writer import column_values, emit_item_event
 from app.plans.lights import overdue_due, refresh_light
 from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
 from app.plans.service import measure_json, progress_json

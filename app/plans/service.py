@@ -185,12 +185,11 @@ def record_new_measures(
         item.measures_total += 1
         item.measures_open += 1
         item.measures_overdue += measure.light == "red"
-        item.version += 1
-        item.updated_at = at
         data = _created(measure)
-        entry = {"measure_id": measure.id, "seq": measure.seq, **data}
-        history.note(session, item, at=at, actor=actor, action="measure_create", data=entry)
-        emit_item_event(session, "measure.created", item, at, measure=measure_json(measure), **data)
+        with change(session, item, at=at, write="later") as created:
+            entry = {"measure_id": measure.id, "seq": measure.seq, **data}
+            created.record("measure_create", actor=actor, data=entry)
+            created.emit("measure.created", measure=measure_json(measure), **data)
 
 
 def _lead_item(session: Session, caller: Caller, item_id: int, what: str) -> Item:
