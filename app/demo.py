@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session
+from sqlmodel import Session, col
 from starlette.datastructures import Headers, UploadFile
 
 from app.auth.models import Role
@@ -73,11 +73,13 @@ def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0
             _Player(session, clock, units).play(plans)
             clock.now = start
             log.info("demo: committing")
-        states = Counter(session.scalars(select(Item.state)))
-        levels = Counter(session.scalars(select(Item.escalation_level).where(Item.light == "red")))
+        states = Counter(session.scalars(select(col(Item.state))))
+        levels = Counter(
+            session.scalars(select(col(Item.escalation_level)).where(col(Item.light) == "red"))
+        )
         measures = session.scalar(select(func.count()).select_from(Measure))
         overdue_measures = session.scalar(
-            select(func.count()).select_from(Measure).where(Measure.light == "red")
+            select(func.count()).select_from(Measure).where(col(Measure.light) == "red")
         )
     return (
         f"demo: loaded {len(units)} units and {sum(states.values())} items ("

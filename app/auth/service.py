@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, replace
 
 from sqlalchemy import bindparam, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth import oidc
 from app.auth.models import ApiKey, ApiKeyCreate, Role
@@ -176,7 +176,9 @@ def with_unit_codes(session: Session, caller: Caller) -> Caller:
 
 def list_keys(session: Session) -> list[ApiKey]:
     return list(
-        session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.id))
+        session.scalars(
+            select(ApiKey).where(col(ApiKey.revoked_at).is_(None)).order_by(col(ApiKey.id))
+        )
     )
 
 
@@ -193,8 +195,8 @@ def revoke_key(session: Session, key_id: int) -> None:
         raise NotFound(f"No key with id {key_id}.")
     if key.role == Role.admin.value:
         admins = session.scalars(
-            select(ApiKey.id)
-            .where(ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None))
+            select(col(ApiKey.id))
+            .where(col(ApiKey.role) == Role.admin.value, col(ApiKey.revoked_at).is_(None))
             .with_for_update()
         ).all()
         if len(admins) <= 1:
@@ -207,11 +209,13 @@ def ensure_bootstrap_admin(session: Session, token: str) -> bool:
     """Create an admin key with exactly ``token`` when no admin key exists yet."""
     serialize_with_other_processes(session, STARTUP_LOCK)
     exists = session.scalar(
-        select(ApiKey.id).where(ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None))
+        select(col(ApiKey.id)).where(
+            col(ApiKey.role) == Role.admin.value, col(ApiKey.revoked_at).is_(None)
+        )
     )
     if exists is not None:
         return False
-    if session.scalar(select(ApiKey.id).where(ApiKey.token_hash == hash_token(token))):
+    if session.scalar(select(col(ApiKey.id)).where(col(ApiKey.token_hash) == hash_token(token))):
         return False
     create_key(session, ApiKeyCreate(name="bootstrap-admin", role=Role.admin), token=token)
     return True

@@ -10,7 +10,7 @@ is paused, so a request stays possible then).
 from datetime import date
 
 from sqlalchemy import bindparam, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.models import Role
 from app.auth.service import Caller
@@ -56,8 +56,8 @@ def _emit(session: Session, type_: str, item: Item, ext: Extension, at, caller: 
     emit_item_event(session, type_, item, at, extension=public(ext), actor=caller.identity())
 
 
-_PENDING = select(Extension.id).where(
-    Extension.item_id == bindparam("item_id"), Extension.status == "pending"
+_PENDING = select(col(Extension.id)).where(
+    col(Extension.item_id) == bindparam("item_id"), col(Extension.status) == "pending"
 )
 NOT_NOW = "当前状态不能申请延期"
 PAST_DUE = "逾期后不能申请延期"
@@ -171,6 +171,6 @@ def list_extensions(session: Session, caller: Caller, item_id: int) -> list[Exte
     get_item(session, caller, item_id)
     return list(
         session.scalars(
-            select(Extension).where(Extension.item_id == item_id).order_by(Extension.id)
+            select(Extension).where(col(Extension.item_id) == item_id).order_by(col(Extension.id))
         )
     )

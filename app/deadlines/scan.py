@@ -11,6 +11,7 @@ import time
 from collections import Counter
 
 from sqlalchemy import Engine, and_, or_, select
+from sqlmodel import col
 
 from app import metrics
 from app.clock import now
@@ -33,7 +34,7 @@ def due_items_query(moment, after=None, limit: int = BATCH, postgres: bool = Fal
         stmt = stmt.where(
             or_(Item.next_check_at > at, and_(Item.next_check_at == at, Item.id > item_id))
         )
-    stmt = stmt.order_by(Item.next_check_at, Item.id).limit(limit)
+    stmt = stmt.order_by(col(Item.next_check_at), col(Item.id)).limit(limit)
     if postgres:
         stmt = stmt.with_for_update(skip_locked=True)
     return stmt

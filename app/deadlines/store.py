@@ -5,7 +5,7 @@ from datetime import date
 from functools import lru_cache
 
 from sqlalchemy import literal_column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from app.deadlines.calendar import WorkdayCalendar
 
@@ -17,7 +17,7 @@ class CalendarOverride(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=200)
 
 
-_OVERRIDES = select(CalendarOverride.day, CalendarOverride.workday)
+_OVERRIDES = select(col(CalendarOverride.day), col(CalendarOverride.workday))
 _CALENDAR = "calendar"
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import Boolean, Select, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
+from sqlmodel import col
 
 from app.db import MAX_ID
 from app.errors import BadRequest
@@ -64,21 +65,23 @@ class ItemFilters:
         or better the list of its subtree's codes, which the planner can use an index for.
         ``unit`` matches the lead or a co-unit."""
         if self.state:
-            stmt = stmt.where(Item.state.in_(self.state.split(",")))
+            stmt = stmt.where(col(Item.state).in_(self.state.split(",")))
         if self.unit and isinstance(unit_path, list):
             stmt = stmt.where(covering(unit_path))
         elif self.unit:
             stmt = stmt.where(covering(subtree_codes(unit_path or "/-none-/")))
         if self.source:
-            stmt = stmt.where(Item.source == self.source.value)
+            stmt = stmt.where(col(Item.source) == self.source.value)
         if self.campaign:
-            stmt = stmt.where(Item.campaign == self.campaign)
+            stmt = stmt.where(col(Item.campaign) == self.campaign)
         if self.light:
-            stmt = stmt.where(Item.light == self.light.value)
+            stmt = stmt.where(col(Item.light) == self.light.value)
         if self.overdue is not None:
-            stmt = stmt.where((Item.light == "red") if self.overdue else (Item.light != "red"))
+            stmt = stmt.where(
+                (col(Item.light) == "red") if self.overdue else (col(Item.light) != "red")
+            )
         if self.review_pending is not None:
-            stmt = stmt.where(Item.review_pending.is_(self.review_pending))
+            stmt = stmt.where(col(Item.review_pending).is_(self.review_pending))
         if self.q:
             stmt = stmt.where(
                 or_(
@@ -91,15 +94,15 @@ class ItemFilters:
         if self.tag:
             stmt = stmt.where(tags_contain(Item.tags, json.dumps([self.tag], ensure_ascii=False)))
         if self.external_ref:
-            stmt = stmt.where(Item.external_ref == self.external_ref)
+            stmt = stmt.where(col(Item.external_ref) == self.external_ref)
         if self.type:
-            stmt = stmt.where(Item.type == self.type.value)
+            stmt = stmt.where(col(Item.type) == self.type.value)
         if self.was_overdue is not None:
-            stmt = stmt.where(Item.was_overdue.is_(self.was_overdue))
+            stmt = stmt.where(col(Item.was_overdue).is_(self.was_overdue))
         if self.due_before:
-            stmt = stmt.where(Item.due_date <= self.due_before)
+            stmt = stmt.where(col(Item.due_date) <= self.due_before)
         if self.due_after:
-            stmt = stmt.where(Item.due_date >= self.due_after)
+            stmt = stmt.where(col(Item.due_date) >= self.due_after)
         return stmt
 
 
@@ -122,6 +125,6 @@ def page(session, stmt: Select, cursor: str | None, limit: int) -> tuple[list, s
     """One page, newest first, keyset on id (stable while new items are being created):
     (items, next_cursor or None)."""
     if cursor:
-        stmt = stmt.where(Item.id < decode_cursor(cursor))
-    rows = list(session.scalars(stmt.order_by(Item.id.desc()).limit(limit + 1)))
+        stmt = stmt.where(col(Item.id) < decode_cursor(cursor))
+    rows = list(session.scalars(stmt.order_by(col(Item.id).desc()).limit(limit + 1)))
     return rows[:limit], encode_cursor(rows[limit - 1].id) if len(rows) > limit else None

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam, delete, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
@@ -56,7 +56,7 @@ def _item_query(lock: bool, in_subtree: bool):
         stmt = select(Item, lead.label("lead")).where(or_(lead, co))
     else:
         stmt = select(Item, true().label("lead"))
-    stmt = stmt.where(Item.id == bindparam("item_id"))
+    stmt = stmt.where(col(Item.id) == bindparam("item_id"))
     if lock:
         stmt = stmt.with_for_update(of=Item).execution_options(populate_existing=True)
     return stmt
@@ -160,7 +160,8 @@ def _claim_idempotency_key(
     key_id, stored_key = caller.idempotency_slot(key)
     existing = session.scalars(
         select(IdempotencyRecord).where(
-            IdempotencyRecord.key_id == key_id, IdempotencyRecord.idempotency_key == stored_key
+            col(IdempotencyRecord.key_id) == key_id,
+            col(IdempotencyRecord.idempotency_key) == stored_key,
         )
     ).first()
     if existing is not None:
@@ -173,7 +174,7 @@ def _claim_idempotency_key(
                     ],
                 )
             return None, existing.response
-        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
+        session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == existing.id))
     record = IdempotencyRecord(
         key_id=key_id, idempotency_key=stored_key, request_hash=digest, created_at=moment
     )
@@ -241,7 +242,9 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
     wf = workflow_for(data)
     item_type = order_type(wf, data)
     if data.external_ref is not None:
-        holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
+        holder = session.scalar(
+            select(col(Item.number)).where(col(Item.external_ref) == data.external_ref)
+        )
         if holder is not None:
             raise external_ref_taken(data.external_ref, holder)
     moment = now(session)

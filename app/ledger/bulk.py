@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from pydantic_core import PydanticUndefined
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller
 from app.clock import now
@@ -64,7 +64,7 @@ def reserve_ids(session: Session, n: int) -> list[int]:
     the ones after the highest (the write transaction holds the database's lock)."""
     if is_postgres(session):
         return list(session.scalars(_NEXT_IDS, {"n": n}))
-    top = session.scalar(select(Item.id).order_by(Item.id.desc()).limit(1)) or 0
+    top = session.scalar(select(col(Item.id)).order_by(col(Item.id).desc()).limit(1)) or 0
     return list(range(top + 1, top + 1 + n))
 
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Row, select
+from sqlmodel import col
 
 from app.auth.service import Caller
 from app.db import unit_of_work
@@ -46,7 +47,7 @@ _SELECTED = (
     Item.category,
     Item.severity,
     Item.unit_code,
-    Unit.name.label("unit_name"),
+    col(Unit.name).label("unit_name"),
     Item.due_date,
     Item.campaign,
     Item.external_ref,
@@ -79,9 +80,11 @@ def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[l
     with unit_of_work(write=False, engine=engine) as session:
         last = 0
         while True:
-            stmt = select(*_SELECTED).outerjoin(Unit, Unit.code == Item.unit_code)
+            stmt = select(*_SELECTED).outerjoin(Unit, col(Unit.code) == col(Item.unit_code))
             stmt = query.filters.apply(scoped(stmt, query.caller), query.unit_path)
-            rows = session.execute(stmt.where(Item.id > last).order_by(Item.id).limit(size)).all()
+            rows = session.execute(
+                stmt.where(col(Item.id) > last).order_by(col(Item.id)).limit(size)
+            ).all()
             if not rows:
                 return
             yield rows

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller
 from app.clock import now, to_local_date
@@ -84,7 +84,7 @@ def _existing(session: Session, refs: list[str]) -> dict[str, Item]:
     found: dict[str, Item] = {}
     for start in range(0, len(refs), LOOKUP_CHUNK):
         chunk = refs[start : start + LOOKUP_CHUNK]
-        for item in session.scalars(select(Item).where(Item.external_ref.in_(chunk))):
+        for item in session.scalars(select(Item).where(col(Item.external_ref).in_(chunk))):
             found[item.external_ref] = item
     return found
 

@@ -10,7 +10,7 @@ it already holds locked.
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
@@ -39,8 +39,8 @@ def open_measures(session: Session, item_id: int) -> list[Measure]:
     return list(
         session.scalars(
             select(Measure)
-            .where(Measure.item_id == item_id, Measure.status == MeasureStatus.open.value)
-            .order_by(Measure.seq)
+            .where(col(Measure.item_id) == item_id, col(Measure.status) == MeasureStatus.open.value)
+            .order_by(col(Measure.seq))
         )
     )
 
@@ -50,8 +50,8 @@ def refresh_counts(session: Session, item: Item) -> None:
     counts = {"open": 0, "done": 0, "ongoing": 0}
     overdue = 0
     rows = session.execute(
-        select(Measure.status, Measure.light, func.count())
-        .where(Measure.item_id == item.id)
+        select(col(Measure.status), col(Measure.light), func.count())
+        .where(col(Measure.item_id) == item.id)
         .group_by(Measure.status, Measure.light)
     )
     for status, light, n in rows:
@@ -134,7 +134,7 @@ def create_measure(
     due = _due_for(data.kind, data.due_date, item)
     if due is not None and due != item.due_date:
         validate_due_date(due, to_local_date(moment))
-    last = session.scalar(select(func.max(Measure.seq)).where(Measure.item_id == item.id))
+    last = session.scalar(select(func.max(col(Measure.seq))).where(col(Measure.item_id) == item.id))
     measure = Measure(
         item_id=item.id,
         seq=(last or 0) + 1,
@@ -185,7 +185,7 @@ def add_measure(session: Session, caller: Caller, item_id: int, data: MeasureCre
 
 
 def _measure(session: Session, item: Item, measure_id: int, lock: bool = True) -> Measure:
-    stmt = select(Measure).where(Measure.id == measure_id, Measure.item_id == item.id)
+    stmt = select(Measure).where(col(Measure.id) == measure_id, col(Measure.item_id) == item.id)
     measure = session.scalars(stmt.with_for_update() if lock else stmt).first()
     if measure is None:
         raise NotFound(f"No measure {measure_id} on item {item.id}.")
@@ -355,7 +355,9 @@ def reopen_measure(
 def list_measures(session: Session, caller: Caller, item_id: int) -> list[Measure]:
     get_item(session, caller, item_id)
     return list(
-        session.scalars(select(Measure).where(Measure.item_id == item_id).order_by(Measure.seq))
+        session.scalars(
+            select(Measure).where(col(Measure.item_id) == item_id).order_by(col(Measure.seq))
+        )
     )
 
 
@@ -367,7 +369,7 @@ def list_progress(
     return list(
         session.scalars(
             select(MeasureProgress)
-            .where(MeasureProgress.measure_id == measure.id)
-            .order_by(MeasureProgress.id)
+            .where(col(MeasureProgress.measure_id) == measure.id)
+            .order_by(col(MeasureProgress.id))
         )
     )

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import metrics
 from app.clock import real_now
@@ -102,7 +102,7 @@ def claim(session: Session, limit: int, moment: datetime) -> list[Job]:
     base = (
         select(D, Event, Sub)
         .join(Sub, Sub.id == D.subscription_id)
-        .outerjoin(Event, Event.id == D.event_row_id)
+        .outerjoin(Event, col(Event.id) == D.event_row_id)
         .where(D.status == PENDING, Sub.enabled.is_(True))
     )
     rows = list(
@@ -327,7 +327,10 @@ def _record_in_uow(engine: Engine, outcomes: list[Outcome], policy: RetryPolicy)
 
 def _fan_out_in_uow(engine: Engine, limit: int) -> int:
     with unit_of_work(write=False, engine=engine) as session:
-        if session.scalar(select(Event.id).where(Event.dispatched.is_(False)).limit(1)) is None:
+        if (
+            session.scalar(select(col(Event.id)).where(col(Event.dispatched).is_(False)).limit(1))
+            is None
+        ):
             return 0
     with unit_of_work(engine=engine) as session:
         return fan_out(session, limit)

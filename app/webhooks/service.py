@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.clock import real_now
 from app.errors import Conflict, Invalid, NotFound, field_error
@@ -90,7 +90,7 @@ def get_subscription(session: Session, sub_id: int, *, lock: bool = False) -> We
 
 
 def list_subscriptions(session: Session) -> list[WebhookSubscription]:
-    return list(session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
+    return list(session.scalars(select(WebhookSubscription).order_by(col(WebhookSubscription.id))))
 
 
 def update_subscription(session: Session, sub_id: int, data: WebhookUpdate) -> WebhookSubscription:
@@ -119,9 +119,11 @@ def update_subscription(session: Session, sub_id: int, data: WebhookUpdate) -> W
 
 def delete_subscription(session: Session, sub_id: int) -> None:
     sub = get_subscription(session, sub_id, lock=True)
-    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == sub_id)
-    session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
-    session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == sub_id))
+    deliveries = select(col(WebhookDelivery.id)).where(
+        col(WebhookDelivery.subscription_id) == sub_id
+    )
+    session.execute(delete(WebhookAttempt).where(col(WebhookAttempt.delivery_id).in_(deliveries)))
+    session.execute(delete(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == sub_id))
     session.delete(sub)
     session.flush()
 
@@ -181,12 +183,12 @@ def list_deliveries(
 ) -> tuple[list[WebhookDelivery], str | None]:
     """Newest first, keyset on id."""
     get_subscription(session, sub_id)
-    stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub_id)
+    stmt = select(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == sub_id)
     if status is not None:
-        stmt = stmt.where(WebhookDelivery.status == status.value)
+        stmt = stmt.where(col(WebhookDelivery.status) == status.value)
     if cursor:
-        stmt = stmt.where(WebhookDelivery.id < decode_cursor("d", cursor))
-    rows = list(session.scalars(stmt.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))
+        stmt = stmt.where(col(WebhookDelivery.id) < decode_cursor("d", cursor))
+    rows = list(session.scalars(stmt.order_by(col(WebhookDelivery.id).desc()).limit(limit + 1)))
     next_cursor = encode_cursor("d", rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
@@ -204,8 +206,8 @@ def attempts(session: Session, delivery_id: int) -> list[WebhookAttempt]:
     return list(
         session.scalars(
             select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id == delivery_id)
-            .order_by(WebhookAttempt.id)
+            .where(col(WebhookAttempt.delivery_id) == delivery_id)
+            .order_by(col(WebhookAttempt.id))
         )
     )
 
