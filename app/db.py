@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import DateTime, Engine, Table, create_engine, event, text
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from app.settings import get_settings
 
@@ -75,6 +75,13 @@ def make_engine(url: str) -> Engine:
 @lru_cache
 def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table a SQLModel table class maps to (for Core INSERT/UPDATE and joins).
+    SQLModel sets ``__table__`` when the class is made but does not declare it, so a
+    type checker cannot see it: this is the one place that says so."""
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def is_postgres(session: Session) -> bool:

@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from app.auth import oidc
 from app.auth.models import ApiKey, ApiKeyCreate, Role
 from app.clock import real_now
-from app.db import serialize_with_other_processes
+from app.db import serialize_with_other_processes, table_of
 from app.deadlines.store import overrides_json, use_overrides_json
 from app.errors import Conflict, Forbidden, NotFound, field_error
 from app.locks import STARTUP_LOCK
@@ -105,11 +105,11 @@ def create_key(
     return key, token
 
 
-_keys, _units = ApiKey.__table__.c, Unit.__table__.c
+_keys, _units = table_of(ApiKey).c, table_of(Unit).c
 # Every request authenticates: the statements are built once and run as Core.
 _LIVE_KEY = (
     select(_keys.id, _keys.name, _keys.role, _keys.unit_code, _keys.token_hash, _units.path)
-    .select_from(ApiKey.__table__.outerjoin(Unit.__table__, _units.code == _keys.unit_code))
+    .select_from(table_of(ApiKey).outerjoin(table_of(Unit), _units.code == _keys.unit_code))
     .where(_keys.token_hash == bindparam("digest"), _keys.revoked_at.is_(None))
 )
 

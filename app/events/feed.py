@@ -128,9 +128,9 @@ def list_events(
             col(Event.txid) < gate,
             tuple_(col(Event.txid), col(Event.id)) > tuple_(last_txid, last_id),
         )
-        order = (Event.txid, Event.id)
+        order = (col(Event.txid), col(Event.id))
     else:
-        high_water = (0, session.scalar(select(func.max(Event.id))) or 0)
+        high_water = (0, session.scalar(select(func.max(col(Event.id)))) or 0)
         stmt = select(Event).where(col(Event.id) > last_id)
         order = (col(Event.id),)
     if types:

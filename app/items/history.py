@@ -19,12 +19,13 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
 
+from app.db import table_of
 from app.items.anchor import head_mac, history_key
 from app.items.models import HistoryEntry, Item
 
 GENESIS = "0" * 64
 _FIELDS = ("item_id", "seq", "actor", "action", "from_state", "to_state", "comment", "data")
-_INSERT = insert(HistoryEntry.__table__)
+_INSERT = insert(table_of(HistoryEntry))
 _BUFFER = "history_buffer"
 
 

@@ -87,12 +87,19 @@ class ItemFilters:
                 or_(
                     *(
                         column.icontains(self.q, autoescape=True)
-                        for column in (Item.title, Item.description, Item.number, Item.external_ref)
+                        for column in (
+                            col(Item.title),
+                            col(Item.description),
+                            col(Item.number),
+                            col(Item.external_ref),
+                        )
                     )
                 )
             )
         if self.tag:
-            stmt = stmt.where(tags_contain(Item.tags, json.dumps([self.tag], ensure_ascii=False)))
+            stmt = stmt.where(
+                tags_contain(col(Item.tags), json.dumps([self.tag], ensure_ascii=False))
+            )
         if self.external_ref:
             stmt = stmt.where(col(Item.external_ref) == self.external_ref)
         if self.type:

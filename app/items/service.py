@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
 from app.clock import now
+from app.db import table_of
 from app.deadlines.schedule import rearm
 from app.deadlines.store import load_calendar
 from app.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, field_error
@@ -102,8 +103,8 @@ def require_lead(session: Session, caller: Caller, item_id: int, what: str) -> I
     return item
 
 
-_COLUMNS = tuple(Item.__table__.c.keys())
-_UPDATE = update(Item.__table__).where(Item.__table__.c.id == bindparam("item_id"))
+_COLUMNS = tuple(table_of(Item).c.keys())
+_UPDATE = update(table_of(Item)).where(table_of(Item).c.id == bindparam("item_id"))
 
 
 def column_values(item: Item) -> dict:

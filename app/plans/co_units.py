@@ -3,13 +3,14 @@
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session, col
 
+from app.db import table_of
 from app.errors import field_error
 from app.items.models import Item
 from app.plans.models import ItemCoUnit
 from app.units.models import Unit
 
 MAX_CO_UNITS = 50
-_LINKS = ItemCoUnit.__table__
+_LINKS = table_of(ItemCoUnit)
 
 
 def check_co_units(session: Session, codes: list[str], lead: str | None) -> list[str]:

@@ -92,23 +92,23 @@ def claim(session: Session, limit: int, moment: datetime) -> list[Job]:
     blocked = (
         select(older.id)
         .where(
-            older.subscription_id == D.subscription_id,
-            older.item_id == D.item_id,
+            older.subscription_id == col(D.subscription_id),
+            older.item_id == col(D.item_id),
             older.status == PENDING,
-            older.id < D.id,
+            older.id < col(D.id),
         )
         .exists()
     )
     base = (
         select(D, Event, Sub)
-        .join(Sub, Sub.id == D.subscription_id)
-        .outerjoin(Event, col(Event.id) == D.event_row_id)
-        .where(D.status == PENDING, Sub.enabled.is_(True))
+        .join(Sub, col(Sub.id) == col(D.subscription_id))
+        .outerjoin(Event, col(Event.id) == col(D.event_row_id))
+        .where(col(D.status) == PENDING, col(Sub.enabled).is_(True))
     )
     rows = list(
         session.execute(
-            base.where(D.next_attempt_at <= moment, ~blocked)
-            .order_by(D.next_attempt_at, D.id)
+            base.where(col(D.next_attempt_at) <= moment, ~blocked)
+            .order_by(col(D.next_attempt_at), col(D.id))
             .limit(limit)
             .with_for_update(of=D, skip_locked=True)
         )
@@ -117,10 +117,10 @@ def claim(session: Session, limit: int, moment: datetime) -> list[Job]:
     if heads:
         followers = session.execute(
             base.where(
-                or_(*(and_(D.subscription_id == s, D.item_id == i) for s, i in heads)),
-                D.id.not_in([d.id for d, _, _ in rows]),
+                or_(*(and_(col(D.subscription_id) == s, col(D.item_id) == i) for s, i in heads)),
+                col(D.id).not_in([d.id for d, _, _ in rows]),
             )
-            .order_by(D.subscription_id, D.item_id, D.id)
+            .order_by(col(D.subscription_id), col(D.item_id), col(D.id))
             .limit(limit)
             .with_for_update(of=D)
         )
@@ -136,7 +136,7 @@ def claim(session: Session, limit: int, moment: datetime) -> list[Job]:
         return []
     session.execute(
         update(D)
-        .where(D.id.in_([d.id for d, _, _ in rows]))
+        .where(col(D.id).in_([d.id for d, _, _ in rows]))
         .values(next_attempt_at=moment + timedelta(seconds=get_settings().delivery_lease_s))
         .execution_options(synchronize_session=False)
     )
@@ -210,13 +210,15 @@ def record(session: Session, outcomes: Iterable[Outcome], policy: RetryPolicy) -
     ids = sorted({o.job.delivery_id for o in outcomes})
     deliveries = {
         d.id: d
-        for d in session.scalars(select(D).where(D.id.in_(ids)).order_by(D.id).with_for_update())
+        for d in session.scalars(
+            select(D).where(col(D.id).in_(ids)).order_by(col(D.id)).with_for_update()
+        )
     }
     sub_ids = sorted({d.subscription_id for d in deliveries.values()})
     subs = {
         s.id: s
         for s in session.scalars(
-            select(Sub).where(Sub.id.in_(sub_ids)).order_by(Sub.id).with_for_update()
+            select(Sub).where(col(Sub.id).in_(sub_ids)).order_by(col(Sub.id)).with_for_update()
         )
     }
     attempts = []
@@ -314,7 +316,10 @@ def _chains(jobs: list[Job]) -> list[list[Job]]:
 def _claim_in_uow(engine: Engine, limit: int) -> list[Job]:
     moment = real_now()
     with unit_of_work(write=False, engine=engine) as session:
-        if session.scalar(select(D.id).where(D.next_attempt_at <= moment).limit(1)) is None:
+        if (
+            session.scalar(select(col(D.id)).where(col(D.next_attempt_at) <= moment).limit(1))
+            is None
+        ):
             return []
     with unit_of_work(engine=engine) as session:
         return claim(session, limit, moment)

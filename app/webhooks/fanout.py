@@ -57,7 +57,9 @@ def fan_out(session: Session, limit: int = 500) -> int:
     )
     if not events:
         return 0
-    subs = list(session.scalars(select(Sub).where(Sub.enabled.is_(True)).order_by(Sub.id)))
+    subs = list(
+        session.scalars(select(Sub).where(col(Sub.enabled).is_(True)).order_by(col(Sub.id)))
+    )
     scopes = {}
     for sub in subs:
         if sub.unit_code is not None:
