@@ -15,7 +15,7 @@ class Role(StrEnum):
 
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     name: str = Field(max_length=200)
     role: str = Field(max_length=20)
     unit_code: str | None = Field(default=None, foreign_key="unit.code", max_length=64)

@@ -9,7 +9,7 @@ from app.db import UTCDateTime
 class Extension(SQLModel, table=True):
     """A unit's request to move its rectification deadline (延期申请)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id", index=True)
     due_date: date
     previous_due_date: date | None = None

@@ -61,7 +61,7 @@ class Item(SQLModel, table=True):
         Index("ix_item_light_unit", "light", "unit_code"),
         Index("ux_item_external_ref", "external_ref", unique=True),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     number: str | None = Field(default=None, unique=True, max_length=32)
     title: str = Field(max_length=500)
     description: str = Field(default="", sa_type=Text)
@@ -130,7 +130,7 @@ class HistoryEntry(SQLModel, table=True):
 
     __tablename__ = "history_entry"
     __table_args__ = (UniqueConstraint("item_id", "seq"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id")
     seq: int
     at: datetime = Field(sa_type=UTCDateTime)
@@ -145,7 +145,7 @@ class HistoryEntry(SQLModel, table=True):
 
 
 class Evidence(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id", index=True)
     filename: str = Field(max_length=255)
     size: int
@@ -158,7 +158,7 @@ class Evidence(SQLModel, table=True):
 class IdempotencyRecord(SQLModel, table=True):
     __tablename__ = "idempotency_record"
     __table_args__ = (UniqueConstraint("key_id", "idempotency_key"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     key_id: int
     idempotency_key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)

@@ -43,7 +43,7 @@ class Measure(SQLModel, table=True):
         UniqueConstraint("item_id", "seq"),
         Index("ix_measure_next_check", "next_check_at", "id"),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id")
     seq: int
     title: str = Field(max_length=500)
@@ -64,7 +64,7 @@ class MeasureProgress(SQLModel, table=True):
     """A progress report (阶段性进展) on a measure."""
 
     __tablename__ = "measure_progress"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     measure_id: int = Field(foreign_key="measure.id", index=True)
     at: datetime = Field(sa_type=UTCDateTime)
     actor: str = Field(max_length=250)
