@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from fastapi import UploadFile
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
-from starlette.datastructures import Headers, UploadFile
+from starlette.datastructures import Headers
 
 from app.auth.models import Role
 from app.auth.service import Caller
@@ -35,7 +36,7 @@ from app.deadlines import extensions
 from app.deadlines.ladder import fire_due_steps
 from app.deadlines.store import load_calendar
 from app.items import evidence
-from app.items.models import Item
+from app.items.models import Item, Severity, Source
 from app.items.schemas import ItemCreate, TransitionRequest
 from app.items.service import new_item
 from app.items.transitions import transition
@@ -219,9 +220,9 @@ class _Player:
                 ItemCreate(
                     title=plan.title,
                     description=plan.description,
-                    source=plan.source,
+                    source=Source(plan.source),
                     category=plan.category,
-                    severity=plan.severity,
+                    severity=Severity(plan.severity),
                     campaign=plan.campaign,
                     type=plan.type,
                 ),
@@ -252,7 +253,7 @@ class _Player:
             transition(session, actor, item.id, request, None)
 
     def _item(self, index: int) -> Item:
-        return self.session.get(Item, self.item_ids[index])
+        return self.session.get_one(Item, self.item_ids[index])
 
     def _schedule_scan(self, index: int, at: datetime, order: int) -> None:
         item = self._item(index) if index in self.item_ids else None

@@ -148,7 +148,7 @@ def authenticate(session: Session, token: str, *, with_calendar: bool = False) -
 
 def _person_caller(session: Session, person: oidc.Person) -> Caller:
     claims = get_settings()
-    if person.role not in Role.__members__:
+    if person.role is None or person.role not in Role.__members__:
         raise Forbidden(
             f"The token carries no usable {claims.oidc_role_claim} claim "
             "(admin, supervisor, unit or viewer)."

@@ -1,5 +1,7 @@
 """Manual escalation and the list of escalated items."""
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -42,7 +44,7 @@ def escalate(
     item.version += 1
     item.updated_at = moment
     session.flush()
-    data = {"level": target, "step": step_name, "manual": True, "reason": reason}
+    data: dict[str, Any] = {"level": target, "step": step_name, "manual": True, "reason": reason}
     history.note(
         session,
         item,

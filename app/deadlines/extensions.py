@@ -104,6 +104,7 @@ def request_extension(
         raise Conflict(f"Extension request {refused[1]} is still pending for this item.")
     if refused is not None:
         raise ActionNotAllowed(refused[0], allowed_actions=[], state=item.state)
+    assert item.due_date is not None  # an extendable item has a due date
     if due_date <= item.due_date:
         raise field_error("due_date", f"The new due date must be after {item.due_date}.")
     validate_due_date(due_date, to_local_date(moment))

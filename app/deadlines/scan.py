@@ -9,6 +9,7 @@ grows with the items that are due, not with the items that exist.
 import logging
 import time
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
 from sqlmodel import col
@@ -68,7 +69,7 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
     if measures["measure.overdue"]:  # listed when any fired
         fired["measure.overdue"] = measures["measure.overdue"]
     steps = {name for wf in registry.workflows.values() for name in wf.step_names()}
-    result = {
+    result: dict[str, Any] = {
         "checked": checked + measures["checked"],
         "fired": {name: fired.get(name, 0) for name in sorted(steps | set(fired))},
         "duration_s": round(time.perf_counter() - started, 4),

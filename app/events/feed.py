@@ -23,6 +23,7 @@ txid.
 
 import base64
 import binascii
+from typing import Any
 
 from sqlalchemy import func, select, text, tuple_
 from sqlmodel import Session, col
@@ -128,7 +129,7 @@ def list_events(
             col(Event.txid) < gate,
             tuple_(col(Event.txid), col(Event.id)) > tuple_(last_txid, last_id),
         )
-        order = (col(Event.txid), col(Event.id))
+        order: tuple[Any, ...] = (col(Event.txid), col(Event.id))
     else:
         high_water = (0, session.scalar(select(func.max(col(Event.id)))) or 0)
         stmt = select(Event).where(col(Event.id) > last_id)

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
@@ -61,7 +62,7 @@ def append(
     A Core insert: transitions and scans write one entry each, and an ORM
     object would only be built to be flushed.
     """
-    entry = {
+    entry: dict[str, Any] = {
         "item_id": item.id,
         "seq": item.history_seq + 1,
         "at": at,
@@ -183,6 +184,11 @@ def verify_all(session: Session) -> dict:
 
 
 def count(session: Session, item_id: int) -> int:
-    return session.scalar(
-        select(func.count()).select_from(HistoryEntry).where(col(HistoryEntry.item_id) == item_id)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(HistoryEntry)
+            .where(col(HistoryEntry.item_id) == item_id)
+        )
+        or 0
     )

@@ -68,7 +68,7 @@ class ItemFilters:
             stmt = stmt.where(col(Item.state).in_(self.state.split(",")))
         if self.unit and isinstance(unit_path, list):
             stmt = stmt.where(covering(unit_path))
-        elif self.unit:
+        elif self.unit and not isinstance(unit_path, list):
             stmt = stmt.where(covering(subtree_codes(unit_path or "/-none-/")))
         if self.source:
             stmt = stmt.where(col(Item.source) == self.source.value)

@@ -51,7 +51,7 @@ class _CoveringCodes(ColumnElement[bool]):
     """
 
     inherit_cache = False
-    type = NullType()
+    type = NullType()  # type: ignore[assignment]  # a WHERE fragment compiled by hand: no result type
 
     def __init__(self, codes: list[str]) -> None:
         self.codes = codes

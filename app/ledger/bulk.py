@@ -10,6 +10,7 @@ outbox's queue -- instead of several statements per item.
 from dataclasses import dataclass
 from datetime import date
 from types import SimpleNamespace
+from typing import cast
 
 from pydantic_core import PydanticUndefined
 from sqlalchemy import insert, select, text
@@ -93,7 +94,8 @@ def _build(session: Session, caller: Caller, new: NewItem, item_id: int, calenda
         updated_at=moment,
     )
     defaults = {k: (list(v) if isinstance(v, list) else v) for k, v in _DEFAULTS.items()}
-    item = SimpleNamespace(**(defaults | columns))
+    # a stand-in with the row's columns, read like an Item and never flushed
+    item = cast(Item, SimpleNamespace(**(defaults | columns)))
     history.append(
         session,
         item,

@@ -86,6 +86,12 @@ class Step:
     by: str | None = None
     at: datetime | None = None
 
+    @property
+    def timed(self) -> datetime:
+        """``at``, once the schedule has set it."""
+        assert self.at is not None
+        return self.at
+
 
 @dataclass
 class ItemPlan:
@@ -147,7 +153,7 @@ class Planner:
         outcomes += ["closed"] * (len(specs) - len(outcomes))
         self.rng.shuffle(outcomes)
         joint = joint_campaigns()
-        plans = []
+        plans: list[ItemPlan] = []
         for index, ((source, campaign_key), outcome) in enumerate(
             zip(specs, outcomes, strict=True)
         ):
@@ -166,14 +172,16 @@ class Planner:
         repeats = [i for i in hotline if plans[i].outcome == "found"][:MERGED_HOTLINE_ORDERS]
         for index in repeats:
             created = plans[index].steps[0]
-            earlier = [i for i in hotline if plans[i].steps[0].at < created.at and i not in repeats]
+            earlier = [
+                i for i in hotline if plans[i].steps[0].timed < created.timed and i not in repeats
+            ]
             if not earlier:
                 continue
             original = self.rng.choice(earlier)
             plans[index].outcome = "merged"
             plans[index].title = plans[original].title
             merge = Step(created.day, "merge", {"into_index": original})
-            merge.at = created.at + timedelta(minutes=self.rng.randint(5, 90))
+            merge.at = created.timed + timedelta(minutes=self.rng.randint(5, 90))
             plans[index].steps.append(merge)
 
     def _scaled(self, count: int) -> int:

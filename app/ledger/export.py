@@ -7,7 +7,7 @@ both streamed as they are read (xlsx as a zip written on the fly).
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -38,7 +38,7 @@ BATCH = 1000
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_SELECTED = (
+_SELECTED: tuple[Any, ...] = (
     col(Item.id),
     col(Item.number),
     col(Item.title),
@@ -75,7 +75,7 @@ class ExportQuery:
     unit_path: str | None = None
 
 
-def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[list[Row]]:
+def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[Sequence[Row]]:
     """The matching items in id order, ``size`` rows at a time."""
     with unit_of_work(write=False, engine=engine) as session:
         last = 0
@@ -138,7 +138,7 @@ class RowFormatter:
         ]
 
 
-def xlsx_chunks(rows: Iterator[list[Row]], fmt: RowFormatter) -> Iterator[bytes]:
+def xlsx_chunks(rows: Iterator[Sequence[Row]], fmt: RowFormatter) -> Iterator[bytes]:
     """The ledger workbook, streamed: a chunk per batch of rows read (``app/ledger/xlsx.py``)."""
     return xlsx_stream(
         "台账",
@@ -160,7 +160,7 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def csv_chunks(rows: Iterator[list[Row]], fmt: RowFormatter) -> Iterator[bytes]:
+def csv_chunks(rows: Iterator[Sequence[Row]], fmt: RowFormatter) -> Iterator[bytes]:
     """UTF-8 with BOM (so Excel opens it), one chunk per batch of rows."""
     buf = io.StringIO()
     writer = csv.writer(buf)

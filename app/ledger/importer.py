@@ -12,7 +12,7 @@ equal to the item's). New items are written in bulk (``app.ledger.bulk``).
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -85,7 +85,7 @@ def _existing(session: Session, refs: list[str]) -> dict[str, Item]:
     for start in range(0, len(refs), LOOKUP_CHUNK):
         chunk = refs[start : start + LOOKUP_CHUNK]
         for item in session.scalars(select(Item).where(col(Item.external_ref).in_(chunk))):
-            found[item.external_ref] = item
+            found[cast(str, item.external_ref)] = item  # selected by it: never None
     return found
 
 

@@ -249,7 +249,7 @@ def circular(
         ).outerjoin(Unit, col(Unit.code) == col(Item.unit_code)),
         caller,
     ).where(col(Item.closed_at).is_(None), col(Item.escalation_level) >= min_level)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     stmt = stmt.order_by(col(Item.escalation_level).desc(), col(Item.due_date), col(Item.id)).limit(
         limit
     )

@@ -31,6 +31,7 @@ Definitions (also in the router's docstring):
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Select, and_, case, cast, func, or_, select
@@ -105,7 +106,7 @@ def _local_date(session: Session, column, tz: ZoneInfo):
             return None
         return datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(tz).date().isoformat()
 
-    raw = session.connection().connection.driver_connection
+    raw: Any = session.connection().connection.driver_connection  # sqlite3.Connection
     raw.create_function("rectify_local_date", 1, local_date, deterministic=True)
     return func.rectify_local_date(column)
 

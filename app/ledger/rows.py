@@ -144,7 +144,7 @@ def _measures(
             )
     own_due = _deadline(check, "measure_due", record.get("measure_due"))
     due = (own_due.due if own_due else None) or (item_due.due if item_due else None)
-    kind = kind or (own_due and own_due.kind) or (item_due and item_due.kind)
+    kind = kind or (own_due.kind if own_due else None) or (item_due.kind if item_due else None)
     kind = kind or ("deadline" if due else "immediate")
     unit_text = cells.text(record.get("measure_unit"))
     unit = _unit(check, ctx, "measure_unit", unit_text) if unit_text else None

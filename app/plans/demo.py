@@ -115,7 +115,7 @@ def play(session: Session, caller: Caller, item_id: int, step, ids: dict[int, in
 
 
 def next_check(session: Session, measure_id: int) -> datetime | None:
-    return session.get(Measure, measure_id).next_check_at
+    return session.get_one(Measure, measure_id).next_check_at
 
 
 def check(session: Session, item_id: int, measure_id: int, moment: datetime) -> None:

@@ -81,6 +81,7 @@ def check_item(session: Session, item_id: int, measure_ids: list[int], moment: d
             measure.overdue_notified = measure.due_date
         refresh_light(measure, cal, tz, moment)
         if notify:
+            assert measure.due_date is not None  # only a dated measure falls overdue
             fired += 1
             record(
                 session,

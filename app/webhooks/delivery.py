@@ -90,7 +90,7 @@ def claim(session: Session, limit: int, moment: datetime) -> list[Job]:
     due deliveries queued right behind them (same subscription and item), in order."""
     older = aliased(D)
     blocked = (
-        select(older.id)
+        select(older.id)  # type: ignore[call-overload]  # aliased() shows the Python type; it is a column
         .where(
             older.subscription_id == col(D.subscription_id),
             older.item_id == col(D.item_id),
