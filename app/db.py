@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from sqlalchemy import DateTime, Engine, Table, create_engine, event, text
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel
+from sqlmodel import AutoString, Session, SQLModel
 
 from app.settings import get_settings
 
@@ -75,6 +75,14 @@ def make_engine(url: str) -> Engine:
 @lru_cache
 def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
+
+
+def stored_as_string(length: int) -> AutoString:
+    """Column type of a ``StrEnum`` field: the member's value in a VARCHAR(``length``),
+    exactly the column a ``str`` field had, so the schema and the stored values stay as
+    they are (no database enum type, no migration). Rows read back carry plain strings,
+    which compare equal to the members."""
+    return AutoString(length=length)
 
 
 def table_of(model: type[SQLModel]) -> Table:

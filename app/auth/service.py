@@ -95,7 +95,7 @@ def create_key(
     token = token or new_token()
     key = ApiKey(
         name=data.name,
-        role=data.role.value,
+        role=data.role,
         unit_code=data.unit_code,
         token_hash=hash_token(token),
         created_at=real_now(),

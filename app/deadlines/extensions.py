@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now, to_local_date
-from app.deadlines.models import Extension
+from app.deadlines.models import Extension, ExtensionStatus
 from app.deadlines.schedule import note_if_past_due, validate_due_date
 from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
 from app.items import history
@@ -57,7 +57,7 @@ def _emit(session: Session, type_: str, item: Item, ext: Extension, at, caller: 
 
 
 _PENDING = select(col(Extension.id)).where(
-    col(Extension.item_id) == bindparam("item_id"), col(Extension.status) == "pending"
+    col(Extension.item_id) == bindparam("item_id"), col(Extension.status) == ExtensionStatus.pending
 )
 NOT_NOW = "当前状态不能申请延期"
 PAST_DUE = "逾期后不能申请延期"
@@ -140,10 +140,10 @@ def decide(
     ext = session.get(Extension, ext_id)
     if ext is None or ext.item_id != item.id:
         raise NotFound(f"No extension request {ext_id} on item {item_id}.")
-    if ext.status != "pending":
+    if ext.status != ExtensionStatus.pending:
         raise Conflict(f"Extension request {ext_id} was already {ext.status}.")
     moment = now(session)
-    ext.status = "approved" if approve else "rejected"
+    ext.status = ExtensionStatus.approved if approve else ExtensionStatus.rejected
     ext.decided_by, ext.decided_at, ext.decision_comment = caller.actor, moment, comment
     data: dict = {"extension_id": ext.id, "due_date": ext.due_date.isoformat()}
     if approve:

@@ -25,7 +25,7 @@ from app.deadlines.schedule import (
     step_times,
 )
 from app.items import history
-from app.items.models import Item
+from app.items.models import Item, Light
 from app.items.service import emit_item_event
 from app.workflow.definition import LadderStep, Workflow
 
@@ -60,7 +60,7 @@ def fire_due_steps(
     raise_level(item, max(s.level for s, _at in passed))
     if any(s.light == "red" for s, _at in passed):
         note_overdue(item, kind)
-    item.light = step.light
+    item.light = Light(step.light)
     skipped = [s.name for s, _at in passed[:-1]]
     _record(session, item, step, kind, due, at, now, covered, skipped)
     refresh(item, wf, cal, tz, now)

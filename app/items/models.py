@@ -4,7 +4,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, stored_as_string
 
 
 class Source(StrEnum):
@@ -65,9 +65,9 @@ class Item(SQLModel, table=True):
     number: str | None = Field(default=None, unique=True, max_length=32)
     title: str = Field(max_length=500)
     description: str = Field(default="", sa_type=Text)
-    source: str = Field(max_length=20, index=True)
+    source: Source = Field(sa_type=stored_as_string(20), index=True)
     category: str | None = Field(default=None, max_length=100)
-    severity: str = Field(default="normal", max_length=10)
+    severity: Severity = Field(default=Severity.normal, sa_type=stored_as_string(10))
     unit_code: str | None = Field(default=None, foreign_key="unit.code", max_length=64)
     campaign: str | None = Field(default=None, max_length=200, index=True)
     state: str = Field(max_length=40, index=True)
@@ -77,7 +77,7 @@ class Item(SQLModel, table=True):
     workflow_version: int
     due_date: date | None = Field(default=None, index=True)
     accept_due_date: date | None = None
-    light: str = Field(default="none", max_length=10, index=True)
+    light: Light = Field(default=Light.none, sa_type=stored_as_string(10), index=True)
     escalation_level: int = Field(default=0, index=True)
     next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ladder_deadline: str | None = Field(default=None, max_length=40)
@@ -118,8 +118,9 @@ class Item(SQLModel, table=True):
     measures_done: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     measures_ongoing: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     measures_overdue: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # the order types are the workflow file's data (``types:``), not a fixed list
     type: str | None = Field(default=None, max_length=20, index=True)
-    satisfaction: str | None = Field(default=None, max_length=30)
+    satisfaction: Satisfaction | None = Field(default=None, sa_type=stored_as_string(30))
     redo_count: int = 0
     duplicate_of: int | None = Field(default=None, foreign_key="item.id")
     duplicate_count: int = 0

@@ -252,9 +252,9 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
     item = Item(
         title=data.title,
         description=data.description,
-        source=data.source.value,
+        source=data.source,
         category=data.category,
-        severity=data.severity.value,
+        severity=data.severity,
         campaign=data.campaign,
         tags=data.tags,
         external_ref=data.external_ref,

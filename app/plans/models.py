@@ -6,7 +6,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, stored_as_string
+from app.items.models import Light
 
 
 class MeasureKind(StrEnum):
@@ -48,10 +49,10 @@ class Measure(SQLModel, table=True):
     seq: int
     title: str = Field(max_length=500)
     unit_code: str = Field(foreign_key="unit.code", max_length=64, index=True)
-    kind: str = Field(max_length=20)
+    kind: MeasureKind = Field(sa_type=stored_as_string(20))
     due_date: date | None = None
-    status: str = Field(default="open", max_length=20)
-    light: str = Field(default="none", max_length=10)
+    status: MeasureStatus = Field(default=MeasureStatus.open, sa_type=stored_as_string(20))
+    light: Light = Field(default=Light.none, sa_type=stored_as_string(10))
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     latest_progress: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 from app.clock import now
 from app.db import unit_of_work
 from app.deadlines.store import load_calendar
-from app.items.models import Item
+from app.items.models import Item, Light
 from app.plans.lights import overdue_due, refresh_light
 from app.plans.models import Measure
 from app.plans.service import record
@@ -74,7 +74,7 @@ def check_item(session: Session, item_id: int, measure_ids: list[int], moment: d
     fired = 0
     for measure in measures:
         if final:  # a closed item's measures are no longer chased
-            measure.light, measure.next_check_at = "none", None
+            measure.light, measure.next_check_at = Light.none, None
             continue
         notify = overdue_due(measure, moment, cal, tz)
         if notify:

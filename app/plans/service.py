@@ -140,7 +140,7 @@ def create_measure(
         seq=(last or 0) + 1,
         title=data.title,
         unit_code=_check_unit(item, data.unit_code),
-        kind=data.kind.value,
+        kind=data.kind,
         due_date=due,
         created_at=moment,
         updated_at=moment,
@@ -334,7 +334,7 @@ def reopen_measure(
             f"Measure {measure.seq} is already open.", allowed_actions=[], state=item.state
         )
     moment = now(session)
-    measure.status = MeasureStatus.open.value
+    measure.status = MeasureStatus.open
     measure.completed_at = None
     measure.updated_at = moment
     refresh_light(measure, load_calendar(session), get_settings().tz, moment)

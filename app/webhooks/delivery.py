@@ -181,7 +181,7 @@ def _settle(d: D, sub: Sub, outcome: Outcome, policy: RetryPolicy) -> None:
     d.last_status_code = outcome.status_code
     d.last_error = outcome.error
     if outcome.ok:
-        d.status, d.delivered_at, d.next_attempt_at = DeliveryStatus.delivered.value, end, None
+        d.status, d.delivered_at, d.next_attempt_at = DeliveryStatus.delivered, end, None
         sub.failing_since = None
         metrics.DELIVERIES.labels("delivered").inc()
         return
@@ -189,7 +189,7 @@ def _settle(d: D, sub: Sub, outcome: Outcome, policy: RetryPolicy) -> None:
     delay = None if outcome.status_code == 410 else policy.next_delay(d.attempts)
     metrics.DELIVERIES.labels("failed" if delay is None else "retry").inc()
     if delay is None:
-        d.status, d.next_attempt_at = DeliveryStatus.failed.value, None
+        d.status, d.next_attempt_at = DeliveryStatus.failed, None
     else:
         if outcome.status_code in (429, 503) and outcome.retry_after is not None:
             delay = max(delay, outcome.retry_after)

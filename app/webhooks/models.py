@@ -7,7 +7,7 @@ from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, stored_as_string
 
 
 class DeliveryStatus(StrEnum):
@@ -53,7 +53,7 @@ class WebhookDelivery(SQLModel, table=True):
     event_type: str = Field(max_length=60)
     item_id: int | None = None
     payload: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    status: str = Field(default=DeliveryStatus.pending.value, max_length=10)
+    status: DeliveryStatus = Field(default=DeliveryStatus.pending, sa_type=stored_as_string(10))
     attempts: int = 0
     last_status_code: int | None = None
     last_error: str | None = Field(default=None, sa_type=Text)

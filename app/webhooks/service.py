@@ -221,7 +221,7 @@ def redeliver(session: Session, sub_id: int, delivery_id: int) -> WebhookDeliver
     sub = get_subscription(session, sub_id)
     _require_enabled(sub)
     delivery = get_delivery(session, sub_id, delivery_id, lock=True)
-    delivery.status = DeliveryStatus.pending.value
+    delivery.status = DeliveryStatus.pending
     delivery.next_attempt_at = real_now()
     session.flush()
     return delivery
