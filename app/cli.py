@@ -7,7 +7,7 @@ or bad input ends in one line on stderr and exit status 2, never a traceback.
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -219,8 +219,10 @@ def calendar_load(
         year = int(raw.pop("year"))
         schedule = YearSchedule.model_validate(raw)
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, ValidationError) as exc:
-        _fail(f"{file}: not a year's schedule ({type(exc).__name__}: {exc}); "
-              "give year, holidays [{from, to, name}] and workdays")
+        _fail(
+            f"{file}: not a year's schedule ({type(exc).__name__}: {exc}); "
+            "give year, holidays [{from, to, name}] and workdays"
+        )
     engine = _start(evidence=False)
     try:
         with unit_of_work(engine=engine) as session:
@@ -259,7 +261,8 @@ def _click_exceptions():
     return modules
 
 
-def _classes(name: str) -> tuple[type, ...]:
+def _classes(name: str) -> Any:
+    """The exception class ``name`` from each of click's modules (caught as any of them)."""
     return tuple(getattr(m, name) for m in _click_exceptions() if hasattr(m, name))
 
 

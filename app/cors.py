@@ -36,9 +36,9 @@ class Cors:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        allowed = origin is not None and origin in self.origins
+        allowed = origin if origin is not None and origin in self.origins else None
         if allowed and scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            await self._preflight(origin)(scope, receive, send)
+            await self._preflight(allowed)(scope, receive, send)
             return
 
         async def send_with_cors(message: Message) -> None:
@@ -46,7 +46,7 @@ class Cors:
                 out = MutableHeaders(scope=message)
                 _vary_origin(out)
                 if allowed:
-                    out["Access-Control-Allow-Origin"] = origin
+                    out["Access-Control-Allow-Origin"] = allowed
                     out["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
             await send(message)
 

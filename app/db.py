@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import DateTime, Engine, create_engine, event, make_url, text
+from sqlalchemy import DateTime, Engine, Table, create_engine, event, make_url, text
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session
+from sqlmodel import AutoString, Session, SQLModel
 
 from app.settings import get_settings
 
@@ -89,6 +89,21 @@ def make_engine(url: str) -> Engine:
 @lru_cache
 def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
+
+
+def stored_as_string(length: int) -> AutoString:
+    """Column type of a ``StrEnum`` field: the member's value in a VARCHAR(``length``),
+    exactly the column a ``str`` field had, so the schema and the stored values stay as
+    they are (no database enum type, no migration). Rows read back carry plain strings,
+    which compare equal to the members."""
+    return AutoString(length=length)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table a SQLModel table class maps to (for Core INSERT/UPDATE and joins).
+    SQLModel sets ``__table__`` when the class is made but does not declare it, so a
+    type checker cannot see it: this is the one place that says so."""
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def is_postgres(session: Session) -> bool:

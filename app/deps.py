@@ -64,7 +64,7 @@ def strict_query(request: Request) -> None:
         if dependant is None:
             return
         names = frozenset(_query_names(dependant))
-        route.query_names = names  # type: ignore[union-attr]  (computed once per route)
+        route.query_names = names  # type: ignore[union-attr]  # computed once per route
     unknown = [name for name in request.query_params if name not in names]
     if unknown:
         raise BadRequest(

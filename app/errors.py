@@ -116,7 +116,7 @@ class PayloadTooLarge(ProblemError):
 class Invalid(ProblemError):
     status, title, slug = 422, "Unprocessable content", "validation-error"
 
-    def __init__(self, detail: str, errors: list[dict[str, str]] | None = None, **ext: Any):
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None, **ext: Any):
         super().__init__(detail, errors=errors or [], **ext)
 
 

@@ -190,9 +190,9 @@ class Guard:
             except ProblemError as exc:  # a person's token: invalid (401) or unusable (403)
                 if not _routed(scope):
                     return None
-                headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+                www = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
                 return problem_response(
-                    exc.status, exc.title, exc.detail, exc.slug, headers=headers, **exc.extensions
+                    exc.status, exc.title, exc.detail, exc.slug, headers=www, **exc.extensions
                 )
             if not known:
                 return _unauthorized("Unknown or revoked token.") if _routed(scope) else None

@@ -3,6 +3,7 @@
 import logging
 import time
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from sqlalchemy import Engine
@@ -161,11 +162,12 @@ def _document_parsed_bodies(app: FastAPI) -> None:
     """Add the bodies that endpoints parse themselves (``deps.body_doc``) to the schema."""
     build = app.openapi
 
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = build()
+    def openapi() -> dict[str, Any]:
+        schema = app.openapi_schema
+        if schema is None:
+            schema = build()  # FastAPI keeps it as app.openapi_schema
             schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_SCHEMAS)
             finish_document(schema, app.routes)
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]

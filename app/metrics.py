@@ -12,6 +12,7 @@ from prometheus_client import (
     generate_latest,
 )
 from sqlalchemy import func, select
+from sqlmodel import col
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -73,7 +74,7 @@ def metrics(request: Request) -> Response:
 
     with unit_of_work(write=False, engine=request.app.state.engine) as session:
         oldest, pending = session.execute(
-            select(func.min(Event.time), func.count()).where(Event.dispatched.is_(False))
+            select(func.min(col(Event.time)), func.count()).where(col(Event.dispatched).is_(False))
         ).one()
     OUTBOX_PENDING.set(pending or 0)
     OUTBOX_LAG.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
+from sqlmodel import col
 
 from app.settings import Settings, get_settings
 
@@ -190,7 +191,9 @@ def warn_without_admin(engine: Engine) -> None:
 
     with unit_of_work(write=False, engine=engine) as session:
         admin = session.scalar(
-            select(ApiKey.id).where(ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None))
+            select(col(ApiKey.id)).where(
+                col(ApiKey.role) == Role.admin.value, col(ApiKey.revoked_at).is_(None)
+            )
         )
     if admin is None:
         log.warning(

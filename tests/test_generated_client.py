@@ -6,6 +6,7 @@ import importlib
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from datetime import date, timedelta
 from io import BytesIO
 from pathlib import Path
@@ -55,7 +56,14 @@ def _generate(url: str, directory: Path, package: str):
         sys.path.remove(str(directory))
 
 
-def test_a_generated_client_drives_an_item_to_closure(server, tmp_path):
+@pytest.fixture
+def clients():
+    """Closes the generated clients' HTTP connections after the test."""
+    with ExitStack() as stack:
+        yield stack
+
+
+def test_a_generated_client_drives_an_item_to_closure(server, tmp_path, clients):
     package = f"rectify_client_{tmp_path.name.replace('-', '_')}"
     rc = _generate(server.url, tmp_path, package)
     models = importlib.import_module(f"{package}.models")
@@ -78,7 +86,7 @@ def test_a_generated_client_drives_an_item_to_closure(server, tmp_path):
         "get_history",
     )
 
-    admin = rc.AuthenticatedClient(base_url=server.url, token=ADMIN_TOKEN)
+    admin = clients.enter_context(rc.AuthenticatedClient(base_url=server.url, token=ADMIN_TOKEN))
     unit = units.create_unit.sync(client=admin, body=models.UnitCreate(code="court", name="法院"))
     assert isinstance(unit, models.UnitPublic)
 
@@ -86,7 +94,9 @@ def test_a_generated_client_drives_an_item_to_closure(server, tmp_path):
         body = models.ApiKeyCreate(name=f"gen-{role}", role=models.Role(role), unit_code=unit_code)
         created = auth.create_key.sync(client=admin, body=body)
         assert isinstance(created, models.ApiKeyCreated), created
-        return rc.AuthenticatedClient(base_url=server.url, token=created.token)
+        return clients.enter_context(
+            rc.AuthenticatedClient(base_url=server.url, token=created.token)
+        )
 
     sup, court = key("supervisor"), key("unit", "court")
     me = auth.me.sync(client=court)

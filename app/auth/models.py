@@ -3,7 +3,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, stored_as_string
 
 
 class Role(StrEnum):
@@ -15,9 +15,9 @@ class Role(StrEnum):
 
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     name: str = Field(max_length=200)
-    role: str = Field(max_length=20)
+    role: Role = Field(sa_type=stored_as_string(20))
     unit_code: str | None = Field(default=None, foreign_key="unit.code", max_length=64)
     token_hash: str = Field(unique=True, max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -2,7 +2,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from app.auth import service
-from app.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me
+from app.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me, Role
 from app.deps import AdminDep, CallerDep, Id, SessionDep
 from app.errors import problems
 from app.links import location
@@ -21,7 +21,7 @@ def create_key(body: ApiKeyCreate, session: SessionDep, _admin: AdminDep, respon
     return ApiKeyCreated(
         id=key.id,
         name=key.name,
-        role=key.role,
+        role=Role(key.role),
         unit_code=key.unit_code,
         created_at=key.created_at,
         token=token,

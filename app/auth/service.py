@@ -10,12 +10,12 @@ import secrets
 from dataclasses import dataclass, replace
 
 from sqlalchemy import bindparam, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth import oidc
 from app.auth.models import ApiKey, ApiKeyCreate, Role
 from app.clock import real_now
-from app.db import serialize_with_other_processes
+from app.db import serialize_with_other_processes, table_of
 from app.deadlines.store import overrides_json, use_overrides_json
 from app.errors import Conflict, Forbidden, NotFound, field_error
 from app.locks import STARTUP_LOCK
@@ -95,7 +95,7 @@ def create_key(
     token = token or new_token()
     key = ApiKey(
         name=data.name,
-        role=data.role.value,
+        role=data.role,
         unit_code=data.unit_code,
         token_hash=hash_token(token),
         created_at=real_now(),
@@ -105,11 +105,11 @@ def create_key(
     return key, token
 
 
-_keys, _units = ApiKey.__table__.c, Unit.__table__.c
+_keys, _units = table_of(ApiKey).c, table_of(Unit).c
 # Every request authenticates: the statements are built once and run as Core.
 _LIVE_KEY = (
     select(_keys.id, _keys.name, _keys.role, _keys.unit_code, _keys.token_hash, _units.path)
-    .select_from(ApiKey.__table__.outerjoin(Unit.__table__, _units.code == _keys.unit_code))
+    .select_from(table_of(ApiKey).outerjoin(table_of(Unit), _units.code == _keys.unit_code))
     .where(_keys.token_hash == bindparam("digest"), _keys.revoked_at.is_(None))
 )
 
@@ -148,7 +148,7 @@ def authenticate(session: Session, token: str, *, with_calendar: bool = False) -
 
 def _person_caller(session: Session, person: oidc.Person) -> Caller:
     claims = get_settings()
-    if person.role not in Role.__members__:
+    if person.role is None or person.role not in Role.__members__:
         raise Forbidden(
             f"The token carries no usable {claims.oidc_role_claim} claim "
             "(admin, supervisor, unit or viewer)."
@@ -176,7 +176,9 @@ def with_unit_codes(session: Session, caller: Caller) -> Caller:
 
 def list_keys(session: Session) -> list[ApiKey]:
     return list(
-        session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.id))
+        session.scalars(
+            select(ApiKey).where(col(ApiKey.revoked_at).is_(None)).order_by(col(ApiKey.id))
+        )
     )
 
 
@@ -193,8 +195,8 @@ def revoke_key(session: Session, key_id: int) -> None:
         raise NotFound(f"No key with id {key_id}.")
     if key.role == Role.admin.value:
         admins = session.scalars(
-            select(ApiKey.id)
-            .where(ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None))
+            select(col(ApiKey.id))
+            .where(col(ApiKey.role) == Role.admin.value, col(ApiKey.revoked_at).is_(None))
             .with_for_update()
         ).all()
         if len(admins) <= 1:
@@ -207,11 +209,13 @@ def ensure_bootstrap_admin(session: Session, token: str) -> bool:
     """Create an admin key with exactly ``token`` when no admin key exists yet."""
     serialize_with_other_processes(session, STARTUP_LOCK)
     exists = session.scalar(
-        select(ApiKey.id).where(ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None))
+        select(col(ApiKey.id)).where(
+            col(ApiKey.role) == Role.admin.value, col(ApiKey.revoked_at).is_(None)
+        )
     )
     if exists is not None:
         return False
-    if session.scalar(select(ApiKey.id).where(ApiKey.token_hash == hash_token(token))):
+    if session.scalar(select(col(ApiKey.id)).where(col(ApiKey.token_hash) == hash_token(token))):
         return False
     create_key(session, ApiKeyCreate(name="bootstrap-admin", role=Role.admin), token=token)
     return True

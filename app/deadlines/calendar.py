@@ -123,7 +123,7 @@ class WorkdayCalendar:
         months = getattr(period, "months", None)
         if months is not None:
             return self.add_months(start, months)
-        return self.add_workdays(start, int(period))  # type: ignore[call-overload]
+        return self.add_workdays(start, int(period))  # type: ignore[arg-type]  # not months: an int of workdays
 
     def workdays_between(self, start: date, end: date) -> list[date]:
         """Workdays in ``[start, end]``, inclusive; empty when ``end < start``."""

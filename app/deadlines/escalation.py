@@ -1,7 +1,8 @@
 """Manual escalation and the list of escalated items."""
 
+
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller, with_unit_codes
 from app.clock import now
@@ -49,7 +50,7 @@ def escalated_items(
     session: Session, caller: Caller, level: int, unit: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Item], str | None]:
     stmt = scoped(select(Item), with_unit_codes(session, caller)).where(
-        Item.escalation_level >= level, Item.closed_at.is_(None)
+        col(Item.escalation_level) >= level, col(Item.closed_at).is_(None)
     )
     if unit:
         stmt = stmt.where(covering(subtree_code_list(session, unit)))

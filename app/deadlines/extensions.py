@@ -10,12 +10,12 @@ is paused, so a request stays possible then).
 from datetime import date
 
 from sqlalchemy import bindparam, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now, to_local_date
-from app.deadlines.models import Extension
+from app.deadlines.models import Extension, ExtensionStatus
 from app.deadlines.schedule import deadline_dates, note_if_past_due, rearm, validate_due_date
 from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
@@ -55,8 +55,8 @@ def _emit(change: Change, type_: str, ext: Extension, caller: Caller) -> None:
     change.emit(type_, extension=public(ext), actor=caller.identity())
 
 
-_PENDING = select(Extension.id).where(
-    Extension.item_id == bindparam("item_id"), Extension.status == "pending"
+_PENDING = select(col(Extension.id)).where(
+    col(Extension.item_id) == bindparam("item_id"), col(Extension.status) == ExtensionStatus.pending
 )
 NOT_NOW = "当前状态不能申请延期"
 PAST_DUE = "逾期后不能申请延期"
@@ -103,6 +103,7 @@ def request_extension(
         raise Conflict(f"Extension request {refused[1]} is still pending for this item.")
     if refused is not None:
         raise ActionNotAllowed(refused[0], allowed_actions=[], state=item.state)
+    assert item.due_date is not None  # an extendable item has a due date
     if due_date <= item.due_date:
         raise field_error("due_date", f"The new due date must be after {item.due_date}.")
     validate_due_date(due_date, to_local_date(moment))
@@ -132,10 +133,10 @@ def decide(
     ext = session.get(Extension, ext_id)
     if ext is None or ext.item_id != item.id:
         raise NotFound(f"No extension request {ext_id} on item {item_id}.")
-    if ext.status != "pending":
+    if ext.status != ExtensionStatus.pending:
         raise Conflict(f"Extension request {ext_id} was already {ext.status}.")
     moment = now(session)
-    ext.status = "approved" if approve else "rejected"
+    ext.status = ExtensionStatus.approved if approve else ExtensionStatus.rejected
     ext.decided_by, ext.decided_at, ext.decision_comment = caller.actor, moment, comment
     session.flush()
     data: dict = {"extension_id": ext.id, "due_date": ext.due_date.isoformat()}
@@ -157,6 +158,6 @@ def list_extensions(session: Session, caller: Caller, item_id: int) -> list[Exte
     get_item(session, caller, item_id)
     return list(
         session.scalars(
-            select(Extension).where(Extension.item_id == item_id).order_by(Extension.id)
+            select(Extension).where(col(Extension.item_id) == item_id).order_by(col(Extension.id))
         )
     )

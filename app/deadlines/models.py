@@ -1,9 +1,16 @@
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, stored_as_string
+
+
+class ExtensionStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
 
 
 class CalendarOverride(SQLModel, table=True):
@@ -18,12 +25,12 @@ class CalendarOverride(SQLModel, table=True):
 class Extension(SQLModel, table=True):
     """A unit's request to move its rectification deadline (延期申请)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id", index=True)
     due_date: date
     previous_due_date: date | None = None
     reason: str = Field(sa_type=Text)
-    status: str = Field(default="pending", max_length=20)
+    status: ExtensionStatus = Field(default=ExtensionStatus.pending, sa_type=stored_as_string(20))
     requested_by: str = Field(max_length=250)
     requested_at: datetime = Field(sa_type=UTCDateTime)
     decided_by: str | None = Field(default=None, max_length=250)

@@ -9,8 +9,10 @@ grows with the items that are due, not with the items that exist.
 import logging
 import time
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
+from sqlmodel import col
 
 from app import metrics
 from app.clock import now
@@ -33,7 +35,7 @@ def due_items_query(moment, after=None, limit: int = BATCH, postgres: bool = Fal
         stmt = stmt.where(
             or_(Item.next_check_at > at, and_(Item.next_check_at == at, Item.id > item_id))
         )
-    stmt = stmt.order_by(Item.next_check_at, Item.id).limit(limit)
+    stmt = stmt.order_by(col(Item.next_check_at), col(Item.id)).limit(limit)
     if postgres:
         stmt = stmt.with_for_update(skip_locked=True)
     return stmt
@@ -67,7 +69,7 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
     if measures["measure.overdue"]:  # listed when any fired
         fired["measure.overdue"] = measures["measure.overdue"]
     steps = {name for wf in registry.workflows.values() for name in wf.step_names()}
-    result = {
+    result: dict[str, Any] = {
         "checked": checked + measures["checked"],
         "fired": {name: fired.get(name, 0) for name in sorted(steps | set(fired))},
         "duration_s": round(time.perf_counter() - started, 4),

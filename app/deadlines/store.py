@@ -5,12 +5,12 @@ from datetime import date
 from functools import lru_cache
 
 from sqlalchemy import literal_column
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.models import CalendarOverride
 
-_OVERRIDES = select(CalendarOverride.day, CalendarOverride.workday)
+_OVERRIDES = select(col(CalendarOverride.day), col(CalendarOverride.workday))
 _CALENDAR = "calendar"
 
 

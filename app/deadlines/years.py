@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import chinese_calendar
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.deadlines.calendar import has_statutory_data
 from app.deadlines.models import CalendarOverride
@@ -73,7 +73,9 @@ def replace_year(session: Session, year: int, schedule: YearSchedule) -> YearPub
             raise field_error(f"workdays[{index}]", f"{day} is also inside a holiday range")
         days[day] = (True, MAKE_UP_NOTE)
     session.execute(
-        delete(CalendarOverride).where(CalendarOverride.day >= first, CalendarOverride.day <= last)
+        delete(CalendarOverride).where(
+            col(CalendarOverride.day) >= first, col(CalendarOverride.day) <= last
+        )
     )
     session.add_all(
         CalendarOverride(day=day, workday=workday, note=note)
@@ -99,9 +101,9 @@ def _ranges(days: list[tuple[date, str]]) -> list[HolidayRange]:
 def year_schedule(session: Session, year: int) -> YearPublic:
     first, last = _year_bounds(year)
     rows = session.execute(
-        select(CalendarOverride.day, CalendarOverride.workday, CalendarOverride.note)
-        .where(CalendarOverride.day >= first, CalendarOverride.day <= last)
-        .order_by(CalendarOverride.day)
+        select(col(CalendarOverride.day), col(CalendarOverride.workday), col(CalendarOverride.note))
+        .where(col(CalendarOverride.day) >= first, col(CalendarOverride.day) <= last)
+        .order_by(col(CalendarOverride.day))
     ).all()
     if rows:
         return YearPublic(

@@ -90,6 +90,12 @@ class Step:
     by: str | None = None
     at: datetime | None = None
 
+    @property
+    def timed(self) -> datetime:
+        """``at``, once the schedule has set it."""
+        assert self.at is not None
+        return self.at
+
 
 @dataclass
 class ItemPlan:
@@ -170,7 +176,7 @@ class Planner:
         self.rng.shuffle(outcomes)
         _cover_hotline_states(specs, outcomes)
         joint = joint_campaigns()
-        plans = []
+        plans: list[ItemPlan] = []
         for index, ((source, campaign_key), outcome) in enumerate(
             zip(specs, outcomes, strict=True)
         ):
@@ -190,14 +196,16 @@ class Planner:
         repeats = new[: min(MERGED_HOTLINE_ORDERS, len(new) - 1)]  # one at least stays new
         for index in repeats:
             created = plans[index].steps[0]
-            earlier = [i for i in hotline if plans[i].steps[0].at < created.at and i not in repeats]
+            earlier = [
+                i for i in hotline if plans[i].steps[0].timed < created.timed and i not in repeats
+            ]
             if not earlier:
                 continue
             original = self.rng.choice(earlier)
             plans[index].outcome = "merged"
             plans[index].title = plans[original].title
             merge = Step(created.day, "merge", {"into_index": original})
-            merge.at = created.at + timedelta(minutes=self.rng.randint(5, 90))
+            merge.at = created.timed + timedelta(minutes=self.rng.randint(5, 90))
             plans[index].steps.append(merge)
 
     def _scaled(self, count: int) -> int:

@@ -21,8 +21,10 @@ transaction gets its id by writing, so the one that waited has the higher
 txid.
 """
 
+from typing import Any
+
 from sqlalchemy import func, select, text, tuple_
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller
 from app.db import MAX_ID, is_postgres
@@ -92,26 +94,27 @@ def list_events(
     if postgres:
         gate = feed_gate(session)
         high = session.execute(
-            select(Event.txid, Event.id)
-            .where(Event.txid < gate)
-            .order_by(Event.txid.desc(), Event.id.desc())
+            select(col(Event.txid), col(Event.id))
+            .where(col(Event.txid) < gate)
+            .order_by(col(Event.txid).desc(), col(Event.id).desc())
             .limit(1)
         ).first()
         high_water = tuple(high) if high else (0, 0)
         stmt = select(Event).where(
-            Event.txid < gate, tuple_(Event.txid, Event.id) > tuple_(last_txid, last_id)
+            col(Event.txid) < gate,
+            tuple_(col(Event.txid), col(Event.id)) > tuple_(last_txid, last_id),
         )
-        order = (Event.txid, Event.id)
+        order: tuple[Any, ...] = (col(Event.txid), col(Event.id))
     else:
-        high_water = (0, session.scalar(select(func.max(Event.id))) or 0)
-        stmt = select(Event).where(Event.id > last_id)
-        order = (Event.id,)
+        high_water = (0, session.scalar(select(func.max(col(Event.id)))) or 0)
+        stmt = select(Event).where(col(Event.id) > last_id)
+        order = (col(Event.id),)
     if types:
-        stmt = stmt.where(Event.type.in_(types))
+        stmt = stmt.where(col(Event.type).in_(types))
     if subject:
-        stmt = stmt.where(Event.subject == subject)
+        stmt = stmt.where(col(Event.subject) == subject)
     if caller_codes(caller) is not None:  # the events of the items it sees
-        stmt = stmt.where(Event.item_id.in_(visible_item_ids(caller)))
+        stmt = stmt.where(col(Event.item_id).in_(visible_item_ids(caller)))
     rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
     page = rows[:limit]
     key = (lambda e: (e.txid, e.id)) if postgres else (lambda e: (0, e.id))

@@ -20,7 +20,7 @@ class Event(SQLModel, table=True):
         Index("ix_event_feed", "txid", "id", sqlite_where=text("txid IS NOT NULL")),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     event_id: str = Field(unique=True, max_length=64)
     type: str = Field(max_length=60, index=True)
     subject: str = Field(max_length=100, index=True)

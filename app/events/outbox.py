@@ -17,13 +17,14 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import insert
 from sqlmodel import Session
 
+from app.db import table_of
 from app.events.models import Event
 from app.kit import cloudevents
 
 _QUEUED = "outbox_rows"
 QUEUE_LIMIT = 500
 
-_INSERT = insert(Event.__table__)
+_INSERT = insert(table_of(Event))
 
 
 def emit(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import UploadFile
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.models import Role
 from app.auth.service import Caller
@@ -110,7 +110,9 @@ def upload(session: Session, caller: Caller, item_id: int, file: UploadFile) -> 
 def list_evidence(session: Session, caller: Caller, item_id: int) -> list[Evidence]:
     get_item(session, caller, item_id)
     return list(
-        session.scalars(select(Evidence).where(Evidence.item_id == item_id).order_by(Evidence.id))
+        session.scalars(
+            select(Evidence).where(col(Evidence.item_id) == item_id).order_by(col(Evidence.id))
+        )
     )
 
 

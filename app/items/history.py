@@ -15,16 +15,18 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from app.db import table_of
 from app.items.anchor import head_mac, history_key
 from app.items.models import HistoryEntry, Item
 
 GENESIS = "0" * 64
 _FIELDS = ("item_id", "seq", "actor", "action", "from_state", "to_state", "comment", "data")
-_INSERT = insert(HistoryEntry.__table__)
+_INSERT = insert(table_of(HistoryEntry))
 _BUFFER = "history_buffer"
 
 
@@ -60,7 +62,7 @@ def append(
     A Core insert: transitions and scans write one entry each, and an ORM
     object would only be built to be flushed.
     """
-    entry = {
+    entry: dict[str, Any] = {
         "item_id": item.id,
         "seq": item.history_seq + 1,
         "at": at,
@@ -116,7 +118,9 @@ def note(session: Session, item: Item, *, at: datetime, actor: str, action: str,
 def entries(session: Session, item_id: int) -> list[HistoryEntry]:
     return list(
         session.scalars(
-            select(HistoryEntry).where(HistoryEntry.item_id == item_id).order_by(HistoryEntry.seq)
+            select(HistoryEntry)
+            .where(col(HistoryEntry.item_id) == item_id)
+            .order_by(col(HistoryEntry.seq))
         )
     )
 
@@ -156,7 +160,7 @@ def verify_all(session: Session) -> dict:
     while True:
         items = list(
             session.scalars(
-                select(Item).where(Item.id > after).order_by(Item.id).limit(VERIFY_BATCH)
+                select(Item).where(col(Item.id) > after).order_by(col(Item.id)).limit(VERIFY_BATCH)
             )
         )
         if not items:
@@ -165,8 +169,8 @@ def verify_all(session: Session) -> dict:
         chains: dict[int, list[HistoryEntry]] = {i: [] for i in ids}
         stmt = (
             select(HistoryEntry)
-            .where(HistoryEntry.item_id.in_(ids))
-            .order_by(HistoryEntry.item_id, HistoryEntry.seq)
+            .where(col(HistoryEntry.item_id).in_(ids))
+            .order_by(col(HistoryEntry.item_id), col(HistoryEntry.seq))
         )
         for row in session.scalars(stmt):
             chains[row.item_id].append(row)
@@ -180,6 +184,11 @@ def verify_all(session: Session) -> dict:
 
 
 def count(session: Session, item_id: int) -> int:
-    return session.scalar(
-        select(func.count()).select_from(HistoryEntry).where(HistoryEntry.item_id == item_id)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(HistoryEntry)
+            .where(col(HistoryEntry.item_id) == item_id)
+        )
+        or 0
     )

@@ -4,7 +4,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, stored_as_string
 
 
 class Source(StrEnum):
@@ -76,13 +76,13 @@ class Item(SQLModel, table=True):
             sqlite_where=text("closed_at IS NULL"),
         ),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     number: str | None = Field(default=None, unique=True, max_length=32)
     title: str = Field(max_length=500)
     description: str = Field(default="", sa_type=Text)
-    source: str = Field(max_length=20, index=True)
+    source: Source = Field(sa_type=stored_as_string(20), index=True)
     category: str | None = Field(default=None, max_length=100)
-    severity: str = Field(default="normal", max_length=10)
+    severity: Severity = Field(default=Severity.normal, sa_type=stored_as_string(10))
     unit_code: str | None = Field(default=None, foreign_key="unit.code", max_length=64)
     campaign: str | None = Field(default=None, max_length=200, index=True)
     state: str = Field(max_length=40, index=True)
@@ -92,7 +92,7 @@ class Item(SQLModel, table=True):
     workflow_version: int
     due_date: date | None = Field(default=None, index=True)
     accept_due_date: date | None = None
-    light: str = Field(default="none", max_length=10, index=True)
+    light: Light = Field(default=Light.none, sa_type=stored_as_string(10), index=True)
     escalation_level: int = Field(default=0, index=True)
     next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ladder_deadline: str | None = Field(default=None, max_length=40)
@@ -133,8 +133,9 @@ class Item(SQLModel, table=True):
     measures_done: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     measures_ongoing: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     measures_overdue: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # the order types are the workflow file's data (``types:``), not a fixed list
     type: str | None = Field(default=None, max_length=20, index=True)
-    satisfaction: str | None = Field(default=None, max_length=30)
+    satisfaction: Satisfaction | None = Field(default=None, sa_type=stored_as_string(30))
     redo_count: int = 0
     duplicate_of: int | None = Field(default=None, foreign_key="item.id")
     duplicate_count: int = 0
@@ -145,7 +146,7 @@ class HistoryEntry(SQLModel, table=True):
 
     __tablename__ = "history_entry"
     __table_args__ = (UniqueConstraint("item_id", "seq"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id")
     seq: int
     at: datetime = Field(sa_type=UTCDateTime)
@@ -160,7 +161,7 @@ class HistoryEntry(SQLModel, table=True):
 
 
 class Evidence(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id", index=True)
     filename: str = Field(max_length=255)
     size: int
@@ -173,7 +174,7 @@ class Evidence(SQLModel, table=True):
 class IdempotencyRecord(SQLModel, table=True):
     __tablename__ = "idempotency_record"
     __table_args__ = (UniqueConstraint("key_id", "idempotency_key"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     key_id: int
     idempotency_key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)

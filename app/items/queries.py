@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import Boolean, Select, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
+from sqlmodel import col
 
 from app.items.models import Item, ItemType, Light, Source
 from app.items.scope import covering, scoped
@@ -62,42 +63,51 @@ class ItemFilters:
         or better the list of its subtree's codes, which the planner can use an index for.
         ``unit`` matches the lead or a co-unit."""
         if self.state:
-            stmt = stmt.where(Item.state.in_(self.state.split(",")))
+            stmt = stmt.where(col(Item.state).in_(self.state.split(",")))
         if self.unit and isinstance(unit_path, list):
             stmt = stmt.where(covering(unit_path))
         elif self.unit:
             stmt = stmt.where(covering(subtree_codes(unit_path_or_none(unit_path))))
         if self.source:
-            stmt = stmt.where(Item.source == self.source.value)
+            stmt = stmt.where(col(Item.source) == self.source.value)
         if self.campaign:
-            stmt = stmt.where(Item.campaign == self.campaign)
+            stmt = stmt.where(col(Item.campaign) == self.campaign)
         if self.light:
-            stmt = stmt.where(Item.light == self.light.value)
+            stmt = stmt.where(col(Item.light) == self.light.value)
         if self.overdue is not None:
-            stmt = stmt.where((Item.light == "red") if self.overdue else (Item.light != "red"))
+            stmt = stmt.where(
+                (col(Item.light) == "red") if self.overdue else (col(Item.light) != "red")
+            )
         if self.review_pending is not None:
-            stmt = stmt.where(Item.review_pending.is_(self.review_pending))
+            stmt = stmt.where(col(Item.review_pending).is_(self.review_pending))
         if self.q:
             stmt = stmt.where(
                 or_(
                     *(
                         column.icontains(self.q, autoescape=True)
-                        for column in (Item.title, Item.description, Item.number, Item.external_ref)
+                        for column in (
+                            col(Item.title),
+                            col(Item.description),
+                            col(Item.number),
+                            col(Item.external_ref),
+                        )
                     )
                 )
             )
         if self.tag:
-            stmt = stmt.where(tags_contain(Item.tags, json.dumps([self.tag], ensure_ascii=False)))
+            stmt = stmt.where(
+                tags_contain(col(Item.tags), json.dumps([self.tag], ensure_ascii=False))
+            )
         if self.external_ref:
-            stmt = stmt.where(Item.external_ref == self.external_ref)
+            stmt = stmt.where(col(Item.external_ref) == self.external_ref)
         if self.type:
-            stmt = stmt.where(Item.type == self.type.value)
+            stmt = stmt.where(col(Item.type) == self.type.value)
         if self.was_overdue is not None:
-            stmt = stmt.where(Item.was_overdue.is_(self.was_overdue))
+            stmt = stmt.where(col(Item.was_overdue).is_(self.was_overdue))
         if self.due_before:
-            stmt = stmt.where(Item.due_date <= self.due_before)
+            stmt = stmt.where(col(Item.due_date) <= self.due_before)
         if self.due_after:
-            stmt = stmt.where(Item.due_date >= self.due_after)
+            stmt = stmt.where(col(Item.due_date) >= self.due_after)
         return stmt
 
 

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import NullType
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller, with_unit_codes
 from app.items.models import Item
@@ -26,8 +26,10 @@ from app.units.service import subtree_codes
 def lead_and_co_unit(codes) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(the lead lies in ``codes``, a co-unit does): ``codes`` is a list of unit
     codes or a SELECT of them (a subtree)."""
-    lead = Item.unit_code.in_(codes)
-    co = exists().where(ItemCoUnit.item_id == Item.id, ItemCoUnit.unit_code.in_(codes))
+    lead = col(Item.unit_code).in_(codes)
+    co = exists().where(
+        col(ItemCoUnit.item_id) == col(Item.id), col(ItemCoUnit.unit_code).in_(codes)
+    )
     return lead, co
 
 
@@ -50,25 +52,27 @@ class _CoveringCodes(ColumnElement[bool]):
     """
 
     inherit_cache = False
-    type = NullType()
+    type = NullType()  # type: ignore[assignment]  # a WHERE fragment compiled by hand: no result type
 
     def __init__(self, codes: list[str]) -> None:
         self.codes = codes
 
     def co_unit_item_ids(self) -> Select:
-        return select(ItemCoUnit.item_id).where(ItemCoUnit.unit_code.in_(self.codes))
+        return select(col(ItemCoUnit.item_id)).where(col(ItemCoUnit.unit_code).in_(self.codes))
 
 
 @compiles(_CoveringCodes)
 def _covering_or(element: _CoveringCodes, compiler, **kw) -> str:
-    clause = or_(Item.unit_code.in_(element.codes), Item.id.in_(element.co_unit_item_ids()))
+    clause = or_(
+        col(Item.unit_code).in_(element.codes), col(Item.id).in_(element.co_unit_item_ids())
+    )
     return compiler.process(clause.self_group(), **kw)  # parenthesised among other criteria
 
 
 @compiles(_CoveringCodes, "sqlite")
 def _covering_union(element: _CoveringCodes, compiler, **kw) -> str:
-    leads = select(Item.id).where(Item.unit_code.in_(element.codes))
-    return compiler.process(Item.id.in_(leads.union_all(element.co_unit_item_ids())), **kw)
+    leads = select(col(Item.id)).where(col(Item.unit_code).in_(element.codes))
+    return compiler.process(col(Item.id).in_(leads.union_all(element.co_unit_item_ids())), **kw)
 
 
 def caller_codes(caller: Caller):
@@ -89,7 +93,7 @@ def scoped(stmt: Select, caller: Caller) -> Select:
 
 def visible_item_ids(caller: Caller) -> Select:
     """A SELECT of the ids of the items ``caller`` may see (for tables keyed by item)."""
-    return scoped(select(Item.id), caller)
+    return scoped(select(col(Item.id)), caller)
 
 
 def acts_for_lead(session: Session, caller: Caller, item: Item) -> bool:

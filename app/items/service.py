@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
@@ -52,7 +52,8 @@ def _claim_idempotency_key(
     key_id, stored_key = caller.idempotency_slot(key)
     existing = session.scalars(
         select(IdempotencyRecord).where(
-            IdempotencyRecord.key_id == key_id, IdempotencyRecord.idempotency_key == stored_key
+            col(IdempotencyRecord.key_id) == key_id,
+            col(IdempotencyRecord.idempotency_key) == stored_key,
         )
     ).first()
     if existing is not None:
@@ -65,7 +66,7 @@ def _claim_idempotency_key(
                     ],
                 )
             return None, existing.response
-        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
+        session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == existing.id))
     record = IdempotencyRecord(
         key_id=key_id, idempotency_key=stored_key, request_hash=digest, created_at=moment
     )
@@ -136,9 +137,9 @@ def new_item_columns(data: ItemCreate, moment) -> dict:
     return dict(
         title=data.title,
         description=data.description,
-        source=data.source.value,
+        source=data.source,
         category=data.category,
-        severity=data.severity.value,
+        severity=data.severity,
         campaign=data.campaign,
         tags=list(data.tags),
         external_ref=data.external_ref,

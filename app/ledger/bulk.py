@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from app.auth.service import Caller
 from app.clock import now
-from app.db import is_postgres
+from app.db import is_postgres, table_of
 from app.deadlines.store import load_calendar
 from app.errors import Conflict
 from app.items import history
@@ -101,7 +101,7 @@ _NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM genera
 
 def _column_defaults() -> dict:
     found = {}
-    for name in Item.__table__.c.keys():  # noqa: SIM118 - column names
+    for name in table_of(Item).c.keys():  # noqa: SIM118 - column names
         spec = Item.model_fields.get(name)
         default = None if spec is None else spec.get_default(call_default_factory=True)
         found[name] = None if default is PydanticUndefined else default

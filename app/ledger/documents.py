@@ -7,12 +7,14 @@ Word 整改进展情况 report; the circular (通报) as a Word document.
 import io
 
 from docx import Document
+from docx.document import Document as DocxDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 GROUP_HEADER = {"source": "来源", "unit": "单位", "type": "工单类型"}
@@ -73,6 +75,7 @@ def headline(report: dict) -> str:
 def period_xlsx(report: dict) -> bytes:
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook's one sheet
     ws.title = "月度调度"
     ws.append([title(report)])
     ws["A1"].font = Font(bold=True, size=14)
@@ -108,14 +111,15 @@ def _chart(wb, ws, report: dict, top_rows: list[int]) -> None:
     chart.type = "col"
     chart.title = title(report)
     chart.y_axis.title = "问题数（个）"
-    chart.height, chart.width = 9, max(16, len(top_rows) * 1.6)
+    chart.height = 9
+    chart.width = max(16, len(top_rows) * 1.6)  # type: ignore[assignment]  # stubs say int; cm
     refs = Reference(data, min_col=2, max_col=1 + len(CHARTED), min_row=1, max_row=data.max_row)
     chart.add_data(refs, titles_from_data=True)
     chart.set_categories(Reference(data, min_col=1, min_row=2, max_row=data.max_row))
     ws.add_chart(chart, f"B{ws.max_row + 3}")
 
 
-def _document(heading: str) -> Document:
+def _document(heading: str) -> DocxDocument:
     doc = Document()
     style = doc.styles["Normal"]
     style.font.name = "仿宋"
@@ -142,7 +146,7 @@ def _table(doc: Document, header: list[str], rows: list[list]) -> None:
                 tc.p_lst[0].add_r().text = str(value)
 
 
-def _save(doc: Document) -> bytes:
+def _save(doc: DocxDocument) -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
@@ -163,7 +167,7 @@ def period_docx(report: dict, escalated: dict) -> bytes:
     return _save(doc)
 
 
-def _escalated_items(doc: Document, escalated: dict) -> None:
+def _escalated_items(doc: DocxDocument, escalated: dict) -> None:
     if not escalated["data"]:
         doc.add_paragraph("目前无督办、约谈事项。")
         return

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Row, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller
 from app.db import unit_of_work
@@ -131,9 +131,11 @@ def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[l
     with unit_of_work(write=False, engine=engine) as session:
         last = 0
         while True:
-            stmt = select(*_SELECTED).outerjoin(Unit, Unit.code == Item.unit_code)
+            stmt = select(*_SELECTED).outerjoin(Unit, col(Unit.code) == col(Item.unit_code))
             stmt = query.filters.apply(scoped(stmt, query.caller), query.unit_path)
-            rows = session.execute(stmt.where(Item.id > last).order_by(Item.id).limit(size)).all()
+            rows = session.execute(
+                stmt.where(col(Item.id) > last).order_by(col(Item.id)).limit(size)
+            ).all()
             if not rows:
                 return
             measures = _measures_of(session, rows)

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller
 from app.clock import now, to_local_date
@@ -96,8 +96,8 @@ def _existing(session: Session, refs: list[str]) -> dict[str, Item]:
     found: dict[str, Item] = {}
     for start in range(0, len(refs), LOOKUP_CHUNK):
         chunk = refs[start : start + LOOKUP_CHUNK]
-        for item in session.scalars(select(Item).where(Item.external_ref.in_(chunk))):
-            found[item.external_ref] = item
+        for item in session.scalars(select(Item).where(col(Item.external_ref).in_(chunk))):
+            found[cast(str, item.external_ref)] = item  # selected by it: never None
     return found
 
 

@@ -29,7 +29,7 @@ from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.compiler import compiles
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller, with_unit_codes
 from app.clock import today
@@ -83,26 +83,26 @@ def _counts(session: Session, period: Period) -> list:
     tz = get_settings().tz
     start = local_midnight_utc(period.from_, tz)
     end = local_midnight_utc(period.to + timedelta(days=1), tz)
-    is_rectified = Item.resolution == "rectified"
-    closed_in = and_(Item.closed_at >= start, Item.closed_at < end)
+    is_rectified = col(Item.resolution) == "rectified"
+    closed_in = and_(col(Item.closed_at) >= start, col(Item.closed_at) < end)
     rectified_in = and_(closed_in, is_rectified)
-    open_at_end = or_(Item.closed_at.is_(None), Item.closed_at >= end)
-    dated = and_(rectified_in, Item.due_date.is_not(None))
-    not_duplicate = Item.duplicate_of.is_(None)
+    open_at_end = or_(col(Item.closed_at).is_(None), col(Item.closed_at) >= end)
+    dated = and_(rectified_in, col(Item.due_date).is_not(None))
+    not_duplicate = col(Item.duplicate_of).is_(None)
     return [
-        _sum(Item.created_at >= start).label("new"),
+        _sum(col(Item.created_at) >= start).label("new"),
         _sum(closed_in).label("closed"),
         _sum(rectified_in).label("rectified"),
         _sum(open_at_end).label("open_at_end"),
-        _sum(and_(open_at_end, Item.due_date < period.to)).label("overdue_at_end"),
-        _sum(and_(is_rectified, Item.closed_at < end)).label("cumulative_rectified"),
-        _sum(and_(dated, _local_date(session, Item.closed_at, tz) <= Item.due_date)).label(
-            "on_time"
-        ),
+        _sum(and_(open_at_end, col(Item.due_date) < period.to)).label("overdue_at_end"),
+        _sum(and_(is_rectified, col(Item.closed_at) < end)).label("cumulative_rectified"),
+        _sum(
+            and_(dated, _local_date(session, col(Item.closed_at), tz) <= col(Item.due_date))
+        ).label("on_time"),
         _sum(dated).label("on_time_base"),
-        _sum(and_(not_duplicate, Item.satisfaction.in_(SATISFIED))).label("satisfied"),
-        _sum(and_(not_duplicate, Item.satisfaction.in_(CALLED_BACK))).label("called_back"),
-        func.coalesce(func.sum(Item.redo_count), 0).label("redo"),
+        _sum(and_(not_duplicate, col(Item.satisfaction).in_(SATISFIED))).label("satisfied"),
+        _sum(and_(not_duplicate, col(Item.satisfaction).in_(CALLED_BACK))).label("called_back"),
+        func.coalesce(func.sum(col(Item.redo_count)), 0).label("redo"),
     ]
 
 
@@ -162,11 +162,11 @@ def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:
     tz = get_settings().tz
     end = local_midnight_utc(period.to + timedelta(days=1), tz)
     stmt = scoped(select(column.label("key"), *_counts(session, period)), caller)
-    stmt = stmt.where(Item.created_at < end)
+    stmt = stmt.where(col(Item.created_at) < end)
     if period.source:
-        stmt = stmt.where(Item.source == period.source.value)
+        stmt = stmt.where(col(Item.source) == period.source.value)
     if period.campaign:
-        stmt = stmt.where(Item.campaign == period.campaign)
+        stmt = stmt.where(col(Item.campaign) == period.campaign)
     if period.type:
         stmt = stmt.where(Item.type == period.type)
     rows = session.execute(stmt.group_by(_NotForOrder(column)))
@@ -229,13 +229,13 @@ def _by_unit(session: Session, grouped: dict) -> list[dict]:
 def period_report(session: Session, caller: Caller, period: Period) -> dict:
     caller = with_unit_codes(session, caller)
     if period.group == Group.unit:
-        grouped = _grouped(session, caller, period, Item.unit_code)
+        grouped = _grouped(session, caller, period, col(Item.unit_code))
         groups = _by_unit(session, grouped)
     else:
         column, labels = (
-            (Item.source, SOURCE_LABELS)
+            (col(Item.source), SOURCE_LABELS)
             if period.group == Group.source
-            else (Item.type, type_labels())
+            else (col(Item.type), type_labels())
         )
         grouped = _grouped(session, caller, period, column)
         order = list(labels)
@@ -273,14 +273,14 @@ def circular(
     caller = with_unit_codes(session, caller)
     stmt = scoped(
         select(
-            Item.id,
-            Item.number,
-            Item.title,
-            Item.due_date,
-            Item.escalation_level,
-            Item.unit_code,
-            Unit.name,
-        ).outerjoin(Unit, Unit.code == Item.unit_code),
+            col(Item.id),
+            col(Item.number),
+            col(Item.title),
+            col(Item.due_date),
+            col(Item.escalation_level),
+            col(Item.unit_code),
+            col(Unit.name),
+        ).outerjoin(Unit, col(Unit.code) == col(Item.unit_code)),
         caller,
     ).where(Item.closed_at.is_(None), Item.escalation_level >= min_level)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))

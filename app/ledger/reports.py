@@ -31,10 +31,11 @@ Definitions (also in the router's docstring):
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Select, and_, case, cast, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller, with_unit_codes
 from app.clock import today
@@ -74,17 +75,17 @@ class ReportFilters:
 
     def apply(self, stmt: Select, tz: ZoneInfo) -> Select:
         if self.campaign:
-            stmt = stmt.where(Item.campaign == self.campaign)
+            stmt = stmt.where(col(Item.campaign) == self.campaign)
         if self.source:
-            stmt = stmt.where(Item.source == self.source.value)
+            stmt = stmt.where(col(Item.source) == self.source.value)
         if self.type:
-            stmt = stmt.where(Item.type == self.type)
+            stmt = stmt.where(col(Item.type) == self.type)
         start = _midnight(self.from_, tz) if self.from_ else None
         if start is not None:
-            stmt = stmt.where(Item.created_at >= start)
+            stmt = stmt.where(col(Item.created_at) >= start)
         end = _midnight(self.to, tz, days_after=1) if self.to else None
         if end is not None:
-            stmt = stmt.where(Item.created_at < end)
+            stmt = stmt.where(col(Item.created_at) < end)
         return stmt
 
 
@@ -106,7 +107,7 @@ def _local_date(session: Session, column, tz: ZoneInfo):
             return None
         return datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(tz).date().isoformat()
 
-    raw = session.connection().connection.driver_connection
+    raw: Any = session.connection().connection.driver_connection  # sqlite3.Connection
     raw.create_function("rectify_local_date", 1, local_date, deterministic=True)
     return func.rectify_local_date(column)
 
@@ -116,20 +117,20 @@ def _count(condition):
 
 
 def _measures(session: Session, tz: ZoneInfo) -> list:
-    rectified = and_(Item.closed_at.is_not(None), Item.resolution == "rectified")
+    rectified = and_(col(Item.closed_at).is_not(None), col(Item.resolution) == "rectified")
     withdrawn = func.coalesce(Item.resolution, "").in_(("withdrawn", "duplicate"))
-    was_due = and_(~withdrawn, or_(rectified, Item.due_date < today(session)))
-    not_duplicate = Item.duplicate_of.is_(None)
+    was_due = and_(~withdrawn, or_(rectified, col(Item.due_date) < today(session)))
+    not_duplicate = col(Item.duplicate_of).is_(None)
     return [
-        func.count(Item.id).label("total"),
-        _count(Item.closed_at.is_not(None)).label("closed"),
+        func.count(col(Item.id)).label("total"),
+        _count(col(Item.closed_at).is_not(None)).label("closed"),
         _count(rectified).label("rectified"),
         _count(Item.light == "red").label("overdue"),
         _count(was_due).label("due"),
-        _count(Item.on_time.is_(True)).label("on_time"),
-        _count(Item.on_time.is_not(None)).label("on_time_base"),
-        _count(and_(not_duplicate, Item.satisfaction.in_(SATISFIED))).label("satisfied"),
-        _count(and_(not_duplicate, Item.satisfaction.in_(CALLED_BACK))).label("called_back"),
+        _count(col(Item.on_time).is_(True)).label("on_time"),
+        _count(col(Item.on_time).is_not(None)).label("on_time_base"),
+        _count(and_(not_duplicate, col(Item.satisfaction).in_(SATISFIED))).label("satisfied"),
+        _count(and_(not_duplicate, col(Item.satisfaction).in_(CALLED_BACK))).label("called_back"),
         func.coalesce(func.sum(Item.redo_count), 0).label("redo"),
     ]
 
@@ -176,9 +177,9 @@ def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     base = filters.apply(scoped(select(*_measures(session, tz), *_measure_sums()), caller), tz)
     counts = {k: int(v) for k, v in session.execute(base).one()._mapping.items()}
     by_state = dict.fromkeys(_all_states(), 0)
-    states = filters.apply(scoped(select(Item.state, func.count(Item.id)), caller), tz).group_by(
-        Item.state
-    )
+    states = filters.apply(
+        scoped(select(col(Item.state), func.count(col(Item.id))), caller), tz
+    ).group_by(Item.state)
     for state, n in session.execute(states):
         by_state[state] = int(n)
     figures = _figures(counts)
@@ -201,12 +202,12 @@ def units(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     tz = get_settings().tz
     caller = with_unit_codes(session, caller)
     stmt = filters.apply(
-        scoped(select(Item.unit_code, *_measures(session, tz)), caller), tz
+        scoped(select(col(Item.unit_code), *_measures(session, tz)), caller), tz
     ).group_by(Item.unit_code)
     grouped = {
         row.unit_code: {k: int(getattr(row, k)) for k in MEASURES} for row in session.execute(stmt)
     }
-    unit_rows = select(Unit.code, Unit.name).order_by(Unit.path)
+    unit_rows = select(col(Unit.code), col(Unit.name)).order_by(col(Unit.path))
     if caller.scoped:
         unit_rows = unit_rows.where(
             Unit.path.startswith(unit_path_or_none(caller.unit_path), autoescape=True)

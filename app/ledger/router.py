@@ -28,6 +28,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import Role
@@ -79,7 +80,7 @@ def export_items(
     one row per item, or per measure with ``rows=measures``."""
     unit_path = None
     if filters.unit:
-        unit_path = session.scalar(select(Unit.path).where(Unit.code == filters.unit))
+        unit_path = session.scalar(select(col(Unit.path)).where(col(Unit.code) == filters.unit))
     query = export.ExportQuery(with_unit_codes(session, caller), filters, unit_path)
     settings = get_settings()
     stamp = now(session).astimezone(settings.tz).strftime("%Y%m%d-%H%M")

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.items.schemas import ItemCreate
 from app.ledger import cells
@@ -41,11 +41,13 @@ class Units:
         self.codes: set[str] = set()
         self.by_name: dict[str, list[str]] = {}
         self.names: dict[str, str] = {}
-        for code, name in session.execute(select(Unit.code, Unit.name)):
+        for code, name in session.execute(select(col(Unit.code), col(Unit.name))):
             self.codes.add(code)
             self.names[code] = name
             self.by_name.setdefault(name, []).append(code)
-        self.by_alias = dict(session.execute(select(UnitAlias.alias, UnitAlias.unit_code)).all())
+        self.by_alias = dict(
+            session.execute(select(col(UnitAlias.alias), col(UnitAlias.unit_code))).all()
+        )
 
     def resolve(self, text: str) -> tuple[str | None, tuple[str, dict] | None]:
         """(unit code, None) or (None, (message code, its parameters))."""

@@ -104,12 +104,15 @@ class _Sink:
     def __init__(self) -> None:
         self._parts: list[bytes] = []
 
-    def write(self, data) -> int:
+    def write(self, data: bytes) -> int:
         self._parts.append(bytes(data))
         return len(data)
 
     def flush(self) -> None:
         pass
+
+    def close(self) -> None:
+        """Part of the file protocol ``zipfile`` asks for; it never calls it on a passed file."""
 
     def take(self) -> bytes:
         out = b"".join(self._parts)

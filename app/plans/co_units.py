@@ -1,15 +1,16 @@
 """Co-units (配合单位) of an item: the rendered list and its index rows, kept together."""
 
 from sqlalchemy import delete, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from app.db import table_of
 from app.errors import field_error
 from app.items.models import Item
 from app.plans.models import ItemCoUnit
 from app.units.models import Unit
 
 MAX_CO_UNITS = 50
-_LINKS = ItemCoUnit.__table__
+_LINKS = table_of(ItemCoUnit)
 
 
 def check_co_units(session: Session, codes: list[str], lead: str | None) -> list[str]:
@@ -20,7 +21,11 @@ def check_co_units(session: Session, codes: list[str], lead: str | None) -> list
         raise field_error("co_unit_codes", f"At most {MAX_CO_UNITS} co-units.")
     if lead is not None and lead in codes:
         raise field_error("co_unit_codes", f"The lead unit {lead!r} cannot also be a co-unit.")
-    known = set(session.scalars(select(Unit.code).where(Unit.code.in_(codes)))) if codes else set()
+    known = (
+        set(session.scalars(select(col(Unit.code)).where(col(Unit.code).in_(codes))))
+        if codes
+        else set()
+    )
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise field_error("co_unit_codes", f"No unit with code {', '.join(map(repr, unknown))}.")

@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from app.deadlines.calendar import WorkdayCalendar
+from app.items.models import Light
 from app.plans.models import Measure, MeasureStatus
 
 REMINDER_WORKDAYS = 3
@@ -25,11 +26,11 @@ def overdue_at(measure: Measure, cal: WorkdayCalendar, tz: ZoneInfo) -> datetime
 def refresh_light(measure: Measure, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime) -> None:
     """Recompute ``light`` and ``next_check_at`` from the clock."""
     if measure.status != MeasureStatus.open or measure.due_date is None:
-        measure.light, measure.next_check_at = "none", None
+        measure.light, measure.next_check_at = Light.none, None
         return
     remind = cal.step_fires_at(measure.due_date, -REMINDER_WORKDAYS, tz)
     overdue = cal.step_fires_at(measure.due_date, 0, tz)
-    measure.light = "red" if now >= overdue else "yellow" if now >= remind else "green"
+    measure.light = Light.red if now >= overdue else Light.yellow if now >= remind else Light.green
     if measure.overdue_notified == measure.due_date:
         measure.next_check_at = None
     else:

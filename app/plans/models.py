@@ -6,7 +6,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, stored_as_string
+from app.items.models import Light
 
 
 class MeasureKind(StrEnum):
@@ -43,15 +44,15 @@ class Measure(SQLModel, table=True):
         UniqueConstraint("item_id", "seq"),
         Index("ix_measure_next_check", "next_check_at", "id"),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id")
     seq: int
     title: str = Field(max_length=500)
     unit_code: str = Field(foreign_key="unit.code", max_length=64, index=True)
-    kind: str = Field(max_length=20)
+    kind: MeasureKind = Field(sa_type=stored_as_string(20))
     due_date: date | None = None
-    status: str = Field(default="open", max_length=20)
-    light: str = Field(default="none", max_length=10)
+    status: MeasureStatus = Field(default=MeasureStatus.open, sa_type=stored_as_string(20))
+    light: Light = Field(default=Light.none, sa_type=stored_as_string(10))
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     latest_progress: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -64,7 +65,7 @@ class MeasureProgress(SQLModel, table=True):
     """A progress report (阶段性进展) on a measure."""
 
     __tablename__ = "measure_progress"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     measure_id: int = Field(foreign_key="measure.id", index=True)
     at: datetime = Field(sa_type=UTCDateTime)
     actor: str = Field(max_length=250)

@@ -11,12 +11,12 @@ from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.clock import now
 from app.db import unit_of_work
 from app.deadlines.store import load_calendar
-from app.items.models import Item
+from app.items.models import Item, Light
 from app.plans.lights import overdue_due, refresh_light
 from app.plans.models import Measure
 from app.plans.service import record
@@ -41,9 +41,9 @@ def scan_measures(engine: Engine | None = None, batch: int = BATCH) -> dict[str,
 def check_due(session: Session, moment: datetime, limit: int | None = None) -> tuple[int, int]:
     """Check up to ``limit`` measures due by ``moment``: (checked, overdue notices sent)."""
     due = session.execute(
-        select(Measure.id, Measure.item_id)
-        .where(Measure.next_check_at <= moment)
-        .order_by(Measure.next_check_at, Measure.id)
+        select(col(Measure.id), col(Measure.item_id))
+        .where(col(Measure.next_check_at) <= moment)
+        .order_by(col(Measure.next_check_at), col(Measure.id))
         .limit(limit)
     ).all()
     by_item: dict[int, list[int]] = defaultdict(list)
@@ -57,14 +57,14 @@ def check_item(session: Session, item_id: int, measure_ids: list[int], moment: d
     """Lock the item, then check those of ``measure_ids`` still due: notices sent."""
     item = session.scalars(
         select(Item)
-        .where(Item.id == item_id)
+        .where(col(Item.id) == item_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
     measures = session.scalars(
         select(Measure)
-        .where(Measure.id.in_(measure_ids), Measure.next_check_at <= moment)
-        .order_by(Measure.seq)
+        .where(col(Measure.id).in_(measure_ids), col(Measure.next_check_at) <= moment)
+        .order_by(col(Measure.seq))
         .with_for_update()
     ).all()
     if item is None or not measures:
@@ -74,13 +74,14 @@ def check_item(session: Session, item_id: int, measure_ids: list[int], moment: d
     fired = 0
     for measure in measures:
         if final:  # a closed item's measures are no longer chased
-            measure.light, measure.next_check_at = "none", None
+            measure.light, measure.next_check_at = Light.none, None
             continue
         notify = overdue_due(measure, moment, cal, tz)
         if notify:
             measure.overdue_notified = measure.due_date
         refresh_light(measure, cal, tz, moment)
         if notify:
+            assert measure.due_date is not None  # only a dated measure falls overdue
             fired += 1
             record(
                 session,

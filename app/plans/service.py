@@ -10,7 +10,7 @@ it already holds locked.
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.models import Role
 from app.auth.service import Caller, with_unit_codes
@@ -39,8 +39,8 @@ def refresh_counts(session: Session, item: Item) -> None:
     counts = {"open": 0, "done": 0, "ongoing": 0}
     overdue = 0
     rows = session.execute(
-        select(Measure.status, Measure.light, func.count())
-        .where(Measure.item_id == item.id)
+        select(col(Measure.status), col(Measure.light), func.count())
+        .where(col(Measure.item_id) == item.id)
         .group_by(Measure.status, Measure.light)
     )
     for status, light, n in rows:
@@ -214,7 +214,7 @@ def add_measure(session: Session, caller: Caller, item_id: int, data: MeasureCre
 
 
 def _measure(session: Session, item: Item, measure_id: int, lock: bool = True) -> Measure:
-    stmt = select(Measure).where(Measure.id == measure_id, Measure.item_id == item.id)
+    stmt = select(Measure).where(col(Measure.id) == measure_id, col(Measure.item_id) == item.id)
     measure = session.scalars(stmt.with_for_update() if lock else stmt).first()
     if measure is None:
         raise NotFound(f"No measure {measure_id} on item {item.id}.")
@@ -394,7 +394,9 @@ def _changed_by(
 def list_measures(session: Session, caller: Caller, item_id: int) -> list[Measure]:
     get_item(session, caller, item_id)
     return list(
-        session.scalars(select(Measure).where(Measure.item_id == item_id).order_by(Measure.seq))
+        session.scalars(
+            select(Measure).where(col(Measure.item_id) == item_id).order_by(col(Measure.seq))
+        )
     )
 
 
@@ -406,7 +408,7 @@ def list_progress(
     return list(
         session.scalars(
             select(MeasureProgress)
-            .where(MeasureProgress.measure_id == measure.id)
-            .order_by(MeasureProgress.id)
+            .where(col(MeasureProgress.measure_id) == measure.id)
+            .order_by(col(MeasureProgress.id))
         )
     )

@@ -1,7 +1,7 @@
 """Unit rules: codes are unique, the hierarchy is a tree (no cycles)."""
 
 from sqlalchemy import String, delete, func, insert, literal, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.clock import now
 from app.errors import Conflict, NotFound, field_error
@@ -55,7 +55,7 @@ def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
         old_path = unit.path
         session.execute(
             update(Unit)
-            .where(Unit.path.startswith(old_path, autoescape=True))
+            .where(col(Unit.path).startswith(old_path, autoescape=True))
             .values(
                 path=literal(new_path, String).concat(func.substr(Unit.path, len(old_path) + 1))
             )
@@ -71,8 +71,8 @@ def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
 def _set_aliases(session: Session, code: str, aliases: list[str]) -> None:
     """Replace the unit's aliases; an alias another unit already has is 409."""
     taken = session.execute(
-        select(UnitAlias.alias, UnitAlias.unit_code).where(
-            UnitAlias.alias.in_(aliases), UnitAlias.unit_code != code
+        select(col(UnitAlias.alias), col(UnitAlias.unit_code)).where(
+            col(UnitAlias.alias).in_(aliases), col(UnitAlias.unit_code) != code
         )
     ).all()
     if taken:
@@ -81,16 +81,16 @@ def _set_aliases(session: Session, code: str, aliases: list[str]) -> None:
             f"These aliases belong to other units already: {names}.",
             errors=[{"field": "aliases", "message": f"{a} is an alias of {o}"} for a, o in taken],
         )
-    session.execute(delete(UnitAlias).where(UnitAlias.unit_code == code))
+    session.execute(delete(UnitAlias).where(col(UnitAlias.unit_code) == code))
     if aliases:
         session.execute(insert(UnitAlias), [{"alias": a, "unit_code": code} for a in aliases])
 
 
 def aliases_of(session: Session, codes: list[str] | None = None) -> dict[str, list[str]]:
     """Each unit's aliases (of ``codes``, or of every unit)."""
-    stmt = select(UnitAlias.unit_code, UnitAlias.alias).order_by(UnitAlias.alias)
+    stmt = select(col(UnitAlias.unit_code), col(UnitAlias.alias)).order_by(col(UnitAlias.alias))
     if codes is not None:
-        stmt = stmt.where(UnitAlias.unit_code.in_(codes))
+        stmt = stmt.where(col(UnitAlias.unit_code).in_(codes))
     found: dict[str, list[str]] = {}
     for code, alias in session.execute(stmt):
         found.setdefault(code, []).append(alias)
@@ -124,13 +124,13 @@ def subtree_pattern(unit_path: str) -> str:
 def subtree_codes_like(pattern):
     """A SELECT of the unit codes whose path matches ``pattern`` (a ``subtree_pattern``,
     usually a bind parameter, so the statement can be built once)."""
-    return select(Unit.code).where(Unit.path.like(pattern, escape=LIKE_ESCAPE))
+    return select(col(Unit.code)).where(col(Unit.path).like(pattern, escape=LIKE_ESCAPE))
 
 
 def subtree_code_list(session: Session, code: str) -> list[str]:
     """The codes of unit ``code`` and its descendants ([] for an unknown unit): a literal
     list, which lets the planner use the item indexes that start with ``unit_code``."""
-    path = session.scalar(select(Unit.path).where(Unit.code == code))
+    path = session.scalar(select(col(Unit.path)).where(col(Unit.code) == code))
     return list(session.scalars(subtree_codes(path))) if path else []
 
 

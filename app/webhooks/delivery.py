@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import metrics
 from app.clock import real_now
@@ -90,25 +90,25 @@ def claim(session: Session, limit: int, moment: datetime) -> list[Job]:
     due deliveries queued right behind them (same subscription and item), in order."""
     older = aliased(D)
     blocked = (
-        select(older.id)
+        select(older.id)  # type: ignore[call-overload]  # aliased() shows the Python type; it is a column
         .where(
-            older.subscription_id == D.subscription_id,
-            older.item_id == D.item_id,
+            older.subscription_id == col(D.subscription_id),
+            older.item_id == col(D.item_id),
             older.status == PENDING,
-            older.id < D.id,
+            older.id < col(D.id),
         )
         .exists()
     )
     base = (
         select(D, Event, Sub)
-        .join(Sub, Sub.id == D.subscription_id)
-        .outerjoin(Event, Event.id == D.event_row_id)
-        .where(D.status == PENDING, Sub.enabled.is_(True))
+        .join(Sub, col(Sub.id) == col(D.subscription_id))
+        .outerjoin(Event, col(Event.id) == col(D.event_row_id))
+        .where(col(D.status) == PENDING, col(Sub.enabled).is_(True))
     )
     rows = list(
         session.execute(
-            base.where(D.next_attempt_at <= moment, ~blocked)
-            .order_by(D.next_attempt_at, D.id)
+            base.where(col(D.next_attempt_at) <= moment, ~blocked)
+            .order_by(col(D.next_attempt_at), col(D.id))
             .limit(limit)
             .with_for_update(of=D, skip_locked=True)
         )
@@ -117,10 +117,10 @@ def claim(session: Session, limit: int, moment: datetime) -> list[Job]:
     if heads:
         followers = session.execute(
             base.where(
-                or_(*(and_(D.subscription_id == s, D.item_id == i) for s, i in heads)),
-                D.id.not_in([d.id for d, _, _ in rows]),
+                or_(*(and_(col(D.subscription_id) == s, col(D.item_id) == i) for s, i in heads)),
+                col(D.id).not_in([d.id for d, _, _ in rows]),
             )
-            .order_by(D.subscription_id, D.item_id, D.id)
+            .order_by(col(D.subscription_id), col(D.item_id), col(D.id))
             .limit(limit)
             .with_for_update(of=D)
         )
@@ -136,7 +136,7 @@ def claim(session: Session, limit: int, moment: datetime) -> list[Job]:
         return []
     session.execute(
         update(D)
-        .where(D.id.in_([d.id for d, _, _ in rows]))
+        .where(col(D.id).in_([d.id for d, _, _ in rows]))
         .values(next_attempt_at=moment + timedelta(seconds=get_settings().delivery_lease_s))
         .execution_options(synchronize_session=False)
     )
@@ -181,7 +181,7 @@ def _settle(d: D, sub: Sub, outcome: Outcome, policy: RetryPolicy) -> None:
     d.last_status_code = outcome.status_code
     d.last_error = outcome.error
     if outcome.ok:
-        d.status, d.delivered_at, d.next_attempt_at = DeliveryStatus.delivered.value, end, None
+        d.status, d.delivered_at, d.next_attempt_at = DeliveryStatus.delivered, end, None
         sub.failing_since = None
         metrics.DELIVERIES.labels("delivered").inc()
         return
@@ -189,7 +189,7 @@ def _settle(d: D, sub: Sub, outcome: Outcome, policy: RetryPolicy) -> None:
     delay = None if outcome.status_code == 410 else policy.next_delay(d.attempts)
     metrics.DELIVERIES.labels("failed" if delay is None else "retry").inc()
     if delay is None:
-        d.status, d.next_attempt_at = DeliveryStatus.failed.value, None
+        d.status, d.next_attempt_at = DeliveryStatus.failed, None
     else:
         if outcome.status_code in (429, 503) and outcome.retry_after is not None:
             delay = max(delay, outcome.retry_after)
@@ -210,13 +210,15 @@ def record(session: Session, outcomes: Iterable[Outcome], policy: RetryPolicy) -
     ids = sorted({o.job.delivery_id for o in outcomes})
     deliveries = {
         d.id: d
-        for d in session.scalars(select(D).where(D.id.in_(ids)).order_by(D.id).with_for_update())
+        for d in session.scalars(
+            select(D).where(col(D.id).in_(ids)).order_by(col(D.id)).with_for_update()
+        )
     }
     sub_ids = sorted({d.subscription_id for d in deliveries.values()})
     subs = {
         s.id: s
         for s in session.scalars(
-            select(Sub).where(Sub.id.in_(sub_ids)).order_by(Sub.id).with_for_update()
+            select(Sub).where(col(Sub.id).in_(sub_ids)).order_by(col(Sub.id)).with_for_update()
         )
     }
     attempts = []
@@ -314,7 +316,10 @@ def _chains(jobs: list[Job]) -> list[list[Job]]:
 def _claim_in_uow(engine: Engine, limit: int) -> list[Job]:
     moment = real_now()
     with unit_of_work(write=False, engine=engine) as session:
-        if session.scalar(select(D.id).where(D.next_attempt_at <= moment).limit(1)) is None:
+        if (
+            session.scalar(select(col(D.id)).where(col(D.next_attempt_at) <= moment).limit(1))
+            is None
+        ):
             return []
     with unit_of_work(engine=engine) as session:
         return claim(session, limit, moment)
@@ -327,7 +332,10 @@ def _record_in_uow(engine: Engine, outcomes: list[Outcome], policy: RetryPolicy)
 
 def _fan_out_in_uow(engine: Engine, limit: int) -> int:
     with unit_of_work(write=False, engine=engine) as session:
-        if session.scalar(select(Event.id).where(Event.dispatched.is_(False)).limit(1)) is None:
+        if (
+            session.scalar(select(col(Event.id)).where(col(Event.dispatched).is_(False)).limit(1))
+            is None
+        ):
             return 0
     with unit_of_work(engine=engine) as session:
         return fan_out(session, limit)

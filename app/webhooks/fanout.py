@@ -13,7 +13,7 @@ the ``dispatched`` flag, not a cursor, tracks what is done).
 """
 
 from sqlalchemy import func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.clock import real_now
 from app.db import is_postgres
@@ -50,15 +50,17 @@ def fan_out(session: Session, limit: int = 500) -> int:
     events = list(
         session.scalars(
             select(Event)
-            .where(Event.dispatched.is_(False))
-            .order_by(Event.id)
+            .where(col(Event.dispatched).is_(False))
+            .order_by(col(Event.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     )
     if not events:
         return 0
-    subs = list(session.scalars(select(Sub).where(Sub.enabled.is_(True)).order_by(Sub.id)))
+    subs = list(
+        session.scalars(select(Sub).where(col(Sub.enabled).is_(True)).order_by(col(Sub.id)))
+    )
     scopes = {}
     for sub in subs:
         if sub.unit_code is not None:
@@ -85,7 +87,7 @@ def fan_out(session: Session, limit: int = 500) -> int:
         session.execute(insert(D), rows)
     session.execute(
         update(Event)
-        .where(Event.id.in_([e.id for e in events]))
+        .where(col(Event.id).in_([e.id for e in events]))
         .values(dispatched=True)
         .execution_options(synchronize_session=False)
     )

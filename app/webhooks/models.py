@@ -7,7 +7,7 @@ from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, stored_as_string
 
 
 class DeliveryStatus(StrEnum):
@@ -20,7 +20,7 @@ class WebhookSubscription(SQLModel, table=True):
     """A receiver. ``secret`` signs; ``previous_secret`` also signs until it expires."""
 
     __tablename__ = "webhook_subscription"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     url: str = Field(max_length=2000)
     events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     unit_code: str | None = Field(default=None, foreign_key="unit.code", max_length=64)
@@ -46,14 +46,14 @@ class WebhookDelivery(SQLModel, table=True):
         UniqueConstraint("subscription_id", "event_row_id"),
         Index("ix_webhook_delivery_item_order", "subscription_id", "item_id", "status"),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     subscription_id: int = Field(foreign_key="webhook_subscription.id")
     event_row_id: int | None = Field(default=None, foreign_key="event.id")
     event_id: str = Field(max_length=64)
     event_type: str = Field(max_length=60)
     item_id: int | None = None
     payload: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    status: str = Field(default=DeliveryStatus.pending.value, max_length=10)
+    status: DeliveryStatus = Field(default=DeliveryStatus.pending, sa_type=stored_as_string(10))
     attempts: int = 0
     last_status_code: int | None = None
     last_error: str | None = Field(default=None, sa_type=Text)
@@ -69,7 +69,7 @@ class WebhookDelivery(SQLModel, table=True):
 
 class WebhookAttempt(SQLModel, table=True):
     __tablename__ = "webhook_attempt"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # None only until the first flush
     delivery_id: int = Field(foreign_key="webhook_delivery.id", index=True)
     at: datetime = Field(sa_type=UTCDateTime)
     status_code: int | None = None

@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.clock import real_now
 from app.errors import Conflict, Invalid, NotFound, field_error
@@ -89,7 +89,7 @@ def get_subscription(session: Session, sub_id: int, *, lock: bool = False) -> We
 
 
 def list_subscriptions(session: Session) -> list[WebhookSubscription]:
-    return list(session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
+    return list(session.scalars(select(WebhookSubscription).order_by(col(WebhookSubscription.id))))
 
 
 def update_subscription(session: Session, sub_id: int, data: WebhookUpdate) -> WebhookSubscription:
@@ -118,9 +118,11 @@ def update_subscription(session: Session, sub_id: int, data: WebhookUpdate) -> W
 
 def delete_subscription(session: Session, sub_id: int) -> None:
     sub = get_subscription(session, sub_id, lock=True)
-    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == sub_id)
-    session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
-    session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == sub_id))
+    deliveries = select(col(WebhookDelivery.id)).where(
+        col(WebhookDelivery.subscription_id) == sub_id
+    )
+    session.execute(delete(WebhookAttempt).where(col(WebhookAttempt.delivery_id).in_(deliveries)))
+    session.execute(delete(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == sub_id))
     session.delete(sub)
     session.flush()
 
@@ -177,7 +179,7 @@ def list_deliveries(
 ) -> tuple[list[WebhookDelivery], str | None]:
     """Newest first, keyset on id."""
     get_subscription(session, sub_id)
-    stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub_id)
+    stmt = select(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == sub_id)
     if status is not None:
         stmt = stmt.where(WebhookDelivery.status == status.value)
     return cursors.newest_first(session, stmt, WebhookDelivery.id, "d", cursor, limit)
@@ -196,8 +198,8 @@ def attempts(session: Session, delivery_id: int) -> list[WebhookAttempt]:
     return list(
         session.scalars(
             select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id == delivery_id)
-            .order_by(WebhookAttempt.id)
+            .where(col(WebhookAttempt.delivery_id) == delivery_id)
+            .order_by(col(WebhookAttempt.id))
         )
     )
 
@@ -211,7 +213,7 @@ def redeliver(session: Session, sub_id: int, delivery_id: int) -> WebhookDeliver
     sub = get_subscription(session, sub_id)
     _require_enabled(sub)
     delivery = get_delivery(session, sub_id, delivery_id, lock=True)
-    delivery.status = DeliveryStatus.pending.value
+    delivery.status = DeliveryStatus.pending
     delivery.next_attempt_at = real_now()
     session.flush()
     return delivery

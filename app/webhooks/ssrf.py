@@ -169,7 +169,7 @@ def resolve_and_check(url: str, allowed: list[IPNetwork]) -> tuple[str, int]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise UnresolvableTargetError(f"webhook target host {host!r} does not resolve") from exc
-    addresses = [info[4][0] for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
+    addresses = [str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
     if not addresses:
         raise UnresolvableTargetError(f"webhook target host {host!r} has no IP address")
     for address in addresses:

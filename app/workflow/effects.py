@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import bindparam, func, select
+from sqlmodel import col
 
 from app.clock import to_local_date
 from app.deadlines.schedule import deadline_key, validate_due_date
@@ -87,7 +88,9 @@ def _shift_due_for_review(ctx) -> None:
     ctx.record.update(previous_due_date=due.isoformat(), paused_workdays=paused)
 
 
-_LATEST_EVIDENCE = select(func.max(Evidence.id)).where(Evidence.item_id == bindparam("item_id"))
+_LATEST_EVIDENCE = select(func.max(col(Evidence.id))).where(
+    col(Evidence.item_id) == bindparam("item_id")
+)
 
 
 def _require_new_evidence(ctx) -> None:

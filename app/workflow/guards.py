@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
+from sqlmodel import col
 
 from app.items.models import Evidence
 from app.plans.queries import open_measures
@@ -31,8 +32,8 @@ class Guard:
 
 
 _NEW_EVIDENCE = (
-    select(Evidence.id)
-    .where(Evidence.item_id == bindparam("item_id"), Evidence.id > bindparam("floor"))
+    select(col(Evidence.id))
+    .where(col(Evidence.item_id) == bindparam("item_id"), col(Evidence.id) > bindparam("floor"))
     .limit(1)
 )
 

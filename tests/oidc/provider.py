@@ -81,14 +81,14 @@ class OidcProvider:
         }
         path = self._dir / "config.json"
         path.write_text(json.dumps(config))
-        log = (self._dir / "provider.log").open("w")
-        self.process = subprocess.Popen(
-            ["node", str(HERE / "provider.mjs"), str(path)],
-            cwd=HERE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
+        with (self._dir / "provider.log").open("w") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                ["node", str(HERE / "provider.mjs"), str(path)],
+                cwd=HERE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
         assert self.process.stdout is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -111,6 +111,9 @@ class OidcProvider:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
             self.process = None
 
     def rotate(self, kid: str) -> None:

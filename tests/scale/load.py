@@ -63,6 +63,8 @@ class Client:
         self.tolerate_crashes = tolerate_crashes
         self._rr = itertools.count()
         self._local = threading.local()
+        self._opened: list[httpx.Client] = []
+        self._opened_lock = threading.Lock()
 
     def pick(self) -> int:
         return next(self._rr) % len(self.urls)
@@ -71,7 +73,16 @@ class Client:
         clients = self._local.__dict__.setdefault("clients", {})
         if api not in clients:
             clients[api] = httpx.Client(base_url=self.urls[api], timeout=REQUEST_TIMEOUT_S)
+            with self._opened_lock:
+                self._opened.append(clients[api])
         return clients[api]
+
+    def close(self) -> None:
+        """Close every thread's connections (the load's threads have ended)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for http in opened:
+            http.close()
 
     def send(self, method: str, path: str, role: str, api: int | None = None, headers=None, **kw):
         """(response or None when the outcome is unknown, the API process that answered)."""

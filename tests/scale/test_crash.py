@@ -63,10 +63,13 @@ def _chaos(cluster, load: Load, rng: random.Random) -> list[str]:
     return done
 
 
-def test_kill_9_apis_and_workers_during_the_load_loses_nothing(cluster, scale_receiver, engine):
+def test_kill_9_apis_and_workers_during_the_load_loses_nothing(
+    cluster, scale_receiver, engine, request
+):
     started = time.monotonic()
     rng = random.Random(SEED)
     client, secret = prepare(cluster, scale_receiver, tolerate_crashes=True)
+    request.addfinalizer(client.close)
     load = Load(client, items=ITEMS, threads=THREADS, seed=SEED, unit=UNIT)
     load.start()
     try:

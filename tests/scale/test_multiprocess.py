@@ -30,9 +30,12 @@ LOAD_TIMEOUT_S = 120
 SETTLE_TIMEOUT_S = 60
 
 
-def test_three_api_processes_and_two_workers_on_one_database(cluster, scale_receiver, engine):
+def test_three_api_processes_and_two_workers_on_one_database(
+    cluster, scale_receiver, engine, request
+):
     started = time.monotonic()
     client, secret = prepare(cluster, scale_receiver, tolerate_crashes=False)
+    request.addfinalizer(client.close)
     load = Load(client, items=ITEMS, threads=THREADS, seed=SEED, unit=UNIT)
     load.run(timeout=LOAD_TIMEOUT_S)
     loaded = time.monotonic()
