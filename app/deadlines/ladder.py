@@ -11,6 +11,7 @@ fires nothing.
 """
 
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -33,6 +34,16 @@ SYSTEM_ACTOR = "system:scheduler"
 ESCALATED = "item.escalated"
 
 
+class Fired(NamedTuple):
+    """The step that fires for an item, and what its history entry and event say."""
+
+    step: LadderStep
+    data: dict
+    """The history entry's ``data``; the event's ``data`` adds the step's ``hook``."""
+    covered: bool
+    """Already escalated to this level by hand: a history entry, no event."""
+
+
 def fire_due_steps(
     session: Session,
     item: Item,
@@ -41,17 +52,31 @@ def fire_due_steps(
     tz: ZoneInfo,
     now: datetime,
 ) -> list[str]:
-    """Fire the highest step due by ``now`` (at most one); return its name, if any."""
+    """Fire the highest step due by ``now`` (at most one); return its name, if any.
+
+    One item, written as it goes (the demo); the scan fires a batch at a time
+    with the same ``advance`` (``app.deadlines.batch``)."""
+    fired = advance(item, wf, cal, tz, now)
+    if fired is not None:
+        _record(session, item, fired, now)
+    refresh(item, wf, cal, tz, now)
+    return [fired.step.name] if fired else []
+
+
+def advance(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime, times=None):
+    """Move the item past the steps due by ``now`` (not its ``next_check_at``: the caller
+    refreshes after recording): the ``Fired`` step, or None when none is due.
+
+    ``item`` is anything with the item's attributes; ``times`` (optional) computes
+    ``step_times`` (a batch caches it per deadline)."""
     running = running_deadline(item, wf)
     if running is None or is_paused(item, running[0]):
-        refresh(item, wf, cal, tz, now)
-        return []
+        return None
     kind, due = running
-    times = step_times(wf, kind, due, cal, tz)
+    times = (times or step_times)(wf, kind, due, cal, tz)
     passed = [st for st in times[item.ladder_fired :] if st[1] <= now]
     if not passed:
-        refresh(item, wf, cal, tz, now)
-        return []
+        return None
     step, at = passed[-1]
     item.version += 1
     item.updated_at = now
@@ -61,13 +86,6 @@ def fire_due_steps(
     if any(s.light == "red" for s, _at in passed):
         note_overdue(item, kind)
     item.light = step.light
-    skipped = [s.name for s, _at in passed[:-1]]
-    _record(session, item, step, kind, due, at, now, covered, skipped)
-    refresh(item, wf, cal, tz, now)
-    return [step.name]
-
-
-def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool, skipped) -> None:
     data = {
         "deadline": kind,
         "due_date": due.isoformat(),
@@ -75,12 +93,28 @@ def _record(session, item, step: LadderStep, kind, due, at, now, covered: bool, 
         "level": step.level,
         "scheduled_at": at.isoformat(),
     }
+    skipped = [s.name for s, _at in passed[:-1]]
     if skipped:
         data["skipped"] = skipped
     if covered:
         data["note"] = "already escalated to this level by hand; no second notice"
-    history.note(session, item, at=now, actor=SYSTEM_ACTOR, action=step.name, data=data)
-    if not covered:
-        if step.hook:
-            data["hook"] = step.hook
-        emit_item_event(session, step.event, item, now, **data)
+    return Fired(step, data, covered)
+
+
+def event_data(fired: Fired) -> dict | None:
+    """The event's ``data`` (without the item), or None when no event is sent."""
+    if fired.covered:
+        return None
+    data = dict(fired.data)
+    if fired.step.hook:
+        data["hook"] = fired.step.hook
+    return data
+
+
+def _record(session, item, fired: Fired, now) -> None:
+    history.note(
+        session, item, at=now, actor=SYSTEM_ACTOR, action=fired.step.name, data=fired.data
+    )
+    data = event_data(fired)
+    if data is not None:
+        emit_item_event(session, fired.step.event, item, now, **data)

@@ -86,8 +86,11 @@ def rearm(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime)
     refresh(item, wf, cal, tz, now)
 
 
-def refresh(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime) -> None:
-    """Recompute ``light`` and ``next_check_at`` from the clock and the fired steps."""
+def refresh(
+    item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime, times=None
+) -> None:
+    """Recompute ``light`` and ``next_check_at`` from the clock and the fired steps
+    (``times``: optional, computes ``step_times``, as for ``ladder.advance``)."""
     running = running_deadline(item, wf)
     if running is None:
         item.light = "none"
@@ -98,7 +101,7 @@ def refresh(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetim
         item.light = PAUSED
         item.next_check_at = None
         return
-    times = step_times(wf, kind, due, cal, tz)
+    times = (times or step_times)(wf, kind, due, cal, tz)
     light = "green"
     for step, at in times:
         if at <= now:
