@@ -14,11 +14,14 @@ The caller holds the rows' locks (``FOR UPDATE SKIP LOCKED``, or SQLite's one
 writer), so writing the computed values back is safe.
 """
 
+import json
 from collections import Counter
 from datetime import date, datetime
+from functools import lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Text, bindparam, type_coerce, update
 from sqlmodel import Session
 
 from app.deadlines.calendar import WorkdayCalendar
@@ -50,14 +53,36 @@ _TABLE = Item.__table__
 _UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("b_id"))
 
 
+_written = attrgetter(*WRITTEN)
+LISTS = ("tags", "co_unit_codes")
+"""JSON list columns: read as text (SQLite) and decoded once per distinct value."""
+
+
+def due_columns(table=_TABLE) -> list:
+    """The item table's columns as the batch reads them."""
+    return [type_coerce(c, Text).label(c.name) if c.name in LISTS else c for c in table.c]
+
+
+@lru_cache(maxsize=1024)
+def _decoded(raw: str) -> tuple:
+    return tuple(json.loads(raw))
+
+
+def _as_list(value) -> list:
+    # PostgreSQL's driver already decodes json; SQLite hands over the text.
+    return list(_decoded(value)) if isinstance(value, str) else list(value or ())
+
+
 class DueItem:
     """An item row as a mutable object, for the ladder's attribute-based rules."""
 
     def __init__(self, mapping) -> None:
         self.__dict__.update(mapping)
+        self.tags = _as_list(self.tags)
+        self.co_unit_codes = _as_list(self.co_unit_codes)
 
     def written(self) -> tuple:
-        return tuple(getattr(self, name) for name in WRITTEN)
+        return _written(self)
 
 
 def fire_batch(

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, or_, select
 from app import metrics
 from app.clock import now
 from app.db import is_postgres, unit_of_work
-from app.deadlines.batch import fire_batch
+from app.deadlines.batch import due_columns, fire_batch
 from app.deadlines.store import load_calendar
 from app.items.models import Item
 from app.plans.scan import scan_measures
@@ -29,7 +29,7 @@ BATCH = 500
 
 def due_items_query(moment, after=None, limit: int = BATCH, postgres: bool = False):
     """The next batch of due items, as plain rows of the item table."""
-    stmt = select(Item.__table__).where(Item.next_check_at <= moment)
+    stmt = select(*due_columns()).where(Item.next_check_at <= moment)
     if after is not None:
         at, item_id = after
         stmt = stmt.where(
