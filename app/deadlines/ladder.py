@@ -112,9 +112,7 @@ def event_data(fired: Fired) -> dict | None:
 
 
 def _record(session, item, fired: Fired, now) -> None:
-    history.note(
-        session, item, at=now, actor=SYSTEM_ACTOR, action=fired.step.name, data=fired.data
-    )
+    history.note(session, item, at=now, actor=SYSTEM_ACTOR, action=fired.step.name, data=fired.data)
     data = event_data(fired)
     if data is not None:
         emit_item_event(session, fired.step.event, item, now, **data)
