@@ -4,9 +4,9 @@ The rules are the single item's (``ladder.advance`` then ``schedule.refresh``:
 each step once, only the highest of several passed steps fires, lights and
 ``next_check_at``); what differs is how the batch is written. The items are
 read as plain rows (no ORM objects), the ladder times computed once per
-deadline, and the batch's writes are a few statements: one ``executemany``
-UPDATE of the changed items, one INSERT of the history entries, and the
-outbox rows (``emit`` inserts them 500 at a time). Each history entry chains
+deadline, and the batch's writes are a few statements: one UPDATE of the
+changed items, one INSERT of the history entries (``_Many``), and the outbox
+rows (``emit`` inserts them 500 at a time). Each history entry chains
 from its item's head and the head's HMAC is recomputed, as ``history.append``
 does; each event carries the item's JSON as ``item_json`` renders it.
 
@@ -68,7 +68,7 @@ class _Many:
         self.table, self.names, self.key, self.repeated = table, names, key, set(repeated)
         self._prepared: dict = {}
 
-    def _sql(self, dialect) -> tuple[str, dict]:
+    def _sql(self, dialect) -> tuple[str, list[str], dict]:
         got = self._prepared.get(dialect.name)
         if got is not None:
             return got
