@@ -11,6 +11,7 @@ fires nothing.
 """
 
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -25,11 +26,21 @@ from app.deadlines.schedule import (
     step_times,
 )
 from app.items.models import Item
-from app.items.writer import Change, change
+from app.items.writer import change
 from app.workflow.definition import LadderStep, Workflow
 
 SYSTEM_ACTOR = "system:scheduler"
 ESCALATED = "item.escalated"
+
+
+class Fired(NamedTuple):
+    """The step that fires for an item, and what its history entry and event say."""
+
+    step: LadderStep
+    data: dict
+    """The history entry's ``data``; the event's ``data`` adds the step's ``hook``."""
+    covered: bool
+    """Already escalated to this level by hand: a history entry, no event."""
 
 
 def fire_due_steps(
@@ -40,33 +51,44 @@ def fire_due_steps(
     tz: ZoneInfo,
     now: datetime,
 ) -> list[str]:
-    """Fire the highest step due by ``now`` (at most one); return its name, if any."""
+    """Fire the highest step due by ``now`` (at most one); return its name, if any.
+
+    One item, through the item writer (the demo, admin paths); the scan fires a
+    batch at a time with the same ``advance`` (``app.deadlines.batch``)."""
+    fired = advance(item, wf, cal, tz, now)
+    if fired is not None:
+        # The row is the caller's to write ("later"): the demo inserts its rows in bulk.
+        with change(session, item, at=now, write="later") as changed:
+            changed.record(fired.step.name, actor=SYSTEM_ACTOR, data=fired.data)
+            data = event_data(fired)
+            if data is not None:
+                changed.emit(fired.step.event, **data)
+    refresh(item, wf, cal, tz, now)
+    return [fired.step.name] if fired else []
+
+
+def advance(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime, times=None):
+    """Move the item past the steps due by ``now`` (not its version, which its writer
+    bumps, nor its ``next_check_at``: the caller refreshes after recording): the
+    ``Fired`` step, or None when none is due.
+
+    ``item`` is anything with the item's attributes; ``times`` (optional) computes
+    ``step_times`` (a batch caches it per deadline)."""
     running = running_deadline(item, wf)
     if running is None or is_paused(item, running[0]):
-        refresh(item, wf, cal, tz, now)
-        return []
+        return None
     kind, due = running
-    times = step_times(wf, kind, due, cal, tz)
+    times = (times or step_times)(wf, kind, due, cal, tz)
     passed = [st for st in times[item.ladder_fired :] if st[1] <= now]
     if not passed:
-        refresh(item, wf, cal, tz, now)
-        return []
+        return None
     step, at = passed[-1]
-    # The scan flushes its batch of items at once ("later").
-    with change(session, item, at=now, write="later") as fired:
-        item.ladder_fired += len(passed)
-        covered = step.event == ESCALATED and step.level <= item.escalation_level
-        raise_level(item, max(s.level for s, _at in passed))
-        if any(s.light == "red" for s, _at in passed):
-            note_overdue(item, kind)
-        item.light = step.light
-        skipped = [s.name for s, _at in passed[:-1]]
-        _record(fired, step, kind, due, at, covered, skipped)
-        refresh(item, wf, cal, tz, now)
-    return [step.name]
-
-
-def _record(fired: Change, step: LadderStep, kind, due, at, covered: bool, skipped) -> None:
+    item.ladder_fired += len(passed)
+    covered = step.event == ESCALATED and step.level <= item.escalation_level
+    raise_level(item, max(s.level for s, _at in passed))
+    if any(s.light == "red" for s, _at in passed):
+        note_overdue(item, kind)
+    item.light = step.light
     data = {
         "deadline": kind,
         "due_date": due.isoformat(),
@@ -74,12 +96,20 @@ def _record(fired: Change, step: LadderStep, kind, due, at, covered: bool, skipp
         "level": step.level,
         "scheduled_at": at.isoformat(),
     }
+    skipped = [s.name for s, _at in passed[:-1]]
     if skipped:
         data["skipped"] = skipped
     if covered:
         data["note"] = "already escalated to this level by hand; no second notice"
-    fired.record(step.name, actor=SYSTEM_ACTOR, data=dict(data))
-    if not covered:
-        if step.hook:
-            data["hook"] = step.hook
-        fired.emit(step.event, **data)
+    return Fired(step, data, covered)
+
+
+def event_data(fired: Fired) -> dict | None:
+    """The event's ``data`` (without the item), or None when no event is sent."""
+    if fired.covered:
+        return None
+    data = dict(fired.data)
+    if fired.step.hook:
+        data["hook"] = fired.step.hook
+    return data
+

@@ -2,8 +2,9 @@
 
 Each batch selects ``WHERE next_check_at <= now ORDER BY next_check_at, id
 LIMIT n`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so parallel workers
-split the work), fires each item's due ladder steps and commits. Its cost
-grows with the items that are due, not with the items that exist.
+split the work), fires its items' due ladder steps as set work (a few
+statements per batch, ``app.deadlines.batch``) and commits. Its cost grows
+with the items that are due, not with the items that exist.
 """
 
 import logging
@@ -17,7 +18,7 @@ from sqlmodel import col
 from app import metrics
 from app.clock import now
 from app.db import is_postgres, unit_of_work
-from app.deadlines.ladder import fire_due_steps
+from app.deadlines.batch import due_columns, fire_batch
 from app.deadlines.store import load_calendar
 from app.items.models import Item
 from app.plans.scan import scan_measures
@@ -29,7 +30,8 @@ BATCH = 500
 
 
 def due_items_query(moment, after=None, limit: int = BATCH, postgres: bool = False):
-    stmt = select(Item).where(Item.next_check_at <= moment)
+    """The next batch of due items, as plain rows of the item table."""
+    stmt = select(*due_columns()).where(Item.next_check_at <= moment)
     if after is not None:
         at, item_id = after
         stmt = stmt.where(
@@ -52,16 +54,12 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
         with unit_of_work(engine=engine) as session:
             moment = now(session)
             cal = load_calendar(session)
-            rows = list(
-                session.scalars(
-                    due_items_query(moment, after, batch, postgres=is_postgres(session))
-                )
-            )
-            for item in rows:
-                after = (item.next_check_at, item.id)
-                wf = registry.get(item.workflow_name, item.workflow_version)
-                fired.update(fire_due_steps(session, item, wf, cal, tz, moment))
-            session.flush()
+            rows = session.execute(
+                due_items_query(moment, after, batch, postgres=is_postgres(session))
+            ).all()
+            if rows:
+                after = (rows[-1].next_check_at, rows[-1].id)
+                fired.update(fire_batch(session, rows, cal, tz, moment))
             checked += len(rows)
         if len(rows) < batch:
             break

@@ -47,10 +47,28 @@ def deadline_key(kind: str, due: date) -> str:
     return f"{kind}:{due.isoformat()}"
 
 
+_TIMES: dict = {}
+_TIMES_MAX = 4096
+
+
 def step_times(
     wf: Workflow, kind: str, due: date, cal: WorkdayCalendar, tz: ZoneInfo
 ) -> list[tuple[LadderStep, datetime]]:
-    return [(step, cal.step_fires_at(due, step.offset, tz)) for step in wf.ladder_for(kind)]
+    """When each step of the deadline's ladder fires (read-only: shared).
+
+    Every transition and every scanned item asks; the answer depends only on the
+    arguments (a calendar is never changed, and the one built from the same
+    overrides is reused across requests), so it is kept, keyed on the workflow and
+    calendar objects themselves (held, so their ids cannot be reused)."""
+    key = (id(wf), id(cal), kind, due, tz)
+    hit = _TIMES.get(key)
+    if hit is not None and hit[0] is wf and hit[1] is cal:
+        return hit[2]
+    times = [(step, cal.step_fires_at(due, step.offset, tz)) for step in wf.ladder_for(kind)]
+    if len(_TIMES) >= _TIMES_MAX:
+        _TIMES.clear()
+    _TIMES[key] = (wf, cal, times)
+    return times
 
 
 def note_overdue(item, kind: str) -> None:
@@ -86,8 +104,11 @@ def rearm(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime)
     refresh(item, wf, cal, tz, now)
 
 
-def refresh(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime) -> None:
-    """Recompute ``light`` and ``next_check_at`` from the clock and the fired steps."""
+def refresh(
+    item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime, times=None
+) -> None:
+    """Recompute ``light`` and ``next_check_at`` from the clock and the fired steps
+    (``times``: optional, computes ``step_times``, as for ``ladder.advance``)."""
     running = running_deadline(item, wf)
     if running is None:
         item.light = "none"
@@ -98,7 +119,7 @@ def refresh(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetim
         item.light = PAUSED
         item.next_check_at = None
         return
-    times = step_times(wf, kind, due, cal, tz)
+    times = (times or step_times)(wf, kind, due, cal, tz)
     light = "green"
     for step, at in times:
         if at <= now:
