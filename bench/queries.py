@@ -44,10 +44,12 @@ FILTERS = [
     "due_after=2026-06-01&due_before=2026-06-30",
     "state=assigned&source=inspection&unit=c01",
 ]
-SQL = {  # the bare query each filter amounts to (newest first, one page)
+SQL = {  # the bare query each filter amounts to (newest first, one page; by unit: the
+    # newest page of the lead and co-unit branches, app.items.scope.newest_first)
     "state=rectifying": "state = 'rectifying'",
-    "unit=d07": "unit_code = 'd07' OR id IN (SELECT item_id FROM item_co_unit "
-    "WHERE unit_code = 'd07')",
+    "unit=d07": "id IN (SELECT id FROM (SELECT id FROM item WHERE unit_code = 'd07' "
+    "ORDER BY id DESC LIMIT 51) UNION ALL SELECT id FROM (SELECT item_id AS id FROM "
+    "item_co_unit WHERE unit_code = 'd07' ORDER BY item_id DESC LIMIT 51))",
     "overdue=true": "light = 'red'",
     "review_pending=true": "review_pending",
 }
