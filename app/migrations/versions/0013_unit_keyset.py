@@ -1,10 +1,12 @@
-"""item (unit_code, id): a unit's items newest first from the index
+"""a unit's items newest first from the index: (unit_code, id), (unit_code, state, id)
 
 A page of items by unit (the ``unit`` filter, a unit key's scope) is read
 branch by branch, lead and co-unit (``app.items.scope.newest_first``); the lead
-branch walks this index backwards from the cursor and stops after one page,
-as the co-unit branch walks ``ix_item_co_unit_unit (unit_code, item_id)``.
-(``ix_item_unit_state`` orders a unit's items by state first.)
+branch walks ``ix_item_unit_id`` backwards from the cursor and stops after one
+page, as the co-unit branch walks ``ix_item_co_unit_unit (unit_code, item_id)``.
+With a state filter, ``ix_item_unit_state`` gains ``id`` so that PostgreSQL
+walks it in id order too (SQLite's index entries end with the rowid already);
+it still covers the counts by unit and state.
 
 Revision ID: 0013_unit_keyset
 Revises: 0007
@@ -20,7 +22,11 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_item_unit_id", "item", ["unit_code", "id"])
+    op.drop_index("ix_item_unit_state", table_name="item")
+    op.create_index("ix_item_unit_state", "item", ["unit_code", "state", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_item_unit_state", table_name="item")
+    op.create_index("ix_item_unit_state", "item", ["unit_code", "state"])
     op.drop_index("ix_item_unit_id", table_name="item")
