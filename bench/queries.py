@@ -10,7 +10,7 @@ process (uvicorn) on it and measures, over HTTP from another process:
 with, as the same-run baseline, the bare SQL of each list query timed on a
 direct connection.
 
-    python bench/queries.py [--items 1000000] [--requests 100] [--pg URL]
+    python bench/queries.py [--items 1000000] [--requests 100] [--pg URL] [--no-sqlite]
 """
 
 import argparse
@@ -48,8 +48,8 @@ SQL = {  # the bare query each filter amounts to (newest first, one page; by uni
     # newest page of the lead and co-unit branches, app.items.scope.newest_first)
     "state=rectifying": "state = 'rectifying'",
     "unit=d07": "id IN (SELECT id FROM (SELECT id FROM item WHERE unit_code = 'd07' "
-    "ORDER BY id DESC LIMIT 51) UNION ALL SELECT id FROM (SELECT item_id AS id FROM "
-    "item_co_unit WHERE unit_code = 'd07' ORDER BY item_id DESC LIMIT 51))",
+    "ORDER BY id DESC LIMIT 51) AS lead UNION ALL SELECT id FROM (SELECT item_id AS id "
+    "FROM item_co_unit WHERE unit_code = 'd07' ORDER BY item_id DESC LIMIT 51) AS co)",
     "overdue=true": "light = 'red'",
     "review_pending=true": "review_pending",
 }
@@ -60,8 +60,9 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=100)
     ap.add_argument("--pg", default=os.environ.get("RECTIFY_BENCH_PG_URL"))
+    ap.add_argument("--no-sqlite", action="store_true")
     args = ap.parse_args()
-    runs = [("sqlite", f"sqlite:///{tempfile.mkdtemp()}/queries.db")]
+    runs = [] if args.no_sqlite else [("sqlite", f"sqlite:///{tempfile.mkdtemp()}/queries.db")]
     if args.pg:
         runs.append(("postgresql", _fresh_pg(args.pg)[0]))
     for name, url in runs:
