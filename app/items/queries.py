@@ -13,7 +13,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from app.db import MAX_ID
 from app.errors import BadRequest
 from app.items.models import Item, ItemType, Light, Source
-from app.items.scope import covering, newest_first, scoped
+from app.items.scope import covering, newest_page, scoped
 from app.units.service import subtree_codes
 
 __all__ = ["ItemFilters", "page", "scoped"]
@@ -122,5 +122,5 @@ def page(session, stmt: Select, cursor: str | None, limit: int) -> tuple[list, s
     """One page, newest first, keyset on id (stable while new items are being created):
     (items, next_cursor or None). ``stmt`` is ``select(Item)`` with WHERE criteria."""
     before = decode_cursor(cursor) if cursor else None
-    rows = list(session.scalars(newest_first(stmt, limit + 1, before)))
+    rows = list(session.scalars(newest_page(stmt, limit + 1, before)))
     return rows[:limit], encode_cursor(rows[limit - 1].id) if len(rows) > limit else None

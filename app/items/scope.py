@@ -80,12 +80,12 @@ def _covering_union(element: _CoveringCodes, compiler, **kw) -> str:
     return compiler.process(Item.id.in_(leads.union_all(element.co_unit_item_ids())), **kw)
 
 
-# Up to this many codes, a page is read branch by branch (``newest_first``); a wider
+# Up to this many codes, a page is read branch by branch (``newest_page``); a wider
 # subtree is usually a large share of all items, which a newest-first walk finds sooner.
 BRANCH_CODES_MAX = 8
 
 
-def newest_first(stmt: Select, n: int, before: int | None = None) -> Select:
+def newest_page(stmt: Select, n: int, before: int | None = None) -> Select:
     """The first ``n`` items of ``stmt`` (``select(Item)`` with WHERE criteria only)
     with ids below ``before`` (a keyset cursor), newest first, written so that one
     page reads about ``n`` index entries per branch rather than every item in scope.

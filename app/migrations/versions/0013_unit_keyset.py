@@ -1,7 +1,7 @@
 """a unit's items newest first from the index: (unit_code, id), (unit_code, state, id)
 
 A page of items by unit (the ``unit`` filter, a unit key's scope) is read
-branch by branch, lead and co-unit (``app.items.scope.newest_first``); the lead
+branch by branch, lead and co-unit (``app.items.scope.newest_page``); the lead
 branch walks ``ix_item_unit_id`` backwards from the cursor and stops after one
 page, as the co-unit branch walks ``ix_item_co_unit_unit (unit_code, item_id)``.
 With a state filter, ``ix_item_unit_state`` gains ``id`` so that PostgreSQL
