@@ -175,7 +175,9 @@ def _wait_ready(base: str, timeout: float = 120.0) -> None:
 
 
 def _seed(base: str, n_items: int) -> tuple[list[int], dict[str, str]]:
-    """Rectifying items with one evidence file each, and the keys to drive them."""
+    """Rectifying items led by the court with the district as co-unit (the unit key,
+    the court's, is checked against lead or co-unit scope), one evidence file each,
+    and the keys to drive them."""
     import httpx
 
     with httpx.Client(base_url=base + API, timeout=30) as c:
@@ -186,8 +188,9 @@ def _seed(base: str, n_items: int) -> tuple[list[int], dict[str, str]]:
                 raise SystemExit(f"seeding failed: {r.request.url} {r.status_code} {r.text}")
             return r.json()
 
-        if c.get("/units/court").status_code == 404:
-            ok(c.post("/units", json={"code": "court", "name": "市中级人民法院"}))
+        for code, name in (("court", "市中级人民法院"), ("district", "某区人民政府")):
+            if c.get(f"/units/{code}").status_code == 404:
+                ok(c.post("/units", json={"code": code, "name": name}))
         sup = ok(c.post("/keys", json={"name": "bench-sup", "role": "supervisor"}))["token"]
         unit = ok(c.post("/keys", json={"name": "b-unit", "role": "unit", "unit_code": "court"}))
         tokens = {"supervisor": sup, "unit": unit["token"]}
@@ -200,7 +203,7 @@ def _seed(base: str, n_items: int) -> tuple[list[int], dict[str, str]]:
             ok(
                 c.post(
                     f"/items/{iid}/transitions",
-                    json={"action": "assign", "unit_code": "court"},
+                    json={"action": "assign", "unit_code": "court", "co_unit_codes": ["district"]},
                     headers=as_sup,
                 )
             )

@@ -54,7 +54,8 @@ class ItemType(StrEnum):
 
 class Item(SQLModel, table=True):
     __table_args__ = (
-        Index("ix_item_unit_state", "unit_code", "state"),
+        Index("ix_item_unit_state", "unit_code", "state", "id"),
+        Index("ix_item_unit_id", "unit_code", "id"),  # a unit's page, newest first
         Index("ix_item_next_check", "next_check_at", "id"),
         Index("ix_item_source_light", "source", "light"),
         Index("ix_item_source_state", "source", "state"),

@@ -10,7 +10,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from sqlmodel import col
 
 from app.items.models import Item, ItemType, Light, Source
-from app.items.scope import covering, scoped
+from app.items.scope import covering, newest_page, scoped
 from app.kit import cursors
 from app.kit.scope import unit_path_or_none
 from app.units.service import subtree_codes
@@ -112,5 +112,9 @@ class ItemFilters:
 
 
 def page(session, stmt: Select, cursor: str | None, limit: int) -> tuple[list, str | None]:
-    """One page of items, newest first: (items, next_cursor or None)."""
-    return cursors.newest_first(session, stmt, Item.id, "i", cursor, limit)
+    """One page, newest first, keyset on id (stable while new items are being created):
+    (items, next_cursor or None). ``stmt`` is ``select(Item)`` with WHERE criteria
+    (``newest_page`` walks a unit's lead and co-unit branches)."""
+    before = cursors.decode("i", cursor) if cursor else None
+    rows = list(session.scalars(newest_page(stmt, limit + 1, before)))
+    return rows[:limit], cursors.encode("i", rows[limit - 1].id) if len(rows) > limit else None

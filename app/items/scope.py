@@ -11,8 +11,9 @@ happened, however late the worker runs.
 
 from collections.abc import Collection, Iterable
 
-from sqlalchemy import ColumnElement, Select, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
 from sqlalchemy.types import NullType
 from sqlmodel import Session, col
 
@@ -27,8 +28,10 @@ def lead_and_co_unit(codes) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(the lead lies in ``codes``, a co-unit does): ``codes`` is a list of unit
     codes or a SELECT of them (a subtree)."""
     lead = col(Item.unit_code).in_(codes)
-    co = exists().where(
-        col(ItemCoUnit.item_id) == col(Item.id), col(ItemCoUnit.unit_code).in_(codes)
+    co = exists(
+        select(col(ItemCoUnit.item_id))
+        .where(col(ItemCoUnit.item_id) == col(Item.id), col(ItemCoUnit.unit_code).in_(codes))
+        .correlate(Item)  # only the item: within a query that reads item_co_unit too
     )
     return lead, co
 
@@ -60,6 +63,11 @@ class _CoveringCodes(ColumnElement[bool]):
     def co_unit_item_ids(self) -> Select:
         return select(col(ItemCoUnit.item_id)).where(col(ItemCoUnit.unit_code).in_(self.codes))
 
+    def per_row(self) -> ColumnElement[bool]:
+        """The rule as a test of one item row (the lead, or an EXISTS probe of the
+        co-unit primary key): for a page that walks items newest first."""
+        return or_(*lead_and_co_unit(self.codes))
+
 
 @compiles(_CoveringCodes)
 def _covering_or(element: _CoveringCodes, compiler, **kw) -> str:
@@ -73,6 +81,63 @@ def _covering_or(element: _CoveringCodes, compiler, **kw) -> str:
 def _covering_union(element: _CoveringCodes, compiler, **kw) -> str:
     leads = select(col(Item.id)).where(col(Item.unit_code).in_(element.codes))
     return compiler.process(col(Item.id).in_(leads.union_all(element.co_unit_item_ids())), **kw)
+
+
+# Up to this many codes, a page is read branch by branch (``newest_page``); a wider
+# subtree is usually a large share of all items, which a newest-first walk finds sooner.
+BRANCH_CODES_MAX = 8
+
+
+def newest_page(stmt: Select, n: int, before: int | None = None) -> Select:
+    """The first ``n`` items of ``stmt`` (``select(Item)`` with WHERE criteria only)
+    with ids below ``before`` (a keyset cursor), newest first, written so that one
+    page reads about ``n`` index entries per branch rather than every item in scope.
+
+    With a ``covering`` over a literal code list among the criteria (the ``unit``
+    filter, a unit key's subtree; of two, the narrower), each code makes two
+    branches: the items it leads, walked backwards on ``(unit_code, id)``, and the
+    items it cooperates on, walked backwards on ``item_co_unit (unit_code,
+    item_id)``; each branch carries every other criterion and stops after ``n``
+    rows; the page is the newest ``n`` of their union. That costs the same on
+    SQLite and PostgreSQL whatever the unit's size, where the rule as one
+    predicate made SQLite collect every id in scope before the first row, and
+    PostgreSQL hash every co-unit link of the unit (bench/queries.py). A subtree
+    of more than ``BRANCH_CODES_MAX`` codes is tested row by row along the
+    primary key instead.
+    """
+    where = stmt.whereclause
+    criteria = list(where.clauses) if _is_and(where) else [] if where is None else [where]
+    coverings = [c for c in criteria if isinstance(c, _CoveringCodes)]
+    if not coverings:
+        stmt = stmt if before is None else stmt.where(Item.id < before)
+        return stmt.order_by(Item.id.desc()).limit(n)
+    drive = min(coverings, key=lambda c: len(c.codes))
+    rest = [c.per_row() if isinstance(c, _CoveringCodes) else c for c in criteria if c is not drive]
+    if not drive.codes:
+        return select(Item).where(false())
+    if len(drive.codes) > BRANCH_CODES_MAX:
+        if before is not None:
+            rest.append(Item.id < before)
+        return select(Item).where(drive.per_row(), *rest).order_by(Item.id.desc()).limit(n)
+    branches = []
+    for code in drive.codes:
+        lead = select(Item.id).where(Item.unit_code == code, *rest).order_by(Item.id.desc())
+        co = (
+            select(Item.id)
+            .join(ItemCoUnit, ItemCoUnit.item_id == Item.id)
+            .where(ItemCoUnit.unit_code == code, *rest)
+            .order_by(ItemCoUnit.item_id.desc())
+        )
+        if before is not None:  # on the column each branch walks
+            lead, co = lead.where(Item.id < before), co.where(ItemCoUnit.item_id < before)
+        # SQLite takes LIMIT inside a compound SELECT only in a subquery
+        branches += [select(b.limit(n).subquery().c.id) for b in (lead, co)]
+    ids = union_all(*branches)
+    return select(Item).where(Item.id.in_(ids)).order_by(Item.id.desc()).limit(n)
+
+
+def _is_and(clause) -> bool:
+    return getattr(clause, "operator", None) is operators.and_ and hasattr(clause, "clauses")
 
 
 def caller_codes(caller: Caller):

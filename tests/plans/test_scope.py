@@ -184,3 +184,75 @@ def test_reassign_keeps_co_units_minus_the_new_lead_unless_given(world):
     assert got["co_unit_codes"] == ["district", "bureau"]
     listed = api.get("/items", params={"unit": "bureau"}).json()["data"]
     assert iid in [i["id"] for i in listed]
+
+
+def test_unit_lists_page_lead_and_co_unit_items_newest_first(world):
+    """``unit=`` and a unit key's scope page through the items that a subtree leads
+    or cooperates on, newest first, each once, whether the subtree is narrow (read
+    lead and co-unit branch by branch) or wide (tested item by item)."""
+    api = world.api
+    root = api.unit(parent="city")["code"]
+    kids = [api.unit(parent=root)["code"] for _ in range(9)]
+    grandchild = api.unit(parent=kids[1])["code"]
+    outsider = api.unit(parent="city")["code"]
+    campaign = f"paging-{root}"
+    plans = [  # (lead, co-units): the ids grow in this order
+        (kids[0], []),
+        (outsider, [kids[1]]),
+        (outsider, []),
+        (kids[1], [kids[2], outsider]),
+        (root, [kids[0], grandchild]),
+        (outsider, [kids[8]]),
+        (kids[8], []),
+        (grandchild, [kids[1]]),
+        (outsider, [root]),
+        (None, [grandchild]),  # not assigned yet
+    ]
+    ids = []
+    for lead, co_units in plans:
+        iid = api.item(world.sup, campaign=campaign)["id"]
+        if lead:
+            api.act(iid, "assign", world.sup, unit_code=lead, due_date=DUE, co_unit_codes=co_units)
+        else:
+            api.patch(f"/items/{iid}", json={"co_unit_codes": co_units}, token=world.sup)
+        ids.append(iid)
+
+    def expected(subtree: set[str], lead_only_assigned: bool = False) -> list[int]:
+        return sorted(
+            (
+                iid
+                for iid, (lead, co_units) in zip(ids, plans, strict=True)
+                if ({lead, *co_units} & subtree) and (lead or not lead_only_assigned)
+            ),
+            reverse=True,
+        )
+
+    def pages(token="admin", **params) -> list[int]:
+        got, cursor = [], None
+        while True:
+            query = {"campaign": campaign, "limit": 2, **params}
+            if cursor:
+                query["cursor"] = cursor
+            body = api.get("/items", params=query, token=token).json()
+            got += [i["id"] for i in body["data"]]
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return got
+
+    wide = {root, *kids, grandchild}  # more codes than are read branch by branch
+    narrow = {kids[1], grandchild}
+    assert pages(unit=root) == expected(wide)
+    assert pages(unit=kids[1]) == expected(narrow)
+    assert pages(unit=root, state="assigned") == expected(wide, lead_only_assigned=True)
+    root_key, kid_key = api.key("unit", root), api.key("unit", kids[1])
+    assert pages(kid_key) == expected(narrow)
+    assert pages(root_key) == expected(wide)
+
+    def both(a: set[str], b: set[str]) -> list[int]:
+        return [iid for iid in expected(a) if iid in expected(b)]
+
+    assert pages(root_key, unit=kids[1]) == both(wide, narrow) == expected(narrow)
+    assert pages(root_key, unit=outsider) == both(wide, {outsider}) != []
+    assert pages(kid_key, unit=root) == both(narrow, wide)
+    assert pages(kid_key, unit=kids[0]) == both(narrow, {kids[0]}) != []
+    assert pages(kid_key, unit=kids[8]) == []
