@@ -24,7 +24,7 @@ from app.deadlines.schedule import (
     running_deadline,
     step_times,
 )
-from app.items.models import Item
+from app.items.models import Item, Light
 from app.items.writer import Change, change
 from app.workflow.definition import LadderStep, Workflow
 
@@ -59,7 +59,7 @@ def fire_due_steps(
         raise_level(item, max(s.level for s, _at in passed))
         if any(s.light == "red" for s, _at in passed):
             note_overdue(item, kind)
-        item.light = step.light
+        item.light = Light(step.light)
         skipped = [s.name for s, _at in passed[:-1]]
         _record(fired, step, kind, due, at, covered, skipped)
         refresh(item, wf, cal, tz, now)
