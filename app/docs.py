@@ -349,7 +349,8 @@ def problem_statuses(route: APIRoute) -> set[int]:
         found.add(404)
     if body or any(d.query_params for d in dependants):
         found.add(400)
-    if get_caller in calls and "GET" in route.methods:
+    # APIRoute always sets ``methods`` (``{"GET"}`` when none is given); only its type allows None.
+    if get_caller in calls and "GET" in (route.methods or ()):
         found.add(400)
     if body:
         found |= {413, 422}

@@ -168,6 +168,6 @@ def _document_parsed_bodies(app: FastAPI) -> None:
             schema = build()  # FastAPI keeps it as app.openapi_schema
             schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_SCHEMAS)
             finish_document(schema, app.routes)
-        return app.openapi_schema
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -25,7 +25,7 @@ from app.deadlines.schedule import (
     running_deadline,
     step_times,
 )
-from app.items.models import Item
+from app.items.models import Item, Light
 from app.items.writer import change
 from app.workflow.definition import LadderStep, Workflow
 
@@ -88,7 +88,7 @@ def advance(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetim
     raise_level(item, max(s.level for s, _at in passed))
     if any(s.light == "red" for s, _at in passed):
         note_overdue(item, kind)
-    item.light = step.light
+    item.light = Light(step.light)
     data = {
         "deadline": kind,
         "due_date": due.isoformat(),

@@ -29,7 +29,7 @@ from sqlmodel import Session
 from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import TestClock, now
-from app.db import unit_of_work
+from app.db import table_of, unit_of_work
 from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.store import load_calendar
 from app.demo import data
@@ -198,20 +198,20 @@ def _create_units(session: Session, moment: datetime) -> tuple[dict[str, Caller]
     them for the ``assign`` effect's look-ups."""
     created = moment - timedelta(days=400)
     top = [(code, name, None) for code, name in data.COUNTIES + data.DEPARTMENTS]
-    rows, paths = [], {}
+    rows: list[dict] = []
+    paths: dict[str, str] = {}
+    callers: dict[str, Caller] = {}
     for code, name, parent in top + data.SUBUNITS:
-        paths[code] = (paths[parent] if parent else "/") + code + "/"
+        path = paths[code] = (paths[parent] if parent else "/") + code + "/"
         rows.append(
             {
                 "code": code,
                 "name": name,
                 "parent_code": parent,
-                "path": paths[code],
+                "path": path,
                 "created_at": created,
             }
         )
-    session.connection().execute(insert(Unit.__table__), rows)
-    callers = {
-        r["code"]: Caller(0, f"{r['name']}联络员", Role.unit, r["code"], r["path"]) for r in rows
-    }
+        callers[code] = Caller(0, f"{name}联络员", Role.unit, code, path)
+    session.connection().execute(insert(table_of(Unit)), rows)
     return callers, list(session.scalars(select(Unit)))

@@ -27,29 +27,29 @@ import threading
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlmodel import Session
 
 from app.auth.models import Role
 from app.auth.service import Caller
-from app.db import is_postgres
+from app.db import is_postgres, table_of
 from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.extensions import public as extension_json
 from app.deadlines.ladder import SYSTEM_ACTOR, fire_due_steps
-from app.deadlines.models import Extension
+from app.deadlines.models import Extension, ExtensionStatus
 from app.deadlines.schedule import deadline_dates, note_if_past_due
 from app.demo import data
 from app.demo import measures as planned
 from app.demo.plan import ItemPlan, Step
 from app.items import history
 from app.items.evidence import blob_path
-from app.items.models import Evidence, Item
+from app.items.models import Evidence, Item, Light, Severity, Source
 from app.items.schemas import ItemCreate, TransitionRequest
 from app.items.service import item_number, order_type, refresh_deadlines, workflow_for
 from app.items.transitions import apply
 from app.items.writer import column_values, emit_item_event
+from app.kit.standin import stand_in
 from app.plans.lights import overdue_due, refresh_light
 from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
 from app.plans.service import measure_json, progress_json
@@ -61,10 +61,10 @@ SCAN_DELAY = timedelta(seconds=20)
 UNIT_ACTIONS = {"accept", "submit", "return"}
 EVIDENCE_TYPE = "text/plain; charset=utf-8"
 
-_ITEMS = Item.__table__
+_ITEMS = table_of(Item)
 _INSERT_ITEM = insert(_ITEMS)
 _UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
-_INSERT_EVIDENCE = insert(Evidence.__table__)
+_INSERT_EVIDENCE = insert(table_of(Evidence))
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FILE_WRITERS = 2
 """Threads writing the evidence files while the year plays (a file system can be slow)."""
@@ -73,11 +73,11 @@ FILE_WRITERS = 2
 def _new_row(model, **required) -> dict:
     """The column values a new ``model`` row starts with: its fields' defaults.
 
-    The demo's rows are plain objects (``SimpleNamespace``) with these columns:
+    The demo's rows are plain objects (``kit.standin.stand_in``) with these columns:
     an ORM instance costs more to build and to change than everything else the
     engine does for it (``app.ledger.bulk`` does the same)."""
     instance = model(**required)
-    return {name: getattr(instance, name) for name in model.__table__.c.keys()}  # noqa: SIM118
+    return {name: getattr(instance, name) for name in table_of(model).c.keys()}  # noqa: SIM118
 
 
 _ITEM = _new_row(
@@ -146,13 +146,13 @@ class Player:
         self.end = clock.now
         self.cal = cal
         self.tz = get_settings().tz
-        self.items: dict[int, SimpleNamespace] = {}
+        self.items: dict[int, Item] = {}
         """Plan index -> the item, in memory for the whole year."""
-        self.measures: dict[int, list[SimpleNamespace]] = defaultdict(list)
+        self.measures: dict[int, list[Measure]] = defaultdict(list)
         """Plan index -> its measures, by seq."""
-        self.progress: list[SimpleNamespace] = []
-        self.extensions: list[SimpleNamespace] = []
-        self.pending_extension: dict[int, SimpleNamespace] = {}
+        self.progress: list[MeasureProgress] = []
+        self.extensions: list[Extension] = []
+        self.pending_extension: dict[int, Extension] = {}
         self.files: dict[str, Future] = {}
         self.writers = ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files")
         self.scan_at: dict[int, datetime] = {}
@@ -163,8 +163,8 @@ class Player:
             return sum(1 for p in plans for s in p.steps if s.action == action)
 
         self.item_ids = iter(reserve_ids(session, _ITEMS, len(plans)))
-        self.measure_ids = iter(reserve_ids(session, Measure.__table__, count("measure")))
-        self.extension_ids = iter(reserve_ids(session, Extension.__table__, count("extension")))
+        self.measure_ids = iter(reserve_ids(session, table_of(Measure), count("measure")))
+        self.extension_ids = iter(reserve_ids(session, table_of(Extension), count("extension")))
 
     # -- the year ---------------------------------------------------------------------
 
@@ -176,7 +176,7 @@ class Player:
             for step in plan.steps:
                 order += 1
                 heapq.heappush(self.queue, (step.at, order, index, step))
-            created.append((plan.steps[0].at, order - len(plan.steps) + 1, index))
+            created.append((plan.steps[0].timed, order - len(plan.steps) + 1, index))
         self._insert_items(sorted(c for c in created if c[0] < self.end))
         total, done = order, 0
         while self.queue:
@@ -228,19 +228,19 @@ class Player:
         if created:
             self.conn.execute(_INSERT_ITEM, [column_values(i) for i in self.items.values()])
 
-    def _new_item(self, plan: ItemPlan, at: datetime) -> SimpleNamespace:
+    def _new_item(self, plan: ItemPlan, at: datetime) -> Item:
         body = ItemCreate(
             title=plan.title,
             description=plan.description,
-            source=plan.source,
+            source=Source(plan.source),
             category=plan.category,
-            severity=plan.severity,
+            severity=Severity(plan.severity),
             campaign=plan.campaign,
             type=plan.type,
         )
         wf = workflow_for(body)
         item_id = next(self.item_ids)
-        item = SimpleNamespace(**_ITEM)
+        item = stand_in(Item, **_ITEM)
         item.__dict__.update(
             id=item_id,
             number=item_number(at, item_id),
@@ -260,7 +260,7 @@ class Player:
         item.tags, item.co_unit_codes = list(body.tags), []
         return item
 
-    def _create(self, item: SimpleNamespace, sup: Caller, at: datetime) -> None:
+    def _create(self, item: Item, sup: Caller, at: datetime) -> None:
         """``POST /items``: the item's first history entry and ``item.created``."""
         history.append(
             self.session,
@@ -273,14 +273,16 @@ class Player:
         )
         emit_item_event(self.session, "item.created", item, at, actor=sup.identity())
 
-    def _transition(self, item: SimpleNamespace, actor: Caller, step: Step, **extra) -> None:
+    def _transition(self, item: Item, actor: Caller, step: Step, **extra) -> None:
         """``POST /items/{id}/transitions`` on the item in memory."""
         wf = registry.get(item.workflow_name, item.workflow_version)
         request = TransitionRequest(action=step.action, **step.fields, **extra)
         fields = request.model_dump(exclude={"action"})
-        apply(self.session, actor, item, wf, wf.action(step.action), fields, self.cal, lead=True)
+        action = wf.action(step.action)
+        assert action is not None, f"the demo plans only the workflow's actions: {step.action}"
+        apply(self.session, actor, item, wf, action, fields, self.cal, lead=True)
 
-    def _merge(self, item: SimpleNamespace, original: SimpleNamespace, sup: Caller) -> None:
+    def _merge(self, item: Item, original: Item, sup: Caller) -> None:
         """``merge``: its effect locks and changes the original through the session, so
         the original's row is brought up to date first and its changes taken back after."""
         self.conn.execute(_UPDATE_ITEM, {"item_id": original.id, **_changes(original)})
@@ -290,9 +292,7 @@ class Player:
             setattr(original, name, value)
         self.session.expunge(loaded)
 
-    def _evidence(
-        self, item: SimpleNamespace, plan: ItemPlan, step: Step, unit: Caller, at
-    ) -> None:
+    def _evidence(self, item: Item, plan: ItemPlan, step: Step, unit: Caller, at) -> None:
         """An upload (``items.evidence.upload``): the file, its row, a history entry."""
         body = _report(plan, step).encode()
         sha = hashlib.sha256(body).hexdigest()
@@ -307,7 +307,9 @@ class Player:
             "uploaded_at": at,
             "uploaded_by": unit.actor,
         }
-        evidence_id = self.conn.execute(_INSERT_EVIDENCE, row).inserted_primary_key[0]
+        key = self.conn.execute(_INSERT_EVIDENCE, row).inserted_primary_key
+        assert key is not None  # a one-row INSERT reports the row's key
+        evidence_id = key[0]
         record = {"evidence_id": evidence_id, "filename": row["filename"], "sha256": sha}
         history.note(
             self.session,
@@ -318,12 +320,12 @@ class Player:
             data={**record, "size": len(body)},
         )
 
-    def _request_extension(self, index: int, item: SimpleNamespace, unit: Caller, due, at) -> None:
+    def _request_extension(self, index: int, item: Item, unit: Caller, due, at) -> None:
         """``deadlines.extensions.request_extension`` on the item in memory."""
         if item.state not in ("assigned", "rectifying") or not item.due_date < due:
             raise ValueError(f"demo plan {index}: no extension possible now")
         reason = data.COMMENTS["extension"][item.id % 2]
-        ext = SimpleNamespace(**_EXTENSION)
+        ext = stand_in(Extension, **_EXTENSION)
         ext.__dict__.update(
             id=next(self.extension_ids),
             item_id=item.id,
@@ -349,11 +351,11 @@ class Player:
             self.session, "extension.requested", item, at, extension=json, actor=unit.identity()
         )
 
-    def _decide(self, index: int, item: SimpleNamespace, sup: Caller, approve: bool, at) -> None:
+    def _decide(self, index: int, item: Item, sup: Caller, approve: bool, at) -> None:
         """``deadlines.extensions.decide`` on the item in memory."""
         ext = self.pending_extension.pop(index)
         comment = data.COMMENTS["decide_yes" if approve else "decide_no"][0]
-        ext.status = "approved" if approve else "rejected"
+        ext.status = ExtensionStatus.approved if approve else ExtensionStatus.rejected
         ext.decided_by, ext.decided_at, ext.decision_comment = sup.actor, at, comment
         record: dict = {"extension_id": ext.id, "due_date": ext.due_date.isoformat()}
         if approve:
@@ -419,9 +421,7 @@ class Player:
             check = Step(step.day, "check", {"seq": measure.seq})
             heapq.heappush(self.queue, (max(when, at) + SCAN_DELAY, order, index, check))
 
-    def _change_measure(
-        self, item: SimpleNamespace, index: int, unit: Caller, step: Step, at
-    ) -> SimpleNamespace:
+    def _change_measure(self, item: Item, index: int, unit: Caller, step: Step, at) -> Measure:
         """``plans.service`` add_measure / report_progress / complete_measure, in memory."""
         fields, n = step.fields, step.fields["n"]
         measures = self.measures[index]
@@ -432,7 +432,7 @@ class Player:
                 due = item.due_date
             if fields["unit_code"] not in [item.unit_code, *item.co_unit_codes]:
                 raise ValueError(f"demo plan {index}: a measure of a unit not on the item")
-            measure = SimpleNamespace(**_MEASURE)
+            measure = stand_in(Measure, **_MEASURE)
             measure.__dict__.update(
                 id=next(self.measure_ids),
                 item_id=item.id,
@@ -463,7 +463,8 @@ class Player:
         measure = measures[n]
         if step.action == "progress":
             comment = planned.PROGRESS[n % len(planned.PROGRESS)]
-            report = SimpleNamespace(
+            report = stand_in(
+                MeasureProgress,
                 measure_id=measure.id,
                 at=at,
                 actor=unit.actor,
@@ -486,7 +487,7 @@ class Player:
             )
             return measure
         long_term = measure.kind == MeasureKind.long_term
-        measure.status = (MeasureStatus.ongoing if long_term else MeasureStatus.done).value
+        measure.status = MeasureStatus.ongoing if long_term else MeasureStatus.done
         measure.completed_at = measure.updated_at = at
         refresh_light(measure, self.cal, self.tz, at)
         self._record(
@@ -502,20 +503,19 @@ class Player:
         )
         return measure
 
-    def _check(
-        self, item: SimpleNamespace, index: int, measure: SimpleNamespace, at: datetime
-    ) -> None:
+    def _check(self, item: Item, index: int, measure: Measure, at: datetime) -> None:
         """The scan's look at one measure (``plans.scan.check_item``)."""
         if measure.next_check_at is None or measure.next_check_at > at:
             return
         if item.closed_at is not None:  # a closed item's measures are no longer chased
-            measure.light, measure.next_check_at = "none", None
+            measure.light, measure.next_check_at = Light.none, None
             return
         notify = overdue_due(measure, at, self.cal, self.tz)
         if notify:
             measure.overdue_notified = measure.due_date
         refresh_light(measure, self.cal, self.tz, at)
         if notify:
+            assert measure.due_date is not None  # only a dated measure falls overdue
             self._record(
                 item,
                 index,
@@ -529,9 +529,9 @@ class Player:
 
     def _record(
         self,
-        item: SimpleNamespace,
+        item: Item,
         index: int,
-        measure: SimpleNamespace,
+        measure: Measure,
         *,
         at,
         actor,
@@ -575,9 +575,10 @@ class Player:
             (measures, Measure, True),  # ids reserved: history and events name them
             (self.progress, MeasureProgress, False),
         ):
-            rows = _rows(objects, model.__table__, with_id=with_id)
+            table = table_of(model)
+            rows = _rows(objects, table, with_id=with_id)
             if rows:
-                self.conn.execute(insert(model.__table__), rows)
+                self.conn.execute(insert(table), rows)
         return {
             "items": len(items),
             "measures": len(measures),
@@ -586,13 +587,13 @@ class Player:
         }
 
 
-def _changes(item: SimpleNamespace) -> dict:
+def _changes(item: Item) -> dict:
     values = column_values(item)
     values.pop("id")
     return values
 
 
-def _final(item: SimpleNamespace) -> bool:
+def _final(item: Item) -> bool:
     return registry.get(item.workflow_name, item.workflow_version).state(item.state).final
 
 

@@ -26,10 +26,10 @@ from collections import defaultdict
 
 from pydantic import Field, field_validator
 from sqlalchemy import Engine, bindparam, or_, select, true, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller
-from app.db import MAX_ID, new_session, unit_of_work
+from app.db import MAX_ID, new_session, table_of, unit_of_work
 from app.deadlines.store import load_calendar
 from app.errors import NotFound, ProblemError, problem_body, problem_of
 from app.items import history
@@ -66,7 +66,7 @@ ROW_LOCAL_EFFECTS = frozenset(
 set-based pass may defer the item's write. A new effect is left out until
 someone has checked that: the batch then runs item by item, as it always could."""
 
-_ITEMS = Item.__table__
+_ITEMS = table_of(Item)
 _COLUMNS = tuple(_ITEMS.c.keys())
 _UPDATE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
 
@@ -128,8 +128,8 @@ def _load(session: Session, caller: Caller, ids: list[int]) -> dict[int, tuple[I
     else:
         stmt = select(Item, true().label("lead"))
     stmt = (
-        stmt.where(Item.id.in_(bindparam("ids", expanding=True)))
-        .order_by(Item.id)
+        stmt.where(col(Item.id).in_(bindparam("ids", expanding=True)))
+        .order_by(col(Item.id))
         .with_for_update(of=Item)
     )
     return {item.id: (item, bool(lead)) for item, lead in session.execute(stmt, params)}

@@ -64,10 +64,11 @@ class ItemFilters:
         ``unit`` matches the lead or a co-unit."""
         if self.state:
             stmt = stmt.where(col(Item.state).in_(self.state.split(",")))
-        if self.unit and isinstance(unit_path, list):
-            stmt = stmt.where(covering(unit_path))
-        elif self.unit:
-            stmt = stmt.where(covering(subtree_codes(unit_path_or_none(unit_path))))
+        if self.unit:
+            if isinstance(unit_path, list):
+                stmt = stmt.where(covering(unit_path))
+            else:
+                stmt = stmt.where(covering(subtree_codes(unit_path_or_none(unit_path))))
         if self.source:
             stmt = stmt.where(col(Item.source) == self.source.value)
         if self.campaign:

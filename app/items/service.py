@@ -156,7 +156,9 @@ def new_item(session: Session, caller: Caller, data: ItemCreate, actor: str | No
     moment = now(session)
     columns = new_item_columns(data, moment)
     if data.external_ref is not None:
-        holder = session.scalar(select(Item.number).where(Item.external_ref == data.external_ref))
+        holder = session.scalar(
+            select(col(Item.number)).where(col(Item.external_ref) == data.external_ref)
+        )
         if holder is not None:
             raise external_ref_taken(data.external_ref, holder)
     item = Item(**columns)

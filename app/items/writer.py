@@ -31,9 +31,10 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import bindparam, or_, select, true, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.service import Caller
+from app.db import table_of
 from app.errors import Forbidden, NotFound, PreconditionFailed
 from app.events.outbox import emit
 from app.items import history
@@ -53,7 +54,7 @@ def _item_query(lock: bool, in_subtree: bool):
         stmt = select(Item, lead.label("lead")).where(or_(lead, co))
     else:
         stmt = select(Item, true().label("lead"))
-    stmt = stmt.where(Item.id == bindparam("item_id"))
+    stmt = stmt.where(col(Item.id) == bindparam("item_id"))
     if lock:
         stmt = stmt.with_for_update(of=Item).execution_options(populate_existing=True)
     return stmt
@@ -135,8 +136,9 @@ def emit_item_event(
     )
 
 
-_COLUMNS = tuple(Item.__table__.c.keys())
-_UPDATE = update(Item.__table__).where(Item.__table__.c.id == bindparam("item_id"))
+_ITEMS = table_of(Item)
+_COLUMNS = tuple(_ITEMS.c.keys())
+_UPDATE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
 
 
 def column_values(item) -> dict:

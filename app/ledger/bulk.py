@@ -11,9 +11,10 @@ per item. Co-units and the people (责任人, 责任领导) are part of the item
 created, and named in its ``create`` history entry.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from types import SimpleNamespace
+from typing import Any
 
 from pydantic_core import PydanticUndefined
 from sqlalchemy import insert, select, text
@@ -31,13 +32,14 @@ from app.items.schemas import ItemCreate
 from app.items.service import item_number, new_item_columns, workflow_for
 from app.items.transitions import apply
 from app.items.writer import column_values, emit_item_event
+from app.kit.standin import stand_in
 from app.plans.models import ItemCoUnit, Measure
 from app.plans.schemas import MeasureCreate
 from app.plans.service import new_measure, record_new_measures
 from app.units.models import Unit
 
 CHUNK = 1000
-_MEASURE_COLUMNS = tuple(Measure.__table__.c.keys())
+_MEASURE_COLUMNS = tuple(table_of(Measure).c.keys())
 
 
 class FastInsert:
@@ -60,8 +62,12 @@ class FastInsert:
         plan = self._plans.get((dialect.name, keys))
         if plan is None:
             compiled = insert(self.table).compile(dialect=dialect, column_keys=list(keys))
-            order = tuple(compiled.positiontup) if compiled.positional else keys
-            processors = []
+            if compiled.positional:
+                assert compiled.positiontup is not None  # set for a positional paramstyle
+                order = tuple(compiled.positiontup)
+            else:
+                order = keys
+            processors: list[tuple[int, Callable[[Any], Any], dict]] = []
             for index, key in enumerate(order):
                 process = self.table.c[key].type._cached_bind_processor(dialect)
                 if process is not None:
@@ -92,10 +98,10 @@ class FastInsert:
         conn.exec_driver_sql(sql, params)
 
 
-_INSERT = FastInsert(Item.__table__)
-_INSERT_CO_UNITS = FastInsert(ItemCoUnit.__table__)
-_INSERT_MEASURES = FastInsert(Measure.__table__)
-_INSERT_HISTORY = FastInsert(HistoryEntry.__table__)
+_INSERT = FastInsert(table_of(Item))
+_INSERT_CO_UNITS = FastInsert(table_of(ItemCoUnit))
+_INSERT_MEASURES = FastInsert(table_of(Measure))
+_INSERT_HISTORY = FastInsert(table_of(HistoryEntry))
 _NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"
 
 
@@ -162,7 +168,7 @@ def _build(
     for key in _LIST_DEFAULTS:  # fresh lists, as the default factories give
         if values[key] is None:
             values[key] = []
-    item = SimpleNamespace(**values)
+    item = stand_in(Item, **values)
     named = {"co_unit_codes": item.co_unit_codes, **new.people}
     history.append(
         session,
@@ -180,8 +186,8 @@ def _build(
         apply(session, caller, item, wf, wf.action("assign"), fields, calendar)
     if new.measures:
         built = []
-        for seq, data in enumerate(new.measures, start=1):
-            measure = new_measure(item, data, seq=seq, moment=moment, calendar=calendar)
+        for seq, spec in enumerate(new.measures, start=1):
+            measure = new_measure(item, spec, seq=seq, moment=moment, calendar=calendar)
             measure.id = measure_ids.pop()
             built.append(measure)
         record_new_measures(session, item, built, at=moment, actor=caller.actor)

@@ -129,7 +129,7 @@ def _document(heading: str) -> DocxDocument:
     return doc
 
 
-def _table(doc: Document, header: list[str], rows: list[list]) -> None:
+def _table(doc: DocxDocument, header: list[str], rows: list[list]) -> None:
     """A bold header row and ``rows``. The table is made at its full size and each
     value becomes a run in its cell's (empty) paragraph: ``add_row`` and the
     ``cell.text`` setter cost about 1 s for a 200-item list."""

@@ -13,7 +13,7 @@ and 整改进展 that measure's, then 措施类型, 措施时限, 措施状态 a
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -49,44 +49,44 @@ BATCH = 1000
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_SELECTED = (
-    Item.id,
-    Item.number,
-    Item.title,
-    Item.description,
-    Item.source,
-    Item.category,
-    Item.severity,
-    Item.unit_code,
-    Unit.name.label("unit_name"),
-    Item.due_date,
-    Item.campaign,
-    Item.external_ref,
-    Item.state,
-    Item.light,
-    Item.escalation_level,
-    Item.created_at,
-    Item.closed_at,
-    Item.max_escalation_level,
-    Item.was_overdue,
-    Item.on_time,
-    Item.workflow_name,
-    Item.workflow_version,
-    Item.type,
-    Item.satisfaction,
-    Item.co_unit_codes,
-    Item.responsible_person,
-    Item.responsible_leader,
-    Item.measures_total,
+_SELECTED: tuple[Any, ...] = (
+    col(Item.id),
+    col(Item.number),
+    col(Item.title),
+    col(Item.description),
+    col(Item.source),
+    col(Item.category),
+    col(Item.severity),
+    col(Item.unit_code),
+    col(Unit.name).label("unit_name"),
+    col(Item.due_date),
+    col(Item.campaign),
+    col(Item.external_ref),
+    col(Item.state),
+    col(Item.light),
+    col(Item.escalation_level),
+    col(Item.created_at),
+    col(Item.closed_at),
+    col(Item.max_escalation_level),
+    col(Item.was_overdue),
+    col(Item.on_time),
+    col(Item.workflow_name),
+    col(Item.workflow_version),
+    col(Item.type),
+    col(Item.satisfaction),
+    col(Item.co_unit_codes),
+    col(Item.responsible_person),
+    col(Item.responsible_leader),
+    col(Item.measures_total),
 )
 _MEASURE_SELECTED = (
-    Measure.item_id,
-    Measure.title,
-    Measure.kind,
-    Measure.due_date,
-    Measure.status,
-    Measure.unit_code,
-    Measure.latest_progress,
+    col(Measure.item_id),
+    col(Measure.title),
+    col(Measure.kind),
+    col(Measure.due_date),
+    col(Measure.status),
+    col(Measure.unit_code),
+    col(Measure.latest_progress),
 )
 
 
@@ -112,14 +112,14 @@ class Entry:
     measures: list[Row]
 
 
-def _measures_of(session: Session, rows: list[Row]) -> dict[int, list[Row]]:
+def _measures_of(session: Session, rows: Sequence[Row]) -> dict[int, list[Row]]:
     ids = [r.id for r in rows if r.measures_total]
     found: dict[int, list[Row]] = {}
     if ids:
         stmt = (
             select(*_MEASURE_SELECTED)
-            .where(Measure.item_id.in_(ids))
-            .order_by(Measure.item_id, Measure.seq)
+            .where(col(Measure.item_id).in_(ids))
+            .order_by(col(Measure.item_id), col(Measure.seq))
         )
         for m in session.execute(stmt):
             found.setdefault(m.item_id, []).append(m)
@@ -145,7 +145,7 @@ def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[l
 
 def unit_names(session: Session) -> dict[str, str]:
     """Every unit's name by code: co-units and measure units are written by name."""
-    return dict(session.execute(select(Unit.code, Unit.name)).all())
+    return dict(session.execute(select(col(Unit.code), col(Unit.name))).all())
 
 
 def _progress(p: dict | None) -> str | None:
@@ -230,7 +230,7 @@ class RowFormatter:
             row.escalation_level,
             self._local(row.created_at),
             self._local(row.closed_at),
-            "、".join(self._unit(c) for c in row.co_unit_codes or []) or None,
+            "、".join(self.names.get(c, c) for c in row.co_unit_codes or []) or None,
             row.responsible_person,
             row.responsible_leader,
             measures,

@@ -221,6 +221,7 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
             new.measures = measure_rows.checked_measures(check, draft.measures, as_created, rules)
         result.errors += check.errors
         if not check.errors:
+            assert new is not None  # made above whenever the row had no error
             result.creates.append(new)
     return result
 
@@ -334,6 +335,7 @@ def write(session: Session, caller: Caller, planned: Plan, options: Options) -> 
             create_measure(session, item, caller.actor, data)
         for measure_id, diff in update.measure_changes:
             measure = session.get(Measure, measure_id)
+            assert measure is not None  # read from this item's measures by the check
             change_measure(session, item, measure, MeasureUpdate(**diff), caller.actor)
     assigned = sum(1 for p in planned.creates if p.unit_code)
     return {**_counts(planned, options), "errors": [], "assigned": assigned}

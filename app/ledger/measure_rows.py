@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.deadlines.schedule import MAX_DUE_DAYS
 from app.errors import ProblemError
@@ -30,7 +30,7 @@ def existing_measures(session: Session, item_ids: list[int]) -> dict[int, dict[s
     found: dict[int, dict[str, Measure]] = {}
     for start in range(0, len(item_ids), LOOKUP_CHUNK):
         chunk = item_ids[start : start + LOOKUP_CHUNK]
-        stmt = select(Measure).where(Measure.item_id.in_(chunk)).order_by(Measure.seq)
+        stmt = select(Measure).where(col(Measure.item_id).in_(chunk)).order_by(col(Measure.seq))
         for measure in session.scalars(stmt):
             found.setdefault(measure.item_id, {}).setdefault(measure.title, measure)
     return found
@@ -119,7 +119,7 @@ def measure_changes(check: RowCheck, draft: Draft, existing: dict[str, Measure],
         if not diff:
             continue
         if current.status != MeasureStatus.open:
-            status = current.status
+            status: str = current.status
             if check.lang != "en":
                 status = _STATUS_ZH.get(current.status, current.status)
             check.fail("measures", "measure_closed", m.row, title=m.title, status=status)

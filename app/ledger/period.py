@@ -168,7 +168,7 @@ def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:
     if period.campaign:
         stmt = stmt.where(col(Item.campaign) == period.campaign)
     if period.type:
-        stmt = stmt.where(Item.type == period.type)
+        stmt = stmt.where(col(Item.type) == period.type)
     rows = session.execute(stmt.group_by(_NotForOrder(column)))
     return {row.key: {k: int(getattr(row, k)) for k in COUNTS} for row in rows}
 
@@ -282,14 +282,19 @@ def circular(
             col(Unit.name),
         ).outerjoin(Unit, col(Unit.code) == col(Item.unit_code)),
         caller,
-    ).where(Item.closed_at.is_(None), Item.escalation_level >= min_level)
+    ).where(col(Item.closed_at).is_(None), col(Item.escalation_level) >= min_level)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    top = session.scalar(select(func.max(Item.escalation_level)).where(Item.closed_at.is_(None)))
+    assert total is not None  # COUNT(*) without GROUP BY always returns one row
+    top = session.scalar(
+        select(func.max(col(Item.escalation_level))).where(col(Item.closed_at).is_(None))
+    )
     rows: list = []
     for level in range(top if top is not None else min_level - 1, min_level - 1, -1):
         if len(rows) >= limit:
             break
-        at_level = stmt.where(Item.escalation_level == level).order_by(Item.due_date, Item.id)
+        at_level = stmt.where(col(Item.escalation_level) == level).order_by(
+            col(Item.due_date), col(Item.id)
+        )
         rows += session.execute(at_level.limit(limit - len(rows))).all()
     calendar, day = load_calendar(session), today(session)
     late_by: dict[date, int] = {}

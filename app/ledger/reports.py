@@ -210,7 +210,7 @@ def units(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     unit_rows = select(col(Unit.code), col(Unit.name)).order_by(col(Unit.path))
     if caller.scoped:
         unit_rows = unit_rows.where(
-            Unit.path.startswith(unit_path_or_none(caller.unit_path), autoescape=True)
+            col(Unit.path).startswith(unit_path_or_none(caller.unit_path), autoescape=True)
         )
     empty = dict.fromkeys(MEASURES, 0)
     data = [

@@ -156,15 +156,14 @@ def _measures(
             )
     own_due = _deadline(check, "measure_due", record.get("measure_due"))
     due = (own_due.due if own_due else None) or (item_due.due if item_due else None)
-    kind = kind or (own_due and own_due.kind) or (item_due and item_due.kind)
+    kind = kind or (own_due.kind if own_due else None) or (item_due.kind if item_due else None)
     kind_given = bool(kind)
     kind = kind or ("deadline" if due else "immediate")
     unit_text = cells.text(record.get("measure_unit"))
     unit = _unit(check, ctx, "measure_unit", unit_text) if unit_text else None
     due = None if kind == "long_term" else due
     given = {"kind_given": kind_given, "due_given": own_due is not None, "unit_given": bool(unit)}
-    given["row"] = check.number
-    return [Measure(line, kind, due, unit, **given) for line in lines]
+    return [Measure(line, kind, due, unit, **given, row=check.number) for line in lines]
 
 
 def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, list[dict]]:

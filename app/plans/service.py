@@ -120,7 +120,7 @@ def new_measure(
         seq=seq,
         title=data.title,
         unit_code=_check_unit(item, data.unit_code),
-        kind=data.kind.value,
+        kind=data.kind,
         due_date=due,
         created_at=moment,
         updated_at=moment,
@@ -152,7 +152,7 @@ def create_measure(
     may are the caller's). For importers as for the API: validated, recorded, emitted."""
     _refuse_if_closed(item)
     moment = moment or now(session)
-    last = session.scalar(select(func.max(Measure.seq)).where(Measure.item_id == item.id))
+    last = session.scalar(select(func.max(col(Measure.seq))).where(col(Measure.item_id) == item.id))
     measure = new_measure(
         item,
         data,
@@ -366,7 +366,7 @@ def _set_status(
 ) -> None:
     """Complete (done, ongoing) or reopen a measure: its light, the item's record."""
     moment = now(session)
-    measure.status = status.value
+    measure.status = status
     measure.completed_at = None if status == MeasureStatus.open else moment
     refresh_light(measure, load_calendar(session), get_settings().tz, moment)
     kw = {"comment": comment, "status": measure.status}

@@ -64,7 +64,7 @@ def fan_out(session: Session, limit: int = 500) -> int:
     scopes = {}
     for sub in subs:
         if sub.unit_code is not None:
-            path = session.scalar(select(Unit.path).where(Unit.code == sub.unit_code))
+            path = session.scalar(select(col(Unit.path)).where(col(Unit.code) == sub.unit_code))
             scopes[sub.id] = set(session.scalars(subtree_codes(unit_path_or_none(path))))
     moment = real_now()
     rows = [

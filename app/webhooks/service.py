@@ -181,7 +181,7 @@ def list_deliveries(
     get_subscription(session, sub_id)
     stmt = select(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == sub_id)
     if status is not None:
-        stmt = stmt.where(WebhookDelivery.status == status.value)
+        stmt = stmt.where(col(WebhookDelivery.status) == status.value)
     return cursors.newest_first(session, stmt, WebhookDelivery.id, "d", cursor, limit)
 
 
