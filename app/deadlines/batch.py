@@ -19,11 +19,13 @@ from collections import Counter
 from datetime import date, datetime
 from functools import lru_cache
 from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Text, type_coerce
 from sqlmodel import Session
 
+from app.db import table_of
 from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.ladder import SYSTEM_ACTOR, advance, event_data
 from app.deadlines.schedule import refresh, step_times
@@ -49,7 +51,7 @@ WRITTEN = (
 )
 """The item columns the ladder and the history chain move."""
 
-_TABLE = Item.__table__
+_TABLE = table_of(Item)
 
 
 class _Many:
@@ -129,7 +131,7 @@ def _processor(type_, dialect):
 
 
 _UPDATE = _Many(_TABLE, list(WRITTEN), key="id", repeated={"updated_at", "next_check_at"})
-_HISTORY = HistoryEntry.__table__
+_HISTORY = table_of(HistoryEntry)
 _INSERT_HISTORY = _Many(_HISTORY, [c.name for c in _HISTORY.c if c.name != "id"], repeated={"at"})
 
 
@@ -155,6 +157,15 @@ def _as_list(value) -> list:
 
 class DueItem:
     """An item row as a mutable object, for the ladder's attribute-based rules."""
+
+    tags: list
+    co_unit_codes: list
+
+    if TYPE_CHECKING:  # the item's other columns, set from the row's mapping
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __init__(self, mapping) -> None:
         self.__dict__.update(mapping)

@@ -106,34 +106,41 @@ def newest_page(stmt: Select, n: int, before: int | None = None) -> Select:
     primary key instead.
     """
     where = stmt.whereclause
-    criteria = list(where.clauses) if _is_and(where) else [] if where is None else [where]
+    criteria: list = []
+    if where is not None:
+        criteria = list(where.clauses) if _is_and(where) else [where]
     coverings = [c for c in criteria if isinstance(c, _CoveringCodes)]
     if not coverings:
-        stmt = stmt if before is None else stmt.where(Item.id < before)
-        return stmt.order_by(Item.id.desc()).limit(n)
+        stmt = stmt if before is None else stmt.where(col(Item.id) < before)
+        return stmt.order_by(col(Item.id).desc()).limit(n)
     drive = min(coverings, key=lambda c: len(c.codes))
     rest = [c.per_row() if isinstance(c, _CoveringCodes) else c for c in criteria if c is not drive]
     if not drive.codes:
         return select(Item).where(false())
     if len(drive.codes) > BRANCH_CODES_MAX:
         if before is not None:
-            rest.append(Item.id < before)
-        return select(Item).where(drive.per_row(), *rest).order_by(Item.id.desc()).limit(n)
+            rest.append(col(Item.id) < before)
+        return select(Item).where(drive.per_row(), *rest).order_by(col(Item.id).desc()).limit(n)
     branches = []
     for code in drive.codes:
-        lead = select(Item.id).where(Item.unit_code == code, *rest).order_by(Item.id.desc())
+        lead = (
+            select(col(Item.id))
+            .where(col(Item.unit_code) == code, *rest)
+            .order_by(col(Item.id).desc())
+        )
         co = (
-            select(Item.id)
-            .join(ItemCoUnit, ItemCoUnit.item_id == Item.id)
-            .where(ItemCoUnit.unit_code == code, *rest)
-            .order_by(ItemCoUnit.item_id.desc())
+            select(col(Item.id))
+            .join(ItemCoUnit, col(ItemCoUnit.item_id) == col(Item.id))
+            .where(col(ItemCoUnit.unit_code) == code, *rest)
+            .order_by(col(ItemCoUnit.item_id).desc())
         )
         if before is not None:  # on the column each branch walks
-            lead, co = lead.where(Item.id < before), co.where(ItemCoUnit.item_id < before)
+            lead = lead.where(col(Item.id) < before)
+            co = co.where(col(ItemCoUnit.item_id) < before)
         # SQLite takes LIMIT inside a compound SELECT only in a subquery
         branches += [select(b.limit(n).subquery().c.id) for b in (lead, co)]
     ids = union_all(*branches)
-    return select(Item).where(Item.id.in_(ids)).order_by(Item.id.desc()).limit(n)
+    return select(Item).where(col(Item.id).in_(ids)).order_by(col(Item.id).desc()).limit(n)
 
 
 def _is_and(clause) -> bool:
