@@ -20,6 +20,7 @@ from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Forbidden, NotFound, field_error
 from app.items.models import Item
 from app.items.writer import change, get_item, get_item_as
+from app.kit.children import children
 from app.plans.lights import refresh_light
 from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
 from app.plans.schemas import MeasureCreate, MeasurePublic, MeasureUpdate, ProgressCreate
@@ -120,7 +121,7 @@ def new_measure(
         seq=seq,
         title=data.title,
         unit_code=_check_unit(item, data.unit_code),
-        kind=data.kind.value,
+        kind=data.kind,
         due_date=due,
         created_at=moment,
         updated_at=moment,
@@ -152,7 +153,7 @@ def create_measure(
     may are the caller's). For importers as for the API: validated, recorded, emitted."""
     _refuse_if_closed(item)
     moment = moment or now(session)
-    last = session.scalar(select(func.max(Measure.seq)).where(Measure.item_id == item.id))
+    last = session.scalar(select(func.max(Measure.seq)).where(col(Measure.item_id) == item.id))
     measure = new_measure(
         item,
         data,
@@ -366,7 +367,7 @@ def _set_status(
 ) -> None:
     """Complete (done, ongoing) or reopen a measure: its light, the item's record."""
     moment = now(session)
-    measure.status = status.value
+    measure.status = status
     measure.completed_at = None if status == MeasureStatus.open else moment
     refresh_light(measure, load_calendar(session), get_settings().tz, moment)
     kw = {"comment": comment, "status": measure.status}
@@ -393,11 +394,7 @@ def _changed_by(
 
 def list_measures(session: Session, caller: Caller, item_id: int) -> list[Measure]:
     get_item(session, caller, item_id)
-    return list(
-        session.scalars(
-            select(Measure).where(col(Measure.item_id) == item_id).order_by(col(Measure.seq))
-        )
-    )
+    return children(session, Measure, Measure.item_id, item_id, order=Measure.seq)
 
 
 def list_progress(
@@ -405,10 +402,6 @@ def list_progress(
 ) -> list[MeasureProgress]:
     item = get_item(session, caller, item_id)
     measure = _measure(session, item, measure_id, lock=False)
-    return list(
-        session.scalars(
-            select(MeasureProgress)
-            .where(col(MeasureProgress.measure_id) == measure.id)
-            .order_by(col(MeasureProgress.id))
-        )
+    return children(
+        session, MeasureProgress, MeasureProgress.measure_id, measure.id, order=MeasureProgress.id
     )

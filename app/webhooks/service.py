@@ -9,6 +9,7 @@ from sqlmodel import Session, col
 from app.clock import real_now
 from app.errors import Conflict, Invalid, NotFound, field_error
 from app.kit import cloudevents, cursors
+from app.kit.children import children
 from app.settings import get_settings
 from app.units.models import Unit
 from app.webhooks.models import (
@@ -181,7 +182,7 @@ def list_deliveries(
     get_subscription(session, sub_id)
     stmt = select(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == sub_id)
     if status is not None:
-        stmt = stmt.where(WebhookDelivery.status == status.value)
+        stmt = stmt.where(col(WebhookDelivery.status) == status.value)
     return cursors.newest_first(session, stmt, WebhookDelivery.id, "d", cursor, limit)
 
 
@@ -195,12 +196,8 @@ def get_delivery(
 
 
 def attempts(session: Session, delivery_id: int) -> list[WebhookAttempt]:
-    return list(
-        session.scalars(
-            select(WebhookAttempt)
-            .where(col(WebhookAttempt.delivery_id) == delivery_id)
-            .order_by(col(WebhookAttempt.id))
-        )
+    return children(
+        session, WebhookAttempt, WebhookAttempt.delivery_id, delivery_id, order=WebhookAttempt.id
     )
 
 
