@@ -22,6 +22,7 @@ from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_er
 from app.items.models import Item
 from app.items.schemas import ActionInfo
 from app.items.writer import Change, change, get_item, require_lead
+from app.kit.children import children
 from app.settings import get_settings
 from app.workflow.registry import registry
 
@@ -156,8 +157,4 @@ def decide(
 
 def list_extensions(session: Session, caller: Caller, item_id: int) -> list[Extension]:
     get_item(session, caller, item_id)
-    return list(
-        session.scalars(
-            select(Extension).where(col(Extension.item_id) == item_id).order_by(col(Extension.id))
-        )
-    )
+    return children(session, Extension, Extension.item_id, item_id, order=Extension.id)

@@ -13,8 +13,7 @@ import unicodedata
 from pathlib import Path
 
 from fastapi import UploadFile
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.auth.models import Role
 from app.auth.service import Caller
@@ -22,6 +21,7 @@ from app.clock import now
 from app.errors import ActionNotAllowed, Forbidden, NotFound, PayloadTooLarge, field_error
 from app.items.models import Evidence
 from app.items.writer import change, get_item
+from app.kit.children import children
 from app.settings import get_settings
 from app.workflow.registry import registry
 
@@ -109,11 +109,7 @@ def upload(session: Session, caller: Caller, item_id: int, file: UploadFile) -> 
 
 def list_evidence(session: Session, caller: Caller, item_id: int) -> list[Evidence]:
     get_item(session, caller, item_id)
-    return list(
-        session.scalars(
-            select(Evidence).where(col(Evidence.item_id) == item_id).order_by(col(Evidence.id))
-        )
-    )
+    return children(session, Evidence, Evidence.item_id, item_id, order=Evidence.id)
 
 
 def get_evidence(session: Session, caller: Caller, item_id: int, evidence_id: int) -> Evidence:

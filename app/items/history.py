@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 from app.db import table_of
 from app.items.anchor import head_mac, history_key
 from app.items.models import HistoryEntry, Item
+from app.kit.children import children
 
 GENESIS = "0" * 64
 _FIELDS = ("item_id", "seq", "actor", "action", "from_state", "to_state", "comment", "data")
@@ -116,13 +117,7 @@ def note(session: Session, item: Item, *, at: datetime, actor: str, action: str,
 
 
 def entries(session: Session, item_id: int) -> list[HistoryEntry]:
-    return list(
-        session.scalars(
-            select(HistoryEntry)
-            .where(col(HistoryEntry.item_id) == item_id)
-            .order_by(col(HistoryEntry.seq))
-        )
-    )
+    return children(session, HistoryEntry, HistoryEntry.item_id, item_id, order=HistoryEntry.seq)
 
 
 def verify(session: Session, item: Item) -> tuple[bool, int, int | None]:

@@ -172,18 +172,11 @@ def _escalated_items(doc: DocxDocument, escalated: dict) -> None:
         doc.add_paragraph("目前无督办、约谈事项。")
         return
     rows = [
-        [
-            unit["name"],
-            item["number"],
-            item["title"],
-            item["due_date"],
-            item["workdays_overdue"],
-            LEVEL_NAMES.get(item["level"], str(item["level"])),
-        ]
+        [unit["name"], *_overdue_cells(item)]
         for unit in escalated["data"]
         for item in unit["items"]
     ]
-    _table(doc, ["责任单位", "编号", "问题", "整改时限", "逾期工作日", "级别"], rows)
+    _table(doc, ["责任单位", *_OVERDUE_HEADER], rows)
     if escalated["truncated"]:
         doc.add_paragraph(
             f"（共{escalated['total']}项，此处列出级别最高、逾期最久的{len(rows)}项。）"
@@ -199,15 +192,19 @@ def circular_docx(result: dict, day: str) -> bytes:
     )
     for number, unit in enumerate(result["data"], start=1):
         doc.add_heading(f"{number}. {unit['name']}（{len(unit['items'])}个）", level=2)
-        rows = [
-            [
-                item["number"],
-                item["title"],
-                item["due_date"],
-                item["workdays_overdue"],
-                LEVEL_NAMES.get(item["level"], str(item["level"])),
-            ]
-            for item in unit["items"]
-        ]
-        _table(doc, ["编号", "问题", "整改时限", "逾期工作日", "级别"], rows)
+        _table(doc, _OVERDUE_HEADER, [_overdue_cells(item) for item in unit["items"]])
     return _save(doc)
+
+
+_OVERDUE_HEADER = ["编号", "问题", "整改时限", "逾期工作日", "级别"]
+
+
+def _overdue_cells(item: dict) -> list:
+    """An overdue or escalated item's cells, as the report and the circular both list it."""
+    return [
+        item["number"],
+        item["title"],
+        item["due_date"],
+        item["workdays_overdue"],
+        LEVEL_NAMES.get(item["level"], str(item["level"])),
+    ]

@@ -251,26 +251,19 @@ def _read_xlsx_calamine(data: bytes, max_rows: int, active: int) -> LedgerRows:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except (CalamineError, ValueError, OSError):
         raise file_error("The file is not a valid .xlsx workbook.") from None
-    try:
+
+    def sheets() -> Iterator[Iterator[tuple[int, list[Any]]]]:
         count = len(wb.sheet_names)
         first = active if active < count else 0
         for index in [first, *(i for i in range(count) if i != first)]:
             sheet = wb.get_sheet_by_index(index)
             top = sheet.start[0] if sheet.start else 0
-            numbered = (
+            yield (
                 (top + n, [None if v == "" else v for v in row])
                 for n, row in enumerate(sheet.iter_rows(), start=1)
             )
-            result = _collect(numbered, max_rows)
-            if result is not None:
-                return result
-    except Invalid:
-        raise
-    except Exception:  # noqa: BLE001 - a damaged sheet must answer 422, not 500
-        raise file_error("The .xlsx workbook is damaged and cannot be read.") from None
-    finally:
-        wb.close()
-    raise _no_header()
+
+    return _first_sheet_with_header(wb, sheets(), max_rows)
 
 
 def _read_xlsx_openpyxl(data: bytes, max_rows: int) -> LedgerRows:
@@ -280,17 +273,30 @@ def _read_xlsx_openpyxl(data: bytes, max_rows: int) -> LedgerRows:
         raise file_error("The file is not a valid .xlsx workbook.") from None
     except Exception:  # noqa: BLE001 - openpyxl raises many kinds on a broken workbook
         raise file_error("The .xlsx workbook is damaged and cannot be read.") from None
-    try:
-        sheets = [wb.active] + [ws for ws in wb.worksheets if ws is not wb.active]
-        for ws in sheets:
+
+    def sheets() -> Iterator[Iterator[tuple[int, list[Any]]]]:
+        for ws in [wb.active] + [ws for ws in wb.worksheets if ws is not wb.active]:
             if ws is None or not hasattr(ws, "iter_rows"):
                 continue
             ws.reset_dimensions()
             uncached = _uncached_formulas(wb, ws)
-            numbered = (
+            yield (
                 (n, [_cell_value(c, uncached) for c in row])
                 for n, row in enumerate(ws.iter_rows(), start=1)
             )
+
+    return _first_sheet_with_header(wb, sheets(), max_rows)
+
+
+def _first_sheet_with_header(
+    wb: Any, sheets: Iterator[Iterator[tuple[int, list[Any]]]], max_rows: int
+) -> LedgerRows:
+    """The rows of the first of ``sheets`` (numbered rows, read lazily) with a header row.
+
+    Both readers share this so that a sheet that breaks while it is read answers 422 the
+    same way, and the workbook is closed whatever happens."""
+    try:
+        for numbered in sheets:
             result = _collect(numbered, max_rows)
             if result is not None:
                 return result

@@ -20,6 +20,7 @@ from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Forbidden, NotFound, field_error
 from app.items.models import Item
 from app.items.writer import change, get_item, get_item_as
+from app.kit.children import children
 from app.plans.lights import refresh_light
 from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
 from app.plans.schemas import MeasureCreate, MeasurePublic, MeasureUpdate, ProgressCreate
@@ -393,11 +394,7 @@ def _changed_by(
 
 def list_measures(session: Session, caller: Caller, item_id: int) -> list[Measure]:
     get_item(session, caller, item_id)
-    return list(
-        session.scalars(
-            select(Measure).where(col(Measure.item_id) == item_id).order_by(col(Measure.seq))
-        )
-    )
+    return children(session, Measure, Measure.item_id, item_id, order=Measure.seq)
 
 
 def list_progress(
@@ -405,10 +402,6 @@ def list_progress(
 ) -> list[MeasureProgress]:
     item = get_item(session, caller, item_id)
     measure = _measure(session, item, measure_id, lock=False)
-    return list(
-        session.scalars(
-            select(MeasureProgress)
-            .where(col(MeasureProgress.measure_id) == measure.id)
-            .order_by(col(MeasureProgress.id))
-        )
+    return children(
+        session, MeasureProgress, MeasureProgress.measure_id, measure.id, order=MeasureProgress.id
     )

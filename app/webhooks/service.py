@@ -9,6 +9,7 @@ from sqlmodel import Session, col
 from app.clock import real_now
 from app.errors import Conflict, Invalid, NotFound, field_error
 from app.kit import cloudevents, cursors
+from app.kit.children import children
 from app.settings import get_settings
 from app.units.models import Unit
 from app.webhooks.models import (
@@ -195,12 +196,8 @@ def get_delivery(
 
 
 def attempts(session: Session, delivery_id: int) -> list[WebhookAttempt]:
-    return list(
-        session.scalars(
-            select(WebhookAttempt)
-            .where(col(WebhookAttempt.delivery_id) == delivery_id)
-            .order_by(col(WebhookAttempt.id))
-        )
+    return children(
+        session, WebhookAttempt, WebhookAttempt.delivery_id, delivery_id, order=WebhookAttempt.id
     )
 
 
