@@ -42,13 +42,12 @@ from app.deadlines.schedule import deadline_dates, note_if_past_due
 from app.demo import data
 from app.demo import measures as planned
 from app.demo.plan import ItemPlan, Step
-from app.items import history
 from app.items.evidence import blob_path
 from app.items.models import Evidence, Item, Light, Severity, Source
 from app.items.schemas import ItemCreate, TransitionRequest
-from app.items.service import item_number, order_type, refresh_deadlines, workflow_for
+from app.items.service import item_number, new_item_columns, refresh_deadlines
 from app.items.transitions import apply
-from app.items.writer import column_values, emit_item_event
+from app.items.writer import change, column_values
 from app.kit.standin import stand_in
 from app.plans.lights import overdue_due, refresh_light
 from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
@@ -238,40 +237,19 @@ class Player:
             campaign=plan.campaign,
             type=plan.type,
         )
-        wf = workflow_for(body)
         item_id = next(self.item_ids)
         item = stand_in(Item, **_ITEM)
         item.__dict__.update(
-            id=item_id,
-            number=item_number(at, item_id),
-            title=body.title,
-            description=body.description,
-            source=body.source.value,
-            category=body.category,
-            severity=body.severity.value,
-            campaign=body.campaign,
-            type=order_type(wf, body),
-            state=wf.initial,
-            workflow_name=wf.name,
-            workflow_version=wf.version,
-            created_at=at,
-            updated_at=at,
+            id=item_id, number=item_number(at, item_id), **new_item_columns(body, at)
         )
         item.tags, item.co_unit_codes = list(body.tags), []
         return item
 
     def _create(self, item: Item, sup: Caller, at: datetime) -> None:
         """``POST /items``: the item's first history entry and ``item.created``."""
-        history.append(
-            self.session,
-            item,
-            at=at,
-            actor=sup.actor,
-            action="create",
-            from_state=None,
-            to_state=item.state,
-        )
-        emit_item_event(self.session, "item.created", item, at, actor=sup.identity())
+        with change(self.session, item, at=at, write="later", bump=False) as created:
+            created.record("create", actor=sup.actor, from_state=None, to_state=item.state)
+            created.emit("item.created", actor=sup.identity())
 
     def _transition(self, item: Item, actor: Caller, step: Step, **extra) -> None:
         """``POST /items/{id}/transitions`` on the item in memory."""
@@ -311,14 +289,8 @@ class Player:
         assert key is not None  # a one-row INSERT reports the row's key
         evidence_id = key[0]
         record = {"evidence_id": evidence_id, "filename": row["filename"], "sha256": sha}
-        history.note(
-            self.session,
-            item,
-            at=at,
-            actor=unit.actor,
-            action="evidence",
-            data={**record, "size": len(body)},
-        )
+        with change(self.session, item, at=at, write="later", bump=False) as uploaded:
+            uploaded.record("evidence", actor=unit.actor, data={**record, "size": len(body)})
 
     def _request_extension(self, index: int, item: Item, unit: Caller, due, at) -> None:
         """``deadlines.extensions.request_extension`` on the item in memory."""
@@ -337,19 +309,11 @@ class Player:
         )
         self.extensions.append(ext)
         self.pending_extension[index] = ext
-        history.note(
-            self.session,
-            item,
-            at=at,
-            actor=unit.actor,
-            action="extension_requested",
-            comment=reason,
-            data={"extension_id": ext.id, "due_date": due.isoformat()},
-        )
-        json = extension_json(ext)
-        emit_item_event(
-            self.session, "extension.requested", item, at, extension=json, actor=unit.identity()
-        )
+        with change(self.session, item, at=at, write="later", bump=False) as requested:
+            record = {"extension_id": ext.id, "due_date": due.isoformat()}
+            requested.record("extension_requested", actor=unit.actor, comment=reason, data=record)
+            json = extension_json(ext)
+            requested.emit("extension.requested", extension=json, actor=unit.identity())
 
     def _decide(self, index: int, item: Item, sup: Caller, approve: bool, at) -> None:
         """``deadlines.extensions.decide`` on the item in memory."""
@@ -358,27 +322,17 @@ class Player:
         ext.status = ExtensionStatus.approved if approve else ExtensionStatus.rejected
         ext.decided_by, ext.decided_at, ext.decision_comment = sup.actor, at, comment
         record: dict = {"extension_id": ext.id, "due_date": ext.due_date.isoformat()}
-        if approve:
-            wf = registry.get(item.workflow_name, item.workflow_version)
-            note_if_past_due(item, wf, self.tz, at)
-            item.due_date = ext.due_date
-            refresh_deadlines(self.session, item, self.cal, at)
-            item.version += 1
-            item.updated_at = at
-            record.update(deadline_dates(item))
-        history.note(
-            self.session,
-            item,
-            at=at,
-            actor=sup.actor,
-            action="extension_approved" if approve else "extension_rejected",
-            comment=comment,
-            data=record,
-        )
-        json = extension_json(ext)
-        emit_item_event(
-            self.session, "extension.decided", item, at, extension=json, actor=sup.identity()
-        )
+        with change(self.session, item, at=at, write="later", bump=approve) as decided:
+            if approve:
+                wf = registry.get(item.workflow_name, item.workflow_version)
+                note_if_past_due(item, wf, self.tz, at)
+                item.due_date = ext.due_date
+                refresh_deadlines(self.session, item, self.cal, at)
+                record.update(deadline_dates(item))
+            action = "extension_approved" if approve else "extension_rejected"
+            decided.record(action, actor=sup.actor, comment=comment, data=record)
+            json = extension_json(ext)
+            decided.emit("extension.decided", extension=json, actor=sup.identity())
 
     # -- the deadline scan ------------------------------------------------------------
 
@@ -551,13 +505,10 @@ class Player:
         item.measures_done = counts["done"]
         item.measures_ongoing = counts["ongoing"]
         item.measures_overdue = overdue
-        item.version += 1
-        item.updated_at = at
-        entry = {"measure_id": measure.id, "seq": measure.seq, **record}
-        history.note(
-            self.session, item, at=at, actor=actor, action=action, comment=comment, data=entry
-        )
-        emit_item_event(self.session, event, item, at, measure=measure_json(measure), **record)
+        with change(self.session, item, at=at, write="later") as changed:
+            entry = {"measure_id": measure.id, "seq": measure.seq, **record}
+            changed.record(action, actor=actor, comment=comment, data=entry)
+            changed.emit(event, measure=measure_json(measure), **record)
 
     # -- the rows ---------------------------------------------------------------------
 
