@@ -38,6 +38,7 @@ from app.items.schemas import TransitionRequest
 from app.items.scope import lead_and_co_unit
 from app.items.transitions import take, transition
 from app.items.writer import item_json
+from app.kit.executemany import ExecuteMany
 from app.units.service import subtree_codes_like, subtree_pattern
 from app.workflow.registry import registry
 
@@ -68,7 +69,7 @@ someone has checked that: the batch then runs item by item, as it always could."
 
 _ITEMS = table_of(Item)
 _COLUMNS = tuple(_ITEMS.c.keys())
-_UPDATE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
+_UPDATE = ExecuteMany(update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")))
 
 
 class BatchRequest(TransitionRequest):
@@ -170,9 +171,8 @@ def _write_together(session: Session, caller: Caller, ids: list[int], request) -
             if changed:
                 updates[tuple(sorted(changed))].append({"item_id": item_id, **changed})
             results.append({"id": item_id, "status": 200, "item": snapshot})
-    connection = session.connection()
     for rows in updates.values():
-        connection.execute(_UPDATE, rows)
+        _UPDATE.execute(session, rows)
     history.insert_rows(session, entries)
     return results  # the outbox writes the events, 500 rows a statement, by the commit
 

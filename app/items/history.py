@@ -24,11 +24,13 @@ from app.db import table_of
 from app.items.anchor import head_mac, history_key
 from app.items.models import HistoryEntry, Item
 from app.kit.children import children
+from app.kit.executemany import FastInsert
 
 GENESIS = "0" * 64
 _FIELDS = ("item_id", "seq", "actor", "action", "from_state", "to_state", "comment", "data")
 _INSERT = insert(table_of(HistoryEntry))
 _BUFFER = "history_buffer"
+_INSERT_MANY = FastInsert(table_of(HistoryEntry))
 
 
 def _canonical(entry: Mapping) -> bytes:
@@ -98,8 +100,7 @@ def buffered(session: Session) -> Iterator[list[dict]]:
 
 
 def insert_rows(session: Session, rows: list[dict]) -> None:
-    if rows:
-        session.connection().execute(_INSERT, rows)
+    _INSERT_MANY.execute(session, rows)
 
 
 def note(session: Session, item: Item, *, at: datetime, actor: str, action: str, **kw) -> None:
