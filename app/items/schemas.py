@@ -205,11 +205,16 @@ class EvidenceList(BaseModel):
 
 
 _COMPUTED = {"workflow", "measures_summary"}
+_PLAIN = tuple(k for k in ItemPublic.model_fields if k not in _COMPUTED)
 
 
 def to_public(item) -> ItemPublic:
+    # A loaded column's value is in the instance's dict, which is what the attribute
+    # would return; the descriptors cost more than the model's validation (a batch
+    # makes 500). A column not loaded (expired) goes through the attribute.
+    state = vars(item)
     return ItemPublic(
-        **{k: getattr(item, k) for k in ItemPublic.model_fields if k not in _COMPUTED},
+        **{k: state[k] if k in state else getattr(item, k) for k in _PLAIN},
         workflow=WorkflowRef(name=item.workflow_name, version=item.workflow_version),
         measures_summary=MeasuresSummary(
             total=item.measures_total,
