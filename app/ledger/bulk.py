@@ -11,13 +11,11 @@ per item. Co-units and the people (责任人, 责任领导) are part of the item
 created, and named in its ``create`` history entry.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -32,6 +30,7 @@ from app.items.schemas import ItemCreate
 from app.items.service import item_number, new_item_columns, workflow_for
 from app.items.transitions import apply
 from app.items.writer import column_values, emit_item_event
+from app.kit.fastinsert import FastInsert
 from app.kit.standin import stand_in
 from app.plans.models import ItemCoUnit, Measure
 from app.plans.schemas import MeasureCreate
@@ -40,62 +39,6 @@ from app.units.models import Unit
 
 CHUNK = 1000
 _MEASURE_COLUMNS = tuple(table_of(Measure).c.keys())
-
-
-class FastInsert:
-    """A many-row INSERT into ``table`` through the driver's ``executemany``, each
-    column's bind processor memoised per value.
-
-    What it saves: SQLAlchemy processes every parameter of every row again
-    (``construct_params``, then the column type's processor: a date to text on
-    SQLite, a datetime to UTC, a list to JSON), and an import's rows repeat most
-    of their values -- one moment, one workflow, empty lists, a few units and
-    dates. The values written are the ones SQLAlchemy would write: the same
-    processors run, once per distinct value.
-    """
-
-    def __init__(self, table) -> None:
-        self.table = table
-        self._plans: dict[tuple, tuple] = {}
-
-    def _plan(self, dialect, keys: tuple[str, ...]):
-        plan = self._plans.get((dialect.name, keys))
-        if plan is None:
-            compiled = insert(self.table).compile(dialect=dialect, column_keys=list(keys))
-            if compiled.positional:
-                assert compiled.positiontup is not None  # set for a positional paramstyle
-                order = tuple(compiled.positiontup)
-            else:
-                order = keys
-            processors: list[tuple[int, Callable[[Any], Any], dict]] = []
-            for index, key in enumerate(order):
-                process = self.table.c[key].type._cached_bind_processor(dialect)
-                if process is not None:
-                    processors.append((index, process, {}))
-            plan = self._plans[(dialect.name, keys)] = (str(compiled), order, processors)
-        return plan
-
-    def execute(self, session: Session, rows: list[dict]) -> None:
-        if not rows:
-            return
-        conn = session.connection()
-        sql, order, processors = self._plan(conn.dialect, tuple(rows[0]))
-        params = []
-        for row in rows:
-            values = [row[k] for k in order]
-            for index, process, memo in processors:
-                value = values[index]
-                key = tuple(value) if type(value) is list else value
-                try:
-                    values[index] = memo[key]
-                except KeyError:
-                    values[index] = memo[key] = process(value)
-                except TypeError:  # a dict (JSON): processed each time
-                    values[index] = process(value)
-            params.append(
-                tuple(values) if conn.dialect.positional else dict(zip(order, values, strict=True))
-            )
-        conn.exec_driver_sql(sql, params)
 
 
 _INSERT = FastInsert(table_of(Item))
