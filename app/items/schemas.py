@@ -205,17 +205,19 @@ class EvidenceList(BaseModel):
 
 
 _COMPUTED = {"workflow", "measures_summary"}
+_COLUMNS = tuple(k for k in ItemPublic.model_fields if k not in _COMPUTED)
 
 
 def to_public(item) -> ItemPublic:
-    return ItemPublic(
-        **{k: getattr(item, k) for k in ItemPublic.model_fields if k not in _COMPUTED},
-        workflow=WorkflowRef(name=item.workflow_name, version=item.workflow_version),
-        measures_summary=MeasuresSummary(
-            total=item.measures_total,
-            open=item.measures_open,
-            done=item.measures_done,
-            ongoing=item.measures_ongoing,
-            overdue=item.measures_overdue,
-        ),
-    )
+    """One validation of the item's columns, the nested models as dicts (the same
+    model as building each nested one first, in half the time: done per event)."""
+    values = {k: getattr(item, k) for k in _COLUMNS}
+    values["workflow"] = {"name": item.workflow_name, "version": item.workflow_version}
+    values["measures_summary"] = {
+        "total": item.measures_total,
+        "open": item.measures_open,
+        "done": item.measures_done,
+        "ongoing": item.measures_ongoing,
+        "overdue": item.measures_overdue,
+    }
+    return ItemPublic.model_validate(values)
