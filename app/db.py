@@ -35,6 +35,13 @@ MAX_ID = 2**31 - 1
 """The largest id a row can have (PostgreSQL ``integer``): a bigger one names nothing."""
 
 
+_SQLITE_DATETIME = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+"""SQLAlchemy's SQLite ``DATETIME`` storage format: what ``isoformat(" ", "microseconds")``
+writes for a naive datetime."""
+
+
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
 
@@ -46,8 +53,24 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:  # already UTC: most values (``now``), kept as they are
+            value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect):
+        """On SQLite, the text SQLAlchemy's ``DATETIME`` writes (``YYYY-MM-DD
+        HH:MM:SS.ffffff``) by ``isoformat``: two thirds of the time of its ``%`` format, and
+        each event, history entry and item of an import has its own moment."""
+        impl_format = getattr(self.impl_instance, "_storage_format", None)
+        if dialect.name != "sqlite" or impl_format != _SQLITE_DATETIME:
+            return super().bind_processor(dialect)
+        check = self.process_bind_param
+
+        def process(value):
+            value = check(value, dialect)
+            return None if value is None else value.isoformat(" ", "microseconds")
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect):
         if value is None:

@@ -24,6 +24,8 @@ from app.kit.executemany import FastInsert
 _QUEUED = "outbox_rows"
 QUEUE_LIMIT = 500
 
+# Driver-level executemany: no SQLAlchemy parameter processing per row (an import
+# queues 500 rows at a time), the same values written.
 _INSERT = FastInsert(table_of(Event))
 
 
@@ -40,8 +42,10 @@ def emit(
 ) -> None:
     """Queue one outbox row; it is written with the transaction, or not at all.
     ``unit_code`` and ``co_unit_codes``: the item's lead and co-units, for fan-out."""
-    session.connection()  # the row belongs to a transaction: begin one if none is open
-    queue = session.info.setdefault(_QUEUED, [])
+    queue = session.info.get(_QUEUED)
+    if queue is None:  # the transaction's first row (a queue is dropped when it ends)
+        session.connection()  # the row belongs to a transaction: begin one if none is open
+        queue = session.info[_QUEUED] = []
     queue.append(
         {
             "event_id": f"evt_{uuid.uuid4().hex}",

@@ -31,6 +31,7 @@ _FIELDS = ("item_id", "seq", "actor", "action", "from_state", "to_state", "comme
 _INSERT = insert(table_of(HistoryEntry))
 _BUFFER = "history_buffer"
 _INSERT_MANY = FastInsert(table_of(HistoryEntry))
+_KEY = "history_key"  # the key, read once for a buffered block's many entries
 
 
 def _canonical(entry: Mapping) -> bytes:
@@ -84,7 +85,8 @@ def append(
     else:
         buffer.append(entry)
     item.history_seq, item.history_hash = entry["seq"], entry["hash"]
-    item.history_mac = head_mac(history_key(), item.id, entry["seq"], entry["hash"])
+    key = session.info.get(_KEY) or history_key()
+    item.history_mac = head_mac(key, item.id, entry["seq"], entry["hash"])
 
 
 @contextmanager
@@ -93,10 +95,12 @@ def buffered(session: Session) -> Iterator[list[dict]]:
     inserts them (``insert_rows``) once their items' rows exist (a bulk import)."""
     rows: list[dict] = []
     session.info[_BUFFER] = rows
+    session.info[_KEY] = history_key()
     try:
         yield rows
     finally:
         session.info.pop(_BUFFER, None)
+        session.info.pop(_KEY, None)
 
 
 def insert_rows(session: Session, rows: list[dict]) -> None:

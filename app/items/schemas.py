@@ -209,18 +209,20 @@ _PLAIN = tuple(k for k in ItemPublic.model_fields if k not in _COMPUTED)
 
 
 def to_public(item) -> ItemPublic:
-    # A loaded column's value is in the instance's dict, which is what the attribute
-    # would return; the descriptors cost more than the model's validation (a batch
-    # makes 500). A column not loaded (expired) goes through the attribute.
+    """One validation of the item's columns, the nested models as dicts (the same
+    model as building each nested one first, in half the time: done per event).
+
+    A loaded column's value is in the instance's dict, which is what the attribute
+    would return; the descriptors cost more than the model's validation (a batch
+    makes 500). A column not loaded (expired) goes through the attribute."""
     state = vars(item)
-    return ItemPublic(
-        **{k: state[k] if k in state else getattr(item, k) for k in _PLAIN},
-        workflow=WorkflowRef(name=item.workflow_name, version=item.workflow_version),
-        measures_summary=MeasuresSummary(
-            total=item.measures_total,
-            open=item.measures_open,
-            done=item.measures_done,
-            ongoing=item.measures_ongoing,
-            overdue=item.measures_overdue,
-        ),
-    )
+    values = {k: state[k] if k in state else getattr(item, k) for k in _PLAIN}
+    values["workflow"] = {"name": item.workflow_name, "version": item.workflow_version}
+    values["measures_summary"] = {
+        "total": item.measures_total,
+        "open": item.measures_open,
+        "done": item.measures_done,
+        "ongoing": item.measures_ongoing,
+        "overdue": item.measures_overdue,
+    }
+    return ItemPublic.model_validate(values)

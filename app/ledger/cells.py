@@ -28,13 +28,16 @@ def text(value: Any) -> str | None:
     """A cell as stripped text (None when blank); whole numbers without ``.0``."""
     if value is None:
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, datetime):
-        value = value.date() if value.time() == datetime.min.time() else value
-    if isinstance(value, date | datetime):
-        value = value.isoformat()
-    result = str(value).strip()
+    if type(value) is str:  # most cells: none of the conversions below applies
+        result = value.strip()
+    else:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, datetime):
+            value = value.date() if value.time() == datetime.min.time() else value
+        if isinstance(value, date | datetime):
+            value = value.isoformat()
+        result = str(value).strip()
     if result.startswith(FORMULA_ESCAPED):
         result = result[1:]
     return result or None

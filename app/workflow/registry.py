@@ -28,6 +28,10 @@ class Registry:
     def __init__(self) -> None:
         self.workflows: dict[tuple[str, int], Workflow] = {}
         self.machines: dict[tuple[str, int], WorkflowMachine] = {}
+        # ``latest`` per (name, number of versions) of the dict ``workflows`` is now:
+        # asked for each item an import creates.
+        self._latest: dict[tuple[str, int], Workflow] = {}
+        self._latest_of: dict | None = None
 
     def load(self, directory, session: Session | None = None) -> None:
         found = load_dir(directory)
@@ -67,6 +71,15 @@ class Registry:
         return self.machines[(name, version)]
 
     def latest(self, name: str) -> Workflow:
+        if self._latest_of is not self.workflows:
+            self._latest, self._latest_of = {}, self.workflows
+        key = (name, len(self.workflows))
+        found = self._latest.get(key)
+        if found is None:
+            found = self._latest[key] = self._find_latest(name)
+        return found
+
+    def _find_latest(self, name: str) -> Workflow:
         versions = [wf for (n, _v), wf in self.workflows.items() if n == name]
         if not versions:
             raise NotFound(f"No workflow named {name!r}.")
