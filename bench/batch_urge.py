@@ -18,7 +18,6 @@ import argparse
 import io
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,11 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-import httpx  # noqa: E402
-
-from bench.ledger_import import _cpu_s  # noqa: E402
-from bench.queries import _free_port  # noqa: E402
 from bench.scan import _drop_pg, _fresh_pg  # noqa: E402
+from bench.server import cpu_seconds, served  # noqa: E402
 
 ADMIN = "bench-admin-token-batch-0123456789"
 
@@ -55,78 +51,49 @@ def run(name: str, url: str, n: int, rounds: int) -> float:
     from app.migrate import upgrade
 
     upgrade(url)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RECTIFY_DATABASE_URL": url,
-        "RECTIFY_BOOTSTRAP_ADMIN_TOKEN": ADMIN,
-        "RECTIFY_MAX_UPLOAD_MB": "100",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--no-worker", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     ratios, cpu_ratios = [], []
-    try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/api/v1",
-            timeout=600,
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        ) as client:
-            for _ in range(300):
-                try:
-                    if client.get("/units").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            for i in range(20):
-                client.post("/units", json={"code": f"u{i:02d}", "name": f"第{i}单位"})
-            sup = client.post("/keys", json={"name": "督查室", "role": "supervisor"}).json()
-            client.headers["Authorization"] = f"Bearer {sup['token']}"
-            files = {"file": ("台账.xlsx", _ledger(2 * n * rounds, 20))}
-            client.post("/items/import", files=files).raise_for_status()
-            ids, cursor = [], None
-            while True:
-                params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-                page = client.get("/items", params=params).json()
-                ids += [i["id"] for i in page["data"]]
-                if not (cursor := page["next_cursor"]):
-                    break
-            for r in range(rounds):
-                singles, batch = (
-                    ids[2 * n * r : 2 * n * r + n],
-                    ids[2 * n * r + n : 2 * n * (r + 1)],
-                )
-                cpu, t = _cpu_s(server.pid), time.perf_counter()
-                for item_id in singles:
-                    client.post(
-                        f"/items/{item_id}/transitions",
-                        json={"action": "urge", "comment": "请加快整改"},
-                    ).raise_for_status()
-                single_s, single_cpu = time.perf_counter() - t, _cpu_s(server.pid) - cpu
-                cpu, t = _cpu_s(server.pid), time.perf_counter()
-                body = client.post(
-                    "/items/batch", json={"action": "urge", "ids": batch, "comment": "请加快整改"}
-                ).json()
-                batch_s, batch_cpu = time.perf_counter() - t, _cpu_s(server.pid) - cpu
-                assert body["succeeded"] == n, body["results"][:3]
-                ratio = single_s / batch_s
-                ratios.append(ratio)
-                cpu_ratios.append(single_cpu / max(batch_cpu, 0.01))
-                print(
-                    f"[{name}] round {r + 1}: {n} single requests {n / single_s:7.0f} items/s "
-                    f"({single_s:.2f} s), one batch {n / batch_s:7.0f} items/s "
-                    f"({batch_s:.2f} s), ratio {ratio:.1f}x; server CPU {single_cpu:.2f} s "
-                    f"vs {batch_cpu:.2f} s, {cpu_ratios[-1]:.1f}x",
-                    flush=True,
-                )
-    finally:
-        server.terminate()
-        server.wait(10)
+    with served(url, ADMIN, env={"RECTIFY_MAX_UPLOAD_MB": "100"}) as (server, client):
+        for i in range(20):
+            client.post("/units", json={"code": f"u{i:02d}", "name": f"第{i}单位"})
+        sup = client.post("/keys", json={"name": "督查室", "role": "supervisor"}).json()
+        client.headers["Authorization"] = f"Bearer {sup['token']}"
+        files = {"file": ("台账.xlsx", _ledger(2 * n * rounds, 20))}
+        client.post("/items/import", files=files).raise_for_status()
+        ids, cursor = [], None
+        while True:
+            params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = client.get("/items", params=params).json()
+            ids += [i["id"] for i in page["data"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        for r in range(rounds):
+            singles, batch = (
+                ids[2 * n * r : 2 * n * r + n],
+                ids[2 * n * r + n : 2 * n * (r + 1)],
+            )
+            cpu, t = cpu_seconds(server.pid), time.perf_counter()
+            for item_id in singles:
+                client.post(
+                    f"/items/{item_id}/transitions",
+                    json={"action": "urge", "comment": "请加快整改"},
+                ).raise_for_status()
+            single_s, single_cpu = time.perf_counter() - t, cpu_seconds(server.pid) - cpu
+            cpu, t = cpu_seconds(server.pid), time.perf_counter()
+            body = client.post(
+                "/items/batch", json={"action": "urge", "ids": batch, "comment": "请加快整改"}
+            ).json()
+            batch_s, batch_cpu = time.perf_counter() - t, cpu_seconds(server.pid) - cpu
+            assert body["succeeded"] == n, body["results"][:3]
+            ratio = single_s / batch_s
+            ratios.append(ratio)
+            cpu_ratios.append(single_cpu / max(batch_cpu, 0.01))
+            print(
+                f"[{name}] round {r + 1}: {n} single requests {n / single_s:7.0f} items/s "
+                f"({single_s:.2f} s), one batch {n / batch_s:7.0f} items/s "
+                f"({batch_s:.2f} s), ratio {ratio:.1f}x; server CPU {single_cpu:.2f} s "
+                f"vs {batch_cpu:.2f} s, {cpu_ratios[-1]:.1f}x",
+                flush=True,
+            )
     median = statistics.median(ratios)
     print(
         f"[{name}] batch vs single requests: {median:.1f}x (median of {rounds}; target >= 10x); "

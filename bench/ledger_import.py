@@ -18,7 +18,6 @@ CPU time and the functions that cost the most.
 import argparse
 import io
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,14 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-import httpx  # noqa: E402
-
-from bench.queries import _free_port  # noqa: E402
 from bench.scan import _drop_pg, _fresh_pg  # noqa: E402
+from bench.server import cpu_seconds, served  # noqa: E402
 
 ADMIN = "bench-admin-token-import-0123456789"
 UNITS = 40
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _rows(n: int) -> list[list]:
@@ -67,52 +63,18 @@ def _xlsx(rows: list[list]) -> bytes:
     return buf.getvalue()
 
 
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def endpoint(url: str, content: bytes, n: int) -> dict:
     from app.migrate import upgrade
 
     upgrade(url)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RECTIFY_DATABASE_URL": url,
-        "RECTIFY_BOOTSTRAP_ADMIN_TOKEN": ADMIN,
-        "RECTIFY_MAX_UPLOAD_MB": "100",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--no-worker", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/api/v1",
-            timeout=600,
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        ) as client:
-            for _ in range(300):
-                try:
-                    if client.get("/units").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            for i in range(UNITS):
-                client.post("/units", json={"code": f"u{i:02d}", "name": f"第{i}责任单位"})
-            cpu, t = _cpu_s(server.pid), time.perf_counter()
-            r = client.post("/items/import", files={"file": ("台账.xlsx", content)})
-            wall, cpu = time.perf_counter() - t, _cpu_s(server.pid) - cpu
-            r.raise_for_status()
-            assert r.json()["created"] == n, r.text[:300]
-    finally:
-        server.terminate()
-        server.wait(10)
+    with served(url, ADMIN, env={"RECTIFY_MAX_UPLOAD_MB": "100"}) as (server, client):
+        for i in range(UNITS):
+            client.post("/units", json={"code": f"u{i:02d}", "name": f"第{i}责任单位"})
+        cpu, t = cpu_seconds(server.pid), time.perf_counter()
+        r = client.post("/items/import", files={"file": ("台账.xlsx", content)})
+        wall, cpu = time.perf_counter() - t, cpu_seconds(server.pid) - cpu
+        r.raise_for_status()
+        assert r.json()["created"] == n, r.text[:300]
     return {
         "rows": n,
         "wall_s": round(wall, 2),

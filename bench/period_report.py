@@ -16,7 +16,6 @@ Target (issue 14): the period report under 1 s at 1M items on PostgreSQL.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,8 +27,8 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from bench.queries import _free_port  # noqa: E402
 from bench.scan import _drop_pg, _fresh_pg  # noqa: E402
+from bench.server import served  # noqa: E402
 
 ADMIN = "bench-admin-token-period-0123456789"
 TOPS = [f"c{i:02d}" for i in range(1, 16)] + [f"d{i:02d}" for i in range(1, 53)]
@@ -125,29 +124,9 @@ def run(name: str, url: str, n: int, requests: int) -> None:
     t0 = time.perf_counter()
     populate(engine, n)
     print(f"[{name}] populated {n:,} items in {time.perf_counter() - t0:.1f} s", flush=True)
-    port = _free_port()
-    env = {**os.environ, "RECTIFY_DATABASE_URL": url, "RECTIFY_BOOTSTRAP_ADMIN_TOKEN": ADMIN}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--no-worker", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     march = {"from": "2026-03-01", "to": "2026-03-31"}
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/api/v1",
-            timeout=120,
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        ) as client:
-            for _ in range(300):
-                try:
-                    if client.get("/units").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
+        with served(url, ADMIN, timeout=120) as (server, client):
             cases = [
                 (
                     "GET /reports/period?group=unit (March)",
@@ -191,8 +170,6 @@ def run(name: str, url: str, n: int, requests: int) -> None:
                 best = min(best, time.perf_counter() - t)
         print(f"[{name}] baseline bare SQL GROUP BY unit_code: best {best * 1000:.0f} ms")
     finally:
-        server.terminate()
-        server.wait(10)
         engine.dispose()
 
 

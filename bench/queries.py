@@ -15,9 +15,7 @@ direct connection.
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from bench.scan import _drop_pg, _fresh_pg  # noqa: E402
+from bench.server import served  # noqa: E402
 
 ADMIN = "bench-admin-token-queries-0123456789"
 FILTERS = [
@@ -168,12 +166,6 @@ def populate(engine, n: int) -> None:
         c.execute(text("ANALYZE"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _rss_peak_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -191,32 +183,9 @@ def run(name: str, url: str, n: int, requests: int) -> None:
     populate(engine, n)
     print(f"[{name}] populated {n:,} items in {time.perf_counter() - t0:.1f} s")
 
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RECTIFY_DATABASE_URL": url,
-        "RECTIFY_BOOTSTRAP_ADMIN_TOKEN": ADMIN,
-        "RECTIFY_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--no-worker", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60
-        ) as client:
-            for _ in range(300):
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
+        quiet = {"RECTIFY_LOG_LEVEL": "WARNING"}
+        with served(url, ADMIN, env=quiet, api=False, timeout=60) as (server, client):
             key = {"name": "bench-c03", "role": "unit", "unit_code": "c03"}
             unit_token = client.post("/api/v1/keys", json=key).json()["token"]
             as_unit = {"Authorization": f"Bearer {unit_token}"}
@@ -247,10 +216,8 @@ def run(name: str, url: str, n: int, requests: int) -> None:
                     f"[{name}] GET {path}: best {min(times) * 1000:.0f} ms, "
                     f"median {statistics.median(times) * 1000:.0f} ms"
                 )
-        print(f"[{name}] server peak RSS: {_rss_peak_mb(server.pid):.0f} MB")
+            print(f"[{name}] server peak RSS: {_rss_peak_mb(server.pid):.0f} MB")
     finally:
-        server.terminate()
-        server.wait(10)
         engine.dispose()
         if name == "postgresql":
             _drop_pg(url)
