@@ -340,3 +340,46 @@ def test_0012_refuses_to_make_external_ref_unique_over_duplicates_and_names_them
             conn.execute(insert(item), [_item_row("12345-0002", "2026-000008")])
     finally:
         engine.dispose()
+
+
+def test_0015_keeps_each_items_newest_evidence_on_its_row(empty_url):
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "0014_unit_keyset")
+    engine = create_engine(empty_url)
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    try:
+        meta = MetaData()
+        item = Table("item", meta, autoload_with=engine)
+        evidence = Table("evidence", meta, autoload_with=engine)
+        with engine.begin() as conn:
+            conn.execute(
+                insert(item), [_item_row(None, "2026-000001"), _item_row(None, "2026-000002")]
+            )
+            with_files, without = conn.execute(select(item.c.id).order_by(item.c.id)).scalars()
+            conn.execute(
+                insert(evidence),
+                [
+                    {
+                        "item_id": with_files,
+                        "filename": f"整改报告{n}.pdf",
+                        "size": 1,
+                        "sha256": "0" * 64,
+                        "content_type": "application/pdf",
+                        "uploaded_at": moment,
+                        "uploaded_by": "unit:court",
+                    }
+                    for n in range(3)
+                ],
+            )
+            newest = conn.scalar(select(func.max(evidence.c.id)))
+        command.upgrade(cfg, "0015_evidence_latest")
+        with engine.connect() as conn:
+            latest = dict(
+                conn.execute(
+                    select(column("id"), column("evidence_latest")).select_from(table("item"))
+                ).all()
+            )
+        assert latest == {with_files: newest, without: 0}
+        command.downgrade(cfg, "0014_unit_keyset")
+    finally:
+        engine.dispose()

@@ -13,11 +13,10 @@ measures, extensions and progress reports are written once at the end with
 a few multi-row statements, history entries are collected (``history.buffered``)
 and events go through the outbox's queue.
 
-Only what the engine's guards and effects look up themselves is written before
-the end: the items' rows as created (one INSERT before the year starts; the
-final values follow in one executemany UPDATE), evidence rows (the ``has_evidence``
-guard and ``require_new_evidence`` read them) and its co-units (``assign``
-sets them).
+Only what the engine's effects look up themselves is written before the end:
+the items' rows as created (one INSERT before the year starts; the final
+values follow in one executemany UPDATE) and their co-units (``assign`` sets
+them).
 """
 
 import hashlib
@@ -151,6 +150,7 @@ class Player:
         """Plan index -> its measures, by seq."""
         self.progress: list[MeasureProgress] = []
         self.extensions: list[Extension] = []
+        self.evidence: list[dict] = []
         self.pending_extension: dict[int, Extension] = {}
         self.files: dict[str, Future] = {}
         self.writers = ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files")
@@ -164,6 +164,7 @@ class Player:
         self.item_ids = iter(reserve_ids(session, _ITEMS, len(plans)))
         self.measure_ids = iter(reserve_ids(session, table_of(Measure), count("measure")))
         self.extension_ids = iter(reserve_ids(session, table_of(Extension), count("extension")))
+        self.evidence_ids = iter(reserve_ids(session, table_of(Evidence), count("evidence")))
 
     # -- the year ---------------------------------------------------------------------
 
@@ -277,6 +278,7 @@ class Player:
         if sha not in self.files:
             self.files[sha] = self.writers.submit(_store, sha, body)
         row = {
+            "id": next(self.evidence_ids),
             "item_id": item.id,
             "filename": "整改报告.txt",
             "size": len(body),
@@ -285,11 +287,10 @@ class Player:
             "uploaded_at": at,
             "uploaded_by": unit.actor,
         }
-        key = self.conn.execute(_INSERT_EVIDENCE, row).inserted_primary_key
-        assert key is not None  # a one-row INSERT reports the row's key
-        evidence_id = key[0]
-        record = {"evidence_id": evidence_id, "filename": row["filename"], "sha256": sha}
+        self.evidence.append(row)
+        record = {"evidence_id": row["id"], "filename": row["filename"], "sha256": sha}
         with change(self.session, item, at=at, write="later", bump=False) as uploaded:
+            item.evidence_latest = row["id"]
             uploaded.record("evidence", actor=unit.actor, data={**record, "size": len(body)})
 
     def _request_extension(self, index: int, item: Item, unit: Caller, due, at) -> None:
@@ -521,6 +522,8 @@ class Player:
         if items:
             self.conn.execute(_UPDATE_ITEM, [{"item_id": i.id, **_changes(i)} for i in items])
         measures = [m for ms in self.measures.values() for m in ms]
+        if self.evidence:  # ids reserved: history names them
+            self.conn.execute(_INSERT_EVIDENCE, self.evidence)
         for objects, model, with_id in (
             (self.extensions, Extension, True),
             (measures, Measure, True),  # ids reserved: history and events name them
@@ -535,6 +538,7 @@ class Player:
             "measures": len(measures),
             "progress reports": len(self.progress),
             "extensions": len(self.extensions),
+            "evidence files": len(self.evidence),
         }
 
 

@@ -102,6 +102,7 @@ def upload(session: Session, caller: Caller, item_id: int, file: UploadFile) -> 
     session.add(evidence)
     session.flush()
     with change(session, item, at=moment, bump=False) as uploaded:
+        item.evidence_latest = max(item.evidence_latest, evidence.id)
         data = {"evidence_id": evidence.id, "filename": evidence.filename, "sha256": sha}
         uploaded.record("evidence", actor=caller.actor, data=data | {"size": size})
     return evidence

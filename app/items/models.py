@@ -110,6 +110,9 @@ class Item(SQLModel, table=True):
     evidence_floor: int = 0
     """Evidence ids up to this one predate the latest reject/reopen: a new
     closure request needs a newer one."""
+    evidence_latest: int = 0
+    """The item's newest evidence id (0 before the first upload): the upload sets it
+    under the row lock, so the fresh-evidence rule reads no evidence rows."""
     version: int = 1
     history_seq: int = 0
     """The ``seq`` and ``hash`` of the newest history entry (0 and the genesis hash

@@ -21,15 +21,20 @@ def check_co_units(session: Session, codes: list[str], lead: str | None) -> list
         raise field_error("co_unit_codes", f"At most {MAX_CO_UNITS} co-units.")
     if lead is not None and lead in codes:
         raise field_error("co_unit_codes", f"The lead unit {lead!r} cannot also be a co-unit.")
-    known = (
-        set(session.scalars(select(col(Unit.code)).where(col(Unit.code).in_(codes))))
-        if codes
-        else set()
-    )
-    unknown = [c for c in codes if c not in known]
+    unknown = _not_held(session, codes)
+    if unknown:
+        known = set(session.scalars(select(col(Unit.code)).where(col(Unit.code).in_(unknown))))
+        unknown = [c for c in unknown if c not in known]
     if unknown:
         raise field_error("co_unit_codes", f"No unit with code {', '.join(map(repr, unknown))}.")
     return codes
+
+
+def _not_held(session: Session, codes: list[str]) -> list[str]:
+    """The codes whose unit the session does not hold already (a unit is never
+    deleted, so one it holds exists): only these are looked up."""
+    held = session.identity_map
+    return [c for c in codes if session.identity_key(Unit, c) not in held]
 
 
 def set_co_units(session: Session, item: Item, codes: list[str]) -> None:
@@ -38,7 +43,8 @@ def set_co_units(session: Session, item: Item, codes: list[str]) -> None:
     if codes == list(item.co_unit_codes or []):
         return
     conn = session.connection()
-    conn.execute(delete(_LINKS).where(_LINKS.c.item_id == item.id))
+    if item.co_unit_codes:  # the rows mirror the list: none to remove when it is empty
+        conn.execute(delete(_LINKS).where(_LINKS.c.item_id == item.id))
     if codes:
         conn.execute(insert(_LINKS), [{"item_id": item.id, "unit_code": c} for c in codes])
     item.co_unit_codes = list(codes)

@@ -7,13 +7,12 @@ lists them by name, so the rules stay data and no code branches on states.
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, select
-from sqlmodel import col
+from sqlalchemy import select
 
 from app.clock import to_local_date
 from app.deadlines.schedule import deadline_key, validate_due_date
 from app.errors import field_error
-from app.items.models import Evidence, Item
+from app.items.models import Item
 from app.items.writer import change
 from app.plans.co_units import apply_lead_change
 from app.units.models import Unit
@@ -88,15 +87,9 @@ def _shift_due_for_review(ctx) -> None:
     ctx.record.update(previous_due_date=due.isoformat(), paused_workdays=paused)
 
 
-_LATEST_EVIDENCE = select(func.max(col(Evidence.id))).where(
-    col(Evidence.item_id) == bindparam("item_id")
-)
-
-
 def _require_new_evidence(ctx) -> None:
     """Evidence uploaded so far no longer satisfies a closure request."""
-    latest = ctx.session.connection().scalar(_LATEST_EVIDENCE, {"item_id": ctx.item.id})
-    ctx.item.evidence_floor = latest or 0
+    ctx.item.evidence_floor = ctx.item.evidence_latest
 
 
 def _resolve_rectified(ctx) -> None:

@@ -9,10 +9,6 @@ the greyed-out button (GET /items/{id}/actions).
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-from sqlmodel import col
-
-from app.items.models import Evidence
 from app.plans.queries import open_measures
 
 
@@ -31,19 +27,9 @@ class Guard:
         return self.details(ctx) if self.details else (self.message, {})
 
 
-_NEW_EVIDENCE = (
-    select(col(Evidence.id))
-    .where(col(Evidence.item_id) == bindparam("item_id"), col(Evidence.id) > bindparam("floor"))
-    .limit(1)
-)
-
-
 def _has_evidence(ctx) -> bool:
     """Evidence newer than the latest reject/reopen (``evidence_floor``), if any."""
-    found = ctx.session.connection().scalar(
-        _NEW_EVIDENCE, {"item_id": ctx.item.id, "floor": ctx.item.evidence_floor or 0}
-    )
-    return found is not None
+    return ctx.item.evidence_latest > ctx.item.evidence_floor
 
 
 def _review_pending(ctx) -> bool:
