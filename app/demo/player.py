@@ -27,7 +27,7 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlmodel import Session
 
 from app.auth.models import Role
@@ -47,6 +47,7 @@ from app.items.schemas import ItemCreate, TransitionRequest
 from app.items.service import item_number, new_item_columns, refresh_deadlines
 from app.items.transitions import apply
 from app.items.writer import change, column_values
+from app.kit.executemany import ExecuteMany, FastInsert
 from app.kit.standin import stand_in
 from app.plans.lights import overdue_due, refresh_light
 from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
@@ -60,9 +61,10 @@ UNIT_ACTIONS = {"accept", "submit", "return"}
 EVIDENCE_TYPE = "text/plain; charset=utf-8"
 
 _ITEMS = table_of(Item)
-_INSERT_ITEM = insert(_ITEMS)
+_INSERT_ITEM = FastInsert(_ITEMS)
 _UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
-_INSERT_EVIDENCE = insert(table_of(Evidence))
+_UPDATE_ITEMS = ExecuteMany(_UPDATE_ITEM)
+_INSERT_EVIDENCE = FastInsert(table_of(Evidence))
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FILE_WRITERS = 2
 """Threads writing the evidence files while the year plays (a file system can be slow)."""
@@ -226,7 +228,7 @@ class Player:
         for at, _order, index in created:
             self.items[index] = self._new_item(self.plans[index], at)
         if created:
-            self.conn.execute(_INSERT_ITEM, [column_values(i) for i in self.items.values()])
+            _INSERT_ITEM.execute(self.session, [column_values(i) for i in self.items.values()])
 
     def _new_item(self, plan: ItemPlan, at: datetime) -> Item:
         body = ItemCreate(
@@ -520,19 +522,17 @@ class Player:
             written.result()  # a file that could not be written fails the load
         items = list(self.items.values())
         if items:
-            self.conn.execute(_UPDATE_ITEM, [{"item_id": i.id, **_changes(i)} for i in items])
+            _UPDATE_ITEMS.execute(self.session, [{"item_id": i.id, **_changes(i)} for i in items])
         measures = [m for ms in self.measures.values() for m in ms]
         if self.evidence:  # ids reserved: history names them
-            self.conn.execute(_INSERT_EVIDENCE, self.evidence)
+            _INSERT_EVIDENCE.execute(self.session, self.evidence)
         for objects, model, with_id in (
             (self.extensions, Extension, True),
             (measures, Measure, True),  # ids reserved: history and events name them
             (self.progress, MeasureProgress, False),
         ):
-            table = table_of(model)
-            rows = _rows(objects, table, with_id=with_id)
-            if rows:
-                self.conn.execute(insert(table), rows)
+            writer = FastInsert(table_of(model))
+            writer.execute(self.session, _rows(objects, writer.table, with_id=with_id))
         return {
             "items": len(items),
             "measures": len(measures),

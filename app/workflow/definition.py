@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal, TypeAlias
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 EFFECTS = {
     "set_unit",
@@ -208,6 +208,10 @@ class Workflow(BaseModel):
     ladder: list[LadderStep] = []
     """One ladder for both deadline kinds; ``ladders`` names one per kind instead."""
     ladders: dict[Literal["accept", "rectify"], list[LadderStep]] = {}
+    _states: dict[str, StateDef] = PrivateAttr(default_factory=dict)
+    _actions: dict[str, ActionDef] = PrivateAttr(default_factory=dict)
+    """States and actions by name, made once the definition is checked (``state`` is
+    asked several times per transition and for every item a list renders)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "Workflow":
@@ -253,6 +257,8 @@ class Workflow(BaseModel):
                     problems.append(f"ladder step {step.name!r}: unknown event {step.event!r}")
         if problems:
             raise ValueError("; ".join(problems))
+        self._states = {s.name: s for s in self.states}
+        self._actions = {a.name: a for a in self.actions}
         return self
 
     @property
@@ -267,10 +273,10 @@ class Workflow(BaseModel):
         return {s.name for kind in DEADLINE_KINDS for s in self.ladder_for(kind)}
 
     def state(self, name: str) -> StateDef:
-        return next(s for s in self.states if s.name == name)
+        return self._states[name]
 
     def action(self, name: str) -> ActionDef | None:
-        return next((a for a in self.actions if a.name == name), None)
+        return self._actions.get(name)
 
     def public(self) -> dict:
         return self.model_dump(by_alias=True)
