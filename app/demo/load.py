@@ -36,7 +36,6 @@ from app.demo import data
 from app.demo.plan import Planner
 from app.demo.player import Player
 from app.items import history
-from app.items.anchor import history_key
 from app.items.models import Item
 from app.settings import get_settings
 from app.units.models import Unit
@@ -65,7 +64,7 @@ def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0
             plans = Planner(seed, cal, get_settings().tz, start, scale).items()
             log.info("demo: %d units; playing a year of %d items", len(units), len(plans))
             player = Player(session, clock, cal, units, plans)
-            with history.buffered(session) as entries, _history_key_read_once():
+            with history.buffered(session) as entries:
                 player.play(_progress())
             clock.now = start
             counts = player.write()
@@ -177,19 +176,6 @@ def _engine_clock(session: Session) -> Iterator[_Clock]:
     else:
         session.refresh(row)
     session.flush()
-
-
-@contextmanager
-def _history_key_read_once() -> Iterator[None]:
-    """The history key as a setting for the duration: read from its file once, not
-    for each of the year's fifteen thousand entries (``anchor.history_key``)."""
-    settings = get_settings()
-    was = settings.history_key
-    settings.history_key = history_key().decode()
-    try:
-        yield
-    finally:
-        settings.history_key = was
 
 
 def _create_units(session: Session, moment: datetime) -> tuple[dict[str, Caller], list[Unit]]:

@@ -3,11 +3,12 @@
 A bad file is a start-up error naming the file and the problem.
 """
 
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, TypeAlias
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 EFFECTS = {
     "set_unit",
@@ -208,10 +209,6 @@ class Workflow(BaseModel):
     ladder: list[LadderStep] = []
     """One ladder for both deadline kinds; ``ladders`` names one per kind instead."""
     ladders: dict[Literal["accept", "rectify"], list[LadderStep]] = {}
-    _states: dict[str, StateDef] = PrivateAttr(default_factory=dict)
-    _actions: dict[str, ActionDef] = PrivateAttr(default_factory=dict)
-    """States and actions by name, made once the definition is checked (``state`` is
-    asked several times per transition and for every item a list renders)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "Workflow":
@@ -257,9 +254,19 @@ class Workflow(BaseModel):
                     problems.append(f"ladder step {step.name!r}: unknown event {step.event!r}")
         if problems:
             raise ValueError("; ".join(problems))
-        self._states = {s.name: s for s in self.states}
-        self._actions = {a.name: a for a in self.actions}
         return self
+
+    @cached_property
+    def _states(self) -> dict[str, StateDef]:
+        """States by name (``state`` is asked several times per transition and for each
+        item a list renders). A cached property, not a private attribute: pydantic
+        reads those through ``__getattr__``, which costs more than the scan it saves;
+        equality and dumps still see only the fields."""
+        return {s.name: s for s in self.states}
+
+    @cached_property
+    def _actions(self) -> dict[str, ActionDef]:
+        return {a.name: a for a in self.actions}
 
     @property
     def key(self) -> tuple[str, int]:
