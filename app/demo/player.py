@@ -15,8 +15,9 @@ and events go through the outbox's queue.
 
 Only what the engine's effects look up themselves is written before the end:
 the items' rows as created (one INSERT before the year starts; the final
-values follow in one executemany UPDATE) and their co-units (``assign`` sets
-them).
+values follow in one executemany UPDATE). Co-unit lists change as ``assign``
+changes them; their index rows are written from the final lists
+(``co_units.ROWS_LATER``).
 """
 
 import hashlib
@@ -49,8 +50,9 @@ from app.items.transitions import apply
 from app.items.writer import change, column_values
 from app.kit.executemany import ExecuteMany, FastInsert
 from app.kit.standin import stand_in
+from app.plans.co_units import ROWS_LATER, link_rows
 from app.plans.lights import overdue_due, refresh_light
-from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
+from app.plans.models import ItemCoUnit, Measure, MeasureKind, MeasureProgress, MeasureStatus
 from app.plans.service import measure_json, progress_json
 from app.settings import get_settings
 from app.workflow.registry import registry
@@ -65,6 +67,7 @@ _INSERT_ITEM = FastInsert(_ITEMS)
 _UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
 _UPDATE_ITEMS = ExecuteMany(_UPDATE_ITEM)
 _INSERT_EVIDENCE = FastInsert(table_of(Evidence))
+_INSERT_CO_UNITS = FastInsert(table_of(ItemCoUnit))
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FILE_WRITERS = 2
 """Threads writing the evidence files while the year plays (a file system can be slow)."""
@@ -180,7 +183,14 @@ class Player:
                 heapq.heappush(self.queue, (step.at, order, index, step))
             created.append((plan.steps[0].timed, order - len(plan.steps) + 1, index))
         self._insert_items(sorted(c for c in created if c[0] < self.end))
-        total, done = order, 0
+        self.session.info[ROWS_LATER] = True  # written from the final lists (``write``)
+        try:
+            self._play_queue(order, progress)
+        finally:
+            self.session.info.pop(ROWS_LATER, None)
+
+    def _play_queue(self, total: int, progress) -> None:
+        done = 0
         while self.queue:
             at, order, index, step = heapq.heappop(self.queue)
             if step is not None and step.action != "check":
@@ -524,6 +534,7 @@ class Player:
         if items:
             _UPDATE_ITEMS.execute(self.session, [{"item_id": i.id, **_changes(i)} for i in items])
         measures = [m for ms in self.measures.values() for m in ms]
+        _INSERT_CO_UNITS.execute(self.session, link_rows(items))
         if self.evidence:  # ids reserved: history names them
             _INSERT_EVIDENCE.execute(self.session, self.evidence)
         for objects, model, with_id in (

@@ -32,6 +32,7 @@ from app.items.transitions import apply
 from app.items.writer import column_values, emit_item_event
 from app.kit.executemany import FastInsert
 from app.kit.standin import stand_in
+from app.plans.co_units import link_rows
 from app.plans.models import ItemCoUnit, Measure
 from app.plans.schemas import MeasureCreate
 from app.plans.service import new_measure, record_new_measures
@@ -163,8 +164,7 @@ def create_items(session: Session, caller: Caller, rows: list[NewItem]) -> None:
                 "Another request used one of the file's 外部编号 (external_ref) while it was "
                 "being checked; nothing was imported. Import the file again."
             ) from None
-        links = [{"item_id": i.id, "unit_code": c} for i in items for c in i.co_unit_codes]
-        _INSERT_CO_UNITS.execute(session, links)
+        _INSERT_CO_UNITS.execute(session, link_rows(items))
         _INSERT_MEASURES.execute(
             session, [{c: getattr(m, c) for c in _MEASURE_COLUMNS} for m in measures]
         )

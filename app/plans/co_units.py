@@ -11,6 +11,10 @@ from app.units.models import Unit
 
 MAX_CO_UNITS = 50
 _LINKS = table_of(ItemCoUnit)
+ROWS_LATER = "co_unit_rows_later"
+"""Set in ``session.info`` by a bulk writer that inserts every item's ``item_co_unit``
+rows itself from the final lists (``link_rows``) once its items are written: the
+lists change as usual, the rows wait (the demo's year changes them a thousand times)."""
 
 
 def check_co_units(session: Session, codes: list[str], lead: str | None) -> list[str]:
@@ -42,6 +46,9 @@ def set_co_units(session: Session, item: Item, codes: list[str]) -> None:
     ``item_co_unit`` rows the scope queries use, written together."""
     if codes == list(item.co_unit_codes or []):
         return
+    if session.info.get(ROWS_LATER):
+        item.co_unit_codes = list(codes)
+        return
     conn = session.connection()
     if item.co_unit_codes:  # the rows mirror the list: none to remove when it is empty
         conn.execute(delete(_LINKS).where(_LINKS.c.item_id == item.id))
@@ -58,3 +65,8 @@ def apply_lead_change(session: Session, item: Item, requested: list[str] | None)
     else:
         codes = check_co_units(session, requested, item.unit_code)
     set_co_units(session, item, codes)
+
+
+def link_rows(items) -> list[dict]:
+    """The ``item_co_unit`` rows of new ``items``, from their co-unit lists."""
+    return [{"item_id": i.id, "unit_code": c} for i in items for c in i.co_unit_codes]

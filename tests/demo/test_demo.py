@@ -4,6 +4,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from app.deadlines.calendar import WorkdayCalendar
 from app.demo import data as demo_data
@@ -171,3 +172,15 @@ def test_demo_loads_and_its_reports_add_up(api, engine):
         actions
     )
     assert summary["measures"]["total"] == sum(i["measures_summary"]["total"] for i in items)
+
+    # rows written from the year's final values: the co-unit index rows mirror the
+    # lists, and each item's newest evidence is the one the fresh-evidence rule reads
+    with engine.connect() as conn:
+        links = set(conn.execute(text("SELECT item_id, unit_code FROM item_co_unit")).all())
+        newest = dict(
+            conn.execute(text("SELECT item_id, max(id) FROM evidence GROUP BY item_id")).all()
+        )
+        latest = dict(conn.execute(text("SELECT id, evidence_latest FROM item")).all())
+    assert links == {(i["id"], c) for i in items for c in i["co_unit_codes"]}
+    assert links and newest
+    assert latest == {i["id"]: newest.get(i["id"], 0) for i in items}
