@@ -54,7 +54,6 @@ PROBLEM_RESPONSES: dict[int | str, dict] = {
 }
 
 
-
 def problems(*statuses: int) -> dict[int | str, dict]:
     """``responses=`` for a route that can answer ``statuses`` beyond what ``app.docs``
     derives from its parameters and dependencies (a 409 of a state or a unique key,

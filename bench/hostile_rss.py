@@ -140,9 +140,9 @@ def main() -> int:
                 if token:
                     headers["Authorization"] = f"Bearer {token}"
                 prefix = PART_HEADER if content_type.startswith("multipart") else b'{"title":"'
-                return lambda: send(
-                    url, "POST", path, headers, [prefix, *chunks(size)], timeout=120
-                ).status
+                return lambda: (
+                    send(url, "POST", path, headers, [prefix, *chunks(size)], timeout=120).status
+                )
 
             multipart = "multipart/form-data; boundary=b0undary"
             upload = f"/api/v1/items/{item_id}/evidence"

@@ -1,6 +1,5 @@
 """Manual escalation and the list of escalated items."""
 
-
 from sqlalchemy import select
 from sqlmodel import Session, col
 

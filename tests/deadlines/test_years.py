@@ -33,14 +33,18 @@ def test_the_loaded_schedule_drives_workday_arithmetic(api):
     r = api.get("/calendar/workdays", params={"from": "2031-09-27", "to": "2031-10-12"})
     days = r.json()["days"]
     # Sunday 09-28 and Saturday 10-11 are make-up workdays; 10-01..10-07 are the holiday.
-    assert days == [
-        "2031-09-29",
-        "2031-09-30",
-        "2031-10-08",
-        "2031-10-09",
-        "2031-10-10",
-        "2031-10-11",
-    ] or "2031-09-28" in days
+    assert (
+        days
+        == [
+            "2031-09-29",
+            "2031-09-30",
+            "2031-10-08",
+            "2031-10-09",
+            "2031-10-10",
+            "2031-10-11",
+        ]
+        or "2031-09-28" in days
+    )
     assert "2031-09-28" in days and "2031-10-11" in days
     assert not any("2031-10-01" <= d <= "2031-10-07" for d in days)
 
@@ -69,8 +73,10 @@ def test_a_year_the_package_knows_lists_its_holidays_and_make_up_days(api):
         {"holidays": [{"from": "2030-12-31", "to": "2031-01-01", "name": "元旦"}]},
         {"holidays": [{"from": "2031-01-03", "to": "2031-01-01", "name": "元旦"}]},
         {"workdays": ["2032-01-04"]},
-        {"holidays": [{"from": "2031-01-01", "to": "2031-01-01", "name": "元旦"}],
-         "workdays": ["2031-01-01"]},
+        {
+            "holidays": [{"from": "2031-01-01", "to": "2031-01-01", "name": "元旦"}],
+            "workdays": ["2031-01-01"],
+        },
         {"holiday": []},
     ],
 )
