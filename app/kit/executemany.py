@@ -72,14 +72,21 @@ class ExecuteMany:
         return sql, order, params
 
 
+COPY_FROM = 20
+"""Rows from which ``FastInsert`` copies on PostgreSQL (fewer: the statement's
+round trip is as cheap, and a transition's one event need not open a COPY)."""
+
+
 class FastInsert(ExecuteMany):
     """A many-row INSERT into ``table`` (no RETURNING: the ids are not read back).
 
-    On PostgreSQL the rows go through ``COPY ... FROM STDIN`` instead: one stream
+    On PostgreSQL many rows go through ``COPY ... FROM STDIN`` instead: one stream
     the server parses, not a statement per row (an executemany, even pipelined,
     costs the server a bind and an execute per row; COPY writes the demo's
     events in a fraction of that). The values are the same processed values;
-    columns the rows leave out take their defaults, as with the INSERT."""
+    columns the rows leave out take their defaults, as with the INSERT. A few
+    rows, or rows written inside a psycopg pipeline (which has no COPY), go by
+    executemany."""
 
     def __init__(self, table: Table) -> None:
         super().__init__(insert(table).inline())
@@ -89,15 +96,19 @@ class FastInsert(ExecuteMany):
         if not rows:
             return
         conn = session.connection()
-        if conn.dialect.name != "postgresql":
+        driver = conn.connection.driver_connection
+        if (
+            conn.dialect.name != "postgresql"
+            or len(rows) < COPY_FROM
+            or driver is None
+            or driver.pgconn.pipeline_status  # psycopg: not PipelineStatus.OFF
+        ):
             super().execute(session, rows)
             return
         _sql, order, params = self._params(conn.dialect, rows, positional=True)
         quote = conn.dialect.identifier_preparer
         columns = ", ".join(quote.quote(name) for name in order)
         copy_sql = f"COPY {quote.format_table(self.table)} ({columns}) FROM STDIN"
-        driver = conn.connection.driver_connection
-        assert driver is not None  # a connection in a transaction has its driver's
         with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for values in params:
                 copy.write_row(values)

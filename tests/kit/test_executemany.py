@@ -1,0 +1,59 @@
+"""FastInsert writes what SQLAlchemy's own INSERT writes: by executemany, and on
+PostgreSQL by COPY (many rows) or executemany (a few, or inside a pipeline)."""
+
+from contextlib import nullcontext
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from app.db import table_of
+from app.events.models import Event
+from app.kit.executemany import COPY_FROM, FastInsert
+
+pytestmark = pytest.mark.db
+
+EVENTS = table_of(Event)
+MOMENT = datetime(2026, 3, 2, 2, 0, 0, 0, tzinfo=UTC)
+AWKWARD = ["整改\t完成", "line\nbreak", "back\\slash", "引号\"'", "", "\\N", "NULL"]
+
+
+def _rows(prefix: str, n: int) -> list[dict]:
+    return [
+        {
+            "event_id": f"evt_{prefix}_{k}",
+            "type": "item.updated",
+            "subject": f"items/{k}",
+            "item_id": k if k % 3 else None,
+            "unit_code": AWKWARD[k % len(AWKWARD)],
+            "co_unit_codes": [AWKWARD[k % len(AWKWARD)], "县纪委"] if k % 2 else None,
+            "time": MOMENT + timedelta(microseconds=k * 999_999),
+            "data": {"item": {"title": AWKWARD[k % len(AWKWARD)], "n": k, "x": [1.5, None]}},
+            "dispatched": bool(k % 2),
+        }
+        for k in range(n)
+    ]
+
+
+def _stored(session: Session, prefix: str) -> list[tuple]:
+    columns = [c for c in EVENTS.c if c.name not in ("id", "event_id")]
+    found = session.execute(
+        select(*columns).where(EVENTS.c.event_id.like(f"evt_{prefix}_%")).order_by(EVENTS.c.id)
+    )
+    return [tuple(r) for r in found]
+
+
+@pytest.mark.parametrize("n", [3, COPY_FROM, 3 * COPY_FROM])
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_rows_are_stored_as_sqlalchemys_insert_stores_them(engine, n, pipelined):
+    with Session(engine) as session, session.begin():
+        session.execute(insert(EVENTS), _rows("core", n))
+        conn = session.connection()
+        driver = conn.connection.driver_connection
+        if pipelined and conn.dialect.name != "postgresql":
+            pytest.skip("a pipeline is psycopg's")
+        with driver.pipeline() if pipelined else nullcontext():
+            FastInsert(EVENTS).execute(session, _rows("fast", n))
+        fast, core = _stored(session, "fast"), _stored(session, "core")
+    assert len(fast) == n and fast == core
