@@ -2,24 +2,35 @@
 
 The rules are the single item's (``ladder.advance`` then ``schedule.refresh``:
 each step once, only the highest of several passed steps fires, lights and
-``next_check_at``); what differs is how the batch is written. The items are
-read as plain rows (no ORM objects), the ladder times computed once per
-deadline, and the batch's writes are a few statements: one UPDATE of the
-changed items, one INSERT of the history entries (``_Many``), and the outbox
-rows (``emit`` inserts them 500 at a time). Each history entry chains
-from its item's head and the head's HMAC is recomputed, as ``history.append``
-does; each event carries the item's JSON as ``item_json`` renders it.
+``next_check_at``); what differs is how the batch computes and writes.
+
+The rules read only a few columns of an item (its workflow, state, deadline
+dates, the ladder's place and the levels it raises), and a batch's items share
+them: one deadline, one step. So they run once per distinct set of those
+columns (a ``_Shape``), and so does everything that follows from the step
+alone: the history entry's data and the text its hash is taken over, the
+event's data, the columns' values as the driver takes them. What is left per
+item is filling in its id, chain head and version: its history hash and the
+head's HMAC, and its event's ``item`` (``fast_json.item_text``, the text
+``item_json`` gives, without a model per item).
+
+The batch's writes are a few statements: an UPDATE of the items that fired,
+one of the items whose light or next check alone moved, one INSERT of the
+history entries and one of the events (``_Many``). The events are the rows
+``outbox.emit`` writes, their ``data`` encoded here (the encoding is the
+costly part, and it is the same text for the step's part of every item).
 
 The caller holds the rows' locks (``FOR UPDATE SKIP LOCKED``, or SQLite's one
 writer), so writing the computed values back is safe.
 """
 
 import json
+import os
 from collections import Counter
-from datetime import date, datetime
-from functools import lru_cache
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Text, type_coerce
@@ -28,16 +39,34 @@ from sqlmodel import Session
 from app.db import table_of
 from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.ladder import SYSTEM_ACTOR, advance, event_data
-from app.deadlines.schedule import refresh, step_times
-from app.events.outbox import emit
+from app.deadlines.schedule import refresh
+from app.events.models import Event
 from app.items import history
 from app.items.anchor import head_mac, history_key
+from app.items.fast_json import COLUMNS, item_text
 from app.items.models import HistoryEntry, Item
 from app.workflow.registry import registry
 
-WRITTEN = (
-    "version",
-    "updated_at",
+_TABLE = table_of(Item)
+_AT = {name: i for i, name in enumerate(COLUMNS)}
+
+RULES_READ = (
+    "workflow_name",
+    "workflow_version",
+    "state",
+    "due_date",
+    "accept_due_date",
+    "review_pending",
+    "ladder_fired",
+    "escalation_level",
+    "max_escalation_level",
+    "was_overdue",
+    "rectify_was_overdue",
+)
+"""The columns that decide what the ladder rules do to an item (the last two are
+only set, never read: their values after the rules follow from these)."""
+
+MOVED = (
     "ladder_fired",
     "escalation_level",
     "max_escalation_level",
@@ -45,37 +74,41 @@ WRITTEN = (
     "rectify_was_overdue",
     "light",
     "next_check_at",
-    "history_seq",
-    "history_hash",
-    "history_mac",
 )
-"""The item columns the ladder and the history chain move."""
+"""The columns the rules move."""
 
-_TABLE = table_of(Item)
+SHOWN = ("light", "escalation_level", "max_escalation_level", "was_overdue")
+"""The moved columns the event's ``item`` shows: as the step left them, before
+``refresh`` (the single-item path renders the item as its change wrote it)."""
+
+CHAIN = ("version", "updated_at", "history_seq", "history_hash", "history_mac")
+"""The columns a fired step's change moves besides: the item writer's."""
+
+WRITTEN = MOVED + CHAIN
+"""The item columns the ladder and the history chain move."""
 
 
 class _Many:
     """One statement writing many rows of ``table``: an UPDATE by ``key`` or an INSERT.
 
-    The values are converted by the columns' own bind processors (stored exactly
-    as SQLAlchemy stores them), once per distinct value for the ``repeated``
-    columns (the scan's moment, the ladder times); SQLAlchemy's per-row
-    parameter processing cost more CPU than the database's work on these rows.
-    SQLite runs it as the driver's ``executemany`` (one prepared statement);
-    PostgreSQL as one statement over ``unnest`` of one array per column, so the
-    server plans and runs it once per batch, not once per row.
+    The rows are tuples of ``names`` (then ``key``) in the driver's form: each value
+    made by ``convert``, the column's own bind processor (stored exactly as
+    SQLAlchemy stores it), which the batch runs once per distinct value. SQLite
+    runs it as the driver's ``executemany`` (one prepared statement); PostgreSQL as
+    one statement over ``unnest`` of one array per column, so the server plans
+    and runs it once per batch, not once per row.
     """
 
-    def __init__(self, table, names: list[str], key: str | None = None, repeated=()) -> None:
-        self.table, self.names, self.key, self.repeated = table, names, key, set(repeated)
+    def __init__(self, table, names: tuple[str, ...], key: str | None = None) -> None:
+        self.table, self.names, self.key = table, names, key
+        self.columns = (*names, key) if key else names
         self._prepared: dict = {}
 
-    def _sql(self, dialect) -> tuple[str, list[str], dict]:
+    def _sql(self, dialect) -> tuple[str, dict]:
         got = self._prepared.get(dialect.name)
         if got is not None:
             return got
-        t, names, key = self.table, self.names, self.key
-        columns = [*names, key] if key else names
+        t, names, key, columns = self.table, self.names, self.key, self.columns
         procs = {name: _processor(t.c[name].type, dialect) for name in columns}
         if dialect.name == "postgresql":
             arrays = ", ".join(f"%({n})s::{t.c[n].type.compile(dialect)}[]" for n in columns)
@@ -92,215 +125,234 @@ class _Many:
             sql = (
                 f"INSERT INTO {t.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
             )
-        got = self._prepared[dialect.name] = (sql, columns, procs)
+        got = self._prepared[dialect.name] = (sql, procs)
         return got
 
-    def run(self, conn, rows: list[dict]) -> None:
+    def convert(self, dialect, name: str, value):
+        """``value`` of column ``name`` as the driver takes it."""
+        proc = self._sql(dialect)[1][name]
+        return value if proc is None else proc(value)
+
+    def run(self, conn, rows: list[tuple]) -> None:
         if not rows:
             return
-        sql, columns, procs = self._sql(conn.dialect)
-        caches: dict[str, dict] = {name: {} for name in self.repeated}
-        converted = []
-        for row in rows:
-            values = []
-            for name in columns:
-                value = row[name]
-                proc = procs[name]
-                if proc is not None and value is not None:
-                    cache = caches.get(name)
-                    if cache is None:
-                        value = proc(value)
-                    elif (done := cache.get(value)) is not None:
-                        value = done
-                    else:
-                        value = cache[value] = proc(value)
-                values.append(value)
-            converted.append(values)
+        sql = self._sql(conn.dialect)[0]
         if conn.dialect.name == "postgresql":
-            arrays = [list(column) for column in zip(*converted, strict=True)]
-            conn.exec_driver_sql(sql, dict(zip(columns, arrays, strict=True)))
+            arrays = [list(column) for column in zip(*rows, strict=True)]
+            conn.exec_driver_sql(sql, dict(zip(self.columns, arrays, strict=True)))
         else:
-            conn.exec_driver_sql(sql, [tuple(v) for v in converted])
+            conn.exec_driver_sql(sql, rows)
 
 
 def _processor(type_, dialect):
-    proc = type_.bind_processor(dialect)
-    if proc is None and isinstance(type_, JSON):  # psycopg's dialect lets the driver dump
+    """The column's bind processor; a JSON column's value is handed over as its text,
+    the text SQLAlchemy writes on SQLite and psycopg's ``Json`` on PostgreSQL (``None``
+    too: JSON ``null``, as SQLAlchemy stores it by default)."""
+    if isinstance(type_, JSON):
         return json.dumps
-    return proc
+    return type_.bind_processor(dialect)
 
 
-_UPDATE = _Many(_TABLE, list(WRITTEN), key="id", repeated={"updated_at", "next_check_at"})
-_HISTORY = table_of(HistoryEntry)
-_INSERT_HISTORY = _Many(_HISTORY, [c.name for c in _HISTORY.c if c.name != "id"], repeated={"at"})
+_FIRE = _Many(_TABLE, WRITTEN, key="id")
+_MOVE = _Many(_TABLE, MOVED, key="id")
+_HISTORY = _Many(
+    table_of(HistoryEntry),
+    (
+        "item_id",
+        "seq",
+        "at",
+        "actor",
+        "action",
+        "from_state",
+        "to_state",
+        "comment",
+        "data",
+        "prev_hash",
+        "hash",
+    ),
+)
+_EVENTS = _Many(
+    table_of(Event),
+    (
+        "event_id",
+        "type",
+        "subject",
+        "item_id",
+        "unit_code",
+        "co_unit_codes",
+        "time",
+        "data",
+        "dispatched",
+    ),
+)
 
-
-_written = attrgetter(*WRITTEN)
 LISTS = ("tags", "co_unit_codes")
-"""JSON list columns: read as text (SQLite) and decoded once per distinct value."""
+"""JSON list columns: read as text (SQLite; ``fast_json`` decodes each distinct one once)."""
 
 
 def due_columns(table=_TABLE) -> list:
-    """The item table's columns as the batch reads them."""
+    """The item table's columns as the batch reads them, in the table's order."""
     return [type_coerce(c, Text).label(c.name) if c.name in LISTS else c for c in table.c]
 
 
-@lru_cache(maxsize=1024)
-def _decoded(raw: str) -> tuple:
-    return tuple(json.loads(raw))
+class _Rules:
+    """The columns the ladder rules read and move, and no other: a rule that read
+    another would fail here, not be applied to items that differ in it."""
+
+    __slots__ = RULES_READ + ("light", "next_check_at")
+
+    def __init__(self, values: tuple) -> None:
+        for name, value in zip(RULES_READ, values, strict=True):
+            setattr(self, name, value)
 
 
-def _as_list(value) -> list:
-    # PostgreSQL's driver already decodes json; SQLite hands over the text.
-    return list(_decoded(value)) if isinstance(value, str) else list(value or ())
+@dataclass(slots=True)
+class _Shape:
+    """What the rules do to every item with the same ``RULES_READ`` values."""
+
+    moved: tuple
+    """``MOVED``'s values after the rules."""
+    moved_db: tuple
+    """The same, as the driver takes them."""
+    step: str | None = None
+    """The step that fires, if one does."""
+    shown: tuple = ()
+    """(column index, value) of ``SHOWN`` for the event's item."""
+    history_data: str = ""
+    hash_of: Any = None
+    """``history.chain_hasher`` of the entry: (item id, seq, previous hash) -> hash."""
+    event_type: str | None = None
+    event_head: str = ""
+    """The event's data as JSON text up to its item: ``{"deadline": ..., "item": ``."""
 
 
-class DueItem:
-    """An item row as a mutable object, for the ladder's attribute-based rules."""
-
-    tags: list
-    co_unit_codes: list
-
-    if TYPE_CHECKING:  # the item's other columns, set from the row's mapping
-
-        def __getattr__(self, name: str) -> Any: ...
-
-        def __setattr__(self, name: str, value: Any) -> None: ...
-
-    def __init__(self, mapping) -> None:
-        self.__dict__.update(mapping)
-        self.tags = _as_list(self.tags)
-        self.co_unit_codes = _as_list(self.co_unit_codes)
-
-    def written(self) -> tuple:
-        return _written(self)
+_RULES_KEY = itemgetter(*(_AT[name] for name in RULES_READ))
+_MOVED_NOW = itemgetter(*(_AT[name] for name in MOVED))
+_ID, _VERSION, _UPDATED_AT = _AT["id"], _AT["version"], _AT["updated_at"]
+_SEQ, _HASH, _STATE, _UNIT = _AT["history_seq"], _AT["history_hash"], _AT["state"], _AT["unit_code"]
+_CO_UNITS = _AT["co_unit_codes"]
 
 
 def fire_batch(
     session: Session, rows, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime
 ) -> Counter[str]:
-    """Fire the due steps of ``rows`` (locked item rows) and write the batch:
-    the names of the steps fired, counted."""
-    fired_names: Counter[str] = Counter()
-    key = history_key()
-    cache: dict = {}
-
-    def times(wf, kind, due, cal, tz):
-        at = cache.get((id(wf), kind, due))
-        if at is None:
-            at = cache[id(wf), kind, due] = step_times(wf, kind, due, cal, tz)
-        return at
-
-    changed: list[dict] = []
-    entries: list[dict] = []
-    for row in rows:
-        item = DueItem(row._mapping)
-        before = item.written()
-        wf = registry.get(item.workflow_name, item.workflow_version)
-        fired = advance(item, wf, cal, tz, now, times)
-        if fired is not None:
-            # What the item writer does for one item (app.items.writer), for a batch.
-            item.version += 1
-            item.updated_at = now
-            fired_names[fired.step.name] += 1
-            entries.append(_chain(item, key, now, fired.step.name, fired.data))
-            data = event_data(fired)
-            if data is not None:
-                data["item"] = snapshot(item)
-                emit(
-                    session,
-                    fired.step.event,
-                    subject=f"items/{item.id}",
-                    at=now,
-                    item_id=item.id,
-                    unit_code=item.unit_code,
-                    co_unit_codes=item.co_unit_codes,
-                    data=data,
-                )
-        refresh(item, wf, cal, tz, now, times)
-        after = item.written()
-        if after != before:
-            params = dict(zip(WRITTEN, after, strict=True))
-            params["id"] = item.id
-            changed.append(params)
+    """Fire the due steps of ``rows`` (locked item rows, all the table's columns in its
+    order: ``due_columns``) and write the batch: the names of the steps fired, counted."""
     conn = session.connection()
-    _UPDATE.run(conn, changed)
-    _INSERT_HISTORY.run(conn, entries)
+    dialect = conn.dialect
+    fired_names: Counter[str] = Counter()
+    shapes: dict[tuple, _Shape] = {}
+    key = history_key()
+    now_item = _FIRE.convert(dialect, "updated_at", now)
+    now_entry = _HISTORY.convert(dialect, "at", now)
+    now_event = _EVENTS.convert(dialect, "time", now)
+    not_sent = _EVENTS.convert(dialect, "dispatched", False)
+    co_units: dict = {}
+    event_ids = _event_ids(len(rows))
+
+    fires: list[tuple] = []
+    moves: list[tuple] = []
+    entries: list[tuple] = []
+    events: list[tuple] = []
+    for row in rows:
+        rules_key = _RULES_KEY(row)
+        shape = shapes.get(rules_key)
+        if shape is None:
+            shape = shapes[rules_key] = _shape(rules_key, row, cal, tz, now, dialect)
+        item_id = row[_ID]
+        if shape.step is None:
+            if _MOVED_NOW(row) != shape.moved:
+                moves.append((*shape.moved_db, item_id))
+            continue
+        fired_names[shape.step] += 1
+        version, seq, prev = row[_VERSION] + 1, row[_SEQ] + 1, row[_HASH]
+        head = shape.hash_of(item_id, seq, prev)
+        mac = head_mac(key, item_id, seq, head)
+        fires.append((*shape.moved_db, version, now_item, seq, head, mac, item_id))
+        state = row[_STATE]
+        entries.append(
+            (item_id, seq, now_entry, SYSTEM_ACTOR, shape.step, state, state, None)
+            + (shape.history_data, prev, head)
+        )
+        if shape.event_type is not None:
+            shown = list(row)
+            shown[_VERSION], shown[_UPDATED_AT] = version, now
+            for index, value in shape.shown:
+                shown[index] = value
+            raw_co = row[_CO_UNITS]
+            co_key = raw_co if type(raw_co) is str else tuple(raw_co)
+            co = co_units.get(co_key)
+            if co is None:
+                co = co_units[co_key] = _event_co_units(raw_co, dialect)
+            events.append(
+                (
+                    event_ids.pop(),
+                    shape.event_type,
+                    f"items/{item_id}",
+                    item_id,
+                    row[_UNIT],
+                    co,
+                    now_event,
+                    f"{shape.event_head}{item_text(shown)}}}",
+                    not_sent,
+                )
+            )
+    _FIRE.run(conn, fires)
+    _MOVE.run(conn, moves)
+    _HISTORY.run(conn, entries)
+    _EVENTS.run(conn, events)
     return fired_names
 
 
-def _chain(item: DueItem, key: bytes, at: datetime, action: str, data: dict) -> dict:
-    """The item's next history entry (a note: the state does not move); moves its head."""
-    entry = {
-        "item_id": item.id,
-        "seq": item.history_seq + 1,
-        "at": at,
-        "actor": SYSTEM_ACTOR,
-        "action": action,
-        "from_state": item.state,
-        "to_state": item.state,
-        "comment": None,
-        "data": data,
-        "prev_hash": item.history_hash,
-    }
-    entry["hash"] = history.compute_hash(entry)
-    item.history_seq, item.history_hash = entry["seq"], entry["hash"]
-    item.history_mac = head_mac(key, item.id, entry["seq"], entry["hash"])
-    return entry
+def _shape(rules_key: tuple, row, cal, tz, now: datetime, dialect) -> _Shape:
+    """Run the rules once for the items whose ``RULES_READ`` values are ``rules_key``
+    (``row`` is the first of them: its id, version and chain head are not used)."""
+    wf = registry.get(rules_key[0], rules_key[1])
+    item = _Rules(rules_key)
+    fired = advance(item, wf, cal, tz, now)
+    shown = tuple((_AT[name], getattr(item, name, None)) for name in SHOWN)
+    refresh(item, wf, cal, tz, now)
+    moved = tuple(getattr(item, name) for name in MOVED)
+    moved_db = tuple(_MOVE.convert(dialect, n, v) for n, v in zip(MOVED, moved, strict=True))
+    shape = _Shape(moved, moved_db)
+    if fired is None:
+        return shape
+    shape.step = fired.step.name
+    shape.shown = shown
+    shape.history_data = _HISTORY.convert(dialect, "data", fired.data)
+    state = row[_STATE]
+    shape.hash_of = history.chain_hasher(
+        at=now,
+        actor=SYSTEM_ACTOR,
+        action=fired.step.name,
+        from_state=state,
+        to_state=state,
+        data=fired.data,
+    )
+    data = event_data(fired)
+    if data is not None:
+        # The event's data is the step's, then the item (``emit_item_event``'s order).
+        shape.event_type = fired.step.event
+        shape.event_head = json.dumps(data)[:-1] + ', "item": ' if data else '{"item": '
+    return shape
 
 
-def _day(d: date | None) -> str | None:
-    return None if d is None else d.isoformat()
+def _event_co_units(raw, dialect):
+    """An event's ``co_unit_codes`` (``emit``: the item's, or NULL for none), as the
+    driver takes it, from the item row's (JSON text on SQLite, a list on PostgreSQL)."""
+    codes = json.loads(raw) if type(raw) is str else raw
+    return _EVENTS.convert(dialect, "co_unit_codes", list(codes) or None)
 
 
-def _moment(m: datetime | None) -> str | None:
-    """As pydantic renders an aware UTC datetime in JSON."""
-    return None if m is None else m.isoformat().replace("+00:00", "Z")
+_UUID4 = (0xF000 << 64) | (0xC000 << 48)
+_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
 
 
-def snapshot(item) -> dict:
-    """``item_json`` of the item, built without validating a model (the batch makes
-    thousands); a test holds the two equal."""
-    return {
-        "id": item.id,
-        "number": item.number,
-        "title": item.title,
-        "description": item.description,
-        "source": item.source,
-        "category": item.category,
-        "severity": item.severity,
-        "unit_code": item.unit_code,
-        "campaign": item.campaign,
-        "state": item.state,
-        "review_pending": bool(item.review_pending),
-        "resolution": item.resolution,
-        "workflow": {"name": item.workflow_name, "version": item.workflow_version},
-        "due_date": _day(item.due_date),
-        "accept_due_date": _day(item.accept_due_date),
-        "light": item.light,
-        "escalation_level": item.escalation_level,
-        "max_escalation_level": item.max_escalation_level,
-        "was_overdue": bool(item.was_overdue),
-        "on_time": item.on_time,
-        "version": item.version,
-        "tags": list(item.tags),
-        "external_ref": item.external_ref,
-        "created_at": _moment(item.created_at),
-        "updated_at": _moment(item.updated_at),
-        "closed_at": _moment(item.closed_at),
-        "co_unit_codes": list(item.co_unit_codes),
-        "responsible_person": item.responsible_person,
-        "responsible_leader": item.responsible_leader,
-        "measures_summary": {
-            "total": item.measures_total,
-            "open": item.measures_open,
-            "done": item.measures_done,
-            "ongoing": item.measures_ongoing,
-            "overdue": item.measures_overdue,
-        },
-        "type": item.type,
-        "satisfaction": item.satisfaction,
-        "redo_count": item.redo_count,
-        "duplicate_of": item.duplicate_of,
-        "duplicate_count": item.duplicate_count,
-    }
+def _event_ids(n: int) -> list[str]:
+    """``n`` event ids as ``emit`` makes them (``evt_`` and a random UUID4's hex): the
+    version and variant bits set as ``uuid.UUID(version=4)`` sets them."""
+    raw = os.urandom(16 * n)
+    return [
+        f"evt_{int.from_bytes(raw[i : i + 16]) & ~_UUID4 | _UUID4_BITS:032x}"
+        for i in range(0, 16 * n, 16)
+    ]

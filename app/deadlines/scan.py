@@ -54,9 +54,12 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
         with unit_of_work(engine=engine) as session:
             moment = now(session)
             cal = load_calendar(session)
-            rows = session.execute(
-                due_items_query(moment, after, batch, postgres=is_postgres(session))
-            ).all()
+            # Plain rows through the connection: the ORM's result layer adds nothing here.
+            rows = (
+                session.connection()
+                .execute(due_items_query(moment, after, batch, postgres=is_postgres(session)))
+                .all()
+            )
             if rows:
                 after = (rows[-1].next_check_at, rows[-1].id)
                 fired.update(fire_batch(session, rows, cal, tz, moment))

@@ -16,14 +16,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text, update
 
 from app.db import is_postgres, unit_of_work
-from app.deadlines.batch import WRITTEN, snapshot
+from app.deadlines.batch import WRITTEN
 from app.deadlines.ladder import fire_due_steps
 from app.deadlines.scan import run_scan
 from app.deadlines.store import load_calendar
 from app.events.models import Event
 from app.items import history
 from app.items.models import HistoryEntry, Item
-from app.items.service import item_json
 from app.settings import get_settings
 from app.workflow.registry import registry
 
@@ -151,26 +150,6 @@ def test_the_batch_scan_gives_what_firing_one_by_one_gives(api, engine):
     assert found["overdue"]["fields"]["was_overdue"] is True
     assert result["fired"]["measure.overdue"] == 2  # group B's measure was left to the scan too
     assert run_scan(engine)["checked"] == 0
-
-
-def test_batch_snapshot_is_item_json(api, engine):
-    """The batch renders the event's item without pydantic: the same JSON."""
-    api.unit("court", "市中级人民法院")
-    sup, court = api.key("supervisor"), api.key("unit", "court")
-    api.set_clock(CREATED)
-    ids = _group(api, sup, court)
-    api.patch(
-        f"/items/{ids['tags']}",
-        json={"responsible_person": "张三", "category": "财务", "campaign": "巡视"},
-        token=sup,
-        expect=200,
-    )
-    with unit_of_work(write=False, engine=engine) as s:
-        rows = s.execute(select(Item.__table__).where(Item.id.in_(ids.values()))).all()
-        for row in rows:
-            item = s.get(Item, row.id)
-            assert snapshot(row) == item_json(item)
-            assert list(snapshot(row)) == list(item_json(item))
 
 
 def test_an_item_locked_by_a_request_is_left_for_the_next_scan(api, engine):
