@@ -13,6 +13,7 @@ this work. On SQLite, where the database runs in the process, the CPU time of
 each is printed too (steadier than wall time on a shared machine).
 
     python bench/scan.py [--items 1000000] [--due 10000] [--pg postgresql+psycopg://...]
+        [--no-sqlite]
 """
 
 import argparse
@@ -33,8 +34,9 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=1_000_000)
     ap.add_argument("--due", type=int, default=10_000)
     ap.add_argument("--pg", default=os.environ.get("RECTIFY_BENCH_PG_URL"))
+    ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only (with --pg)")
     args = ap.parse_args()
-    urls = [("sqlite", f"sqlite:///{tempfile.mkdtemp()}/scan.db")]
+    urls = [] if args.no_sqlite else [("sqlite", f"sqlite:///{tempfile.mkdtemp()}/scan.db")]
     if args.pg:
         urls.append(("postgresql", args.pg))
     for name, url in urls:
