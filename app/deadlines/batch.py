@@ -152,7 +152,10 @@ def _processor(type_, dialect):
     too: JSON ``null``, as SQLAlchemy stores it by default)."""
     if isinstance(type_, JSON):
         return json.dumps
-    return type_.bind_processor(dialect)
+    # The dialect's own implementation of the type (SQLite's DATETIME text), as a
+    # statement compiled by SQLAlchemy runs it: the generic type's processor would hand
+    # SQLite a datetime for its driver to format (no microseconds when they are 0).
+    return type_._cached_bind_processor(dialect)
 
 
 _FIRE = _Many(_TABLE, WRITTEN, key="id")
