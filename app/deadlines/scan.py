@@ -13,7 +13,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, or_, select
+from sqlalchemy import BindParameter, Engine, and_, bindparam, or_, select
 from sqlmodel import col
 
 from app import metrics
@@ -39,11 +39,15 @@ def due_items_query(moment, after=None, limit: int = BATCH, postgres: bool = Fal
 def _due_statement(resume: bool, limit: int, postgres: bool):
     """``due_items_query`` with its values as parameters: one statement object per
     shape, so SQLAlchemy derives its cache key (49 columns) once, not once a batch."""
-    stmt = select(*due_columns()).where(Item.next_check_at <= bindparam("moment"))
+    stmt = select(*due_columns()).where(col(Item.next_check_at) <= bindparam("moment"))
     if resume:
-        at, item_id = bindparam("after_at"), bindparam("after_id")
+        at: BindParameter = bindparam("after_at")
+        item_id: BindParameter = bindparam("after_id")
         stmt = stmt.where(
-            or_(Item.next_check_at > at, and_(Item.next_check_at == at, Item.id > item_id))
+            or_(
+                col(Item.next_check_at) > at,
+                and_(col(Item.next_check_at) == at, col(Item.id) > item_id),
+            )
         )
     stmt = stmt.order_by(col(Item.next_check_at), col(Item.id)).limit(limit)
     if postgres:

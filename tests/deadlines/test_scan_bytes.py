@@ -15,7 +15,6 @@ from sqlalchemy import select, text
 
 from app.db import unit_of_work
 from app.deadlines.batch import _event_ids, due_columns
-from app.events.models import Event
 from app.items.fast_json import FIELDS, item_text
 from app.items.history import GENESIS, chain_hasher, compute_hash
 from app.items.models import Item
