@@ -27,13 +27,13 @@ writer), so writing the computed values back is safe.
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Text, type_coerce
+from sqlalchemy import JSON, Text, cast
 from sqlmodel import Session
 
 from app.db import table_of
@@ -81,45 +81,56 @@ SHOWN = ("light", "escalation_level", "max_escalation_level", "was_overdue")
 """The moved columns the event's ``item`` shows: as the step left them, before
 ``refresh`` (the single-item path renders the item as its change wrote it)."""
 
-CHAIN = ("version", "updated_at", "history_seq", "history_hash", "history_mac")
-"""The columns a fired step's change moves besides: the item writer's."""
+STEPPED = ("version", "history_seq", "history_hash", "history_mac")
+"""The columns a fired step's change moves besides (the item writer's), with ``updated_at``."""
 
-WRITTEN = MOVED + CHAIN
+WRITTEN = (*MOVED, *STEPPED, "updated_at")
 """The item columns the ladder and the history chain move."""
 
 
 class _Many:
     """One statement writing many rows of ``table``: an UPDATE by ``key`` or an INSERT.
 
-    The rows are tuples of ``names`` (then ``key``) in the driver's form: each value
-    made by ``convert``, the column's own bind processor (stored exactly as
-    SQLAlchemy stores it), which the batch runs once per distinct value. SQLite
-    runs it as the driver's ``executemany`` (one prepared statement); PostgreSQL as
-    one statement over ``unnest`` of one array per column, so the server plans
-    and runs it once per batch, not once per row.
+    A row's values are ``constant`` ones, the same for all rows of a call (a step's,
+    the batch's moment), and ``varying`` ones (then ``key``), each in the driver's
+    form: made by ``convert``, the column's own bind processor (stored exactly as
+    SQLAlchemy stores it), which the batch runs once per distinct value.
+
+    SQLite runs it as the driver's ``executemany`` (one prepared statement).
+    PostgreSQL runs one statement for all the rows: the constants as parameters,
+    the varying values as one JSON array of rows that the server takes apart
+    (``jsonb_array_elements``); so the server plans and runs it once per call, and
+    the client encodes the rows with ``json.dumps``, where psycopg's arrays (one
+    per column, ``unnest``) cost a Python call per value.
     """
 
-    def __init__(self, table, names: tuple[str, ...], key: str | None = None) -> None:
-        self.table, self.names, self.key = table, names, key
-        self.columns = (*names, key) if key else names
+    def __init__(
+        self, table, constant: tuple[str, ...], varying: tuple[str, ...], key: str | None = None
+    ) -> None:
+        self.table, self.constant, self.varying, self.key = table, constant, varying, key
+        self.columns = (*constant, *varying, *((key,) if key else ()))
         self._prepared: dict = {}
 
     def _sql(self, dialect) -> tuple[str, dict]:
         got = self._prepared.get(dialect.name)
         if got is not None:
             return got
-        t, names, key, columns = self.table, self.names, self.key, self.columns
-        procs = {name: _processor(t.c[name].type, dialect) for name in columns}
+        t, key = self.table, self.key
+        names = (*self.constant, *self.varying)
+        procs = {name: _processor(t.c[name].type, dialect) for name in self.columns}
         if dialect.name == "postgresql":
-            # Binary arrays: psycopg's text format escapes each quote of each element
-            # with a regular expression, most of the batch's CPU for the events' JSON.
-            arrays = ", ".join(f"%({n})b::{t.c[n].type.compile(dialect)}[]" for n in columns)
-            source = f"unnest({arrays}) AS v({', '.join(columns)})"
+            values = {n: f"%({n})s::{t.c[n].type.compile(dialect)}" for n in self.constant}
+            for i, n in enumerate((*self.varying, *((key,) if key else ()))):
+                values[n] = f"(v.row->>{i})::{t.c[n].type.compile(dialect)}"
+            source = "jsonb_array_elements(%(rows)s::jsonb) AS v(row)"
             if key:
-                sets = ", ".join(f"{n} = v.{n}" for n in names)
-                sql = f"UPDATE {t.name} SET {sets} FROM {source} WHERE {t.name}.{key} = v.{key}"
+                sets = ", ".join(f"{n} = {values[n]}" for n in names)
+                sql = (
+                    f"UPDATE {t.name} SET {sets} FROM {source} WHERE {t.name}.{key} = {values[key]}"
+                )
             else:
-                sql = f"INSERT INTO {t.name} ({', '.join(names)}) SELECT * FROM {source}"
+                selected = ", ".join(values[n] for n in names)
+                sql = f"INSERT INTO {t.name} ({', '.join(names)}) SELECT {selected} FROM {source}"
         elif key:
             sets = ", ".join(f"{n} = ?" for n in names)
             sql = f"UPDATE {t.name} SET {sets} WHERE {key} = ?"
@@ -135,13 +146,17 @@ class _Many:
         proc = self._sql(dialect)[1][name]
         return value if proc is None else proc(value)
 
-    def run(self, conn, rows: list[tuple]) -> None:
+    def run(self, conn, constants: tuple, rows: list[tuple]) -> None:
+        """Write ``rows`` (the varying values, then the key), each with ``constants``."""
         if not rows:
             return
         sql = self._sql(conn.dialect)[0]
         if conn.dialect.name == "postgresql":
-            arrays = [list(column) for column in zip(*rows, strict=True)]
-            conn.exec_driver_sql(sql, dict(zip(self.columns, arrays, strict=True)))
+            params = dict(zip(self.constant, constants, strict=True))
+            params["rows"] = json.dumps(rows, ensure_ascii=False)
+            conn.exec_driver_sql(sql, params)
+        elif constants:
+            conn.exec_driver_sql(sql, [(*constants, *row) for row in rows])
         else:
             conn.exec_driver_sql(sql, rows)
 
@@ -158,46 +173,30 @@ def _processor(type_, dialect):
     return type_._cached_bind_processor(dialect)
 
 
-_FIRE = _Many(_TABLE, WRITTEN, key="id")
-_MOVE = _Many(_TABLE, MOVED, key="id")
+_FIRE = _Many(_TABLE, (*MOVED, "updated_at"), STEPPED, key="id")
+"""A fired step's items: the step's values and the moment; the item's own version and head."""
+_MOVE = _Many(_TABLE, MOVED, (), key="id")
+"""Items whose light or next check alone moved."""
 _HISTORY = _Many(
     table_of(HistoryEntry),
-    (
-        "item_id",
-        "seq",
-        "at",
-        "actor",
-        "action",
-        "from_state",
-        "to_state",
-        "comment",
-        "data",
-        "prev_hash",
-        "hash",
-    ),
+    ("at", "actor", "action", "from_state", "to_state", "comment", "data"),
+    ("item_id", "seq", "prev_hash", "hash"),
 )
 _EVENTS = _Many(
     table_of(Event),
-    (
-        "event_id",
-        "type",
-        "subject",
-        "item_id",
-        "unit_code",
-        "co_unit_codes",
-        "time",
-        "data",
-        "dispatched",
-    ),
+    ("time", "dispatched"),
+    ("event_id", "type", "subject", "item_id", "unit_code", "co_unit_codes", "data"),
 )
+"""One statement for the batch's events, in the items' order (``emit``'s)."""
 
 LISTS = ("tags", "co_unit_codes")
-"""JSON list columns: read as text (SQLite; ``fast_json`` decodes each distinct one once)."""
+"""JSON list columns: read as their text (``fast_json`` decodes each distinct one once;
+psycopg would decode every row's, a third of the scan's CPU on PostgreSQL)."""
 
 
 def due_columns(table=_TABLE) -> list:
     """The item table's columns as the batch reads them, in the table's order."""
-    return [type_coerce(c, Text).label(c.name) if c.name in LISTS else c for c in table.c]
+    return [cast(c, Text).label(c.name) if c.name in LISTS else c for c in table.c]
 
 
 class _Rules:
@@ -213,7 +212,8 @@ class _Rules:
 
 @dataclass(slots=True)
 class _Shape:
-    """What the rules do to every item with the same ``RULES_READ`` values."""
+    """What the rules do to every item with the same ``RULES_READ`` values, and the
+    batch's rows of those items."""
 
     moved: tuple
     """``MOVED``'s values after the rules."""
@@ -223,19 +223,23 @@ class _Shape:
     """The step that fires, if one does."""
     shown: tuple = ()
     """(column index, value) of ``SHOWN`` for the event's item."""
-    history_data: str = ""
+    entry: tuple = ()
+    """The history entry's constant values (``_HISTORY``), as the driver takes them."""
     hash_of: Any = None
     """``history.chain_hasher`` of the entry: (item id, seq, previous hash) -> hash."""
     event_type: str | None = None
     event_head: str = ""
     """The event's data as JSON text up to its item: ``{"deadline": ..., "item": ``."""
+    fires: list = field(default_factory=list)
+    moves: list = field(default_factory=list)
+    entries: list = field(default_factory=list)
 
 
 _RULES_KEY = itemgetter(*(_AT[name] for name in RULES_READ))
 _MOVED_NOW = itemgetter(*(_AT[name] for name in MOVED))
 _ID, _VERSION, _UPDATED_AT = _AT["id"], _AT["version"], _AT["updated_at"]
-_SEQ, _HASH, _STATE, _UNIT = _AT["history_seq"], _AT["history_hash"], _AT["state"], _AT["unit_code"]
-_CO_UNITS = _AT["co_unit_codes"]
+_SEQ, _HASH = _AT["history_seq"], _AT["history_hash"]
+_UNIT, _CO_UNITS = _AT["unit_code"], _AT["co_unit_codes"]
 
 
 def fire_batch(
@@ -248,47 +252,32 @@ def fire_batch(
     fired_names: Counter[str] = Counter()
     shapes: dict[tuple, _Shape] = {}
     key = history_key()
-    now_item = _FIRE.convert(dialect, "updated_at", now)
-    now_entry = _HISTORY.convert(dialect, "at", now)
-    now_event = _EVENTS.convert(dialect, "time", now)
-    not_sent = _EVENTS.convert(dialect, "dispatched", False)
     co_units: dict = {}
     event_ids = _event_ids(len(rows))
-
-    fires: list[tuple] = []
-    moves: list[tuple] = []
-    entries: list[tuple] = []
     events: list[tuple] = []
     for row in rows:
         rules_key = _RULES_KEY(row)
         shape = shapes.get(rules_key)
         if shape is None:
-            shape = shapes[rules_key] = _shape(rules_key, row, cal, tz, now, dialect)
+            shape = shapes[rules_key] = _shape(rules_key, cal, tz, now, dialect)
         item_id = row[_ID]
         if shape.step is None:
             if _MOVED_NOW(row) != shape.moved:
-                moves.append((*shape.moved_db, item_id))
+                shape.moves.append((item_id,))
             continue
-        fired_names[shape.step] += 1
         version, seq, prev = row[_VERSION] + 1, row[_SEQ] + 1, row[_HASH]
         head = shape.hash_of(item_id, seq, prev)
-        mac = head_mac(key, item_id, seq, head)
-        fires.append((*shape.moved_db, version, now_item, seq, head, mac, item_id))
-        state = row[_STATE]
-        entries.append(
-            (item_id, seq, now_entry, SYSTEM_ACTOR, shape.step, state, state, None)
-            + (shape.history_data, prev, head)
-        )
+        shape.fires.append((version, seq, head, head_mac(key, item_id, seq, head), item_id))
+        shape.entries.append((item_id, seq, prev, head))
         if shape.event_type is not None:
             shown = list(row)
             shown[_VERSION], shown[_UPDATED_AT] = version, now
             for index, value in shape.shown:
                 shown[index] = value
             raw_co = row[_CO_UNITS]
-            co_key = raw_co if type(raw_co) is str else tuple(raw_co)
-            co = co_units.get(co_key)
+            co = co_units.get(raw_co)
             if co is None:
-                co = co_units[co_key] = _event_co_units(raw_co, dialect)
+                co = co_units[raw_co] = _event_co_units(raw_co, dialect)
             events.append(
                 (
                     event_ids.pop(),
@@ -297,21 +286,23 @@ def fire_batch(
                     item_id,
                     row[_UNIT],
                     co,
-                    now_event,
                     f"{shape.event_head}{item_text(shown)}}}",
-                    not_sent,
                 )
             )
-    _FIRE.run(conn, fires)
-    _MOVE.run(conn, moves)
-    _HISTORY.run(conn, entries)
-    _EVENTS.run(conn, events)
+    now_item = _FIRE.convert(dialect, "updated_at", now)
+    for shape in shapes.values():
+        _FIRE.run(conn, (*shape.moved_db, now_item), shape.fires)
+        _MOVE.run(conn, shape.moved_db, shape.moves)
+        _HISTORY.run(conn, shape.entry, shape.entries)
+        if shape.step is not None:
+            fired_names[shape.step] += len(shape.fires)
+    now_event = _EVENTS.convert(dialect, "time", now)
+    _EVENTS.run(conn, (now_event, _EVENTS.convert(dialect, "dispatched", False)), events)
     return fired_names
 
 
-def _shape(rules_key: tuple, row, cal, tz, now: datetime, dialect) -> _Shape:
-    """Run the rules once for the items whose ``RULES_READ`` values are ``rules_key``
-    (``row`` is the first of them: its id, version and chain head are not used)."""
+def _shape(rules_key: tuple, cal, tz, now: datetime, dialect) -> _Shape:
+    """Run the rules once for the items whose ``RULES_READ`` values are ``rules_key``."""
     wf = registry.get(rules_key[0], rules_key[1])
     item = _Rules(rules_key)
     fired = advance(item, wf, cal, tz, now)
@@ -324,16 +315,18 @@ def _shape(rules_key: tuple, row, cal, tz, now: datetime, dialect) -> _Shape:
         return shape
     shape.step = fired.step.name
     shape.shown = shown
-    shape.history_data = _HISTORY.convert(dialect, "data", fired.data)
-    state = row[_STATE]
-    shape.hash_of = history.chain_hasher(
-        at=now,
-        actor=SYSTEM_ACTOR,
-        action=fired.step.name,
-        from_state=state,
-        to_state=state,
-        data=fired.data,
-    )
+    state = rules_key[RULES_READ.index("state")]
+    entry = {
+        "at": now,
+        "actor": SYSTEM_ACTOR,
+        "action": fired.step.name,
+        "from_state": state,
+        "to_state": state,
+        "comment": None,
+        "data": fired.data,
+    }
+    shape.entry = tuple(_HISTORY.convert(dialect, n, entry[n]) for n in _HISTORY.constant)
+    shape.hash_of = history.chain_hasher(**entry)
     data = event_data(fired)
     if data is not None:
         # The event's data is the step's, then the item (``emit_item_event``'s order).
@@ -342,11 +335,10 @@ def _shape(rules_key: tuple, row, cal, tz, now: datetime, dialect) -> _Shape:
     return shape
 
 
-def _event_co_units(raw, dialect):
-    """An event's ``co_unit_codes`` (``emit``: the item's, or NULL for none), as the
-    driver takes it, from the item row's (JSON text on SQLite, a list on PostgreSQL)."""
-    codes = json.loads(raw) if type(raw) is str else raw
-    return _EVENTS.convert(dialect, "co_unit_codes", list(codes) or None)
+def _event_co_units(raw: str, dialect):
+    """An event's ``co_unit_codes`` (``emit``: the item's, or none), as the driver takes
+    it, from the item row's JSON text."""
+    return _EVENTS.convert(dialect, "co_unit_codes", json.loads(raw) or None)
 
 
 _UUID4 = (0xF000 << 64) | (0xC000 << 48)
