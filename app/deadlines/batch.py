@@ -33,7 +33,7 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Text, cast
+from sqlalchemy import JSON, String, Text, cast
 from sqlmodel import Session
 
 from app.db import table_of
@@ -105,10 +105,18 @@ class _Many:
     """
 
     def __init__(
-        self, table, constant: tuple[str, ...], varying: tuple[str, ...], key: str | None = None
+        self,
+        table,
+        constant: tuple[str, ...],
+        varying: tuple[str, ...],
+        key: str | None = None,
+        texts: int = 0,
     ) -> None:
         self.table, self.constant, self.varying, self.key = table, constant, varying, key
         self.columns = (*constant, *varying, *((key,) if key else ()))
+        self.texts = texts
+        """The last ``texts`` varying columns (not with a key) are long texts, handed to
+        PostgreSQL as arrays beside the JSON rows: escaped into those, they cost more."""
         self._prepared: dict = {}
 
     def _sql(self, dialect) -> tuple[str, dict]:
@@ -119,10 +127,17 @@ class _Many:
         names = (*self.constant, *self.varying)
         procs = {name: _processor(t.c[name].type, dialect) for name in self.columns}
         if dialect.name == "postgresql":
-            values = {n: f"%({n})s::{t.c[n].type.compile(dialect)}" for n in self.constant}
-            for i, n in enumerate((*self.varying, *((key,) if key else ()))):
-                values[n] = f"(v.row->>{i})::{t.c[n].type.compile(dialect)}"
-            source = "jsonb_array_elements(%(rows)s::jsonb) AS v(row)"
+            cast_to = {n: _pg_type(t.c[n].type, dialect) for n in self.columns}
+            values = {n: f"%({n})s::{cast_to[n]}" for n in self.constant}
+            in_rows = (*self.varying, *((key,) if key else ()))
+            texts = in_rows[len(in_rows) - self.texts :]
+            for i, n in enumerate(in_rows[: len(in_rows) - self.texts]):
+                values[n] = f"(v.row->>{i})::{cast_to[n]}"
+            for n in texts:
+                values[n] = f"v.{n}::{cast_to[n]}"
+            unnests = "".join(f", unnest(%({n})b::text[])" for n in texts)
+            columns = ", ".join(("row", *texts))
+            source = f"ROWS FROM (jsonb_array_elements(%(rows)s::jsonb){unnests}) AS v({columns})"
             if key:
                 sets = ", ".join(f"{n} = {values[n]}" for n in names)
                 sql = (
@@ -153,12 +168,24 @@ class _Many:
         sql = self._sql(conn.dialect)[0]
         if conn.dialect.name == "postgresql":
             params = dict(zip(self.constant, constants, strict=True))
+            if self.texts:
+                cut = len(self.varying) - self.texts
+                for i, name in enumerate(self.varying[cut:], start=cut):
+                    params[name] = [row[i] for row in rows]
+                rows = [row[:cut] for row in rows]
             params["rows"] = json.dumps(rows, ensure_ascii=False)
             conn.exec_driver_sql(sql, params)
         elif constants:
             conn.exec_driver_sql(sql, [(*constants, *row) for row in rows])
         else:
             conn.exec_driver_sql(sql, rows)
+
+
+def _pg_type(type_, dialect) -> str:
+    """What a value is cast to: its column's type, but a string's without its length
+    (an explicit cast to VARCHAR(n) would cut a longer value; the column's assignment
+    refuses it, as an INSERT of the value would)."""
+    return "TEXT" if issubclass(type_._type_affinity, String) else type_.compile(dialect)
 
 
 def _processor(type_, dialect):
@@ -186,6 +213,7 @@ _EVENTS = _Many(
     table_of(Event),
     ("time", "dispatched"),
     ("event_id", "type", "subject", "item_id", "unit_code", "co_unit_codes", "data"),
+    texts=1,
 )
 """One statement for the batch's events, in the items' order (``emit``'s)."""
 

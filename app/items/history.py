@@ -67,7 +67,8 @@ def chain_hasher(
 
     The canonical text is made once, with placeholders where the three go, and filled
     in per entry: the same bytes as ``_canonical`` writes (an int is its digits, a hash
-    its hex digits quoted), without encoding the rest again."""
+    its hex digits quoted), without encoding the rest again. ``item_id`` and ``seq``
+    are ints (an item's columns)."""
     entry = {
         "at": at,
         "actor": actor,
@@ -78,15 +79,23 @@ def chain_hasher(
         "data": data,
         **_SLOTS,
     }
-    template = _canonical(entry).decode().replace("{", "{{").replace("}", "}}")
-    for name, slot in _SLOTS.items():
+    text = _canonical(entry).decode()
+    found = []
+    for position, slot in enumerate(_SLOTS.values()):
         quoted = json.dumps(slot, ensure_ascii=False)
-        if template.count(quoted) != 1:  # the fields' text holds a placeholder's
+        if text.count(quoted) != 1:  # the fields' text holds a placeholder's
             return lambda item_id, seq, prev_hash: compute_hash(
                 {**entry, "item_id": item_id, "seq": seq, "prev_hash": prev_hash}
             )
-        template = template.replace(quoted, "{" + name + "}")
-    fill = template.format
+        found.append((text.index(quoted), quoted, position))
+    found.sort()
+    parts, rest = [], text
+    for _at, quoted, _position in found:
+        head, rest = rest.split(quoted)
+        parts.append(head)
+    p0, p1, p2 = parts
+    p3 = rest
+    i0, i1, i2 = (position for _at, _quoted, position in found)
     sha256 = hashlib.sha256
 
     def hash_of(item_id: int, seq: int, prev_hash: str) -> str:
@@ -94,8 +103,8 @@ def chain_hasher(
             prev = f'"{prev_hash}"'
         else:
             prev = json.dumps(prev_hash, ensure_ascii=False)
-        text = fill(item_id=int(item_id), seq=int(seq), prev_hash=prev)
-        return sha256(text.encode()).hexdigest()
+        filled = (item_id, seq, prev)  # in _SLOTS' order
+        return sha256(f"{p0}{filled[i0]}{p1}{filled[i1]}{p2}{filled[i2]}{p3}".encode()).hexdigest()
 
     return hash_of
 
