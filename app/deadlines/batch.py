@@ -33,7 +33,7 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, String, Text, cast
+from sqlalchemy import JSON, String, Text, cast, null
 from sqlmodel import Session
 
 from app.db import table_of
@@ -42,7 +42,7 @@ from app.deadlines.ladder import SYSTEM_ACTOR, advance, event_data
 from app.deadlines.schedule import refresh
 from app.events.models import Event
 from app.items import history
-from app.items.anchor import head_mac, history_key
+from app.items.anchor import head_macs, history_key
 from app.items.fast_json import COLUMNS, item_text
 from app.items.models import HistoryEntry, Item
 from app.workflow.registry import registry
@@ -222,9 +222,21 @@ LISTS = ("tags", "co_unit_codes")
 psycopg would decode every row's, a third of the scan's CPU on PostgreSQL)."""
 
 
+UNREAD = ("updated_at", "review_requested_at", "ladder_deadline", "evidence_floor", "history_mac")
+"""Columns the batch neither decides by nor shows (``updated_at`` it sets): read as NULL,
+so that their values are neither sent nor converted (two of them are datetimes)."""
+
+
 def due_columns(table=_TABLE) -> list:
     """The item table's columns as the batch reads them, in the table's order."""
-    return [cast(c, Text).label(c.name) if c.name in LISTS else c for c in table.c]
+    return [
+        null().label(c.name)
+        if c.name in UNREAD
+        else cast(c, Text).label(c.name)
+        if c.name in LISTS
+        else c
+        for c in table.c
+    ]
 
 
 class _Rules:
@@ -279,7 +291,7 @@ def fire_batch(
     dialect = conn.dialect
     fired_names: Counter[str] = Counter()
     shapes: dict[tuple, _Shape] = {}
-    key = history_key()
+    mac_of = head_macs(history_key())
     co_units: dict = {}
     event_ids = _event_ids(len(rows))
     events: list[tuple] = []
@@ -295,7 +307,7 @@ def fire_batch(
             continue
         version, seq, prev = row[_VERSION] + 1, row[_SEQ] + 1, row[_HASH]
         head = shape.hash_of(item_id, seq, prev)
-        shape.fires.append((version, seq, head, head_mac(key, item_id, seq, head), item_id))
+        shape.fires.append((version, seq, head, mac_of(item_id, seq, head), item_id))
         shape.entries.append((item_id, seq, prev, head))
         if shape.event_type is not None:
             shown = list(row)
