@@ -161,12 +161,12 @@ class _Many:
         proc = self._sql(dialect)[1][name]
         return value if proc is None else proc(value)
 
-    def run(self, conn, constants: tuple, rows: list[tuple]) -> None:
+    def run(self, writer: "_Writer", constants: tuple, rows: list[tuple]) -> None:
         """Write ``rows`` (the varying values, then the key), each with ``constants``."""
         if not rows:
             return
-        sql = self._sql(conn.dialect)[0]
-        if conn.dialect.name == "postgresql":
+        sql = self._sql(writer.dialect)[0]
+        if writer.dialect.name == "postgresql":
             params = dict(zip(self.constant, constants, strict=True))
             if self.texts:
                 cut = len(self.varying) - self.texts
@@ -174,11 +174,41 @@ class _Many:
                     params[name] = [row[i] for row in rows]
                 rows = [row[:cut] for row in rows]
             params["rows"] = json.dumps(rows, ensure_ascii=False)
-            conn.exec_driver_sql(sql, params)
+            writer.execute(sql, params)
         elif constants:
-            conn.exec_driver_sql(sql, [(*constants, *row) for row in rows])
+            writer.execute(sql, [(*constants, *row) for row in rows])
         else:
-            conn.exec_driver_sql(sql, rows)
+            writer.execute(sql, rows)
+
+
+class _Writer:
+    """Where a batch's statements go: on PostgreSQL into a pipeline of the transaction's
+    connection (each is sent and runs on the server while the batch goes on making the
+    next; their results, errors included, are awaited when the block ends), on SQLite
+    (in the process) straight to ``executemany``."""
+
+    def __init__(self, conn) -> None:
+        self.conn, self.dialect = conn, conn.dialect
+        self._cursor = None
+
+    def __enter__(self) -> "_Writer":
+        if self.dialect.name == "postgresql":
+            driver = self.conn.connection.driver_connection  # psycopg's, in the transaction
+            self._pipeline = driver.pipeline()
+            self._pipeline.__enter__()
+            self._cursor = driver.cursor()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._cursor is not None:
+            self._pipeline.__exit__(*exc)  # waits for the statements; raises their error
+            self._cursor.close()
+
+    def execute(self, sql: str, params) -> None:
+        if self._cursor is not None:
+            self._cursor.execute(sql, params)
+        else:
+            self.conn.exec_driver_sql(sql, params)
 
 
 def _pg_type(type_, dialect) -> str:
@@ -292,9 +322,7 @@ def fire_batch(
     fired_names: Counter[str] = Counter()
     shapes: dict[tuple, _Shape] = {}
     mac_of = head_macs(history_key())
-    co_units: dict = {}
-    event_ids = _event_ids(len(rows))
-    events: list[tuple] = []
+    shown_items: list[tuple] = []
     for row in rows:
         rules_key = _RULES_KEY(row)
         shape = shapes.get(rules_key)
@@ -310,35 +338,51 @@ def fire_batch(
         shape.fires.append((version, seq, head, mac_of(item_id, seq, head), item_id))
         shape.entries.append((item_id, seq, prev, head))
         if shape.event_type is not None:
-            shown = list(row)
-            shown[_VERSION], shown[_UPDATED_AT] = version, now
-            for index, value in shape.shown:
-                shown[index] = value
-            raw_co = row[_CO_UNITS]
-            co = co_units.get(raw_co)
-            if co is None:
-                co = co_units[raw_co] = _event_co_units(raw_co, dialect)
-            events.append(
-                (
-                    event_ids.pop(),
-                    shape.event_type,
-                    f"items/{item_id}",
-                    item_id,
-                    row[_UNIT],
-                    co,
-                    f"{shape.event_head}{item_text(shown)}}}",
-                )
-            )
-    now_item = _FIRE.convert(dialect, "updated_at", now)
-    for shape in shapes.values():
-        _FIRE.run(conn, (*shape.moved_db, now_item), shape.fires)
-        _MOVE.run(conn, shape.moved_db, shape.moves)
-        _HISTORY.run(conn, shape.entry, shape.entries)
-        if shape.step is not None:
-            fired_names[shape.step] += len(shape.fires)
-    now_event = _EVENTS.convert(dialect, "time", now)
-    _EVENTS.run(conn, (now_event, _EVENTS.convert(dialect, "dispatched", False)), events)
+            shown_items.append((row, shape, version))
+    with _Writer(conn) as writer:
+        now_item = _FIRE.convert(dialect, "updated_at", now)
+        for shape in shapes.values():
+            _FIRE.run(writer, (*shape.moved_db, now_item), shape.fires)
+            _MOVE.run(writer, shape.moved_db, shape.moves)
+            _HISTORY.run(writer, shape.entry, shape.entries)
+            if shape.step is not None:
+                fired_names[shape.step] += len(shape.fires)
+        # The events last: their items' JSON, the costliest part, is made while the
+        # server writes the items and their history.
+        events = _events(shown_items, now, dialect)
+        now_event = _EVENTS.convert(dialect, "time", now)
+        _EVENTS.run(writer, (now_event, _EVENTS.convert(dialect, "dispatched", False)), events)
     return fired_names
+
+
+def _events(shown_items: list[tuple], now: datetime, dialect) -> list[tuple]:
+    """The event rows (``_EVENTS``' varying values) of the items whose step sends one:
+    (row, shape, new version) each."""
+    event_ids = _event_ids(len(shown_items))
+    co_units: dict = {}
+    events = []
+    for row, shape, version in shown_items:
+        shown = list(row)
+        shown[_VERSION], shown[_UPDATED_AT] = version, now
+        for index, value in shape.shown:
+            shown[index] = value
+        raw_co = row[_CO_UNITS]
+        co = co_units.get(raw_co)
+        if co is None:
+            co = co_units[raw_co] = _event_co_units(raw_co, dialect)
+        item_id = row[_ID]
+        events.append(
+            (
+                event_ids.pop(),
+                shape.event_type,
+                f"items/{item_id}",
+                item_id,
+                row[_UNIT],
+                co,
+                f"{shape.event_head}{item_text(shown)}}}",
+            )
+        )
+    return events
 
 
 def _shape(rules_key: tuple, cal, tz, now: datetime, dialect) -> _Shape:
