@@ -189,10 +189,11 @@ class _Writer:
 
     def __init__(self, conn) -> None:
         self.conn, self.dialect = conn, conn.dialect
+        self.pipelined = self.dialect.name == "postgresql"
         self._cursor = None
 
     def __enter__(self) -> "_Writer":
-        if self.dialect.name == "postgresql":
+        if self.pipelined:
             driver = self.conn.connection.driver_connection  # psycopg's, in the transaction
             self._pipeline = driver.pipeline()
             self._pipeline.__enter__()
@@ -312,6 +313,11 @@ _SEQ, _HASH = _AT["history_seq"], _AT["history_hash"]
 _UNIT, _CO_UNITS = _AT["unit_code"], _AT["co_unit_codes"]
 
 
+PART = 100
+"""On PostgreSQL the batch is written a part of this many items at a time: the server
+writes one part while the next is computed (``_Writer``)."""
+
+
 def fire_batch(
     session: Session, rows, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime
 ) -> Counter[str]:
@@ -322,36 +328,38 @@ def fire_batch(
     fired_names: Counter[str] = Counter()
     shapes: dict[tuple, _Shape] = {}
     mac_of = head_macs(history_key())
-    shown_items: list[tuple] = []
-    for row in rows:
-        rules_key = _RULES_KEY(row)
-        shape = shapes.get(rules_key)
-        if shape is None:
-            shape = shapes[rules_key] = _shape(rules_key, cal, tz, now, dialect)
-        item_id = row[_ID]
-        if shape.step is None:
-            if _MOVED_NOW(row) != shape.moved:
-                shape.moves.append((item_id,))
-            continue
-        version, seq, prev = row[_VERSION] + 1, row[_SEQ] + 1, row[_HASH]
-        head = shape.hash_of(item_id, seq, prev)
-        shape.fires.append((version, seq, head, mac_of(item_id, seq, head), item_id))
-        shape.entries.append((item_id, seq, prev, head))
-        if shape.event_type is not None:
-            shown_items.append((row, shape, version))
+    now_item = _FIRE.convert(dialect, "updated_at", now)
+    sent = (_EVENTS.convert(dialect, "time", now), _EVENTS.convert(dialect, "dispatched", False))
     with _Writer(conn) as writer:
-        now_item = _FIRE.convert(dialect, "updated_at", now)
-        for shape in shapes.values():
-            _FIRE.run(writer, (*shape.moved_db, now_item), shape.fires)
-            _MOVE.run(writer, shape.moved_db, shape.moves)
-            _HISTORY.run(writer, shape.entry, shape.entries)
-            if shape.step is not None:
-                fired_names[shape.step] += len(shape.fires)
-        # The events last: their items' JSON, the costliest part, is made while the
-        # server writes the items and their history.
-        events = _events(shown_items, now, dialect)
-        now_event = _EVENTS.convert(dialect, "time", now)
-        _EVENTS.run(writer, (now_event, _EVENTS.convert(dialect, "dispatched", False)), events)
+        part = PART if writer.pipelined else max(len(rows), 1)
+        for start in range(0, len(rows), part):
+            shown_items: list[tuple] = []
+            for row in rows[start : start + part]:
+                rules_key = _RULES_KEY(row)
+                shape = shapes.get(rules_key)
+                if shape is None:
+                    shape = shapes[rules_key] = _shape(rules_key, cal, tz, now, dialect)
+                item_id = row[_ID]
+                if shape.step is None:
+                    if _MOVED_NOW(row) != shape.moved:
+                        shape.moves.append((item_id,))
+                    continue
+                version, seq, prev = row[_VERSION] + 1, row[_SEQ] + 1, row[_HASH]
+                head = shape.hash_of(item_id, seq, prev)
+                shape.fires.append((version, seq, head, mac_of(item_id, seq, head), item_id))
+                shape.entries.append((item_id, seq, prev, head))
+                if shape.event_type is not None:
+                    shown_items.append((row, shape, version))
+            for shape in shapes.values():
+                _FIRE.run(writer, (*shape.moved_db, now_item), shape.fires)
+                _MOVE.run(writer, shape.moved_db, shape.moves)
+                _HISTORY.run(writer, shape.entry, shape.entries)
+                if shape.step is not None:
+                    fired_names[shape.step] += len(shape.fires)
+                shape.fires, shape.moves, shape.entries = [], [], []
+            # The events last: their items' JSON, the costliest part, is made while the
+            # server writes the items and their history.
+            _EVENTS.run(writer, sent, _events(shown_items, now, dialect))
     return fired_names
 
 
