@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Text, cast, select, text
 
 from app.db import unit_of_work
-from app.deadlines import batch
+from app.deadlines import batch as batch_module
 from app.deadlines.batch import LISTS, _event_ids
 from app.items.anchor import head_mac, head_macs
 from app.items.fast_json import FIELDS, item_text
@@ -246,7 +246,7 @@ SCAN_AT_TEXT = {"sqlite": "2026-11-06 16:00:00", "postgresql": "2026-11-06 16:00
 
 def test_the_batch_stores_the_text_the_single_item_path_stores(api, engine, monkeypatch):
     """(Written in parts of 3 items on PostgreSQL: the parts' statements pipelined.)"""
-    monkeypatch.setattr(batch, "PART", 3)
+    monkeypatch.setattr(batch_module, "PART", 3)
     api.unit("city", "某市")
     api.unit("court", "市中级人民法院", parent="city")
     api.unit("district", "某区")
