@@ -433,15 +433,16 @@ def _event_co_units(raw: str, dialect):
     return _EVENTS.convert(dialect, "co_unit_codes", json.loads(raw) or None)
 
 
-_UUID4 = (0xF000 << 64) | (0xC000 << 48)
-_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
+_VARIANT = {f"{n:x}": f"{n & 0x3 | 0x8:x}" for n in range(16)}
+"""A hex digit with its top two bits set to RFC 4122's variant (``10``)."""
 
 
 def _event_ids(n: int) -> list[str]:
-    """``n`` event ids as ``emit`` makes them (``evt_`` and a random UUID4's hex): the
-    version and variant bits set as ``uuid.UUID(version=4)`` sets them."""
-    raw = os.urandom(16 * n)
+    """``n`` event ids as ``emit`` makes them (``evt_`` and a random UUID4's hex), the
+    version and variant set as ``uuid.UUID(version=4)`` sets them: digit 13 is the
+    version (4), digit 17 carries the variant."""
+    raw = os.urandom(16 * n).hex()
     return [
-        f"evt_{int.from_bytes(raw[i : i + 16]) & ~_UUID4 | _UUID4_BITS:032x}"
-        for i in range(0, 16 * n, 16)
+        f"evt_{raw[i : i + 12]}4{raw[i + 13 : i + 16]}{_VARIANT[raw[i + 16]]}{raw[i + 17 : i + 32]}"
+        for i in range(0, 32 * n, 32)
     ]
