@@ -14,11 +14,14 @@ item is filling in its id, chain head and version: its history hash and the
 head's HMAC, and its event's ``item`` (``fast_json.item_text``, the text
 ``item_json`` gives, without a model per item).
 
-The batch's writes are a few statements: an UPDATE of the items that fired,
-one of the items whose light or next check alone moved, one INSERT of the
-history entries and one of the events (``_Many``). The events are the rows
-``outbox.emit`` writes, their ``data`` encoded here (the encoding is the
-costly part, and it is the same text for the step's part of every item).
+The batch's writes are a few statements per step that fires (``_Many``): an
+UPDATE of its items, one of the items whose light or next check alone moved,
+an INSERT of the history entries, and one INSERT of the batch's events, in the
+items' order. The events are the rows ``outbox.emit`` writes, their ``data``
+encoded here (the encoding is the costly part, and it is the same text for the
+step's part of every item). On PostgreSQL the statements go through a pipeline,
+a part of the batch at a time (``PART``), so the server writes one part while
+the next is computed.
 
 The caller holds the rows' locks (``FOR UPDATE SKIP LOCKED``, or SQLite's one
 writer), so writing the computed values back is safe.
