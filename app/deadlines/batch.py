@@ -30,6 +30,8 @@ writer), so writing the computed values back is safe.
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -37,6 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, String, Text, cast, null
+from sqlalchemy import exc as sa_exc
 from sqlmodel import Session
 
 from app.db import table_of
@@ -188,12 +191,15 @@ class _Writer:
     """Where a batch's statements go: on PostgreSQL into a pipeline of the transaction's
     connection (each is sent and runs on the server while the batch goes on making the
     next; their results, errors included, are awaited when the block ends), on SQLite
-    (in the process) straight to ``executemany``."""
+    (in the process) straight to ``executemany``. A driver's error is raised as
+    SQLAlchemy raises it (``IntegrityError``, ``OperationalError`` ...), as if the
+    statement had gone through SQLAlchemy."""
 
     def __init__(self, conn) -> None:
         self.conn, self.dialect = conn, conn.dialect
         self.pipelined = self.dialect.name == "postgresql"
         self._cursor = None
+        self._sent = ""
 
     def __enter__(self) -> "_Writer":
         if self.pipelined:
@@ -204,15 +210,37 @@ class _Writer:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._cursor is not None:
-            self._pipeline.__exit__(*exc)  # waits for the statements; raises their error
+        if self._cursor is None:
+            return
+        try:
+            with self._translated():
+                self._pipeline.__exit__(*exc)  # waits for the statements; raises their error
+        finally:
             self._cursor.close()
 
     def execute(self, sql: str, params) -> None:
-        if self._cursor is not None:
-            self._cursor.execute(sql, params)
-        else:
+        if self._cursor is None:
             self.conn.exec_driver_sql(sql, params)
+            return
+        self._sent = sql
+        with self._translated():
+            self._cursor.execute(sql, params)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        dbapi = self.dialect.loaded_dbapi
+        try:
+            yield
+        except dbapi.Error as err:
+            gone = self.dialect.is_disconnect(err, self.conn.connection, self._cursor)
+            raise sa_exc.DBAPIError.instance(
+                self._sent,
+                None,
+                err,
+                dbapi.Error,
+                connection_invalidated=gone,
+                dialect=self.dialect,
+            ) from err
 
 
 def _pg_type(type_, dialect) -> str:

@@ -13,7 +13,9 @@ the same events, and every history chain and anchor must verify.
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text, update
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from app.db import is_postgres, unit_of_work
 from app.deadlines.batch import WRITTEN
@@ -200,3 +202,46 @@ def _scheduler_steps(engine, iid) -> list[str]:
 def is_postgres_engine(engine) -> bool:
     with unit_of_work(write=False, engine=engine) as s:
         return is_postgres(s)
+
+
+def test_a_batch_that_fails_to_write_writes_nothing(api, engine, monkeypatch):
+    """A statement of the batch that fails (here: a history row already holds the seq an
+    entry takes) fails the scan and leaves every item of the batch as it was, with no
+    history and no event; on PostgreSQL the error comes back from the pipeline, a part
+    of the batch after the first was sent."""
+    from app.deadlines import batch as batch_module
+
+    monkeypatch.setattr(batch_module, "PART", 2)
+    api.unit("court", "市中级人民法院")
+    sup, court = api.key("supervisor"), api.key("unit", "court")
+    api.set_clock(CREATED)
+    ids = _group(api, sup, court)
+    api.set_clock(SCAN)
+    due = [ids[name] for name in ("holiday_catch_up", "supervise", "overdue", "reminder")]
+    with unit_of_work(engine=engine) as s:
+        before = {iid: s.get(Item, iid).version for iid in due}
+        events_before = s.scalar(select(func.count()).select_from(Event))
+        blocked = s.get(Item, ids["reminder"])
+        s.add(
+            HistoryEntry(
+                item_id=blocked.id,
+                seq=blocked.history_seq + 1,
+                at=SCAN_AT,
+                actor="test",
+                action="blocker",
+                data={},
+                prev_hash=blocked.history_hash,
+                hash="0" * 64,
+            )
+        )
+    with pytest.raises(IntegrityError):
+        run_scan(engine)
+    with unit_of_work(write=False, engine=engine) as s:
+        assert {iid: s.get(Item, iid).version for iid in due} == before
+        assert s.scalar(select(func.count()).select_from(Event)) == events_before
+        assert _scheduler_steps(engine, ids["overdue"]) == []
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM history_entry WHERE action = 'blocker'"))
+    assert run_scan(engine)["fired"]["reminder"] == 1
+    with unit_of_work(write=False, engine=engine) as s:
+        assert history.verify_all(s)["ok"]
