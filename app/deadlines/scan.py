@@ -72,12 +72,12 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
     while True:
         with unit_of_work(engine=engine) as session:
             moment = now(session)
-            cal = load_calendar(session)
             # Plain rows through the connection: the ORM's result layer adds nothing here.
             stmt = _due_statement(after is not None, batch, is_postgres(session))
             rows = session.connection().execute(stmt, _due_params(moment, after)).all()
-            if rows:
+            if rows:  # (the calendar is read only when something is due: most scans)
                 after = (rows[-1].next_check_at, rows[-1].id)
+                cal = load_calendar(session)
                 fired.update(fire_batch(session, rows, cal, tz, moment))
             checked += len(rows)
         if len(rows) < batch:
