@@ -32,7 +32,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -167,6 +167,15 @@ class _Many:
         proc = self._sql(dialect)[1][name]
         return value if proc is None else proc(value)
 
+    def row_of(self, dialect, names: tuple[str, ...], values: tuple) -> tuple:
+        """``values`` of the varying columns ``names`` as a row holds them: as the driver
+        takes them (SQLite) or as JSON can carry them to the server (PostgreSQL: a
+        moment as its ISO text, which the statement casts back to the same moment)."""
+        row = tuple(self.convert(dialect, n, v) for n, v in zip(names, values, strict=True))
+        if dialect.name == "postgresql":
+            row = tuple(v.isoformat() if isinstance(v, datetime) else v for v in row)
+        return row
+
     def run(self, writer: "_Writer", constants: tuple, rows: list[tuple]) -> None:
         """Write ``rows`` (the varying values, then the key), each with ``constants``."""
         if not rows:
@@ -262,14 +271,15 @@ def _processor(type_, dialect):
     return type_._cached_bind_processor(dialect)
 
 
-_FIRE = _Many(_TABLE, (*MOVED, "updated_at"), STEPPED, key="id")
-"""A fired step's items: the step's values and the moment; the item's own version and head."""
-_MOVE = _Many(_TABLE, MOVED, (), key="id")
+_FIRE = _Many(_TABLE, ("updated_at",), (*MOVED, *STEPPED), key="id")
+"""The items whose step fired: the moment; the step's values, the item's version and head."""
+_MOVE = _Many(_TABLE, (), MOVED, key="id")
 """Items whose light or next check alone moved."""
 _HISTORY = _Many(
     table_of(HistoryEntry),
-    ("at", "actor", "action", "from_state", "to_state", "comment", "data"),
-    ("item_id", "seq", "prev_hash", "hash"),
+    ("at", "actor", "comment"),
+    ("action", "from_state", "to_state", "item_id", "seq", "prev_hash", "hash", "data"),
+    texts=1,
 )
 _EVENTS = _Many(
     table_of(Event),
@@ -314,27 +324,25 @@ class _Rules:
 
 @dataclass(slots=True)
 class _Shape:
-    """What the rules do to every item with the same ``RULES_READ`` values, and the
-    batch's rows of those items."""
+    """What the rules do to every item with the same ``RULES_READ`` values."""
 
     moved: tuple
     """``MOVED``'s values after the rules."""
-    moved_db: tuple
-    """The same, as the driver takes them."""
+    moved_row: tuple
+    """The same, as a row of ``_MOVE`` or the start of one of ``_FIRE`` holds them."""
     step: str | None = None
     """The step that fires, if one does."""
     shown: tuple = ()
     """(column index, value) of ``SHOWN`` for the event's item."""
     entry: tuple = ()
-    """The history entry's constant values (``_HISTORY``), as the driver takes them."""
+    """The history entry's values but the item's (``_HISTORY``: action, states)."""
+    entry_data: str = ""
+    """The entry's ``data`` as its JSON text."""
     hash_of: Any = None
     """``history.chain_hasher`` of the entry: (item id, seq, previous hash) -> hash."""
     event_type: str | None = None
     event_head: str = ""
     """The event's data as JSON text up to its item: ``{"deadline": ..., "item": ``."""
-    fires: list = field(default_factory=list)
-    moves: list = field(default_factory=list)
-    entries: list = field(default_factory=list)
 
 
 _RULES_KEY = itemgetter(*(_AT[name] for name in RULES_READ))
@@ -359,11 +367,18 @@ def fire_batch(
     fired_names: Counter[str] = Counter()
     shapes: dict[tuple, _Shape] = {}
     mac_of = head_macs(history_key())
-    now_item = _FIRE.convert(dialect, "updated_at", now)
+    stepped = (_FIRE.convert(dialect, "updated_at", now),)
+    noted = tuple(
+        _HISTORY.convert(dialect, n, v)
+        for n, v in zip(_HISTORY.constant, (now, SYSTEM_ACTOR, None), strict=True)
+    )
     sent = (_EVENTS.convert(dialect, "time", now), _EVENTS.convert(dialect, "dispatched", False))
     with _Writer(conn) as writer:
         part = PART if writer.pipelined else max(len(rows), 1)
         for start in range(0, len(rows), part):
+            fires: list[tuple] = []
+            moves: list[tuple] = []
+            entries: list[tuple] = []
             shown_items: list[tuple] = []
             for row in rows[start : start + part]:
                 rules_key = _RULES_KEY(row)
@@ -373,21 +388,19 @@ def fire_batch(
                 item_id = row[_ID]
                 if shape.step is None:
                     if _MOVED_NOW(row) != shape.moved:
-                        shape.moves.append((item_id,))
+                        moves.append((*shape.moved_row, item_id))
                     continue
+                fired_names[shape.step] += 1
                 version, seq, prev = row[_VERSION] + 1, row[_SEQ] + 1, row[_HASH]
                 head = shape.hash_of(item_id, seq, prev)
-                shape.fires.append((version, seq, head, mac_of(item_id, seq, head), item_id))
-                shape.entries.append((item_id, seq, prev, head))
+                mac = mac_of(item_id, seq, head)
+                fires.append((*shape.moved_row, version, seq, head, mac, item_id))
+                entries.append((*shape.entry, item_id, seq, prev, head, shape.entry_data))
                 if shape.event_type is not None:
                     shown_items.append((row, shape, version))
-            for shape in shapes.values():
-                _FIRE.run(writer, (*shape.moved_db, now_item), shape.fires)
-                _MOVE.run(writer, shape.moved_db, shape.moves)
-                _HISTORY.run(writer, shape.entry, shape.entries)
-                if shape.step is not None:
-                    fired_names[shape.step] += len(shape.fires)
-                shape.fires, shape.moves, shape.entries = [], [], []
+            _FIRE.run(writer, stepped, fires)
+            _MOVE.run(writer, (), moves)
+            _HISTORY.run(writer, noted, entries)
             # The events last: their items' JSON, the costliest part, is made while the
             # server writes the items and their history.
             _EVENTS.run(writer, sent, _events(shown_items, now, dialect))
@@ -432,24 +445,24 @@ def _shape(rules_key: tuple, cal, tz, now: datetime, dialect) -> _Shape:
     shown = tuple((_AT[name], getattr(item, name, None)) for name in SHOWN)
     refresh(item, wf, cal, tz, now)
     moved = tuple(getattr(item, name) for name in MOVED)
-    moved_db = tuple(_MOVE.convert(dialect, n, v) for n, v in zip(MOVED, moved, strict=True))
-    shape = _Shape(moved, moved_db)
+    shape = _Shape(moved, _MOVE.row_of(dialect, MOVED, moved))
     if fired is None:
         return shape
     shape.step = fired.step.name
     shape.shown = shown
     state = rules_key[RULES_READ.index("state")]
-    entry = {
-        "at": now,
-        "actor": SYSTEM_ACTOR,
-        "action": fired.step.name,
-        "from_state": state,
-        "to_state": state,
-        "comment": None,
-        "data": fired.data,
-    }
-    shape.entry = tuple(_HISTORY.convert(dialect, n, entry[n]) for n in _HISTORY.constant)
-    shape.hash_of = history.chain_hasher(**entry)
+    shape.entry = _HISTORY.row_of(
+        dialect, ("action", "from_state", "to_state"), (fired.step.name, state, state)
+    )
+    shape.entry_data = _HISTORY.convert(dialect, "data", fired.data)
+    shape.hash_of = history.chain_hasher(
+        at=now,
+        actor=SYSTEM_ACTOR,
+        action=fired.step.name,
+        from_state=state,
+        to_state=state,
+        data=fired.data,
+    )
     data = event_data(fired)
     if data is not None:
         # The event's data is the step's, then the item (``emit_item_event``'s order).

@@ -245,3 +245,29 @@ def test_a_batch_that_fails_to_write_writes_nothing(api, engine, monkeypatch):
     assert run_scan(engine)["fired"]["reminder"] == 1
     with unit_of_work(write=False, engine=engine) as s:
         assert history.verify_all(s)["ok"]
+
+
+def test_a_batch_is_written_with_a_few_statements_whatever_its_steps(api, engine, monkeypatch):
+    """Items of many shapes (steps, deadlines, levels, a pause) in one batch: the items,
+    their history and their events are written with one statement each, not one per
+    step or item (a catch-up after downtime mixes every step and due date)."""
+    from app.deadlines import batch as batch_module
+
+    sent: list[str] = []
+    execute = batch_module._Writer.execute
+
+    def counted(self, sql, params):
+        sent.append(sql.split()[0] + " " + sql.split()[2 if sql.startswith("INSERT") else 1])
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(batch_module._Writer, "execute", counted)
+    api.unit("city", "某市")
+    api.unit("court", "市中级人民法院", parent="city")
+    sup, court = api.key("supervisor"), api.key("unit", "court")
+    api.set_clock(CREATED)
+    ids = _group(api, sup, court)
+    api.set_clock(SCAN)
+    _make_paused_due(engine, ids["paused"])
+    fired = run_scan(engine)["fired"]
+    assert sum(fired.values()) >= 7 and len({k for k, v in fired.items() if v}) >= 4
+    assert sorted(sent) == ["INSERT event", "INSERT history_entry", "UPDATE item", "UPDATE item"]
