@@ -97,10 +97,11 @@ WRITTEN = (*MOVED, *STEPPED, "updated_at")
 class _Many:
     """One statement writing many rows of ``table``: an UPDATE by ``key`` or an INSERT.
 
-    A row's values are ``constant`` ones, the same for all rows of a call (a step's,
-    the batch's moment), and ``varying`` ones (then ``key``), each in the driver's
+    A row's values are ``constant`` ones, the same for all rows of a call (the batch's
+    moment, its actor), and ``varying`` ones (then ``key``), each in the driver's
     form: made by ``convert``, the column's own bind processor (stored exactly as
-    SQLAlchemy stores it), which the batch runs once per distinct value.
+    SQLAlchemy stores it), which the batch runs once per distinct value (a step's
+    values once per ``_Shape``).
 
     SQLite runs it as the driver's ``executemany`` (one prepared statement).
     PostgreSQL runs one statement for all the rows: the constants as parameters,
