@@ -2,42 +2,77 @@
 
 The rules are the single item's (``ladder.advance`` then ``schedule.refresh``:
 each step once, only the highest of several passed steps fires, lights and
-``next_check_at``); what differs is how the batch is written. The items are
-read as plain rows (no ORM objects), the ladder times computed once per
-deadline, and the batch's writes are a few statements: one UPDATE of the
-changed items, one INSERT of the history entries (``_Many``), and the outbox
-rows (``emit`` inserts them 500 at a time). Each history entry chains
-from its item's head and the head's HMAC is recomputed, as ``history.append``
-does; each event carries the item's JSON as ``item_json`` renders it.
+``next_check_at``); what differs is how the batch computes and writes.
+
+The rules read only a few columns of an item (its workflow, state, deadline
+dates, the ladder's place and the levels it raises), and a batch's items share
+them: one deadline, one step. So they run once per distinct set of those
+columns (a ``_Shape``), and so does everything that follows from the step
+alone: the history entry's data and the text its hash is taken over, the
+event's data, the columns' values as the driver takes them. What is left per
+item is filling in its id, chain head and version: its history hash and the
+head's HMAC, and its event's ``item`` (``fast_json.item_text``, the text
+``item_json`` gives, without a model per item).
+
+The batch's writes are a few statements per step that fires (``_Many``): an
+UPDATE of its items, one of the items whose light or next check alone moved,
+an INSERT of the history entries, and one INSERT of the batch's events, in the
+items' order. The events are the rows ``outbox.emit`` writes, their ``data``
+encoded here (the encoding is the costly part, and it is the same text for the
+step's part of every item). On PostgreSQL the statements go through a pipeline,
+a part of the batch at a time (``PART``), so the server writes one part while
+the next is computed.
 
 The caller holds the rows' locks (``FOR UPDATE SKIP LOCKED``, or SQLite's one
 writer), so writing the computed values back is safe.
 """
 
 import json
+import os
 from collections import Counter
-from datetime import date, datetime
-from functools import lru_cache
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Text, type_coerce
+from sqlalchemy import JSON, String, Text, cast, null
+from sqlalchemy import exc as sa_exc
 from sqlmodel import Session
 
 from app.db import table_of
 from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.ladder import SYSTEM_ACTOR, advance, event_data
-from app.deadlines.schedule import refresh, step_times
-from app.events.outbox import emit
+from app.deadlines.schedule import refresh
+from app.events.models import Event
 from app.items import history
-from app.items.anchor import head_mac, history_key
+from app.items.anchor import head_macs, history_key
+from app.items.fast_json import COLUMNS, item_text
 from app.items.models import HistoryEntry, Item
 from app.workflow.registry import registry
 
-WRITTEN = (
-    "version",
-    "updated_at",
+_TABLE = table_of(Item)
+_AT = {name: i for i, name in enumerate(COLUMNS)}
+
+RULES_READ = (
+    "workflow_name",
+    "workflow_version",
+    "state",
+    "due_date",
+    "accept_due_date",
+    "review_pending",
+    "ladder_fired",
+    "escalation_level",
+    "max_escalation_level",
+    "was_overdue",
+    "rectify_was_overdue",
+)
+"""The columns that decide what the ladder rules do to an item (the last two are
+only set, never read: their values after the rules follow from these)."""
+
+MOVED = (
     "ladder_fired",
     "escalation_level",
     "max_escalation_level",
@@ -45,46 +80,79 @@ WRITTEN = (
     "rectify_was_overdue",
     "light",
     "next_check_at",
-    "history_seq",
-    "history_hash",
-    "history_mac",
 )
-"""The item columns the ladder and the history chain move."""
+"""The columns the rules move."""
 
-_TABLE = table_of(Item)
+SHOWN = ("light", "escalation_level", "max_escalation_level", "was_overdue")
+"""The moved columns the event's ``item`` shows: as the step left them, before
+``refresh`` (the single-item path renders the item as its change wrote it)."""
+
+STEPPED = ("version", "history_seq", "history_hash", "history_mac")
+"""The columns a fired step's change moves besides (the item writer's), with ``updated_at``."""
+
+WRITTEN = (*MOVED, *STEPPED, "updated_at")
+"""The item columns the ladder and the history chain move."""
 
 
 class _Many:
     """One statement writing many rows of ``table``: an UPDATE by ``key`` or an INSERT.
 
-    The values are converted by the columns' own bind processors (stored exactly
-    as SQLAlchemy stores them), once per distinct value for the ``repeated``
-    columns (the scan's moment, the ladder times); SQLAlchemy's per-row
-    parameter processing cost more CPU than the database's work on these rows.
-    SQLite runs it as the driver's ``executemany`` (one prepared statement);
-    PostgreSQL as one statement over ``unnest`` of one array per column, so the
-    server plans and runs it once per batch, not once per row.
+    A row's values are ``constant`` ones, the same for all rows of a call (the batch's
+    moment, its actor), and ``varying`` ones (then ``key``), each in the driver's
+    form: made by ``convert``, the column's own bind processor (stored exactly as
+    SQLAlchemy stores it), which the batch runs once per distinct value (a step's
+    values once per ``_Shape``).
+
+    SQLite runs it as the driver's ``executemany`` (one prepared statement).
+    PostgreSQL runs one statement for all the rows: the constants as parameters,
+    the varying values as one JSON array of rows that the server takes apart
+    (``jsonb_array_elements``); so the server plans and runs it once per call, and
+    the client encodes the rows with ``json.dumps``, where psycopg's arrays (one
+    per column, ``unnest``) cost a Python call per value.
     """
 
-    def __init__(self, table, names: list[str], key: str | None = None, repeated=()) -> None:
-        self.table, self.names, self.key, self.repeated = table, names, key, set(repeated)
+    def __init__(
+        self,
+        table,
+        constant: tuple[str, ...],
+        varying: tuple[str, ...],
+        key: str | None = None,
+        texts: int = 0,
+    ) -> None:
+        self.table, self.constant, self.varying, self.key = table, constant, varying, key
+        self.columns = (*constant, *varying, *((key,) if key else ()))
+        self.texts = texts
+        """The last ``texts`` varying columns (not with a key) are long texts, handed to
+        PostgreSQL as arrays beside the JSON rows: escaped into those, they cost more."""
         self._prepared: dict = {}
 
-    def _sql(self, dialect) -> tuple[str, list[str], dict]:
+    def _sql(self, dialect) -> tuple[str, dict]:
         got = self._prepared.get(dialect.name)
         if got is not None:
             return got
-        t, names, key = self.table, self.names, self.key
-        columns = [*names, key] if key else names
-        procs = {name: _processor(t.c[name].type, dialect) for name in columns}
+        t, key = self.table, self.key
+        names = (*self.constant, *self.varying)
+        procs = {name: _processor(t.c[name].type, dialect) for name in self.columns}
         if dialect.name == "postgresql":
-            arrays = ", ".join(f"%({n})s::{t.c[n].type.compile(dialect)}[]" for n in columns)
-            source = f"unnest({arrays}) AS v({', '.join(columns)})"
+            cast_to = {n: _pg_type(t.c[n].type, dialect) for n in self.columns}
+            values = {n: f"%({n})s::{cast_to[n]}" for n in self.constant}
+            in_rows = (*self.varying, *((key,) if key else ()))
+            texts = in_rows[len(in_rows) - self.texts :]
+            for i, n in enumerate(in_rows[: len(in_rows) - self.texts]):
+                values[n] = f"(v.row->>{i})::{cast_to[n]}"
+            for n in texts:
+                values[n] = f"v.{n}::{cast_to[n]}"
+            unnests = "".join(f", unnest(%({n})b::text[])" for n in texts)
+            columns = ", ".join(("row", *texts))
+            source = f"ROWS FROM (jsonb_array_elements(%(rows)s::jsonb){unnests}) AS v({columns})"
             if key:
-                sets = ", ".join(f"{n} = v.{n}" for n in names)
-                sql = f"UPDATE {t.name} SET {sets} FROM {source} WHERE {t.name}.{key} = v.{key}"
+                sets = ", ".join(f"{n} = {values[n]}" for n in names)
+                sql = (
+                    f"UPDATE {t.name} SET {sets} FROM {source} WHERE {t.name}.{key} = {values[key]}"
+                )
             else:
-                sql = f"INSERT INTO {t.name} ({', '.join(names)}) SELECT * FROM {source}"
+                selected = ", ".join(values[n] for n in names)
+                sql = f"INSERT INTO {t.name} ({', '.join(names)}) SELECT {selected} FROM {source}"
         elif key:
             sets = ", ".join(f"{n} = ?" for n in names)
             sql = f"UPDATE {t.name} SET {sets} WHERE {key} = ?"
@@ -92,215 +160,334 @@ class _Many:
             sql = (
                 f"INSERT INTO {t.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
             )
-        got = self._prepared[dialect.name] = (sql, columns, procs)
+        got = self._prepared[dialect.name] = (sql, procs)
         return got
 
-    def run(self, conn, rows: list[dict]) -> None:
+    def convert(self, dialect, name: str, value):
+        """``value`` of column ``name`` as the driver takes it."""
+        proc = self._sql(dialect)[1][name]
+        return value if proc is None else proc(value)
+
+    def row_of(self, dialect, names: tuple[str, ...], values: tuple) -> tuple:
+        """``values`` of the varying columns ``names`` as a row holds them: as the driver
+        takes them (SQLite) or as JSON can carry them to the server (PostgreSQL: a
+        moment as its ISO text, which the statement casts back to the same moment)."""
+        row = tuple(self.convert(dialect, n, v) for n, v in zip(names, values, strict=True))
+        if dialect.name == "postgresql":
+            row = tuple(v.isoformat() if isinstance(v, datetime) else v for v in row)
+        return row
+
+    def run(self, writer: "_Writer", constants: tuple, rows: list[tuple]) -> None:
+        """Write ``rows`` (the varying values, then the key), each with ``constants``."""
         if not rows:
             return
-        sql, columns, procs = self._sql(conn.dialect)
-        caches: dict[str, dict] = {name: {} for name in self.repeated}
-        converted = []
-        for row in rows:
-            values = []
-            for name in columns:
-                value = row[name]
-                proc = procs[name]
-                if proc is not None and value is not None:
-                    cache = caches.get(name)
-                    if cache is None:
-                        value = proc(value)
-                    elif (done := cache.get(value)) is not None:
-                        value = done
-                    else:
-                        value = cache[value] = proc(value)
-                values.append(value)
-            converted.append(values)
-        if conn.dialect.name == "postgresql":
-            arrays = [list(column) for column in zip(*converted, strict=True)]
-            conn.exec_driver_sql(sql, dict(zip(columns, arrays, strict=True)))
+        sql = self._sql(writer.dialect)[0]
+        if writer.dialect.name == "postgresql":
+            params = dict(zip(self.constant, constants, strict=True))
+            if self.texts:
+                cut = len(self.varying) - self.texts
+                for i, name in enumerate(self.varying[cut:], start=cut):
+                    params[name] = [row[i] for row in rows]
+                rows = [row[:cut] for row in rows]
+            params["rows"] = json.dumps(rows, ensure_ascii=False)
+            writer.execute(sql, params)
+        elif constants:
+            writer.execute(sql, [(*constants, *row) for row in rows])
         else:
-            conn.exec_driver_sql(sql, [tuple(v) for v in converted])
+            writer.execute(sql, rows)
+
+
+class _Writer:
+    """Where a batch's statements go: on PostgreSQL into a pipeline of the transaction's
+    connection (each is sent and runs on the server while the batch goes on making the
+    next; their results, errors included, are awaited when the block ends), on SQLite
+    (in the process) straight to ``executemany``. A driver's error is raised as
+    SQLAlchemy raises it (``IntegrityError``, ``OperationalError`` ...), as if the
+    statement had gone through SQLAlchemy."""
+
+    def __init__(self, conn) -> None:
+        self.conn, self.dialect = conn, conn.dialect
+        self.pipelined = self.dialect.name == "postgresql"
+        self._cursor = None
+        self._sent = ""
+
+    def __enter__(self) -> "_Writer":
+        if self.pipelined:
+            driver = self.conn.connection.driver_connection  # psycopg's, in the transaction
+            self._pipeline = driver.pipeline()
+            self._pipeline.__enter__()
+            self._cursor = driver.cursor()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._cursor is None:
+            return
+        try:
+            with self._translated():
+                self._pipeline.__exit__(*exc)  # waits for the statements; raises their error
+        finally:
+            self._cursor.close()
+
+    def execute(self, sql: str, params) -> None:
+        if self._cursor is None:
+            self.conn.exec_driver_sql(sql, params)
+            return
+        self._sent = sql
+        with self._translated():
+            self._cursor.execute(sql, params)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        dbapi = self.dialect.loaded_dbapi
+        try:
+            yield
+        except dbapi.Error as err:
+            gone = self.dialect.is_disconnect(err, self.conn.connection, self._cursor)
+            raise sa_exc.DBAPIError.instance(
+                self._sent,
+                None,
+                err,
+                dbapi.Error,
+                connection_invalidated=gone,
+                dialect=self.dialect,
+            ) from err
+
+
+def _pg_type(type_, dialect) -> str:
+    """What a value is cast to: its column's type, but a string's without its length
+    (an explicit cast to VARCHAR(n) would cut a longer value; the column's assignment
+    refuses it, as an INSERT of the value would)."""
+    return "TEXT" if issubclass(type_._type_affinity, String) else type_.compile(dialect)
 
 
 def _processor(type_, dialect):
-    proc = type_.bind_processor(dialect)
-    if proc is None and isinstance(type_, JSON):  # psycopg's dialect lets the driver dump
+    """The column's bind processor; a JSON column's value is handed over as its text,
+    the text SQLAlchemy writes on SQLite and psycopg's ``Json`` on PostgreSQL (``None``
+    too: JSON ``null``, as SQLAlchemy stores it by default)."""
+    if isinstance(type_, JSON):
         return json.dumps
-    return proc
+    # The dialect's own implementation of the type (SQLite's DATETIME text), as a
+    # statement compiled by SQLAlchemy runs it: the generic type's processor would hand
+    # SQLite a datetime for its driver to format (no microseconds when they are 0).
+    return type_._cached_bind_processor(dialect)
 
 
-_UPDATE = _Many(_TABLE, list(WRITTEN), key="id", repeated={"updated_at", "next_check_at"})
-_HISTORY = table_of(HistoryEntry)
-_INSERT_HISTORY = _Many(_HISTORY, [c.name for c in _HISTORY.c if c.name != "id"], repeated={"at"})
+_FIRE = _Many(_TABLE, ("updated_at",), (*MOVED, *STEPPED), key="id")
+"""The items whose step fired: the moment; the step's values, the item's version and head."""
+_MOVE = _Many(_TABLE, (), MOVED, key="id")
+"""Items whose light or next check alone moved."""
+_HISTORY = _Many(
+    table_of(HistoryEntry),
+    ("at", "actor", "comment"),
+    ("action", "from_state", "to_state", "item_id", "seq", "prev_hash", "hash", "data"),
+    texts=1,
+)
+_EVENTS = _Many(
+    table_of(Event),
+    ("time", "dispatched"),
+    ("event_id", "type", "subject", "item_id", "unit_code", "co_unit_codes", "data"),
+    texts=1,
+)
+"""One statement for the batch's events, in the items' order (``emit``'s)."""
 
-
-_written = attrgetter(*WRITTEN)
 LISTS = ("tags", "co_unit_codes")
-"""JSON list columns: read as text (SQLite) and decoded once per distinct value."""
+"""JSON list columns: read as their text (``fast_json`` decodes each distinct one once;
+psycopg would decode every row's, a third of the scan's CPU on PostgreSQL)."""
+
+
+UNREAD = ("updated_at", "review_requested_at", "ladder_deadline", "evidence_floor", "history_mac")
+"""Columns the batch neither decides by nor shows (``updated_at`` it sets): read as NULL,
+so that their values are neither sent nor converted (two of them are datetimes)."""
 
 
 def due_columns(table=_TABLE) -> list:
-    """The item table's columns as the batch reads them."""
-    return [type_coerce(c, Text).label(c.name) if c.name in LISTS else c for c in table.c]
+    """The item table's columns as the batch reads them, in the table's order."""
+    return [
+        null().label(c.name)
+        if c.name in UNREAD
+        else cast(c, Text).label(c.name)
+        if c.name in LISTS
+        else c
+        for c in table.c
+    ]
 
 
-@lru_cache(maxsize=1024)
-def _decoded(raw: str) -> tuple:
-    return tuple(json.loads(raw))
+class _Rules:
+    """The columns the ladder rules read and move, and no other: a rule that read
+    another would fail here, not be applied to items that differ in it."""
+
+    __slots__ = RULES_READ + ("light", "next_check_at")
+
+    def __init__(self, values: tuple) -> None:
+        for name, value in zip(RULES_READ, values, strict=True):
+            setattr(self, name, value)
 
 
-def _as_list(value) -> list:
-    # PostgreSQL's driver already decodes json; SQLite hands over the text.
-    return list(_decoded(value)) if isinstance(value, str) else list(value or ())
+@dataclass(slots=True)
+class _Shape:
+    """What the rules do to every item with the same ``RULES_READ`` values."""
+
+    moved: tuple
+    """``MOVED``'s values after the rules."""
+    moved_row: tuple
+    """The same, as a row of ``_MOVE`` or the start of one of ``_FIRE`` holds them."""
+    step: str | None = None
+    """The step that fires, if one does."""
+    shown: tuple = ()
+    """(column index, value) of ``SHOWN`` for the event's item."""
+    entry: tuple = ()
+    """The history entry's values but the item's (``_HISTORY``: action, states)."""
+    entry_data: str = ""
+    """The entry's ``data`` as its JSON text."""
+    hash_of: Any = None
+    """``history.chain_hasher`` of the entry: (item id, seq, previous hash) -> hash."""
+    event_type: str | None = None
+    event_head: str = ""
+    """The event's data as JSON text up to its item: ``{"deadline": ..., "item": ``."""
 
 
-class DueItem:
-    """An item row as a mutable object, for the ladder's attribute-based rules."""
+_RULES_KEY = itemgetter(*(_AT[name] for name in RULES_READ))
+_MOVED_NOW = itemgetter(*(_AT[name] for name in MOVED))
+_ID, _VERSION, _UPDATED_AT = _AT["id"], _AT["version"], _AT["updated_at"]
+_SEQ, _HASH = _AT["history_seq"], _AT["history_hash"]
+_UNIT, _CO_UNITS = _AT["unit_code"], _AT["co_unit_codes"]
 
-    tags: list
-    co_unit_codes: list
 
-    if TYPE_CHECKING:  # the item's other columns, set from the row's mapping
-
-        def __getattr__(self, name: str) -> Any: ...
-
-        def __setattr__(self, name: str, value: Any) -> None: ...
-
-    def __init__(self, mapping) -> None:
-        self.__dict__.update(mapping)
-        self.tags = _as_list(self.tags)
-        self.co_unit_codes = _as_list(self.co_unit_codes)
-
-    def written(self) -> tuple:
-        return _written(self)
+PART = 100
+"""On PostgreSQL the batch is written a part of this many items at a time: the server
+writes one part while the next is computed (``_Writer``)."""
 
 
 def fire_batch(
     session: Session, rows, cal: WorkdayCalendar, tz: ZoneInfo, now: datetime
 ) -> Counter[str]:
-    """Fire the due steps of ``rows`` (locked item rows) and write the batch:
-    the names of the steps fired, counted."""
-    fired_names: Counter[str] = Counter()
-    key = history_key()
-    cache: dict = {}
-
-    def times(wf, kind, due, cal, tz):
-        at = cache.get((id(wf), kind, due))
-        if at is None:
-            at = cache[id(wf), kind, due] = step_times(wf, kind, due, cal, tz)
-        return at
-
-    changed: list[dict] = []
-    entries: list[dict] = []
-    for row in rows:
-        item = DueItem(row._mapping)
-        before = item.written()
-        wf = registry.get(item.workflow_name, item.workflow_version)
-        fired = advance(item, wf, cal, tz, now, times)
-        if fired is not None:
-            # What the item writer does for one item (app.items.writer), for a batch.
-            item.version += 1
-            item.updated_at = now
-            fired_names[fired.step.name] += 1
-            entries.append(_chain(item, key, now, fired.step.name, fired.data))
-            data = event_data(fired)
-            if data is not None:
-                data["item"] = snapshot(item)
-                emit(
-                    session,
-                    fired.step.event,
-                    subject=f"items/{item.id}",
-                    at=now,
-                    item_id=item.id,
-                    unit_code=item.unit_code,
-                    co_unit_codes=item.co_unit_codes,
-                    data=data,
-                )
-        refresh(item, wf, cal, tz, now, times)
-        after = item.written()
-        if after != before:
-            params = dict(zip(WRITTEN, after, strict=True))
-            params["id"] = item.id
-            changed.append(params)
+    """Fire the due steps of ``rows`` (locked item rows, all the table's columns in its
+    order: ``due_columns``) and write the batch: the names of the steps fired, counted."""
     conn = session.connection()
-    _UPDATE.run(conn, changed)
-    _INSERT_HISTORY.run(conn, entries)
+    dialect = conn.dialect
+    fired_names: Counter[str] = Counter()
+    shapes: dict[tuple, _Shape] = {}
+    mac_of = head_macs(history_key())
+    stepped = (_FIRE.convert(dialect, "updated_at", now),)
+    noted = tuple(
+        _HISTORY.convert(dialect, n, v)
+        for n, v in zip(_HISTORY.constant, (now, SYSTEM_ACTOR, None), strict=True)
+    )
+    sent = (_EVENTS.convert(dialect, "time", now), _EVENTS.convert(dialect, "dispatched", False))
+    with _Writer(conn) as writer:
+        part = PART if writer.pipelined else max(len(rows), 1)
+        for start in range(0, len(rows), part):
+            fires: list[tuple] = []
+            moves: list[tuple] = []
+            entries: list[tuple] = []
+            shown_items: list[tuple] = []
+            for row in rows[start : start + part]:
+                rules_key = _RULES_KEY(row)
+                shape = shapes.get(rules_key)
+                if shape is None:
+                    shape = shapes[rules_key] = _shape(rules_key, cal, tz, now, dialect)
+                item_id = row[_ID]
+                if shape.step is None:
+                    if _MOVED_NOW(row) != shape.moved:
+                        moves.append((*shape.moved_row, item_id))
+                    continue
+                fired_names[shape.step] += 1
+                version, seq, prev = row[_VERSION] + 1, row[_SEQ] + 1, row[_HASH]
+                head = shape.hash_of(item_id, seq, prev)
+                mac = mac_of(item_id, seq, head)
+                fires.append((*shape.moved_row, version, seq, head, mac, item_id))
+                entries.append((*shape.entry, item_id, seq, prev, head, shape.entry_data))
+                if shape.event_type is not None:
+                    shown_items.append((row, shape, version))
+            _FIRE.run(writer, stepped, fires)
+            _MOVE.run(writer, (), moves)
+            _HISTORY.run(writer, noted, entries)
+            # The events last: their items' JSON, the costliest part, is made while the
+            # server writes the items and their history.
+            _EVENTS.run(writer, sent, _events(shown_items, now, dialect))
     return fired_names
 
 
-def _chain(item: DueItem, key: bytes, at: datetime, action: str, data: dict) -> dict:
-    """The item's next history entry (a note: the state does not move); moves its head."""
-    entry = {
-        "item_id": item.id,
-        "seq": item.history_seq + 1,
-        "at": at,
-        "actor": SYSTEM_ACTOR,
-        "action": action,
-        "from_state": item.state,
-        "to_state": item.state,
-        "comment": None,
-        "data": data,
-        "prev_hash": item.history_hash,
-    }
-    entry["hash"] = history.compute_hash(entry)
-    item.history_seq, item.history_hash = entry["seq"], entry["hash"]
-    item.history_mac = head_mac(key, item.id, entry["seq"], entry["hash"])
-    return entry
+def _events(shown_items: list[tuple], now: datetime, dialect) -> list[tuple]:
+    """The event rows (``_EVENTS``' varying values) of the items whose step sends one:
+    (row, shape, new version) each."""
+    event_ids = _event_ids(len(shown_items))
+    co_units: dict = {}
+    events = []
+    for row, shape, version in shown_items:
+        shown = list(row)
+        shown[_VERSION], shown[_UPDATED_AT] = version, now
+        for index, value in shape.shown:
+            shown[index] = value
+        raw_co = row[_CO_UNITS]
+        co = co_units.get(raw_co)
+        if co is None:
+            co = co_units[raw_co] = _event_co_units(raw_co, dialect)
+        item_id = row[_ID]
+        events.append(
+            (
+                event_ids.pop(),
+                shape.event_type,
+                f"items/{item_id}",
+                item_id,
+                row[_UNIT],
+                co,
+                f"{shape.event_head}{item_text(shown)}}}",
+            )
+        )
+    return events
 
 
-def _day(d: date | None) -> str | None:
-    return None if d is None else d.isoformat()
+def _shape(rules_key: tuple, cal, tz, now: datetime, dialect) -> _Shape:
+    """Run the rules once for the items whose ``RULES_READ`` values are ``rules_key``."""
+    wf = registry.get(rules_key[0], rules_key[1])
+    item = _Rules(rules_key)
+    fired = advance(item, wf, cal, tz, now)
+    shown = tuple((_AT[name], getattr(item, name, None)) for name in SHOWN)
+    refresh(item, wf, cal, tz, now)
+    moved = tuple(getattr(item, name) for name in MOVED)
+    shape = _Shape(moved, _MOVE.row_of(dialect, MOVED, moved))
+    if fired is None:
+        return shape
+    shape.step = fired.step.name
+    shape.shown = shown
+    state = rules_key[RULES_READ.index("state")]
+    shape.entry = _HISTORY.row_of(
+        dialect, ("action", "from_state", "to_state"), (fired.step.name, state, state)
+    )
+    shape.entry_data = _HISTORY.convert(dialect, "data", fired.data)
+    shape.hash_of = history.chain_hasher(
+        at=now,
+        actor=SYSTEM_ACTOR,
+        action=fired.step.name,
+        from_state=state,
+        to_state=state,
+        data=fired.data,
+    )
+    data = event_data(fired)
+    if data is not None:
+        # The event's data is the step's, then the item (``emit_item_event``'s order).
+        shape.event_type = fired.step.event
+        shape.event_head = json.dumps(data)[:-1] + ', "item": ' if data else '{"item": '
+    return shape
 
 
-def _moment(m: datetime | None) -> str | None:
-    """As pydantic renders an aware UTC datetime in JSON."""
-    return None if m is None else m.isoformat().replace("+00:00", "Z")
+def _event_co_units(raw: str, dialect):
+    """An event's ``co_unit_codes`` (``emit``: the item's, or none), as the driver takes
+    it, from the item row's JSON text."""
+    return _EVENTS.convert(dialect, "co_unit_codes", json.loads(raw) or None)
 
 
-def snapshot(item) -> dict:
-    """``item_json`` of the item, built without validating a model (the batch makes
-    thousands); a test holds the two equal."""
-    return {
-        "id": item.id,
-        "number": item.number,
-        "title": item.title,
-        "description": item.description,
-        "source": item.source,
-        "category": item.category,
-        "severity": item.severity,
-        "unit_code": item.unit_code,
-        "campaign": item.campaign,
-        "state": item.state,
-        "review_pending": bool(item.review_pending),
-        "resolution": item.resolution,
-        "workflow": {"name": item.workflow_name, "version": item.workflow_version},
-        "due_date": _day(item.due_date),
-        "accept_due_date": _day(item.accept_due_date),
-        "light": item.light,
-        "escalation_level": item.escalation_level,
-        "max_escalation_level": item.max_escalation_level,
-        "was_overdue": bool(item.was_overdue),
-        "on_time": item.on_time,
-        "version": item.version,
-        "tags": list(item.tags),
-        "external_ref": item.external_ref,
-        "created_at": _moment(item.created_at),
-        "updated_at": _moment(item.updated_at),
-        "closed_at": _moment(item.closed_at),
-        "co_unit_codes": list(item.co_unit_codes),
-        "responsible_person": item.responsible_person,
-        "responsible_leader": item.responsible_leader,
-        "measures_summary": {
-            "total": item.measures_total,
-            "open": item.measures_open,
-            "done": item.measures_done,
-            "ongoing": item.measures_ongoing,
-            "overdue": item.measures_overdue,
-        },
-        "type": item.type,
-        "satisfaction": item.satisfaction,
-        "redo_count": item.redo_count,
-        "duplicate_of": item.duplicate_of,
-        "duplicate_count": item.duplicate_count,
-    }
+_VARIANT = {f"{n:x}": f"{n & 0x3 | 0x8:x}" for n in range(16)}
+"""A hex digit with its top two bits set to RFC 4122's variant (``10``)."""
+
+
+def _event_ids(n: int) -> list[str]:
+    """``n`` event ids as ``emit`` makes them (``evt_`` and a random UUID4's hex), the
+    version and variant set as ``uuid.UUID(version=4)`` sets them: digit 13 is the
+    version (4), digit 17 carries the variant."""
+    raw = os.urandom(16 * n).hex()
+    return [
+        f"evt_{raw[i : i + 12]}4{raw[i + 13 : i + 16]}{_VARIANT[raw[i + 16]]}{raw[i + 17 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]

@@ -10,9 +10,10 @@ with the items that are due, not with the items that exist.
 import logging
 import time
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import BindParameter, Engine, and_, bindparam, or_, select
 from sqlmodel import col
 
 from app import metrics
@@ -31,16 +32,34 @@ BATCH = 500
 
 def due_items_query(moment, after=None, limit: int = BATCH, postgres: bool = False):
     """The next batch of due items, as plain rows of the item table."""
-    stmt = select(*due_columns()).where(Item.next_check_at <= moment)
-    if after is not None:
-        at, item_id = after
+    return _due_statement(after is not None, limit, postgres).params(_due_params(moment, after))
+
+
+@lru_cache(maxsize=16)
+def _due_statement(resume: bool, limit: int, postgres: bool):
+    """``due_items_query`` with its values as parameters: one statement object per
+    shape, so SQLAlchemy derives its cache key (49 columns) once, not once a batch."""
+    stmt = select(*due_columns()).where(col(Item.next_check_at) <= bindparam("moment"))
+    if resume:
+        at: BindParameter = bindparam("after_at")
+        item_id: BindParameter = bindparam("after_id")
         stmt = stmt.where(
-            or_(Item.next_check_at > at, and_(Item.next_check_at == at, Item.id > item_id))
+            or_(
+                col(Item.next_check_at) > at,
+                and_(col(Item.next_check_at) == at, col(Item.id) > item_id),
+            )
         )
     stmt = stmt.order_by(col(Item.next_check_at), col(Item.id)).limit(limit)
     if postgres:
         stmt = stmt.with_for_update(skip_locked=True)
     return stmt
+
+
+def _due_params(moment, after) -> dict:
+    params = {"moment": moment}
+    if after is not None:
+        params["after_at"], params["after_id"] = after
+    return params
 
 
 def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
@@ -53,12 +72,12 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
     while True:
         with unit_of_work(engine=engine) as session:
             moment = now(session)
-            cal = load_calendar(session)
-            rows = session.execute(
-                due_items_query(moment, after, batch, postgres=is_postgres(session))
-            ).all()
-            if rows:
+            # Plain rows through the connection: the ORM's result layer adds nothing here.
+            stmt = _due_statement(after is not None, batch, is_postgres(session))
+            rows = session.connection().execute(stmt, _due_params(moment, after)).all()
+            if rows:  # (the calendar is read only when something is due: most scans)
                 after = (rows[-1].next_check_at, rows[-1].id)
+                cal = load_calendar(session)
                 fired.update(fire_batch(session, rows, cal, tz, moment))
             checked += len(rows)
         if len(rows) < batch:

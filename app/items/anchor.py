@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,6 +29,19 @@ log = logging.getLogger("rectify.history")
 
 def head_mac(key: bytes, item_id: int, seq: int, head_hash: str) -> str:
     return hmac.new(key, f"{item_id}:{seq}:{head_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def head_macs(key: bytes) -> Callable[[int, int, str], str]:
+    """``head_mac`` under ``key`` for many heads (a scan's batch): the keyed state is
+    made once and copied per head, not derived from the key each time."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def mac(item_id: int, seq: int, head_hash: str) -> str:
+        one = keyed.copy()
+        one.update(f"{item_id}:{seq}:{head_hash}".encode())
+        return one.hexdigest()
+
+    return mac
 
 
 def history_key() -> bytes:

@@ -13,17 +13,18 @@ the same events, and every history chain and anchor must verify.
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text, update
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from app.db import is_postgres, unit_of_work
-from app.deadlines.batch import WRITTEN, snapshot
+from app.deadlines.batch import WRITTEN
 from app.deadlines.ladder import fire_due_steps
 from app.deadlines.scan import run_scan
 from app.deadlines.store import load_calendar
 from app.events.models import Event
 from app.items import history
 from app.items.models import HistoryEntry, Item
-from app.items.service import item_json
 from app.settings import get_settings
 from app.workflow.registry import registry
 
@@ -153,26 +154,6 @@ def test_the_batch_scan_gives_what_firing_one_by_one_gives(api, engine):
     assert run_scan(engine)["checked"] == 0
 
 
-def test_batch_snapshot_is_item_json(api, engine):
-    """The batch renders the event's item without pydantic: the same JSON."""
-    api.unit("court", "市中级人民法院")
-    sup, court = api.key("supervisor"), api.key("unit", "court")
-    api.set_clock(CREATED)
-    ids = _group(api, sup, court)
-    api.patch(
-        f"/items/{ids['tags']}",
-        json={"responsible_person": "张三", "category": "财务", "campaign": "巡视"},
-        token=sup,
-        expect=200,
-    )
-    with unit_of_work(write=False, engine=engine) as s:
-        rows = s.execute(select(Item.__table__).where(Item.id.in_(ids.values()))).all()
-        for row in rows:
-            item = s.get(Item, row.id)
-            assert snapshot(row) == item_json(item)
-            assert list(snapshot(row)) == list(item_json(item))
-
-
 def test_an_item_locked_by_a_request_is_left_for_the_next_scan(api, engine):
     """PostgreSQL: SKIP LOCKED passes over a row a request holds; the next scan fires
     it, once. (SQLite has one writer: a scan waits for the request instead.)"""
@@ -221,3 +202,72 @@ def _scheduler_steps(engine, iid) -> list[str]:
 def is_postgres_engine(engine) -> bool:
     with unit_of_work(write=False, engine=engine) as s:
         return is_postgres(s)
+
+
+def test_a_batch_that_fails_to_write_writes_nothing(api, engine, monkeypatch):
+    """A statement of the batch that fails (here: a history row already holds the seq an
+    entry takes) fails the scan and leaves every item of the batch as it was, with no
+    history and no event; on PostgreSQL the error comes back from the pipeline, a part
+    of the batch after the first was sent."""
+    from app.deadlines import batch as batch_module
+
+    monkeypatch.setattr(batch_module, "PART", 2)
+    api.unit("court", "市中级人民法院")
+    sup, court = api.key("supervisor"), api.key("unit", "court")
+    api.set_clock(CREATED)
+    ids = _group(api, sup, court)
+    api.set_clock(SCAN)
+    due = [ids[name] for name in ("holiday_catch_up", "supervise", "overdue", "reminder")]
+    with unit_of_work(engine=engine) as s:
+        before = {iid: s.get(Item, iid).version for iid in due}
+        events_before = s.scalar(select(func.count()).select_from(Event))
+        blocked = s.get(Item, ids["reminder"])
+        s.add(
+            HistoryEntry(
+                item_id=blocked.id,
+                seq=blocked.history_seq + 1,
+                at=SCAN_AT,
+                actor="test",
+                action="blocker",
+                data={},
+                prev_hash=blocked.history_hash,
+                hash="0" * 64,
+            )
+        )
+    with pytest.raises(IntegrityError):
+        run_scan(engine)
+    with unit_of_work(write=False, engine=engine) as s:
+        assert {iid: s.get(Item, iid).version for iid in due} == before
+        assert s.scalar(select(func.count()).select_from(Event)) == events_before
+        assert _scheduler_steps(engine, ids["overdue"]) == []
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM history_entry WHERE action = 'blocker'"))
+    assert run_scan(engine)["fired"]["reminder"] == 1
+    with unit_of_work(write=False, engine=engine) as s:
+        assert history.verify_all(s)["ok"]
+
+
+def test_a_batch_is_written_with_a_few_statements_whatever_its_steps(api, engine, monkeypatch):
+    """Items of many shapes (steps, deadlines, levels, a pause) in one batch: the items,
+    their history and their events are written with one statement each, not one per
+    step or item (a catch-up after downtime mixes every step and due date)."""
+    from app.deadlines import batch as batch_module
+
+    sent: list[str] = []
+    execute = batch_module._Writer.execute
+
+    def counted(self, sql, params):
+        sent.append(sql.split()[0] + " " + sql.split()[2 if sql.startswith("INSERT") else 1])
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(batch_module._Writer, "execute", counted)
+    api.unit("city", "某市")
+    api.unit("court", "市中级人民法院", parent="city")
+    sup, court = api.key("supervisor"), api.key("unit", "court")
+    api.set_clock(CREATED)
+    ids = _group(api, sup, court)
+    api.set_clock(SCAN)
+    _make_paused_due(engine, ids["paused"])
+    fired = run_scan(engine)["fired"]
+    assert sum(fired.values()) >= 7 and len({k for k, v in fired.items() if v}) >= 4
+    assert sorted(sent) == ["INSERT event", "INSERT history_entry", "UPDATE item", "UPDATE item"]
