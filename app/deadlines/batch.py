@@ -42,7 +42,7 @@ from sqlalchemy import JSON, String, Text, cast, null
 from sqlalchemy import exc as sa_exc
 from sqlmodel import Session
 
-from app.db import table_of
+from app.db import json_text, table_of
 from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.ladder import SYSTEM_ACTOR, advance, event_data
 from app.deadlines.schedule import refresh
@@ -265,7 +265,7 @@ def _processor(type_, dialect):
     the text SQLAlchemy writes on SQLite and psycopg's ``Json`` on PostgreSQL (``None``
     too: JSON ``null``, as SQLAlchemy stores it by default)."""
     if isinstance(type_, JSON):
-        return json.dumps
+        return json_text
     # The dialect's own implementation of the type (SQLite's DATETIME text), as a
     # statement compiled by SQLAlchemy runs it: the generic type's processor would hand
     # SQLite a datetime for its driver to format (no microseconds when they are 0).
@@ -468,7 +468,7 @@ def _shape(rules_key: tuple, cal, tz, now: datetime, dialect) -> _Shape:
     if data is not None:
         # The event's data is the step's, then the item (``emit_item_event``'s order).
         shape.event_type = fired.step.event
-        shape.event_head = json.dumps(data)[:-1] + ', "item": ' if data else '{"item": '
+        shape.event_head = json_text(data)[:-1] + ',"item":' if data else '{"item":'
     return shape
 
 

@@ -1,12 +1,12 @@
 """An item's public JSON as text, from a row of the item table, without pydantic.
 
-``item_text(values)`` is ``json.dumps(item_json(item))`` (the events' ``item``:
-``ItemPublic`` in ``mode="json"``, then the outbox's ``json.dumps``), written
+``item_text(values)`` is ``json_text(item_json(item))`` (the events' ``item``:
+``ItemPublic`` in ``mode="json"``, then the JSON columns' encoder), written
 straight from the row's values: the deadline scan renders thousands of items
 per batch, and validating each into a model and encoding the model's dict cost
 more than everything else it does per item. The rows are trusted (read from
 the item table, whose columns hold only values the model accepts), so nothing
-is validated; a test holds the text equal to ``json.dumps(item_json(item))``
+is validated; a test holds the text equal to ``json_text(item_json(item))``
 over varied items, and ``FIELDS`` to the model's fields.
 
 ``values`` is indexed like the item table's columns (``COLUMNS``): a row
@@ -16,10 +16,10 @@ selecting all of them in the table's order, or a list made from one.
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from json.encoder import encode_basestring_ascii as _str  # json.dumps' own str encoder
+from json.encoder import encode_basestring as _str  # what json_text writes for a str
 from typing import Any
 
-from app.db import table_of
+from app.db import json_text, table_of
 from app.items.models import Item
 
 COLUMNS = tuple(c.name for c in table_of(Item).c)
@@ -102,7 +102,7 @@ def _list(value) -> str:
         if len(_LISTS) >= 4096:
             _LISTS.clear()
         items = json.loads(value) if type(value) is str else value
-        text = _LISTS[key] = json.dumps(list(items))
+        text = _LISTS[key] = json_text(list(items))
     return text
 
 
@@ -110,9 +110,9 @@ def _field(name: str, kind: str) -> str:
     """The f-string part that writes one field from ``v`` (the row's values)."""
     if kind == "workflow":
         wf_name, wf_version = _AT["workflow_name"], _AT["workflow_version"]
-        value = f'{{{{"name": {{_str(v[{wf_name}])}}, "version": {{v[{wf_version}]}}}}}}'
+        value = f'{{{{"name":{{_str(v[{wf_name}])}},"version":{{v[{wf_version}]}}}}}}'
     elif kind == "measures":
-        parts = ", ".join(f'"{m}": {{v[{_AT["measures_" + m]}]}}' for m in MEASURES)
+        parts = ",".join(f'"{m}":{{v[{_AT["measures_" + m]}]}}' for m in MEASURES)
         value = f"{{{{{parts}}}}}"
     else:
         i = _AT[name]
@@ -128,13 +128,13 @@ def _field(name: str, kind: str) -> str:
         if optional:
             written = f'"null" if v[{i}] is None else {written}'
         value = f"{{{written}}}"
-    return f'"{name}": {value}'
+    return f'"{name}":{value}'
 
 
 def _compile() -> Callable[[Sequence], str]:
     """One f-string over the row's values, made from ``FIELDS`` (a function per field
     and a join would double the cost, the whole point being the cost)."""
-    body = ", ".join(_field(name, kind) for name, kind in FIELDS)
+    body = ",".join(_field(name, kind) for name, kind in FIELDS)
     source = f"def item_text(v):\n    return f'{{{{{body}}}}}'\n"
     scope: dict[str, Any] = {"_str": _str, "_day": _day, "_moment": _moment, "_list": _list}
     exec(compile(source, __file__ + ":item_text", "exec"), scope)
@@ -143,4 +143,4 @@ def _compile() -> Callable[[Sequence], str]:
 
 
 item_text: Callable[[Sequence], str] = _compile()
-item_text.__doc__ = "``json.dumps(item_json(item))`` from ``values`` indexed like ``COLUMNS``."
+item_text.__doc__ = "``json_text(item_json(item))`` from ``values`` indexed like ``COLUMNS``."

@@ -7,13 +7,12 @@ each of those equal to the path it replaces, on varied items, and the stored
 text of a batch's rows equal to what the single-item path stores.
 """
 
-import json
 import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Text, cast, select, text
 
-from app.db import unit_of_work
+from app.db import json_text, unit_of_work
 from app.deadlines import batch as batch_module
 from app.deadlines.batch import LISTS, _event_ids
 from app.items.anchor import head_mac, head_macs
@@ -105,12 +104,12 @@ def test_item_text_is_the_json_of_item_json_for_varied_items():
     for values in ODD_ITEMS:
         item = _item(**values)
         row = [getattr(item, c.name) for c in Item.__table__.c]
-        assert item_text(row) == json.dumps(item_json(item)), values
+        assert item_text(row) == json_text(item_json(item)), values
         as_text = [  # a SQLite row of the batch: the list columns as their JSON text
-            json.dumps(v) if c.name in {"tags", "co_unit_codes"} else v
+            json_text(v) if c.name in {"tags", "co_unit_codes"} else v
             for c, v in zip(Item.__table__.c, row, strict=True)
         ]
-        assert item_text(as_text) == json.dumps(item_json(item)), values
+        assert item_text(as_text) == json_text(item_json(item)), values
 
 
 def test_item_text_of_stored_items_is_the_json_of_item_json(api, engine):
@@ -133,7 +132,7 @@ def test_item_text_of_stored_items_is_the_json_of_item_json(api, engine):
         columns = [cast(c, Text) if c.name in LISTS else c for c in Item.__table__.c]
         rows = s.connection().execute(select(*columns).where(Item.id.in_(ids.values())))
         for row in rows.all():
-            assert item_text(row) == json.dumps(item_json(s.get(Item, row.id))), row.id
+            assert item_text(row) == json_text(item_json(s.get(Item, row.id))), row.id
 
 
 ENTRIES = [
@@ -202,7 +201,7 @@ def _stored(engine, ids: dict[str, int]) -> dict:
             def same(value, iid=iid, number=number, name=name):
                 value = "" if value is None else str(value)
                 return (
-                    value.replace(f'"id": {iid},', f'"id": "{name}",')
+                    value.replace(f'"id":{iid},', f'"id":"{name}",')
                     .replace(f'"{number}"', '"number"')
                     .replace(f"items/{iid}", f"items/{name}")
                 )
