@@ -60,11 +60,13 @@ def emit(
         }
     )
     if len(queue) >= QUEUE_LIMIT:
-        _write_queued(session)
+        write_queued(session)
 
 
 @sa_event.listens_for(Session, "before_commit")
-def _write_queued(session: Session) -> None:
+def write_queued(session: Session) -> None:
+    """Insert the rows queued so far (before every commit; earlier by a writer that
+    sends its statements together, ``items.writer``)."""
     rows = session.info.pop(_QUEUED, None)
     if not rows:
         return

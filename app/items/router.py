@@ -131,8 +131,8 @@ async def transition(item_id: Id, request: Request, token: BearerDep, if_match: 
 
     def work(session, caller):
         body = parse_body(TransitionRequest, raw)
-        item = transitions.transition(session, caller, item_id, body, if_match)
-        return body.action, _item_response(item)
+        item, snapshot = transitions.transition_with_json(session, caller, item_id, body, if_match)
+        return body.action, etag.json_response(snapshot, item.version)
 
     action, response = await in_unit_of_work(request, token, work)
     metrics.TRANSITIONS.labels(action).inc()
@@ -180,9 +180,9 @@ def merge_item(
 ):
     """重复件: close this order as a duplicate of ``into`` (the workflow's ``merge`` action)."""
     request = TransitionRequest(action="merge", into=body.into, comment=body.comment)
-    item = transitions.transition(session, caller, item_id, request, if_match)
+    item, snapshot = transitions.transition_with_json(session, caller, item_id, request, if_match)
     metrics.TRANSITIONS.labels("merge").inc()
-    return _item_response(item)
+    return etag.json_response(snapshot, item.version)
 
 
 @router.get("/{item_id:int}/history", response_model=HistoryList)
