@@ -59,6 +59,27 @@ def _item_response(item, status: int = 200) -> JSONResponse:
     return etag.json_response(writer.item_json(item), item.version, status)
 
 
+# First of the API's routes (``main.create_app`` includes this router first): requests
+# are matched route by route, and this is the one requested most.
+@router.post(
+    "/{item_id:int}/transitions",
+    response_model=ItemPublic,
+    openapi_extra=body_doc(TransitionRequest),
+    responses=problems(409),
+)
+async def transition(item_id: Id, request: Request, token: BearerDep, if_match: IfMatch = None):
+    raw = await request.body()
+
+    def work(session, caller):
+        body = parse_body(TransitionRequest, raw)
+        item, snapshot = transitions.transition_with_json(session, caller, item_id, body, if_match)
+        return body.action, etag.json_response(snapshot, item.version)
+
+    action, response = await in_unit_of_work(request, token, work)
+    metrics.TRANSITIONS.labels(action).inc()
+    return response
+
+
 @router.post("", status_code=201, response_model=ItemPublic, responses=problems(409))
 def create_item(
     body: ItemCreate,
@@ -118,25 +139,6 @@ def list_actions(item_id: Id, session: SessionDep, caller: CallerDep, lang: str 
     actions = transitions.action_infos(session, caller, item, lang, lead)
     extension = extensions.action_info(session, caller, item, lang, lead)
     return ActionList(actions=actions + ([extension] if extension else []))
-
-
-@router.post(
-    "/{item_id:int}/transitions",
-    response_model=ItemPublic,
-    openapi_extra=body_doc(TransitionRequest),
-    responses=problems(409),
-)
-async def transition(item_id: Id, request: Request, token: BearerDep, if_match: IfMatch = None):
-    raw = await request.body()
-
-    def work(session, caller):
-        body = parse_body(TransitionRequest, raw)
-        item, snapshot = transitions.transition_with_json(session, caller, item_id, body, if_match)
-        return body.action, etag.json_response(snapshot, item.version)
-
-    action, response = await in_unit_of_work(request, token, work)
-    metrics.TRANSITIONS.labels(action).inc()
-    return response
 
 
 class BatchItemResult(BaseModel):
