@@ -73,11 +73,12 @@ async def transition(item_id: Id, request: Request, token: BearerDep, if_match: 
     def work(session, caller):
         body = parse_body(TransitionRequest, raw)
         item, snapshot = transitions.transition_with_json(session, caller, item_id, body, if_match)
-        return body.action, etag.json_response(snapshot, item.version)
+        return body.action, snapshot, item.version
 
-    action, response = await in_unit_of_work(request, token, work)
+    action, snapshot, version = await in_unit_of_work(request, token, work)
     metrics.TRANSITIONS.labels(action).inc()
-    return response
+    # Rendered once committed: on SQLite, outside the write turn other writers wait for.
+    return etag.json_response(snapshot, version)
 
 
 @router.post("", status_code=201, response_model=ItemPublic, responses=problems(409))

@@ -39,7 +39,7 @@ from app.errors import Forbidden, NotFound, PreconditionFailed
 from app.events.outbox import emit, write_queued
 from app.items import history
 from app.items.models import Item
-from app.items.schemas import to_public
+from app.items.schemas import public_json
 from app.items.scope import lead_and_co_unit
 from app.kit import etag
 from app.kit.scope import unit_path_or_none
@@ -116,7 +116,8 @@ def check_if_match(item: Item, if_match: str | None) -> None:
 
 
 def item_json(item: Item) -> dict:
-    return to_public(item).model_dump(mode="json")
+    """The item's public JSON (``ItemPublic``), as a dict."""
+    return public_json(item)
 
 
 def emit_item_event(
