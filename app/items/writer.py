@@ -26,7 +26,7 @@ How the row is written (``write``):
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Literal
 
@@ -42,6 +42,7 @@ from app.items.models import Item
 from app.items.schemas import public_json
 from app.items.scope import lead_and_co_unit
 from app.kit import etag
+from app.kit.executemany import ExecuteMany
 from app.kit.scope import unit_path_or_none
 from app.units.service import subtree_codes_like, subtree_pattern
 
@@ -139,7 +140,7 @@ def emit_item_event(
 
 _ITEMS = table_of(Item)
 _COLUMNS = tuple(_ITEMS.c.keys())
-_UPDATE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
+_UPDATE_ROW = ExecuteMany(update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")))
 
 
 def column_values(item) -> dict:
@@ -199,7 +200,7 @@ def change(
             _write_history(session, item, done, at)
             changed = {k: v for k, v in column_values(item).items() if before[k] != v}
             if changed:
-                session.connection().execute(_UPDATE, {"item_id": item.id, **changed})
+                _UPDATE_ROW.execute(session, [{"item_id": item.id, **changed}])
             session.expunge(item)
             _emit_events(session, item, done, at)
             write_queued(session)
@@ -236,18 +237,16 @@ def _emit_events(session: Session, item, done: Change, at: datetime) -> None:
 
 @contextmanager
 def _together(session: Session) -> Iterator[None]:
-    """A single item's writes (history entry, row, events) in one round trip on
-    PostgreSQL: the block's statements go out in psycopg's pipeline, which waits
-    for their results once at its end (none of them returns anything the block
-    reads: the history row is appended through the buffer, without RETURNING):
-    two round trips fewer a transition, each a wait and two system calls. An
-    error in any of them is raised at the block's end, and the unit of work
-    rolls back. SQLite (in process) appends as it goes."""
+    """A single item's writes (history entry, row, events) as driver statements
+    (compiled once per set of columns: ``kit.executemany``; the history row
+    through the buffer, without RETURNING), and on PostgreSQL in one round trip:
+    psycopg's pipeline sends them together and waits for their results once at
+    the block's end -- none returns anything the block reads. Two round trips
+    fewer a transition, each a wait and two system calls. An error in any of
+    them is raised at the block's end, and the unit of work rolls back."""
     conn = session.connection()
     driver = conn.connection.driver_connection
-    if conn.dialect.name != "postgresql" or driver is None:
-        yield
-        return
-    with history.buffered(session) as rows, driver.pipeline():
+    pipelined = driver.pipeline() if conn.dialect.name == "postgresql" and driver else nullcontext()
+    with history.buffered(session) as rows, pipelined:
         yield
         history.insert_rows(session, rows)
