@@ -14,10 +14,13 @@ entry before the row write, the events after it, one version step a change.
 
 How the row is written (``write``):
 
-- ``"update"``: one Core UPDATE of the columns that changed, then the item is
+- ``"update"``: one UPDATE of the columns that changed, then the item is
   detached. The ORM's flush costs about as much as the rest of a transition's
   writes together; detached, the object is not flushed a second time at commit
   and still serves the response. Code that goes on changing it re-reads it.
+  The history entry, the row and the events go out as driver statements, on
+  PostgreSQL in one round trip (``_together``), and the events are inserted
+  then rather than at commit.
 - ``"flush"``: the session's flush (the item stays attached: measures change
   it several times in one transaction).
 - ``"later"``: not here; the session's flush writes it with others (the
