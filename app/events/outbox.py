@@ -1,7 +1,8 @@
 """Write events in the caller's transaction; never send anything from here.
 
 ``emit`` queues a row on the session; the transaction's rows are inserted in
-one statement just before it commits (``_write_queued``). A transaction that
+one statement just before it commits (``write_queued``), or when a writer
+sends its statements together (``items.writer``, a transition). A transaction that
 emits more than ``QUEUE_LIMIT`` rows (an import, a scan batch) writes them as
 it goes, so memory stays bounded.
 
