@@ -7,12 +7,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from app.auth.models import Role
+from app.auth.service import Caller
 from app.db import unit_of_work
 from app.items.models import Item, Light, Satisfaction, Severity, Source
 from app.items.schemas import public_json, to_public
 from app.items.writer import get_item
 from tests.factories import ITEM_STATES, make_world
-from tests.items.test_writer import SUPERVISOR
+
+SUPERVISOR = Caller(0, "sup", Role.supervisor)
 
 
 def _assert_same(item) -> None:
