@@ -29,11 +29,12 @@ How the row is written (``write``):
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import bindparam, or_, select, true, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from app.auth.service import Caller
@@ -249,7 +250,23 @@ def _together(session: Session) -> Iterator[None]:
     them is raised at the block's end, and the unit of work rolls back."""
     conn = session.connection()
     driver = conn.connection.driver_connection
-    pipelined = driver.pipeline() if conn.dialect.name == "postgresql" and driver else nullcontext()
-    with history.buffered(session) as rows, pipelined:
-        yield
-        history.insert_rows(session, rows)
+    if conn.dialect.name != "postgresql" or driver is None:
+        with history.buffered(session) as rows:
+            yield
+            history.insert_rows(session, rows)
+        return
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with history.buffered(session) as rows, driver.pipeline():
+            yield
+            history.insert_rows(session, rows)
+    except dbapi_error as exc:
+        # Raised by the pipeline's closing sync, outside SQLAlchemy: wrapped as SQLAlchemy
+        # would have (an IntegrityError, an OperationalError when the database is gone:
+        # the 503 of an outage), and a dead connection is not given back to the pool.
+        invalidated = conn.dialect.is_disconnect(exc, driver, None)
+        if invalidated:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, dbapi_error, connection_invalidated=invalidated, dialect=conn.dialect
+        ) from exc
