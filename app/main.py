@@ -91,6 +91,21 @@ class CountRequests:
             timer.observe(time.perf_counter() - started)
 
 
+def _freeze_start_up_objects() -> None:
+    """Put what start-up built out of the cyclic collector's reach, once a process.
+
+    The app, its routes and models, the workflows' machines, SQLAlchemy's mappers --
+    some 200,000 objects -- live as long as the server process. A full collection
+    walked them all, ~150 ms with every thread stopped, about once every few hundred
+    transitions (bench/transition_throughput.py); frozen, it walks only what requests
+    made since. Garbage is collected first so none is kept for good, and only the
+    first start freezes: a process that starts many apps (the tests) frees the others.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(
     engine: Engine | None = None, *, migrate: bool | None = None, worker: bool = False
 ) -> FastAPI:
@@ -104,12 +119,7 @@ def create_app(
 
             upgrade(str(app.state.engine.url.render_as_string(hide_password=False)))
         prepare(app.state.engine)
-        # What start-up built (the app, its routes and models, the workflows' machines,
-        # SQLAlchemy's mappers: some 200,000 objects) lives as long as the process: out
-        # of the cyclic collector's reach, a full collection walks only what requests
-        # made since. Each walked them all, ~150 ms with every thread stopped, about
-        # once every few hundred transitions (bench/transition_throughput.py).
-        gc.freeze()
+        _freeze_start_up_objects()
         if not worker:
             yield
             return
