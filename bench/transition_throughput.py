@@ -277,15 +277,18 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def _profiled(directory: str | None, name: str, pid: int):
-    """Sample ``pid`` with py-spy (collapsed stacks, all threads) while inside."""
+def _profiled(directory: str | None, name: str, pid: int, gil: bool = False):
+    """Sample ``pid`` with py-spy (collapsed stacks, all threads; with ``gil``, only
+    the thread holding the GIL: where the server's Python CPU goes) while inside."""
     if not directory:
         yield
         return
     out = Path(directory) / f"{name}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     spy = subprocess.Popen(
-        ["py-spy", "record", "-p", str(pid), "-r", "100", "--format", "raw", "-o", str(out)],
+        ["py-spy", "record", "-p", str(pid), "--format", "raw", "-o", str(out)]
+        + ["-r", "500" if gil else "100"]
+        + (["--gil"] if gil else []),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -410,7 +413,7 @@ def bench(label: str, url: str, args, workdir: Path, processes: int = 1) -> dict
                 with contextlib.ExitStack() as stack:
                     for i, pid in enumerate(pids):
                         name = f"{label}-{processes}p-{kind}-{r + 1}" + (f"-{i}" if i else "")
-                        stack.enter_context(_profiled(args.profile, name, pid))
+                        stack.enter_context(_profiled(args.profile, name, pid, args.profile_gil))
                     rps = loads[kind].run(args.requests)
                 cpu_ms = (sum(map(_cpu_seconds, pids)) - cpu) * 1000 / args.requests
                 results[kind].append(rps)
@@ -459,6 +462,11 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-oidc", action="store_true", help="skip the OIDC-bearer load")
     parser.add_argument("--profile", metavar="DIR", help="py-spy each server into DIR")
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: sample only the thread holding the GIL (Python CPU)",
+    )
     parser.add_argument(
         "--pg-processes",
         type=lambda v: [int(n) for n in v.split(",")],

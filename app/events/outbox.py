@@ -1,7 +1,8 @@
 """Write events in the caller's transaction; never send anything from here.
 
 ``emit`` queues a row on the session; the transaction's rows are inserted in
-one statement just before it commits (``_write_queued``). A transaction that
+one statement just before it commits (``write_queued``), or when a writer
+sends its statements together (``items.writer``, a transition). A transaction that
 emits more than ``QUEUE_LIMIT`` rows (an import, a scan batch) writes them as
 it goes, so memory stays bounded.
 
@@ -60,11 +61,13 @@ def emit(
         }
     )
     if len(queue) >= QUEUE_LIMIT:
-        _write_queued(session)
+        write_queued(session)
 
 
 @sa_event.listens_for(Session, "before_commit")
-def _write_queued(session: Session) -> None:
+def write_queued(session: Session) -> None:
+    """Insert the rows queued so far (before every commit; earlier by a writer that
+    sends its statements together, ``items.writer``)."""
     rows = session.info.pop(_QUEUED, None)
     if not rows:
         return

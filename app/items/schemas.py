@@ -1,7 +1,10 @@
 """Request and response bodies for items."""
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated
+from enum import Enum
+from types import NoneType, UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -226,3 +229,81 @@ def to_public(item) -> ItemPublic:
         "overdue": item.measures_overdue,
     }
     return ItemPublic.model_validate(values)
+
+
+def _day(value: date) -> str:
+    return value.isoformat()
+
+
+def _moment(value: datetime) -> str:
+    """As pydantic writes a datetime in JSON: ISO 8601, UTC as ``Z``."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _member_value(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _renderer(annotation: Any) -> Callable[[Any], Any] | None:
+    """How ``public_json`` writes a value of a field of ``ItemPublic`` so annotated
+    (None: as it is; a None value stays None whatever the type)."""
+    kind = annotation
+    if get_origin(annotation) in (Union, UnionType):  # X | None: as X
+        kind = next(a for a in get_args(annotation) if a is not NoneType)
+    if get_origin(kind) is list:
+        return list
+    if kind is datetime:
+        return _moment
+    if kind is date:
+        return _day
+    if kind is bool:
+        return bool
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return _member_value
+    return None
+
+
+def _workflow(item) -> dict:
+    return {"name": item.workflow_name, "version": item.workflow_version}
+
+
+def _measures_summary(item) -> dict:
+    return {
+        "total": item.measures_total,
+        "open": item.measures_open,
+        "done": item.measures_done,
+        "ongoing": item.measures_ongoing,
+        "overdue": item.measures_overdue,
+    }
+
+
+_NESTED = {"workflow": _workflow, "measures_summary": _measures_summary}
+assert set(_NESTED) == _COMPUTED
+# (field, how its value is written, or how it is made from the item when nested)
+_PUBLIC = tuple(
+    (name, _renderer(field.annotation), _NESTED.get(name))
+    for name, field in ItemPublic.model_fields.items()
+)
+
+
+def public_json(item) -> dict:
+    """``to_public(item).model_dump(mode="json")`` without building the model: the
+    same dict (keys in the same order; tests/items/test_item_json.py holds them
+    equal), in a fraction of the time. Every transition makes one (its events'
+    snapshot and its response) and every event of an item carries one.
+
+    The values are the item's own (a loaded column from the instance's dict, as
+    ``to_public`` reads them), written as pydantic writes them in JSON: dates and
+    datetimes in ISO 8601 (UTC as ``Z``), enum members as their values, booleans
+    as booleans, lists copied. Nothing is validated: they are the columns' values
+    as stored."""
+    state = vars(item)
+    out: dict[str, Any] = {}
+    for name, render, nested in _PUBLIC:
+        if nested is not None:
+            out[name] = nested(item)
+            continue
+        value = state[name] if name in state else getattr(item, name)
+        out[name] = value if render is None or value is None else render(value)
+    return out

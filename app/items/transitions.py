@@ -128,10 +128,17 @@ def transition(
 ) -> Item:
     """Run ``req`` on the item; return it, detached from ``session`` (its row is
     already written: ``app.items.writer``)."""
+    return transition_with_json(session, caller, item_id, req, if_match)[0]
+
+
+def transition_with_json(
+    session: Session, caller: Caller, item_id: int, req: TransitionRequest, if_match: str | None
+) -> tuple[Item, dict]:
+    """``transition``, and the item's JSON as written: the events' snapshot, which is
+    also the response (made once, not again for the response)."""
     item, lead = get_item_as(session, caller, item_id, lock=True)
     check_if_match(item, if_match)
-    take(session, caller, item, lead, req, write="update")
-    return item
+    return item, take(session, caller, item, lead, req, write="update")
 
 
 def take(

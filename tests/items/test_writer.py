@@ -4,6 +4,7 @@ has appended and bumped nothing."""
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import Role
 from app.auth.service import Caller
@@ -82,3 +83,24 @@ def test_one_history_entry_per_change(engine, item_id):
         with twice, change(s, item, at=now(s)) as c:
             c.record("edit", actor="tester")
             c.record("edit", actor="tester")
+
+
+def test_a_write_the_database_refuses_is_sqlalchemys_error_and_writes_nothing(engine, item_id):
+    """An update's writes go out together (on PostgreSQL in one pipeline, whose error
+    comes at its end, outside SQLAlchemy): the error is still SQLAlchemy's -- what the
+    error handlers know (an outage's OperationalError is a 503) -- and the
+    transaction writes nothing."""
+    with pytest.raises(IntegrityError), unit_of_work(engine=engine) as s:
+        item = get_item(s, SUPERVISOR, item_id, lock=True)
+        item.history_seq -= 1  # the next entry's seq is taken: (item_id, seq) is unique
+        with change(s, item, at=now(s)) as edit:
+            item.title = "台账已规范"
+            edit.record("edit", actor="tester")
+            edit.emit("item.urged")
+    with unit_of_work(write=False, engine=engine) as s:
+        row = s.get(Item, item_id)
+        assert (row.title, row.version) == ("台账不规范", 1)
+        assert history.count(s, item_id) == 1
+        assert s.scalars(select(Event.type).where(Event.item_id == item_id)).all() == [
+            "item.created"
+        ]
