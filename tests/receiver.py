@@ -137,7 +137,11 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request (a killed worker):
+                    self.close_connection = True  # nothing was delivered, nothing to answer
+                    return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 entry = Received(self.path, headers, body)
                 status, answer_headers, hold = receiver._record(entry)

@@ -1,6 +1,5 @@
 """Extensions, manual escalation, the escalation list and the scan trigger."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -16,6 +15,7 @@ from app.items.schemas import ItemPage
 from app.items.writer import item_json
 from app.kit import etag
 from app.kit.cursors import PageLimit
+from app.kit.dates import IsoDate
 from app.links import location
 
 router = APIRouter(tags=["deadlines"])
@@ -23,7 +23,7 @@ Supervising = Annotated[object, require(Role.admin, Role.supervisor)]
 
 
 class ExtensionRequest(BaseModel):
-    due_date: date
+    due_date: IsoDate
     reason: str = Field(min_length=1, max_length=5000)
 
 

@@ -112,4 +112,3 @@ def event_data(fired: Fired) -> dict | None:
     if fired.step.hook:
         data["hook"] = fired.step.hook
     return data
-

@@ -14,6 +14,7 @@ from app.deadlines.models import CalendarOverride
 from app.deadlines.store import forget_calendar, load_calendar
 from app.deps import AdminDep, CallerDep, SessionDep
 from app.errors import BadRequest, NotFound, problems
+from app.kit.dates import IsoDate
 from app.settings import get_settings
 
 router = APIRouter(tags=["calendar"])
@@ -45,7 +46,10 @@ class ClockAnswer(BaseModel):
 
 @router.get("/calendar/workdays", response_model=WorkdaysAnswer)
 def workdays(
-    session: SessionDep, _caller: CallerDep, from_: Annotated[date, Query(alias="from")], to: date
+    session: SessionDep,
+    _caller: CallerDep,
+    from_: Annotated[IsoDate, Query(alias="from")],
+    to: IsoDate,
 ):
     if to < from_ or (to - from_) > timedelta(days=MAX_RANGE_DAYS):
         raise BadRequest(f"'to' must be on or after 'from' and within {MAX_RANGE_DAYS} days.")

@@ -19,14 +19,15 @@ from app.deadlines.calendar import has_statutory_data
 from app.deadlines.models import CalendarOverride
 from app.deadlines.store import forget_calendar
 from app.errors import field_error
+from app.kit.dates import IsoDate
 
 MAKE_UP_NOTE = "调休上班"
 _ONE_DAY = timedelta(days=1)
 
 
 class HolidayRange(BaseModel):
-    from_: date = Field(alias="from")
-    to: date
+    from_: IsoDate = Field(alias="from")
+    to: IsoDate
     name: str = Field(min_length=1, max_length=100)
     model_config = {"populate_by_name": True}
 

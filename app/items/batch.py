@@ -24,7 +24,7 @@ The caller is authenticated once, before the first item.
 import logging
 from collections import defaultdict
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictInt, field_validator
 from sqlalchemy import Engine, bindparam, or_, select, true, update
 from sqlmodel import Session
 
@@ -76,7 +76,8 @@ _UPDATE = ExecuteMany(update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")))
 class BatchRequest(TransitionRequest):
     """An action and its fields, for every item in ``ids`` (1..500, no repeats)."""
 
-    ids: list[int] = Field(min_length=1, max_length=MAX_IDS)
+    ids: list[StrictInt] = Field(min_length=1, max_length=MAX_IDS)
+    """Strict: ``true`` is not item 1."""
 
     @field_validator("ids")
     @classmethod

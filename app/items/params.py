@@ -1,6 +1,5 @@
 """Query parameters shared by every endpoint that filters items (list, export)."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -8,6 +7,7 @@ from fastapi import Depends, Query
 from app.errors import BadRequest
 from app.items.models import ItemType, Light, Source
 from app.items.queries import ItemFilters
+from app.kit.dates import IsoDate
 
 
 def refuse_nul(**params: str | None) -> None:
@@ -29,8 +29,8 @@ def item_filters(
     overdue: bool | None = None,
     review_pending: bool | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
+    due_before: IsoDate | None = None,
+    due_after: IsoDate | None = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
     external_ref: Annotated[str | None, Query(max_length=200)] = None,
     type: ItemType | None = None,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.items.models import Light, Satisfaction, Severity, Source
+from app.kit.dates import IsoDate
 
 MAX_TAGS = 50
 
@@ -139,7 +140,7 @@ class TransitionRequest(BaseModel):
     action: str = Field(min_length=1, max_length=40)
     comment: str | None = Field(default=None, max_length=20000)
     unit_code: str | None = Field(default=None, max_length=64)
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     co_unit_codes: CoUnitCodes | None = Field(default=None, max_length=50)
     satisfaction: Satisfaction | None = None
     into: int | None = Field(default=None, ge=1, le=2_147_483_647)

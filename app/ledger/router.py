@@ -21,7 +21,6 @@ Report definitions:
   their own subtree, in both reports.
 """
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -39,6 +38,7 @@ from app.deps import CallerDep, SessionDep, get_caller_outside_transaction
 from app.errors import BadRequest, Forbidden, PayloadTooLarge, problems
 from app.items.models import Source
 from app.items.params import ItemFiltersDep, refuse_nul
+from app.kit.dates import IsoDate
 from app.ledger import documents, export, importer, period, reports
 from app.links import location
 from app.settings import get_settings
@@ -57,8 +57,8 @@ class ExportFormat(StrEnum):
 def report_filters(
     campaign: str | None = None,
     source: Source | None = None,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: date | None = None,
+    from_: Annotated[IsoDate | None, Query(alias="from")] = None,
+    to: IsoDate | None = None,
     type: Annotated[str | None, Query(max_length=20)] = None,
 ) -> reports.ReportFilters:
     refuse_nul(campaign=campaign, type=type)
@@ -207,8 +207,8 @@ def _document(content: bytes, media_type: str, name: str, fallback: str) -> Resp
 def report_period(
     session: SessionDep,
     caller: CallerDep,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: date | None = None,
+    from_: Annotated[IsoDate | None, Query(alias="from")] = None,
+    to: IsoDate | None = None,
     group: period.Group = period.Group.source,
     format_: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.json,
     source: Source | None = None,

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.items.models import Light
+from app.kit.dates import IsoDate
 from app.plans.models import MeasureKind, MeasureStatus
 
 
@@ -19,7 +20,7 @@ class MeasureCreate(BaseModel):
     title: str = Field(min_length=1, max_length=500)
     kind: MeasureKind
     unit_code: str | None = Field(default=None, max_length=64)
-    due_date: date | None = None
+    due_date: IsoDate | None = None
 
     _title = field_validator("title")(classmethod(lambda cls, v: _not_blank(v)))
 
@@ -29,7 +30,7 @@ class MeasureUpdate(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     kind: MeasureKind | None = None
     unit_code: str | None = Field(default=None, max_length=64)
-    due_date: date | None = None
+    due_date: IsoDate | None = None
 
     _title = field_validator("title")(classmethod(lambda cls, v: _not_blank(v)))
 

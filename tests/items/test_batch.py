@@ -127,6 +127,9 @@ def test_a_unit_key_gets_404_for_items_outside_its_subtree(world):
         {"action": "urge", "ids": list(range(1, 502))},
         {"action": "urge", "ids": [1, 1]},
         {"action": "urge", "ids": [1], "colour": "red"},
+        {"action": "urge", "ids": [True]},  # not item 1
+        {"action": "urge", "ids": ["1"]},
+        {"action": "assign", "ids": [1], "unit_code": "court", "due_date": 0},  # not 1970-01-01
     ],
 )
 def test_malformed_batches_are_422(world, body):

@@ -178,6 +178,8 @@ def test_filters_apply_within_a_unit_keys_scope(ledger):
         {"source": "newspaper"},
         {"overdue": "maybe"},
         {"due_before": "2026-13-01"},
+        {"due_before": "0"},  # not a Unix timestamp: pydantic's lax mode would read 1970-01-01
+        {"due_after": "20260301"},
         {"due_after": "yesterday"},
         {"type": "complaints"},
         {"was_overdue": "sometimes"},

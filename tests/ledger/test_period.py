@@ -187,6 +187,8 @@ def test_bad_period_parameters_are_400_or_422(api, month):
     )
     assert_problem(api.get("/reports/period", params={**MARCH, "group": "colour"}), 400)
     assert_problem(api.get("/reports/period", params={**MARCH, "format": "pdf"}), 400)
+    assert_problem(api.get("/reports/period", params={"from": "0", "to": "2026-03-31"}), 400)
+    assert_problem(api.get("/calendar/workdays", params={"from": "0", "to": "1"}), 400)
 
 
 def test_period_by_order_type_gives_the_hotlines_satisfaction_and_redo(api):
