@@ -165,6 +165,16 @@ class Api:
                 steps[name]()
         return self.get(f"/items/{iid}", token=sup, expect=200).json()
 
+    def all_items(self, token: str | None = "admin") -> list[dict]:
+        """Every item the token sees, page after page."""
+        found, cursor = [], None
+        while True:
+            params = {"limit": 500, "cursor": cursor}
+            page = self.get("/items", token=token, params=params, expect=200).json()
+            found += page["data"]
+            if not (cursor := page["next_cursor"]):
+                return found
+
     def history(self, item_id: int, token: str | None = "admin") -> list[dict]:
         return self.get(f"/items/{item_id}/history", token=token, expect=200).json()["data"]
 

@@ -53,7 +53,7 @@ from app.kit.standin import stand_in
 from app.plans.co_units import ROWS_LATER, link_rows
 from app.plans.lights import overdue_due, refresh_light
 from app.plans.models import ItemCoUnit, Measure, MeasureKind, MeasureProgress, MeasureStatus
-from app.plans.service import measure_json, progress_json
+from app.plans.service import created_data, note_change, progress_json, set_counts
 from app.settings import get_settings
 from app.workflow.registry import registry
 
@@ -421,10 +421,7 @@ class Player:
                 actor=unit.actor,
                 action="measure_create",
                 event="measure.created",
-                title=measure.title,
-                kind=measure.kind,
-                unit_code=measure.unit_code,
-                due_date=due and due.isoformat(),
+                **created_data(measure),
             )
             return measure
         measure = measures[n]
@@ -507,21 +504,13 @@ class Player:
         comment=None,
         **record,
     ) -> None:
-        """``plans.service.record``: counts, version, history entry, event."""
-        counts = {"open": 0, "done": 0, "ongoing": 0}
-        overdue = 0
-        for m in self.measures[index]:
-            counts[m.status] += 1
-            overdue += m.status == MeasureStatus.open and m.light == "red"
-        item.measures_total = sum(counts.values())
-        item.measures_open = counts["open"]
-        item.measures_done = counts["done"]
-        item.measures_ongoing = counts["ongoing"]
-        item.measures_overdue = overdue
-        with change(self.session, item, at=at, write="later") as changed:
-            entry = {"measure_id": measure.id, "seq": measure.seq, **record}
-            changed.record(action, actor=actor, comment=comment, data=entry)
-            changed.emit(event, measure=measure_json(measure), **record)
+        """``plans.service.record``: counts (from the measures in memory), version,
+        history entry, event."""
+        set_counts(item, ((m.status, m.light, 1) for m in self.measures[index]))
+        note_change(
+            self.session, item, measure, at=at, actor=actor, action=action, event=event,
+            comment=comment, write="later", **record,
+        )  # fmt: skip
 
     # -- the rows ---------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ stream per item. ``create_measure`` is the part an importer calls for an item
 it already holds locked.
 """
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -37,13 +39,18 @@ def measure_json(m: Measure) -> dict:
 
 def refresh_counts(session: Session, item: Item) -> None:
     """The item's ``measures_*`` counts from its measures (one GROUP BY)."""
-    counts = {"open": 0, "done": 0, "ongoing": 0}
-    overdue = 0
     rows = session.execute(
         select(col(Measure.status), col(Measure.light), func.count())
         .where(col(Measure.item_id) == item.id)
         .group_by(Measure.status, Measure.light)
     )
+    set_counts(item, rows)
+
+
+def set_counts(item: Item, rows: Iterable) -> None:
+    """The item's ``measures_*`` counts from ``(status, light, n)`` rows of its measures."""
+    counts = {"open": 0, "done": 0, "ongoing": 0}
+    overdue = 0
     for status, light, n in rows:
         counts[status] = counts.get(status, 0) + n
         if status == MeasureStatus.open and light == "red":
@@ -69,8 +76,29 @@ def record(
 ) -> None:
     """One measure change on the (locked) item: counts, version, history, event."""
     session.flush()
-    with change(session, item, at=at, write="flush") as changed:
-        refresh_counts(session, item)
+    refresh_counts(session, item)
+    note_change(
+        session, item, measure, at=at, actor=actor, action=action, event=event,
+        comment=comment, **data,
+    )  # fmt: skip
+
+
+def note_change(
+    session: Session,
+    item: Item,
+    measure: Measure,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    event: str | None,
+    comment: str | None = None,
+    write: Literal["flush", "later"] = "flush",
+    **data,
+) -> None:
+    """A measure change's version step, history entry and event on the item, whose
+    counts are already set; ``write`` as ``writer.change`` takes it."""
+    with change(session, item, at=at, write=write) as changed:
         entry = {"measure_id": measure.id, "seq": measure.seq, **data}
         changed.record(action, actor=actor, comment=comment, data=entry)
         if event:
@@ -130,7 +158,7 @@ def new_measure(
     return measure
 
 
-def _created(measure: Measure) -> dict:
+def created_data(measure: Measure) -> dict:
     """What the history entry and the event of a new measure carry."""
     due = measure.due_date
     return {
@@ -170,7 +198,7 @@ def create_measure(
         actor=actor,
         action="measure_create",
         event="measure.created",
-        **_created(measure),
+        **created_data(measure),
     )
     return measure
 
@@ -186,11 +214,10 @@ def record_new_measures(
         item.measures_total += 1
         item.measures_open += 1
         item.measures_overdue += measure.light == "red"
-        data = _created(measure)
-        with change(session, item, at=at, write="later") as created:
-            entry = {"measure_id": measure.id, "seq": measure.seq, **data}
-            created.record("measure_create", actor=actor, data=entry)
-            created.emit("measure.created", measure=measure_json(measure), **data)
+        note_change(
+            session, item, measure, at=at, actor=actor, action="measure_create",
+            event="measure.created", write="later", **created_data(measure),
+        )  # fmt: skip
 
 
 def _lead_item(session: Session, caller: Caller, item_id: int, what: str) -> Item:

@@ -79,15 +79,6 @@ def test_units_form_two_levels_with_the_named_bodies():
     assert {"市中级人民法院", "市审计局", "市委组织部", "市城市建设投资集团有限公司"} <= names
 
 
-def _all_items(api) -> list[dict]:
-    found, cursor = [], None
-    while True:
-        page = api.get("/items", params={"limit": 500, "cursor": cursor}, expect=200).json()
-        found += page["data"]
-        if not (cursor := page["next_cursor"]):
-            return found
-
-
 def _hand_count(items: list[dict], today: date) -> dict:
     rectified = [i for i in items if i["closed_at"] and i["resolution"] == "rectified"]
     was_due = [
@@ -119,7 +110,7 @@ def test_demo_loads_and_its_reports_add_up(api, engine):
     assert api.get("/admin/clock", expect=200).json()["now"] == "2026-03-02T02:00:00Z"
     assert get_settings().test_clock is True
 
-    items = _all_items(api)
+    items = api.all_items()
     summary = api.get("/reports/summary", expect=200).json()
     assert sum(summary["by_state"].values()) == summary["total"] == len(items) == 140
     expected = _hand_count(items, date(2026, 3, 2))

@@ -15,15 +15,6 @@ from tests.ledger.conftest import CLOCK
 NEXT_DAY = "2026-03-03T02:00:00Z"
 
 
-def _all_items(api) -> list[dict]:
-    found, cursor = [], None
-    while True:
-        page = api.get("/items", params={"limit": 500, "cursor": cursor}, expect=200).json()
-        found += page["data"]
-        if not (cursor := page["next_cursor"]):
-            return found
-
-
 def test_the_full_demo_verifies_and_covers_every_state_of_each_workflow(api, engine):
     api.set_clock(CLOCK)
     summary = load_demo(engine)
@@ -32,7 +23,7 @@ def test_the_full_demo_verifies_and_covers_every_state_of_each_workflow(api, eng
     verified = api.get("/admin/history/verify", expect=200).json()
     assert verified == {"items": 1173, "ok": True, "broken": []}
 
-    items = _all_items(api)
+    items = api.all_items()
     for name in ("rectification", "hotline"):
         states = {s.name for s in registry.latest(name).states}
         mine = [i for i in items if i["workflow"]["name"] == name]

@@ -44,6 +44,18 @@ def second_database(database_url, _templates, tmp_path):
 
 
 @pytest.fixture
+def office(api):
+    """Three units as an office's ledger names them (住建局 by its aliases too); a
+    supervisor's key."""
+    api.set_clock(CLOCK)
+    api.unit("zjj", "市住房和城乡建设局")
+    api.unit("jyj", "市教育局")
+    api.unit("court", "市中级人民法院")
+    api.patch("/units/zjj", json={"aliases": ["市住建局", "住建局"]}, expect=200)
+    return api.key("supervisor")
+
+
+@pytest.fixture
 def second_api(settings_env, second_database):
     engine = make_engine(second_database)
     with TestClient(create_app(engine, migrate=False), raise_server_exceptions=False) as client:

@@ -50,16 +50,6 @@ MEASURE_ROWS = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def office(api):
-    api.set_clock(CLOCK)
-    api.unit("zjj", "市住房和城乡建设局")
-    api.unit("jyj", "市教育局")
-    api.unit("court", "市中级人民法院")
-    api.patch("/units/zjj", json={"aliases": ["市住建局", "住建局"]}, expect=200)
-    return api.key("supervisor")
-
-
 def workbook(header: list, rows: list[list], numbered: bool = False) -> bytes:
     """A merged title row, the header, the rows (numbered in a 序号 column if asked)."""
     wb = Workbook()

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 
 from tests.factories import assert_problem
-from tests.ledger.conftest import CLOCK, upload, xlsx_bytes
+from tests.ledger.conftest import upload, xlsx_bytes
 
 pytestmark = pytest.mark.db
 
@@ -22,16 +22,6 @@ OFFICE_HEADER = [
     "整改时限",
     "外部编号",
 ]
-
-
-@pytest.fixture
-def office(api):
-    api.set_clock(CLOCK)
-    api.unit("zjj", "市住房和城乡建设局")
-    api.unit("jyj", "市教育局")
-    api.unit("court", "市中级人民法院")
-    api.patch("/units/zjj", json={"aliases": ["市住建局", "住建局"]}, expect=200)
-    return api.key("supervisor")
 
 
 def office_workbook(rows: list[list]) -> bytes:
