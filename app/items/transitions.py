@@ -19,7 +19,7 @@ from app.items.models import Item
 from app.items.schemas import ActionInfo, TransitionRequest
 from app.items.scope import acts_for_lead
 from app.items.service import refresh_deadlines
-from app.items.writer import Write, change, check_if_match, get_item_as
+from app.items.writer import Write, change, check_if_match, get_item_to_change
 from app.settings import get_settings
 from app.workflow import guards
 from app.workflow.definition import ActionDef, Workflow
@@ -136,7 +136,7 @@ def transition_with_json(
 ) -> tuple[Item, dict]:
     """``transition``, and the item's JSON as written: the events' snapshot, which is
     also the response (made once, not again for the response)."""
-    item, lead = get_item_as(session, caller, item_id, lock=True)
+    item, lead = get_item_to_change(session, caller, item_id)
     check_if_match(item, if_match)
     return item, take(session, caller, item, lead, req, write="update")
 

@@ -51,6 +51,8 @@ from app.kit.scope import unit_path_or_none
 from app.units.service import subtree_codes_like, subtree_pattern
 
 Write = Literal["update", "flush", "later"]
+_ITEMS = table_of(Item)
+_COLUMNS = tuple(_ITEMS.c.keys())
 
 
 def _item_query(lock: bool, in_subtree: bool):
@@ -89,6 +91,38 @@ def get_item_as(
     if row is None:
         raise NotFound(f"No item with id {item_id}.")
     return row[0], bool(row[1])
+
+
+def _row_query(in_subtree: bool):
+    """``_item_query(lock=True, ...)`` as a Core statement: the item's columns and ``lead``."""
+    if in_subtree:
+        lead, co = lead_and_co_unit(subtree_codes_like(bindparam("subtree")))
+        stmt = select(*_ITEMS.c, lead.label("lead")).where(or_(lead, co))
+    else:
+        stmt = select(*_ITEMS.c, true().label("lead"))
+    return stmt.where(_ITEMS.c.id == bindparam("item_id")).with_for_update(of=_ITEMS)
+
+
+_ROW_QUERIES = {in_subtree: _row_query(in_subtree) for in_subtree in (False, True)}
+_NEW_ITEM = Item._sa_class_manager.new_instance  # type: ignore[attr-defined]
+
+
+def get_item_to_change(session: Session, caller: Caller, item_id: int) -> tuple[Item, bool]:
+    """``get_item_as(lock=True)`` for a change the writer writes itself
+    (``change(write="update")``): the locked row as an item outside the session, as
+    the ORM would have loaded it, read through Core at half the ORM's cost. Outside
+    the session it is never flushed (the writer's one UPDATE writes it), which is what
+    ``change`` made of a loaded item anyway, by expunging it."""
+    params: dict = {"item_id": item_id}
+    in_subtree = caller.scoped
+    if in_subtree:
+        params["subtree"] = subtree_pattern(unit_path_or_none(caller.unit_path))
+    row = session.connection().execute(_ROW_QUERIES[in_subtree], params).first()
+    if row is None:
+        raise NotFound(f"No item with id {item_id}.")
+    item = _NEW_ITEM()
+    vars(item).update(zip(_COLUMNS, row, strict=False))  # the row's last value is ``lead``
+    return item, bool(row[-1])
 
 
 def get_item(session: Session, caller: Caller, item_id: int, *, lock: bool = False) -> Item:
@@ -142,8 +176,6 @@ def emit_item_event(
     )
 
 
-_ITEMS = table_of(Item)
-_COLUMNS = tuple(_ITEMS.c.keys())
 _UPDATE_ROW = ExecuteMany(update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")))
 
 
@@ -205,7 +237,8 @@ def change(
             changed = {k: v for k, v in column_values(item).items() if before[k] != v}
             if changed:
                 _UPDATE_ROW.execute(session, [{"item_id": item.id, **changed}])
-            session.expunge(item)
+            if item in session:
+                session.expunge(item)
             _emit_events(session, item, done, at)
             write_queued(session)
         return

@@ -10,12 +10,14 @@ from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now
 from app.db import unit_of_work
+from app.errors import NotFound
 from app.events.models import Event
 from app.items import history
 from app.items.models import Item
 from app.items.schemas import ItemCreate
 from app.items.service import new_item
-from app.items.writer import change, get_item
+from app.items.writer import change, column_values, get_item, get_item_as, get_item_to_change
+from app.units.models import Unit
 
 SUPERVISOR = Caller(0, "sup", Role.supervisor)
 
@@ -104,3 +106,39 @@ def test_a_write_the_database_refuses_is_sqlalchemys_error_and_writes_nothing(en
         assert s.scalars(select(Event.type).where(Event.item_id == item_id)).all() == [
             "item.created"
         ]
+
+
+def test_an_item_loaded_to_change_is_the_orm_load_outside_the_session(api, engine):
+    """``get_item_to_change`` (the transition's load, through Core) gives what the ORM's
+    locked load gives -- every column, the lead flag by scope, 404 out of scope -- as an
+    item outside the session, which a change then writes by its one UPDATE."""
+    lead, co, other = (api.unit()["code"] for _ in range(3))
+    with unit_of_work(engine=engine) as s:
+        lead_path, co_path, other_path = (s.get(Unit, code).path for code in (lead, co, other))
+    iid = api.item()["id"]
+    api.act(iid, "assign", unit_code=lead, co_unit_codes=[co], due_date="2027-03-31")
+    callers = {
+        "admin": (Caller(0, "sup", Role.supervisor), True),
+        "lead": (Caller(0, "u", Role.unit, lead, lead_path), True),
+        "co": (Caller(0, "u", Role.unit, co, co_path), False),
+    }
+    for name, (caller, is_lead) in callers.items():
+        with unit_of_work(engine=engine) as s:
+            item, lead_flag = get_item_to_change(s, caller, iid)
+            assert item not in s, name
+            loaded, orm_lead = get_item_as(s, caller, iid, lock=True)
+            assert (lead_flag, orm_lead) == (is_lead, is_lead), name
+            assert column_values(item) == column_values(loaded), name
+    stranger = Caller(0, "u", Role.unit, other, other_path)
+    with unit_of_work(engine=engine) as s, pytest.raises(NotFound):
+        get_item_to_change(s, stranger, iid)
+
+    with unit_of_work(engine=engine) as s:
+        item, _ = get_item_to_change(s, SUPERVISOR, iid)
+        with change(s, item, at=now(s)) as edit:
+            item.title = "台账已规范"
+            edit.record("edit", actor="tester", data={"changed": {"title": "台账已规范"}})
+    with unit_of_work(engine=engine) as s:
+        stored = s.get(Item, iid)
+        assert (stored.title, stored.version) == ("台账已规范", item.version)
+        assert history.verify(s, stored)[0]
