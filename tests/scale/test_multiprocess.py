@@ -58,4 +58,7 @@ def test_three_api_processes_and_two_workers_on_one_database(
     assert seen["items"] == ITEMS and seen["conflict_groups"] >= 10
     assert seen["refused_in_groups"] >= 10 and seen["receiver_500s"] > 0
     assert {"reminder", "overdue", "supervise", "summon"} <= set(seen["ladder"])
-    assert all(scans.values()), f"a worker never fired a ladder step: {scans}"
+    # Which worker's scan finds the due items is a race (SKIP LOCKED splits a batch only
+    # when two scans overlap, and a scan now takes milliseconds): the workers' share is
+    # printed above, not asserted. That each step fired once across them is (check).
+    assert sum(scans.values()) > 0, f"no worker fired a ladder step: {scans}"
