@@ -15,13 +15,17 @@ answered). Budget (issue 19): under 300 KB and 1 s per page; printed, not assert
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+from bench.server import free_port  # noqa: E402
 
 CHROMIUM = os.environ.get("RECTIFY_TEST_CHROMIUM", "/usr/bin/chromium")
 TOKEN = "bench-console-admin-token"
@@ -38,12 +42,6 @@ PAGES = [
     "/admin/calendar",
     "/admin/clock",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rectify(*args: str, env: dict, **kw) -> subprocess.Popen | subprocess.CompletedProcess:
@@ -72,7 +70,7 @@ def serve_demo(db: Path) -> tuple[subprocess.Popen, str]:
         print(f"loading the demo city into {db} (seconds) ...", flush=True)
         _rectify("db", "upgrade", env=env)
         _rectify("demo", env=env)
-    port = _free_port()
+    port = free_port()
     proc = _rectify("serve", "--port", str(port), "--no-worker", env=env, background=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):

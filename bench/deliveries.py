@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench.server import free_port  # noqa: E402
 
 
 def _receiver(port: int) -> None:
@@ -143,7 +142,7 @@ def main() -> None:
 
     upgrade(db_url)
     engine = make_engine(db_url)
-    port = _free_port()
+    port = free_port()
     receiver = multiprocessing.get_context("spawn").Process(
         target=_receiver, args=(port,), daemon=True
     )

@@ -15,7 +15,6 @@ rose above the RSS before. Target: under +50 MB for each.
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench.server import free_port  # noqa: E402
 from tests.hostile.bombs import xlsx_bomb  # noqa: E402
 from tests.hostile.raw import chunks, send  # noqa: E402
 
@@ -38,12 +38,6 @@ PART_HEADER = (
     b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="x.bin"\r\n'
     b"Content-Type: application/octet-stream\r\n\r\n"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -95,7 +89,7 @@ def main() -> int:
     print("building the zip bomb ...", flush=True)
     bomb = xlsx_bomb(args.bomb_gib << 30)
     directory = tempfile.mkdtemp(prefix="rectify-hostile-")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RECTIFY_DATABASE_URL": f"sqlite:///{directory}/rectify.db",

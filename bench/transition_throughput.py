@@ -40,7 +40,6 @@ import contextlib
 import multiprocessing
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,14 +53,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
+from bench.server import free_port  # noqa: E402
+
 ADMIN = "bench-admin-token-0123456789abcdef"
 API = "/api/v1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bare_app(url: str):
@@ -373,7 +368,7 @@ def bench(label: str, url: str, args, workdir: Path, processes: int = 1) -> dict
     env = provider.env() if provider else {}
     ctx = multiprocessing.get_context("spawn")
     kinds = ("engine", "bare")
-    ports = {kind: [_free_port() for _ in range(processes)] for kind in kinds}
+    ports = {kind: [free_port() for _ in range(processes)] for kind in kinds}
     procs = {
         kind: [
             ctx.Process(target=_serve, args=(kind, url, port, str(workdir / "evidence"), env))
