@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from app.auth.models import Role
 from app.deadlines import escalation, extensions
@@ -32,7 +32,7 @@ class Decision(BaseModel):
 
 
 class EscalateRequest(BaseModel):
-    level: int | None = Field(default=None, ge=1, le=10)
+    level: StrictInt | None = Field(default=None, ge=1, le=10)
     reason: str = Field(min_length=1, max_length=5000)
 
 

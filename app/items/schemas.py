@@ -6,7 +6,7 @@ from enum import Enum
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from app.items.models import Light, Satisfaction, Severity, Source
 from app.kit.dates import IsoDate
@@ -143,14 +143,14 @@ class TransitionRequest(BaseModel):
     due_date: IsoDate | None = None
     co_unit_codes: CoUnitCodes | None = Field(default=None, max_length=50)
     satisfaction: Satisfaction | None = None
-    into: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    into: StrictInt | None = Field(default=None, ge=1, le=2_147_483_647)
 
 
 class MergeRequest(BaseModel):
     """重复件: close this order as a duplicate of ``into``."""
 
     model_config = ConfigDict(extra="forbid")
-    into: int = Field(ge=1, le=2_147_483_647)
+    into: StrictInt = Field(ge=1, le=2_147_483_647)
     comment: str | None = Field(default=None, max_length=20000)
 
 

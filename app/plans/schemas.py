@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from app.items.models import Light
 from app.kit.dates import IsoDate
@@ -38,7 +38,7 @@ class MeasureUpdate(BaseModel):
 class ProgressCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     comment: str = Field(min_length=1, max_length=20000)
-    percent: int | None = Field(default=None, ge=0, le=100)
+    percent: StrictInt | None = Field(default=None, ge=0, le=100)
 
     _comment = field_validator("comment")(classmethod(lambda cls, v: _not_blank(v)))
 

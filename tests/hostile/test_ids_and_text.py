@@ -38,33 +38,35 @@ def _resolve(schema: dict) -> dict:
     return schema
 
 
-def _string_paths(schema: dict, prefix: tuple = ()) -> list[tuple]:
-    """Paths (keys and list indexes) to every string a body of ``schema`` may hold."""
+def _paths_of(kind: str, schema: dict, prefix: tuple = ()) -> list[tuple]:
+    """Paths (keys and list indexes) to every value of JSON type ``kind`` (free text:
+    not an enum nor a file) a body of ``schema`` may hold."""
     schema = _resolve(schema)
     found: list[tuple] = []
     for option in schema.get("anyOf", []) + schema.get("oneOf", []) + schema.get("allOf", []):
-        found += _string_paths(option, prefix)
-    kind = schema.get("type")
-    if kind == "string" and "enum" not in schema and schema.get("format") != "binary":
+        found += _paths_of(kind, option, prefix)
+    here = schema.get("type")
+    if here == kind and "enum" not in schema and schema.get("format") != "binary":
         found.append(prefix)
-    elif kind == "array" and "items" in schema:
-        found += _string_paths(schema["items"], (*prefix, 0))
-    elif kind == "object":
+    elif here == "array" and "items" in schema:
+        found += _paths_of(kind, schema["items"], (*prefix, 0))
+    elif here == "object":
         for name, sub in schema.get("properties", {}).items():
-            found += _string_paths(sub, (*prefix, name))
+            found += _paths_of(kind, sub, (*prefix, name))
     return list(dict.fromkeys(found))
 
 
-def _text_fields():
+def _body_fields(kind: str):
     for path, method, op in _operations():
         content = op.get("requestBody", {}).get("content", {})
         if "application/json" in content:
-            for field in _string_paths(content["application/json"]["schema"]):
+            for field in _paths_of(kind, content["application/json"]["schema"]):
                 if field:
                     yield method, path, field
 
 
-TEXT_FIELDS = list(_text_fields())
+TEXT_FIELDS = list(_body_fields("string"))
+INT_FIELDS = list(_body_fields("integer"))
 
 
 def _body(field: tuple, value: str):
@@ -96,6 +98,7 @@ def ids(live_api):
 def test_every_id_route_and_every_text_field_is_covered():
     assert len(ID_ROUTES) >= 20
     assert {f for _m, _p, f in TEXT_FIELDS} >= {("title",), ("comment",), ("tags", 0), ("url",)}
+    assert {f for _m, _p, f in INT_FIELDS} >= {("into",), ("percent",), ("ids", 0), ("level",)}
 
 
 @pytest.mark.parametrize(("method", "path"), ID_ROUTES, ids=[f"{m} {p}" for m, p in ID_ROUTES])
@@ -145,6 +148,20 @@ def test_control_characters_in_any_text_field_are_422_naming_it(live_api, ids, m
     for char in CONTROL:
         r = live_api.call(method, url, json=_body(field, f"a{char}b"))
         assert r.status_code == 422, (method, url, field, repr(char), r.status_code, r.text)
+        named = [e["field"] for e in r.json()["errors"]]
+        assert ".".join(map(str, field)) in named, (field, named)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"), INT_FIELDS, ids=[f"{m} {p} {f}" for m, p, f in INT_FIELDS]
+)
+def test_a_number_field_takes_only_a_json_number(live_api, ids, method, path, field):
+    """``true`` is not item 1 nor ``"50"`` fifty per cent: pydantic's lax mode reads
+    them so, a client that sends them has a bug it must hear about."""
+    url = path.replace("/api/v1", "").format(**ids)
+    for value in (True, "1", 1.5):
+        r = live_api.call(method, url, json=_body(field, value))
+        assert r.status_code == 422, (method, url, field, value, r.status_code, r.text)
         named = [e["field"] for e in r.json()["errors"]]
         assert ".".join(map(str, field)) in named, (field, named)
 
