@@ -17,7 +17,10 @@ head's HMAC, and its event's ``item`` (``fast_json.item_text``, the text
 The batch's writes are a few statements per step that fires (``_Many``): an
 UPDATE of its items, one of the items whose light or next check alone moved,
 an INSERT of the history entries, and one INSERT of the batch's events, in the
-items' order. The events are the rows ``outbox.emit`` writes, their ``data``
+items' order. An UPDATE sets only the columns the rules move for some of its
+items (``_update``): a column set to the value it holds still costs SQLite the
+rewrite of every index over it (``escalation_level`` has two, and a reminder
+leaves it as it is). The events are the rows ``outbox.emit`` writes, their ``data``
 encoded here (the encoding is the costly part, and it is the same text for the
 step's part of every item). On PostgreSQL the statements go through a pipeline,
 a part of the batch at a time (``PART``), so the server writes one part while
@@ -272,10 +275,24 @@ def _processor(type_, dialect):
     return type_._cached_bind_processor(dialect)
 
 
-_FIRE = _Many(_TABLE, ("updated_at",), (*MOVED, *STEPPED), key="id")
-"""The items whose step fired: the moment; the step's values, the item's version and head."""
-_MOVE = _Many(_TABLE, (), MOVED, key="id")
-"""Items whose light or next check alone moved."""
+_UPDATES: dict[tuple[str, ...], tuple[_Many, _Many]] = {}
+
+
+def _updates(written: tuple[str, ...]) -> tuple[_Many, _Many]:
+    """The UPDATEs that set the columns ``written`` (of ``MOVED``), made once per
+    distinct set: the one of items whose step fired (the moment; the step's values, the
+    item's version and head) and the one of items whose light or next check alone moved."""
+    got = _UPDATES.get(written)
+    if got is None:
+        got = _UPDATES[written] = (
+            _Many(_TABLE, ("updated_at",), (*written, *STEPPED), key="id"),
+            _Many(_TABLE, (), written, key="id"),
+        )
+    return got
+
+
+_FIRE = _updates(MOVED)[0]
+"""The UPDATE of fired items writing every moved column: it converts the batch's moment."""
 _HISTORY = _Many(
     table_of(HistoryEntry),
     ("at", "actor", "comment"),
@@ -323,14 +340,17 @@ class _Rules:
             setattr(self, name, value)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Shape:
     """What the rules do to every item with the same ``RULES_READ`` values."""
 
     moved: tuple
     """``MOVED``'s values after the rules."""
     moved_row: tuple
-    """The same, as a row of ``_MOVE`` or the start of one of ``_FIRE`` holds them."""
+    """The same, as the driver takes them (``_update``)."""
+    written: frozenset[str]
+    """The columns of ``MOVED`` the rules move: ``light`` and ``next_check_at``, and those
+    of ``RULES_READ`` whose value they change (the rest hold ``moved`` already)."""
     step: str | None = None
     """The step that fires, if one does."""
     shown: tuple = ()
@@ -347,6 +367,7 @@ class _Shape:
 
 
 _RULES_KEY = itemgetter(*(_AT[name] for name in RULES_READ))
+_READ_AT = {name: i for i, name in enumerate(RULES_READ)}
 _MOVED_NOW = itemgetter(*(_AT[name] for name in MOVED))
 _ID, _VERSION, _UPDATED_AT = _AT["id"], _AT["version"], _AT["updated_at"]
 _SEQ, _HASH = _AT["history_seq"], _AT["history_hash"]
@@ -377,8 +398,8 @@ def fire_batch(
     with _Writer(conn) as writer:
         part = PART if writer.pipelined else max(len(rows), 1)
         for start in range(0, len(rows), part):
-            fires: list[tuple] = []
-            moves: list[tuple] = []
+            fires: list[tuple[_Shape, tuple]] = []
+            moves: list[tuple[_Shape, tuple]] = []
             entries: list[tuple] = []
             shown_items: list[tuple] = []
             for row in rows[start : start + part]:
@@ -389,23 +410,41 @@ def fire_batch(
                 item_id = row[_ID]
                 if shape.step is None:
                     if _MOVED_NOW(row) != shape.moved:
-                        moves.append((*shape.moved_row, item_id))
+                        moves.append((shape, (item_id,)))
                     continue
                 fired_names[shape.step] += 1
                 version, seq, prev = row[_VERSION] + 1, row[_SEQ] + 1, row[_HASH]
                 head = shape.hash_of(item_id, seq, prev)
                 mac = mac_of(item_id, seq, head)
-                fires.append((*shape.moved_row, version, seq, head, mac, item_id))
+                fires.append((shape, (version, seq, head, mac, item_id)))
                 entries.append((*shape.entry, item_id, seq, prev, head, shape.entry_data))
                 if shape.event_type is not None:
                     shown_items.append((row, shape, version))
-            _FIRE.run(writer, stepped, fires)
-            _MOVE.run(writer, (), moves)
+            _update(writer, fires, stepped, fired=True)
+            _update(writer, moves, (), fired=False)
             _HISTORY.run(writer, noted, entries)
             # The events last: their items' JSON, the costliest part, is made while the
             # server writes the items and their history.
             _EVENTS.run(writer, sent, _events(shown_items, now, dialect))
     return fired_names
+
+
+def _update(
+    writer: _Writer, rows: list[tuple[_Shape, tuple]], constants: tuple, fired: bool
+) -> None:
+    """UPDATE the items of ``rows`` ((shape, the row's values after the moved ones) each),
+    all with one statement (``_updates``: ``fired`` or not): it sets the moved columns
+    that some of the shapes move. A column none of them moves holds its value already
+    in every row; one that only some move is set to what it holds in the others."""
+    if not rows:
+        return
+    shapes = {shape for shape, _rest in rows}
+    moving = frozenset().union(*(shape.written for shape in shapes))
+    names = tuple(name for name in MOVED if name in moving)
+    statement = _updates(names)[0 if fired else 1]
+    at = [MOVED.index(name) for name in names]
+    start = {shape: tuple(shape.moved_row[i] for i in at) for shape in shapes}
+    statement.run(writer, constants, [(*start[shape], *rest) for shape, rest in rows])
 
 
 def _events(shown_items: list[tuple], now: datetime, dialect) -> list[tuple]:
@@ -446,7 +485,12 @@ def _shape(rules_key: tuple, cal, tz, now: datetime, dialect) -> _Shape:
     shown = tuple((_AT[name], getattr(item, name, None)) for name in SHOWN)
     refresh(item, wf, cal, tz, now)
     moved = tuple(getattr(item, name) for name in MOVED)
-    shape = _Shape(moved, _MOVE.row_of(dialect, MOVED, moved))
+    written = frozenset(
+        name
+        for name, value in zip(MOVED, moved, strict=True)
+        if name not in _READ_AT or value != rules_key[_READ_AT[name]]
+    )
+    shape = _Shape(moved, _FIRE.row_of(dialect, MOVED, moved), written)
     if fired is None:
         return shape
     shape.step = fired.step.name
