@@ -33,7 +33,7 @@ writer), so writing the computed values back is safe.
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,7 +41,7 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, String, Text, cast, null
+from sqlalchemy import JSON, String, Text, cast, null, type_coerce
 from sqlalchemy import exc as sa_exc
 from sqlmodel import Session
 
@@ -317,16 +317,52 @@ UNREAD = ("updated_at", "review_requested_at", "ladder_deadline", "evidence_floo
 so that their values are neither sent nor converted (two of them are datetimes)."""
 
 
-def due_columns(table=_TABLE) -> list:
+STORED = ("next_check_at", "created_at", "closed_at")
+"""Moments read on SQLite as the text it stores: their result processor
+(``UTCDateTime``'s, in Python) took a tenth of the scan's CPU there. The batch
+converts them where it needs the datetime (``_moments``): ``next_check_at`` of an
+item whose step does not fire and of the batch's last item (``resume_key``), the
+other two for the event's item. PostgreSQL's are read as datetimes (psycopg's, in
+the session's time zone: the processor makes them UTC)."""
+
+
+def due_columns(table=_TABLE, postgres: bool = False) -> list:
     """The item table's columns as the batch reads them, in the table's order."""
-    return [
-        null().label(c.name)
-        if c.name in UNREAD
-        else cast(c, Text).label(c.name)
-        if c.name in LISTS
-        else c
-        for c in table.c
-    ]
+
+    def read(c):
+        if c.name in UNREAD:
+            return null().label(c.name)
+        if c.name in LISTS:
+            return cast(c, Text).label(c.name)
+        if c.name in STORED and not postgres:
+            return type_coerce(c, String).label(c.name)
+        return c
+
+    return [read(c) for c in table.c]
+
+
+def _moments(dialect) -> Callable[[Any], Any]:
+    """``value`` of a ``STORED`` column, as a row of the batch holds it, as SQLAlchemy
+    reads it: on SQLite from its stored text by the column's result processor, once per
+    distinct text; on PostgreSQL the value itself."""
+    if dialect.name == "postgresql":
+        return lambda value: value
+    process = _TABLE.c[STORED[0]].type._cached_result_processor(dialect, None)  # all three's
+    assert process is not None  # UTCDateTime's
+    memo: dict = {None: None}
+
+    def moment(value):
+        got = memo.get(value, memo)
+        if got is memo:
+            got = memo[value] = process(value)
+        return got
+
+    return moment
+
+
+def resume_key(row, dialect) -> tuple[datetime, int]:
+    """(``next_check_at``, ``id``) of a batch's row: where the next batch starts."""
+    return _moments(dialect)(row[_AT["next_check_at"]]), row[_AT["id"]]
 
 
 class _Rules:
@@ -369,7 +405,9 @@ class _Shape:
 _RULES_KEY = itemgetter(*(_AT[name] for name in RULES_READ))
 _READ_AT = {name: i for i, name in enumerate(RULES_READ)}
 _MOVED_NOW = itemgetter(*(_AT[name] for name in MOVED))
+_NEXT_CHECK = MOVED.index("next_check_at")
 _ID, _VERSION, _UPDATED_AT = _AT["id"], _AT["version"], _AT["updated_at"]
+_CREATED, _CLOSED = _AT["created_at"], _AT["closed_at"]
 _SEQ, _HASH = _AT["history_seq"], _AT["history_hash"]
 _UNIT, _CO_UNITS = _AT["unit_code"], _AT["co_unit_codes"]
 
@@ -389,6 +427,7 @@ def fire_batch(
     fired_names: Counter[str] = Counter()
     shapes: dict[tuple, _Shape] = {}
     mac_of = head_macs(history_key())
+    moment = _moments(dialect)
     stepped = (_FIRE.convert(dialect, "updated_at", now),)
     noted = tuple(
         _HISTORY.convert(dialect, n, v)
@@ -409,7 +448,9 @@ def fire_batch(
                     shape = shapes[rules_key] = _shape(rules_key, cal, tz, now, dialect)
                 item_id = row[_ID]
                 if shape.step is None:
-                    if _MOVED_NOW(row) != shape.moved:
+                    moved_now = list(_MOVED_NOW(row))
+                    moved_now[_NEXT_CHECK] = moment(moved_now[_NEXT_CHECK])
+                    if tuple(moved_now) != shape.moved:
                         moves.append((shape, (item_id,)))
                     continue
                 fired_names[shape.step] += 1
@@ -425,7 +466,7 @@ def fire_batch(
             _HISTORY.run(writer, noted, entries)
             # The events last: their items' JSON, the costliest part, is made while the
             # server writes the items and their history.
-            _EVENTS.run(writer, sent, _events(shown_items, now, dialect))
+            _EVENTS.run(writer, sent, _events(shown_items, now, dialect, moment))
     return fired_names
 
 
@@ -447,15 +488,16 @@ def _update(
     statement.run(writer, constants, [(*start[shape], *rest) for shape, rest in rows])
 
 
-def _events(shown_items: list[tuple], now: datetime, dialect) -> list[tuple]:
+def _events(shown_items: list[tuple], now: datetime, dialect, moment) -> list[tuple]:
     """The event rows (``_EVENTS``' varying values) of the items whose step sends one:
-    (row, shape, new version) each."""
+    (row, shape, new version) each; ``moment`` reads their ``STORED`` columns."""
     event_ids = _event_ids(len(shown_items))
     co_units: dict = {}
     events = []
     for row, shape, version in shown_items:
         shown = list(row)
         shown[_VERSION], shown[_UPDATED_AT] = version, now
+        shown[_CREATED], shown[_CLOSED] = moment(row[_CREATED]), moment(row[_CLOSED])
         for index, value in shape.shown:
             shown[index] = value
         raw_co = row[_CO_UNITS]

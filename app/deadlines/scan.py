@@ -19,7 +19,7 @@ from sqlmodel import col
 from app import metrics
 from app.clock import now
 from app.db import is_postgres, unit_of_work
-from app.deadlines.batch import due_columns, fire_batch
+from app.deadlines.batch import due_columns, fire_batch, resume_key
 from app.deadlines.store import load_calendar
 from app.items.models import Item
 from app.plans.scan import scan_measures
@@ -39,7 +39,9 @@ def due_items_query(moment, after=None, limit: int = BATCH, postgres: bool = Fal
 def _due_statement(resume: bool, limit: int, postgres: bool):
     """``due_items_query`` with its values as parameters: one statement object per
     shape, so SQLAlchemy derives its cache key (49 columns) once, not once a batch."""
-    stmt = select(*due_columns()).where(col(Item.next_check_at) <= bindparam("moment"))
+    stmt = select(*due_columns(postgres=postgres)).where(
+        col(Item.next_check_at) <= bindparam("moment")
+    )
     if resume:
         at: BindParameter = bindparam("after_at")
         item_id: BindParameter = bindparam("after_id")
@@ -76,7 +78,7 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
             stmt = _due_statement(after is not None, batch, is_postgres(session))
             rows = session.connection().execute(stmt, _due_params(moment, after)).all()
             if rows:  # (the calendar is read only when something is due: most scans)
-                after = (rows[-1].next_check_at, rows[-1].id)
+                after = resume_key(rows[-1], session.connection().dialect)
                 cal = load_calendar(session)
                 fired.update(fire_batch(session, rows, cal, tz, moment))
             checked += len(rows)

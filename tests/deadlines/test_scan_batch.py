@@ -154,6 +154,24 @@ def test_the_batch_scan_gives_what_firing_one_by_one_gives(api, engine):
     assert run_scan(engine)["checked"] == 0
 
 
+def test_batches_of_two_give_what_firing_one_by_one_gives(api, engine):
+    """Each batch starts after the last item of the one before (its ``next_check_at``,
+    read on SQLite as the stored text, and id): nothing is fired twice or left out."""
+    api.unit("court", "市中级人民法院")
+    sup, court = api.key("supervisor"), api.key("unit", "court")
+    api.set_clock(CREATED)
+    a, b = _group(api, sup, court), _group(api, sup, court)
+    api.set_clock(SCAN)
+    _fire_one_by_one(engine, b.values())
+    result = run_scan(engine, batch=2)
+    assert result["checked"] >= 8 and sum(result["fired"].values()) >= 7
+    with unit_of_work(write=False, engine=engine) as s:
+        for name in a:
+            assert _outcome(s, a[name]) == _outcome(s, b[name]), name
+        assert history.verify_all(s)["ok"]
+    assert run_scan(engine)["checked"] == 0
+
+
 def test_an_item_locked_by_a_request_is_left_for_the_next_scan(api, engine):
     """PostgreSQL: SKIP LOCKED passes over a row a request holds; the next scan fires
     it, once. (SQLite has one writer: a scan waits for the request instead.)"""
