@@ -39,9 +39,7 @@ def due_items_query(moment, after=None, limit: int = BATCH, postgres: bool = Fal
 def _due_statement(resume: bool, limit: int, postgres: bool):
     """``due_items_query`` with its values as parameters: one statement object per
     shape, so SQLAlchemy derives its cache key (49 columns) once, not once a batch."""
-    stmt = select(*due_columns(postgres=postgres)).where(
-        col(Item.next_check_at) <= bindparam("moment")
-    )
+    stmt = select(*due_columns()).where(col(Item.next_check_at) <= bindparam("moment"))
     if resume:
         at: BindParameter = bindparam("after_at")
         item_id: BindParameter = bindparam("after_id")
