@@ -19,7 +19,7 @@ from sqlmodel import col
 from app import metrics
 from app.clock import now
 from app.db import is_postgres, unit_of_work
-from app.deadlines.batch import due_columns, fire_batch
+from app.deadlines.batch import due_columns, fire_batch, resume_key
 from app.deadlines.store import load_calendar
 from app.items.models import Item
 from app.plans.scan import scan_measures
@@ -76,7 +76,7 @@ def run_scan(engine: Engine | None = None, batch: int = BATCH) -> dict:
             stmt = _due_statement(after is not None, batch, is_postgres(session))
             rows = session.connection().execute(stmt, _due_params(moment, after)).all()
             if rows:  # (the calendar is read only when something is due: most scans)
-                after = (rows[-1].next_check_at, rows[-1].id)
+                after = resume_key(rows[-1], session.connection().dialect)
                 cal = load_calendar(session)
                 fired.update(fire_batch(session, rows, cal, tz, moment))
             checked += len(rows)

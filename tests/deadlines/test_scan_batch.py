@@ -154,6 +154,24 @@ def test_the_batch_scan_gives_what_firing_one_by_one_gives(api, engine):
     assert run_scan(engine)["checked"] == 0
 
 
+def test_batches_of_two_give_what_firing_one_by_one_gives(api, engine):
+    """Each batch starts after the last item of the one before (its ``next_check_at``,
+    read on SQLite as the stored text, and id): nothing is fired twice or left out."""
+    api.unit("court", "市中级人民法院")
+    sup, court = api.key("supervisor"), api.key("unit", "court")
+    api.set_clock(CREATED)
+    a, b = _group(api, sup, court), _group(api, sup, court)
+    api.set_clock(SCAN)
+    _fire_one_by_one(engine, b.values())
+    result = run_scan(engine, batch=2)
+    assert result["checked"] >= 8 and sum(result["fired"].values()) >= 7
+    with unit_of_work(write=False, engine=engine) as s:
+        for name in a:
+            assert _outcome(s, a[name]) == _outcome(s, b[name]), name
+        assert history.verify_all(s)["ok"]
+    assert run_scan(engine)["checked"] == 0
+
+
 def test_an_item_locked_by_a_request_is_left_for_the_next_scan(api, engine):
     """PostgreSQL: SKIP LOCKED passes over a row a request holds; the next scan fires
     it, once. (SQLite has one writer: a scan waits for the request instead.)"""
@@ -271,3 +289,47 @@ def test_a_batch_is_written_with_a_few_statements_whatever_its_steps(api, engine
     fired = run_scan(engine)["fired"]
     assert sum(fired.values()) >= 7 and len({k for k, v in fired.items() if v}) >= 4
     assert sorted(sent) == ["INSERT event", "INSERT history_entry", "UPDATE item", "UPDATE item"]
+
+
+def test_a_batch_updates_only_the_columns_its_steps_move(api, engine, monkeypatch):
+    """Reminders move neither the level nor the overdue flags: the batch's UPDATE leaves
+    those columns (and their indexes) alone, and the items end as firing them one by one
+    leaves them; a batch with a step that raises the level sets it."""
+    from app.deadlines import batch as batch_module
+
+    updates: list[str] = []
+    execute = batch_module._Writer.execute
+
+    def seen(self, sql, params):
+        if sql.startswith("UPDATE"):
+            updates.append(sql.split(" WHERE ")[0])
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(batch_module._Writer, "execute", seen)
+    api.unit("court", "市中级人民法院")
+    sup, court = api.key("supervisor"), api.key("unit", "court")
+    api.set_clock(CREATED)
+    reminded = []
+    for _ in range(3):
+        iid = api.item(sup, title="整改 reminder")["id"]
+        api.act(iid, "assign", sup, unit_code="court", due_date="2026-11-10")
+        api.act(iid, "accept", court)
+        reminded.append(iid)
+    api.set_clock(SCAN)
+    _fire_one_by_one(engine, reminded[:1])
+    result = run_scan(engine)
+    assert {k: v for k, v in result["fired"].items() if v} == {"reminder": 2}
+    assert len(updates) == 1 and " light =" in updates[0] and " history_mac =" in updates[0]
+    for name in ("escalation_level", "max_escalation_level", "was_overdue"):
+        assert f" {name} =" not in updates[0]
+    with unit_of_work(write=False, engine=engine) as s:
+        for iid in reminded[1:]:
+            assert _outcome(s, iid) == _outcome(s, reminded[0])
+        assert [h[2] for h in _outcome(s, reminded[1])["history"]] == ["reminder"]
+
+    updates.clear()
+    api.set_clock(CREATED)
+    _group(api, sup, court)
+    api.set_clock(SCAN)  # a mixed batch: a summon, a supervise ... raise the level
+    run_scan(engine)
+    assert " escalation_level =" in updates[0]

@@ -250,7 +250,7 @@ def test_the_batch_stores_the_text_the_single_item_path_stores(api, engine, monk
     api.unit("court", "市中级人民法院", parent="city")
     api.unit("district", "某区")
     sup, court = api.key("supervisor"), api.key("unit", "court")
-    api.set_clock(CREATED)
+    api.set_clock(CREATED.replace("Z", ".000250Z"))  # the event's created_at: micros shown
     a, b = _group(api, sup, court), _group(api, sup, court)
     for group in (a, b):
         for name in ("overdue", "holiday_catch_up"):
@@ -272,5 +272,6 @@ def test_the_batch_stores_the_text_the_single_item_path_stores(api, engine, monk
     fired = [name for name in a if batch[name]["history"]]
     assert len(fired) >= 6 and any(batch[name]["events"] for name in fired)
     assert any("district" in str(batch[name]["events"]) for name in fired)
+    assert any('"created_at":"2026-09-21T02:00:00.000250Z"' in str(batch[n]["events"]) for n in a)
     for name in a:
         assert batch[name] == single[name], name
