@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as FastPath
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from app.clock import now
 from app.clock.models import TestClock
@@ -14,7 +14,7 @@ from app.deadlines.models import CalendarOverride
 from app.deadlines.store import forget_calendar, load_calendar
 from app.deps import AdminDep, CallerDep, SessionDep
 from app.errors import BadRequest, NotFound, problems
-from app.kit.dates import IsoDate
+from app.kit.dates import IsoDate, IsoMoment
 from app.settings import get_settings
 
 router = APIRouter(tags=["calendar"])
@@ -36,7 +36,7 @@ class DayOverridePublic(DayOverride):
 
 
 class ClockBody(BaseModel):
-    now: AwareDatetime
+    now: IsoMoment
 
 
 class ClockAnswer(BaseModel):
@@ -58,7 +58,7 @@ def workdays(
 
 
 @router.put("/calendar/days/{day}", response_model=DayOverridePublic)
-def override_day(day: date, body: DayOverride, session: SessionDep, _admin: AdminDep):
+def override_day(day: IsoDate, body: DayOverride, session: SessionDep, _admin: AdminDep):
     row = session.get(CalendarOverride, day) or CalendarOverride(day=day, workday=body.workday)
     row.workday, row.note = body.workday, body.note
     session.add(row)

@@ -230,6 +230,16 @@ def test_test_clock_is_absent_unless_enabled(api, people, monkeypatch):
     api.call("PUT", "/admin/clock", json={"now": "2026-01-01T00:00:00Z"}, expect=404)
 
 
+@pytest.mark.parametrize("now", [0, "0", 1760000000.5, "2026-10-12T02:00:00", "2026-10-12"])
+def test_the_test_clock_is_set_to_a_moment_with_its_offset(api, people, now):
+    """Not a Unix timestamp (pydantic's lax reading made 0 the epoch), nor a local time."""
+    before = api.get("/admin/clock", expect=200).json()
+    r = api.call("PUT", "/admin/clock", json={"now": now}, expect=422)
+    assert r.json()["errors"][0]["field"] == "now"
+    after = api.get("/admin/clock", expect=200).json()
+    assert before["now"] <= after["now"] < "2027", (before, after)  # the clock ran on, unset
+
+
 def test_far_dates_are_refused_or_answered_never_a_500(api, people):
     api.set_clock("2026-10-12T02:00:00Z")
     iid = api.item(people["sup"])["id"]

@@ -5,7 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import select
 
+from app.db import unit_of_work
+from app.deadlines.models import CalendarOverride
 from tests.factories import assert_problem
 
 NOTICE_2031 = {
@@ -124,3 +127,13 @@ def test_rectify_calendar_load_reads_a_file(settings_env, database_url, tmp_path
         timeout=120,
     )
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("day", ["0", "20261009", "1760000000", "2026-10-9", "2026-13-01"])
+def test_a_day_override_names_its_day_yyyy_mm_dd(api, engine, day):
+    """No such day, as for any path that names nothing: not a Unix timestamp
+    (pydantic's lax reading made ``/calendar/days/0`` an override of 1970-01-01)."""
+    r = api.call("PUT", f"/calendar/days/{day}", json={"workday": False}, expect=None)
+    assert r.status_code == 404, (day, r.status_code, r.text)
+    with unit_of_work(engine=engine) as s:
+        assert s.scalars(select(CalendarOverride)).all() == []
