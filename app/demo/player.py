@@ -25,7 +25,7 @@ import heapq
 import os
 import threading
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, func, select, text, update
@@ -70,7 +70,10 @@ _INSERT_EVIDENCE = FastInsert(table_of(Evidence))
 _INSERT_CO_UNITS = FastInsert(table_of(ItemCoUnit))
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FILE_WRITERS = 2
-"""Threads writing the evidence files while the year plays (a file system can be slow)."""
+"""Threads writing the evidence files while the rows are written (a file system can be
+slow). Not while the year plays: a thread switching in whenever the player's thread
+lets go of the GIL (for a random event id, a statement) made the play wait for it
+(more wall time than the files' own)."""
 
 
 def _new_row(model, **required) -> dict:
@@ -157,8 +160,8 @@ class Player:
         self.extensions: list[Extension] = []
         self.evidence: list[dict] = []
         self.pending_extension: dict[int, Extension] = {}
-        self.files: dict[str, Future] = {}
-        self.writers = ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files")
+        self.files: dict[str, bytes] = {}
+        """Evidence files to write (``write``), by their SHA-256."""
         self.scan_at: dict[int, datetime] = {}
         self.check_at: dict[tuple[int, int], datetime] = {}
         self.queue: list = []
@@ -287,8 +290,7 @@ class Player:
         """An upload (``items.evidence.upload``): the file, its row, a history entry."""
         body = _report(plan, step).encode()
         sha = hashlib.sha256(body).hexdigest()
-        if sha not in self.files:
-            self.files[sha] = self.writers.submit(_store, sha, body)
+        self.files.setdefault(sha, body)
         row = {
             "id": next(self.evidence_ids),
             "item_id": item.id,
@@ -515,10 +517,16 @@ class Player:
     # -- the rows ---------------------------------------------------------------------
 
     def write(self) -> dict[str, int]:
-        """Every row not written yet, a few statements per table: their counts."""
-        self.writers.shutdown()
-        for written in self.files.values():
-            written.result()  # a file that could not be written fails the load
+        """Every row not written yet, a few statements per table, and the evidence
+        files meanwhile: their counts."""
+        with ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files") as writers:
+            files = [writers.submit(_store, sha, body) for sha, body in self.files.items()]
+            counts = self._write_rows()
+            for written in files:
+                written.result()  # a file that could not be written fails the load
+        return counts
+
+    def _write_rows(self) -> dict[str, int]:
         items = list(self.items.values())
         if items:
             _UPDATE_ITEMS.execute(self.session, [{"item_id": i.id, **_changes(i)} for i in items])
