@@ -42,6 +42,7 @@ from app.deadlines.schedule import deadline_dates, note_if_past_due
 from app.demo import data
 from app.demo import measures as planned
 from app.demo.plan import ItemPlan, Step
+from app.items import history
 from app.items.evidence import blob_path
 from app.items.models import Evidence, Item, Light, Severity, Source
 from app.items.schemas import ItemCreate, TransitionRequest
@@ -69,6 +70,9 @@ _UPDATE_ITEMS = ExecuteMany(_UPDATE_ITEM)
 _INSERT_EVIDENCE = FastInsert(table_of(Evidence))
 _INSERT_CO_UNITS = FastInsert(table_of(ItemCoUnit))
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+HISTORY_BATCH = 2000
+"""History entries the play inserts at a time: as the outbox does with the events, so
+that on PostgreSQL the server writes them while the year goes on (``writes_behind``)."""
 FILE_WRITERS = 2
 """Threads writing the evidence files while the rows are written (a file system can be
 slow). Not while the year plays: a thread switching in whenever the player's thread
@@ -165,6 +169,8 @@ class Player:
         self.scan_at: dict[int, datetime] = {}
         self.check_at: dict[tuple[int, int], datetime] = {}
         self.queue: list = []
+        self.history_written = 0
+        """History entries inserted by ``play``."""
 
         def count(action: str) -> int:
             return sum(1 for p in plans for s in p.steps if s.action == action)
@@ -176,8 +182,10 @@ class Player:
 
     # -- the year ---------------------------------------------------------------------
 
-    def play(self, progress) -> None:
-        """Every step up to now, in time order; ``progress(done, total, at)`` now and then."""
+    def play(self, progress, history_rows: list[dict]) -> None:
+        """Every step up to now, in time order; ``progress(done, total, at)`` now and then.
+        ``history_rows``: the entries buffered (``history.buffered``), inserted here
+        ``HISTORY_BATCH`` at a time (the caller inserts the rest)."""
         order = 0
         created = []
         for index, plan in enumerate(self.plans):
@@ -188,13 +196,17 @@ class Player:
         self._insert_items(sorted(c for c in created if c[0] < self.end))
         self.session.info[ROWS_LATER] = True  # written from the final lists (``write``)
         try:
-            self._play_queue(order, progress)
+            self._play_queue(order, progress, history_rows)
         finally:
             self.session.info.pop(ROWS_LATER, None)
 
-    def _play_queue(self, total: int, progress) -> None:
+    def _play_queue(self, total: int, progress, history_rows: list[dict]) -> None:
         done = 0
         while self.queue:
+            if len(history_rows) >= HISTORY_BATCH:
+                history.insert_rows(self.session, history_rows[:])
+                self.history_written += len(history_rows)
+                history_rows.clear()
             at, order, index, step = heapq.heappop(self.queue)
             if step is not None and step.action != "check":
                 done += 1

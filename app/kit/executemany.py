@@ -11,11 +11,14 @@ call (the memo lives for one ``execute``: a server's moments never pile up).
 """
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Table, insert
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session
+
+from app.kit import behind
 
 
 class ExecuteMany:
@@ -50,6 +53,10 @@ class ExecuteMany:
             return
         conn = session.connection()
         sql, order, params = self._params(conn.dialect, rows, conn.dialect.positional)
+        later = behind.of(session)
+        if later is not None:  # the driver's executemany, as exec_driver_sql calls it
+            later.submit(partial(_executemany, conn.connection.driver_connection, sql, params))
+            return
         conn.exec_driver_sql(sql, params)
 
     def _params(self, dialect, rows: list[dict], positional: bool) -> tuple[str, tuple, list]:
@@ -109,6 +116,19 @@ class FastInsert(ExecuteMany):
         quote = conn.dialect.identifier_preparer
         columns = ", ".join(quote.quote(name) for name in order)
         copy_sql = f"COPY {quote.format_table(self.table)} ({columns}) FROM STDIN"
-        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for values in params:
-                copy.write_row(values)
+        later = behind.of(session)
+        if later is not None:
+            later.submit(partial(_copy, driver, copy_sql, params))
+            return
+        _copy(driver, copy_sql, params)
+
+
+def _executemany(driver, sql: str, params: list) -> None:
+    with driver.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _copy(driver, copy_sql: str, params: list[tuple]) -> None:
+    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for values in params:
+            copy.write_row(values)
