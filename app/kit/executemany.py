@@ -14,10 +14,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import JSON, Table, insert
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session
 
+from app.db import JsonText
 from app.kit import behind
 
 
@@ -42,7 +43,10 @@ class ExecuteMany:
                 raise ValueError(f"the rows' keys {keys} are not the statement's {order}")
             processors: list[tuple[int, Callable[[Any], Any]]] = []
             for index, key in enumerate(order):
-                process = compiled.binds[key].type._cached_bind_processor(dialect)
+                type_ = compiled.binds[key].type
+                process: Callable[[Any], Any] | None = type_._cached_bind_processor(dialect)
+                if isinstance(type_, JSON):
+                    process = _or_text(process)
                 if process is not None:
                     processors.append((index, process))
             plan = self._plans[(dialect.name, keys)] = (str(compiled), order, processors)
@@ -77,6 +81,18 @@ class ExecuteMany:
                     values[index] = process(value)
             params.append(tuple(values) if positional else dict(zip(order, values, strict=True)))
         return sql, order, params
+
+
+def _or_text(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """A JSON column's processor that hands a ``JsonText``'s text over as it is (the
+    text the processor writes on SQLite; on PostgreSQL the server reads the text)."""
+
+    def run(value: Any) -> Any:
+        if type(value) is JsonText:
+            return value.text
+        return value if process is None else process(value)
+
+    return run
 
 
 COPY_FROM = 20

@@ -5,10 +5,10 @@ from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import Text, cast, insert, select
 from sqlmodel import Session
 
-from app.db import table_of
+from app.db import JsonText, json_text, table_of
 from app.events.models import Event
 from app.kit.executemany import COPY_FROM, FastInsert
 
@@ -57,3 +57,23 @@ def test_rows_are_stored_as_sqlalchemys_insert_stores_them(engine, n, pipelined)
             FastInsert(EVENTS).execute(session, _rows("fast", n))
         fast, core = _stored(session, "fast"), _stored(session, "core")
     assert len(fast) == n and fast == core
+
+
+@pytest.mark.parametrize("n", [3, 3 * COPY_FROM])
+def test_json_given_as_its_text_is_stored_as_the_value_is(engine, n):
+    """A ``JsonText`` (an event's data made once) is written as the dict it encodes is:
+    the same text stored (by executemany, or COPY on PostgreSQL)."""
+    as_text = [{**row, "data": JsonText(json_text(row["data"]))} for row in _rows("text", n)]
+    with Session(engine) as session, session.begin():
+        session.execute(insert(EVENTS), _rows("core", n))
+        FastInsert(EVENTS).execute(session, as_text)
+        assert _stored(session, "text") == _stored(session, "core")
+        texts = {
+            prefix: session.scalars(
+                select(cast(EVENTS.c.data, Text))
+                .where(EVENTS.c.event_id.like(f"evt_{prefix}_%"))
+                .order_by(EVENTS.c.id)
+            ).all()
+            for prefix in ("text", "core")
+        }
+    assert texts["text"] == texts["core"] == [json_text(r["data"]) for r in _rows("x", n)]
