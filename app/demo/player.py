@@ -169,6 +169,8 @@ class Player:
         self.scan_at: dict[int, datetime] = {}
         self.check_at: dict[tuple[int, int], datetime] = {}
         self.queue: list = []
+        self.requests: dict[tuple, dict] = {}
+        """Distinct transition requests -> their fields (``_request_fields``)."""
         self.history_written = 0
         """History entries inserted by ``play``."""
 
@@ -282,11 +284,37 @@ class Player:
     def _transition(self, item: Item, actor: Caller, step: Step, **extra) -> None:
         """``POST /items/{id}/transitions`` on the item in memory."""
         wf = registry.get(item.workflow_name, item.workflow_version)
-        request = TransitionRequest(action=step.action, **step.fields, **extra)
-        fields = request.model_dump(exclude={"action"})
+        fields = self._request_fields(step, extra)
         action = wf.action(step.action)
         assert action is not None, f"the demo plans only the workflow's actions: {step.action}"
-        apply(self.session, actor, item, wf, action, fields, self.cal, lead=True)
+        apply(
+            self.session,
+            actor,
+            item,
+            wf,
+            action,
+            fields,
+            self.cal,
+            lead=True,
+            moment=self.clock.now,
+        )
+
+    def _request_fields(self, step: Step, extra: dict) -> dict:
+        """The request's fields as the API reads them (``TransitionRequest``), once per
+        distinct request: most steps repeat a few (no fields, a stock comment)."""
+        key = (step.action, *sorted(step.fields.items()), *sorted(extra.items()))
+        try:
+            fields = self.requests[key]
+        except KeyError:
+            fields = self.requests[key] = self._request(step, extra)
+        except TypeError:  # a list among the values (co-units): made each time
+            fields = self._request(step, extra)
+        return dict(fields)  # the caller's own: the effects may keep it
+
+    @staticmethod
+    def _request(step: Step, extra: dict) -> dict:
+        request = TransitionRequest(action=step.action, **step.fields, **extra)
+        return request.model_dump(exclude={"action"})
 
     def _merge(self, item: Item, original: Item, sup: Caller) -> None:
         """``merge``: its effect locks and changes the original through the session, so

@@ -188,15 +188,17 @@ def apply(
     calendar=None,
     lead: bool | None = None,
     write: Write = "later",
+    moment: datetime | None = None,
 ) -> Change:
     """Fire ``action`` (already checked for role, source state and fields) on ``item``:
     guards, effects, version, deadlines, history entry and events, through the item
     writer; the change made (its ``snapshot``: the item's JSON after it, made when
     asked for). ``write`` says who writes the row (by default the caller: a bulk
-    insert for a new item, a batch's rows)."""
+    insert for a new item, a batch's rows). ``moment``: the engine's now, when the
+    caller has it (the demo's clock); looked up otherwise."""
     machine = registry.machine(item.workflow_name, item.workflow_version)
     calendar = calendar or load_calendar(session)
-    moment = now(session)
+    moment = moment or now(session)
     ctx = _context(session, caller, item, wf, fields, calendar, moment)
     before = {k: getattr(item, k) for k in DEADLINE_COLUMNS}
     from_state = item.state
