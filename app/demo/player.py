@@ -559,6 +559,7 @@ class Player:
     def write(self) -> dict[str, int]:
         """Every row not written yet, a few statements per table, and the evidence
         files meanwhile: their counts."""
+        _directories(self.files)
         with ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files") as writers:
             files = [writers.submit(_store, sha, body) for sha, body in self.files.items()]
             counts = self._write_rows()
@@ -607,13 +608,20 @@ def _report(plan: ItemPlan, step: Step) -> str:
     )
 
 
+def _directories(shas) -> None:
+    """The evidence directories of these files, each made once (not once a file: making
+    a directory that exists costs a file system's round trip too)."""
+    for directory in {blob_path(sha).parent for sha in shas}:
+        directory.mkdir(parents=True, exist_ok=True)
+
+
 def _store(sha: str, body: bytes) -> None:
     """The file where ``items.evidence`` keeps it (content-addressed; kept once), written
-    under a temporary name first so an interrupted load leaves no truncated file."""
+    under a temporary name first so an interrupted load leaves no truncated file. Its
+    directory exists (``_directories``)."""
     target = blob_path(sha)
     if target.exists():
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".demo-{os.getpid()}-{threading.get_ident()}")
     tmp.write_bytes(body)
     os.replace(tmp, target)
