@@ -560,10 +560,14 @@ class Player:
         """Every row not written yet, a few statements per table, and the evidence
         files meanwhile: their counts."""
         _directories(self.files)
+        files = list(self.files.items())
         with ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files") as writers:
-            files = [writers.submit(_store, sha, body) for sha, body in self.files.items()]
+            # a share of the files each (a task a file: a thousand futures to make and wait on)
+            shares = [
+                writers.submit(_store_all, files[n::FILE_WRITERS]) for n in range(FILE_WRITERS)
+            ]
             counts = self._write_rows()
-            for written in files:
+            for written in shares:
                 written.result()  # a file that could not be written fails the load
         return counts
 
@@ -613,6 +617,11 @@ def _directories(shas) -> None:
     a directory that exists costs a file system's round trip too)."""
     for directory in {blob_path(sha).parent for sha in shas}:
         directory.mkdir(parents=True, exist_ok=True)
+
+
+def _store_all(files: list[tuple[str, bytes]]) -> None:
+    for sha, body in files:
+        _store(sha, body)
 
 
 def _store(sha: str, body: bytes) -> None:
