@@ -8,6 +8,11 @@ write repeat most of their values -- one moment, one workflow, empty lists, a
 few units and dates. The values written are the ones SQLAlchemy would write:
 the same compiled SQL, the same processors, run once per distinct value of a
 call (the memo lives for one ``execute``: a server's moments never pile up).
+
+A JSON column's value may come as its text already (``db.JsonText``): handed
+over as the processor would have written it. Inside ``kit.behind.writes_behind``
+(PostgreSQL) the statement is left to the block's writer thread once the values
+are converted.
 """
 
 from collections.abc import Callable
