@@ -49,7 +49,7 @@ from app.items.schemas import ItemCreate, TransitionRequest
 from app.items.service import item_number, new_item_columns, refresh_deadlines
 from app.items.transitions import apply
 from app.items.writer import change, column_values
-from app.kit.executemany import ExecuteMany, FastInsert
+from app.kit.executemany import FastInsert, FastUpdate
 from app.kit.standin import stand_in
 from app.plans.co_units import ROWS_LATER, link_rows
 from app.plans.lights import overdue_due, refresh_light
@@ -66,7 +66,7 @@ EVIDENCE_TYPE = "text/plain; charset=utf-8"
 _ITEMS = table_of(Item)
 _INSERT_ITEM = FastInsert(_ITEMS)
 _UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
-_UPDATE_ITEMS = ExecuteMany(_UPDATE_ITEM)
+_UPDATE_ITEMS = FastUpdate(_ITEMS, "id", "item_id")
 _INSERT_EVIDENCE = FastInsert(table_of(Evidence))
 _INSERT_CO_UNITS = FastInsert(table_of(ItemCoUnit))
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

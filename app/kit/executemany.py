@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert
+from sqlalchemy import JSON, Table, bindparam, insert, update
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session
 
@@ -153,3 +153,52 @@ def _copy(driver, copy_sql: str, params: list[tuple]) -> None:
     with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for values in params:
             copy.write_row(values)
+
+
+class FastUpdate(ExecuteMany):
+    """Many rows of ``table`` updated by their ``key`` column, each row a dict of the
+    new values and ``key_param`` (the key's value, under the statement's name for it).
+
+    On PostgreSQL many rows are copied into a temporary table and ``table`` is updated
+    from it in one statement: an executemany costs the server a bind and an execute
+    per row and psycopg its Python work per value (for a wide row, ten times the
+    copy). Elsewhere, or for a few rows, executemany."""
+
+    def __init__(self, table: Table, key: str, key_param: str) -> None:
+        super().__init__(update(table).where(table.c[key] == bindparam(key_param)))
+        self.table, self.key, self.key_param = table, key, key_param
+
+    def execute(self, session: Session, rows: list[dict]) -> None:
+        conn = session.connection()
+        driver = conn.connection.driver_connection
+        if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM or driver is None:
+            super().execute(session, rows)
+            return
+        _sql, order, params = self._params(conn.dialect, rows, positional=True)
+        quote = conn.dialect.identifier_preparer
+        names = [self.key if name == self.key_param else name for name in order]
+        table, temp = quote.format_table(self.table), quote.quote(f"fast_update_{self.table.name}")
+        key = quote.quote(self.key)
+        statements = (
+            f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS "  # the columns' types only
+            f"SELECT {', '.join(map(quote.quote, names))} FROM {table} WITH NO DATA",
+            f"COPY {temp} ({', '.join(map(quote.quote, names))}) FROM STDIN",
+            f"UPDATE {table} SET "
+            + ", ".join(f"{quote.quote(n)} = t.{quote.quote(n)}" for n in names if n != self.key)
+            + f" FROM {temp} t WHERE {table}.{key} = t.{key}",
+            f"DROP TABLE {temp}",
+        )
+        later = behind.of(session)
+        if later is not None:
+            later.submit(partial(_copy_update, driver, statements, params))
+            return
+        _copy_update(driver, statements, params)
+
+
+def _copy_update(driver, statements: tuple[str, str, str, str], params: list[tuple]) -> None:
+    create, copy_sql, update_sql, drop = statements
+    with driver.cursor() as cursor:
+        cursor.execute(create)
+        _copy(driver, copy_sql, params)
+        cursor.execute(update_sql)
+        cursor.execute(drop)
