@@ -55,7 +55,11 @@ def of(session: Session) -> Behind | None:
 def writes_behind(session: Session) -> Iterator[None]:
     """Bulk writes in the block go out while the caller goes on (PostgreSQL only)."""
     conn = session.connection()
-    if conn.dialect.name != "postgresql" or conn.connection.driver_connection is None:
+    if (
+        conn.dialect.name != "postgresql"
+        or conn.connection.driver_connection is None
+        or of(session) is not None  # inside a block already: its writer goes on
+    ):
         yield
         return
     behind = Behind()

@@ -80,3 +80,13 @@ def test_an_error_behind_is_raised_and_the_transaction_rolls_back(engine, where)
     with Session(engine) as session:
         assert _stored(session, "lost") == []
         assert len(_stored(session, "dup")) == 1
+
+
+def test_a_block_inside_another_keeps_the_outer_writer(engine):
+    with Session(engine) as session, session.begin(), writes_behind(session):
+        outer = behind.of(session)
+        with writes_behind(session):
+            assert behind.of(session) is outer
+        assert behind.of(session) is outer
+        FastInsert(EVENTS).execute(session, _rows("nested", COPY_FROM))
+        assert len(_stored(session, "nested")) == COPY_FROM
