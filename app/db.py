@@ -90,6 +90,25 @@ def json_text(value) -> str:
     return pydantic_core.to_json(value).decode()
 
 
+class JsonText:
+    """A JSON column's value already written as its text (``json_text``'s bytes), for a
+    bulk write (``kit.executemany``), which hands the text over as the column's
+    processor would have made it: a value made once need not be encoded again when
+    its row is written (an event's data, the item's JSON among it)."""
+
+    __slots__ = ("text",)
+    __hash__ = None  # type: ignore[assignment]  # a bulk write memoises hashable values only
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is JsonText and other.text == self.text
+
+    def __repr__(self) -> str:
+        return f"JsonText({self.text!r})"
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         in_file = make_url(url).database not in (None, "", ":memory:")

@@ -31,7 +31,6 @@ writer), so writing the computed values back is safe.
 """
 
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +50,7 @@ from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.ladder import SYSTEM_ACTOR, advance, event_data
 from app.deadlines.schedule import refresh
 from app.events.models import Event
+from app.events.outbox import event_ids
 from app.items import history
 from app.items.anchor import head_macs, history_key
 from app.items.fast_json import COLUMNS, item_text
@@ -489,7 +489,7 @@ def _update(
 def _events(shown_items: list[tuple], now: datetime, dialect, moment) -> list[tuple]:
     """The event rows (``_EVENTS``' varying values) of the items whose step sends one:
     (row, shape, new version) each; ``moment`` reads their ``STORED`` columns."""
-    event_ids = _event_ids(len(shown_items))
+    ids = event_ids(len(shown_items))
     co_units: dict = {}
     events = []
     for row, shape, version in shown_items:
@@ -505,7 +505,7 @@ def _events(shown_items: list[tuple], now: datetime, dialect, moment) -> list[tu
         item_id = row[_ID]
         events.append(
             (
-                event_ids.pop(),
+                ids.pop(),
                 shape.event_type,
                 f"items/{item_id}",
                 item_id,
@@ -560,18 +560,3 @@ def _event_co_units(raw: str, dialect):
     """An event's ``co_unit_codes`` (``emit``: the item's, or none), as the driver takes
     it, from the item row's JSON text."""
     return _EVENTS.convert(dialect, "co_unit_codes", json.loads(raw) or None)
-
-
-_VARIANT = {f"{n:x}": f"{n & 0x3 | 0x8:x}" for n in range(16)}
-"""A hex digit with its top two bits set to RFC 4122's variant (``10``)."""
-
-
-def _event_ids(n: int) -> list[str]:
-    """``n`` event ids as ``emit`` makes them (``evt_`` and a random UUID4's hex), the
-    version and variant set as ``uuid.UUID(version=4)`` sets them: digit 13 is the
-    version (4), digit 17 carries the variant."""
-    raw = os.urandom(16 * n).hex()
-    return [
-        f"evt_{raw[i : i + 12]}4{raw[i + 13 : i + 16]}{_VARIANT[raw[i + 16]]}{raw[i + 17 : i + 32]}"
-        for i in range(0, 32 * n, 32)
-    ]

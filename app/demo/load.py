@@ -37,6 +37,7 @@ from app.demo.plan import Planner
 from app.demo.player import Player
 from app.items import history
 from app.items.models import Item
+from app.kit.behind import writes_behind
 from app.settings import get_settings
 from app.units.models import Unit
 
@@ -64,15 +65,16 @@ def load_demo(engine: Engine | None = None, seed: int = 2024, scale: float = 1.0
             plans = Planner(seed, cal, get_settings().tz, start, scale).items()
             log.info("demo: %d units; playing a year of %d items", len(units), len(plans))
             player = Player(session, clock, cal, units, plans)
-            with history.buffered(session) as entries:
-                player.play(_progress())
-            clock.now = start
-            counts = player.write()
-            history.insert_rows(session, entries)
+            with writes_behind(session):  # PostgreSQL writes a batch while the next is made
+                with history.buffered(session) as entries:
+                    player.play(_progress(), entries)
+                clock.now = start
+                counts = player.write()
+                history.insert_rows(session, entries)
             log.info(
                 "demo: wrote %s and %d history entries",
                 ", ".join(f"{n} {what}" for what, n in counts.items()),
-                len(entries),
+                player.history_written + len(entries),
             )
             log.info("demo: committing")
         items = list(player.items.values())

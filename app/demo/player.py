@@ -25,7 +25,7 @@ import heapq
 import os
 import threading
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, func, select, text, update
@@ -42,13 +42,14 @@ from app.deadlines.schedule import deadline_dates, note_if_past_due
 from app.demo import data
 from app.demo import measures as planned
 from app.demo.plan import ItemPlan, Step
+from app.items import history
 from app.items.evidence import blob_path
 from app.items.models import Evidence, Item, Light, Severity, Source
 from app.items.schemas import ItemCreate, TransitionRequest
 from app.items.service import item_number, new_item_columns, refresh_deadlines
 from app.items.transitions import apply
 from app.items.writer import change, column_values
-from app.kit.executemany import ExecuteMany, FastInsert
+from app.kit.executemany import FastInsert, FastUpdate
 from app.kit.standin import stand_in
 from app.plans.co_units import ROWS_LATER, link_rows
 from app.plans.lights import overdue_due, refresh_light
@@ -65,12 +66,18 @@ EVIDENCE_TYPE = "text/plain; charset=utf-8"
 _ITEMS = table_of(Item)
 _INSERT_ITEM = FastInsert(_ITEMS)
 _UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
-_UPDATE_ITEMS = ExecuteMany(_UPDATE_ITEM)
+_UPDATE_ITEMS = FastUpdate(_ITEMS, "id", "item_id")
 _INSERT_EVIDENCE = FastInsert(table_of(Evidence))
 _INSERT_CO_UNITS = FastInsert(table_of(ItemCoUnit))
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+HISTORY_BATCH = 2000
+"""History entries the play inserts at a time: as the outbox does with the events, so
+that on PostgreSQL the server writes them while the year goes on (``writes_behind``)."""
 FILE_WRITERS = 2
-"""Threads writing the evidence files while the year plays (a file system can be slow)."""
+"""Threads writing the evidence files while the rows are written (a file system can be
+slow). Not while the year plays: a thread switching in whenever the player's thread
+lets go of the GIL (for a random event id, a statement) made the play wait for it
+(more wall time than the files' own)."""
 
 
 def _new_row(model, **required) -> dict:
@@ -157,11 +164,15 @@ class Player:
         self.extensions: list[Extension] = []
         self.evidence: list[dict] = []
         self.pending_extension: dict[int, Extension] = {}
-        self.files: dict[str, Future] = {}
-        self.writers = ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files")
+        self.files: dict[str, bytes] = {}
+        """Evidence files to write (``write``), by their SHA-256."""
         self.scan_at: dict[int, datetime] = {}
         self.check_at: dict[tuple[int, int], datetime] = {}
         self.queue: list = []
+        self.requests: dict[tuple, dict] = {}
+        """Distinct transition requests -> their fields (``_request_fields``)."""
+        self.history_written = 0
+        """History entries inserted by ``play``."""
 
         def count(action: str) -> int:
             return sum(1 for p in plans for s in p.steps if s.action == action)
@@ -173,8 +184,10 @@ class Player:
 
     # -- the year ---------------------------------------------------------------------
 
-    def play(self, progress) -> None:
-        """Every step up to now, in time order; ``progress(done, total, at)`` now and then."""
+    def play(self, progress, history_rows: list[dict]) -> None:
+        """Every step up to now, in time order; ``progress(done, total, at)`` now and then.
+        ``history_rows``: the entries buffered (``history.buffered``), inserted here
+        ``HISTORY_BATCH`` at a time (the caller inserts the rest)."""
         order = 0
         created = []
         for index, plan in enumerate(self.plans):
@@ -185,13 +198,17 @@ class Player:
         self._insert_items(sorted(c for c in created if c[0] < self.end))
         self.session.info[ROWS_LATER] = True  # written from the final lists (``write``)
         try:
-            self._play_queue(order, progress)
+            self._play_queue(order, progress, history_rows)
         finally:
             self.session.info.pop(ROWS_LATER, None)
 
-    def _play_queue(self, total: int, progress) -> None:
+    def _play_queue(self, total: int, progress, history_rows: list[dict]) -> None:
         done = 0
         while self.queue:
+            if len(history_rows) >= HISTORY_BATCH:
+                history.insert_rows(self.session, history_rows[:])
+                self.history_written += len(history_rows)
+                history_rows.clear()
             at, order, index, step = heapq.heappop(self.queue)
             if step is not None and step.action != "check":
                 done += 1
@@ -267,11 +284,37 @@ class Player:
     def _transition(self, item: Item, actor: Caller, step: Step, **extra) -> None:
         """``POST /items/{id}/transitions`` on the item in memory."""
         wf = registry.get(item.workflow_name, item.workflow_version)
-        request = TransitionRequest(action=step.action, **step.fields, **extra)
-        fields = request.model_dump(exclude={"action"})
+        fields = self._request_fields(step, extra)
         action = wf.action(step.action)
         assert action is not None, f"the demo plans only the workflow's actions: {step.action}"
-        apply(self.session, actor, item, wf, action, fields, self.cal, lead=True)
+        apply(
+            self.session,
+            actor,
+            item,
+            wf,
+            action,
+            fields,
+            self.cal,
+            lead=True,
+            moment=self.clock.now,
+        )
+
+    def _request_fields(self, step: Step, extra: dict) -> dict:
+        """The request's fields as the API reads them (``TransitionRequest``), once per
+        distinct request: most steps repeat a few (no fields, a stock comment)."""
+        key = (step.action, *sorted(step.fields.items()), *sorted(extra.items()))
+        try:
+            fields = self.requests[key]
+        except KeyError:
+            fields = self.requests[key] = self._request(step, extra)
+        except TypeError:  # a list among the values (co-units): made each time
+            fields = self._request(step, extra)
+        return dict(fields)  # the caller's own: the effects may keep it
+
+    @staticmethod
+    def _request(step: Step, extra: dict) -> dict:
+        request = TransitionRequest(action=step.action, **step.fields, **extra)
+        return request.model_dump(exclude={"action"})
 
     def _merge(self, item: Item, original: Item, sup: Caller) -> None:
         """``merge``: its effect locks and changes the original through the session, so
@@ -287,8 +330,7 @@ class Player:
         """An upload (``items.evidence.upload``): the file, its row, a history entry."""
         body = _report(plan, step).encode()
         sha = hashlib.sha256(body).hexdigest()
-        if sha not in self.files:
-            self.files[sha] = self.writers.submit(_store, sha, body)
+        self.files.setdefault(sha, body)
         row = {
             "id": next(self.evidence_ids),
             "item_id": item.id,
@@ -515,10 +557,21 @@ class Player:
     # -- the rows ---------------------------------------------------------------------
 
     def write(self) -> dict[str, int]:
-        """Every row not written yet, a few statements per table: their counts."""
-        self.writers.shutdown()
-        for written in self.files.values():
-            written.result()  # a file that could not be written fails the load
+        """Every row not written yet, a few statements per table, and the evidence
+        files meanwhile: their counts."""
+        _directories(self.files)
+        files = list(self.files.items())
+        with ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files") as writers:
+            # a share of the files each (a task a file: a thousand futures to make and wait on)
+            shares = [
+                writers.submit(_store_all, files[n::FILE_WRITERS]) for n in range(FILE_WRITERS)
+            ]
+            counts = self._write_rows()
+            for written in shares:
+                written.result()  # a file that could not be written fails the load
+        return counts
+
+    def _write_rows(self) -> dict[str, int]:
         items = list(self.items.values())
         if items:
             _UPDATE_ITEMS.execute(self.session, [{"item_id": i.id, **_changes(i)} for i in items])
@@ -559,13 +612,25 @@ def _report(plan: ItemPlan, step: Step) -> str:
     )
 
 
+def _directories(shas) -> None:
+    """The evidence directories of these files, each made once (not once a file: making
+    a directory that exists costs a file system's round trip too)."""
+    for directory in {blob_path(sha).parent for sha in shas}:
+        directory.mkdir(parents=True, exist_ok=True)
+
+
+def _store_all(files: list[tuple[str, bytes]]) -> None:
+    for sha, body in files:
+        _store(sha, body)
+
+
 def _store(sha: str, body: bytes) -> None:
     """The file where ``items.evidence`` keeps it (content-addressed; kept once), written
-    under a temporary name first so an interrupted load leaves no truncated file."""
+    under a temporary name first so an interrupted load leaves no truncated file. Its
+    directory exists (``_directories``)."""
     target = blob_path(sha)
     if target.exists():
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".demo-{os.getpid()}-{threading.get_ident()}")
     tmp.write_bytes(body)
     os.replace(tmp, target)

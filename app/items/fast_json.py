@@ -4,10 +4,12 @@
 ``ItemPublic`` in ``mode="json"``, then the JSON columns' encoder), written
 straight from the row's values: the deadline scan renders thousands of items
 per batch, and validating each into a model and encoding the model's dict cost
-more than everything else it does per item. The rows are trusted (read from
-the item table, whose columns hold only values the model accepts), so nothing
-is validated; a test holds the text equal to ``json_text(item_json(item))``
-over varied items, and ``FIELDS`` to the model's fields.
+more than everything else it does per item; an item's events carry it too
+(``writer.item_json_text``, from an item in memory). The values are trusted
+(the item table's columns, or an item's as the engine set them: values the
+model accepts), so nothing is validated; tests hold the text equal to
+``json_text(item_json(item))`` over varied items, stored or in memory, and
+``FIELDS`` to the model's fields.
 
 ``values`` is indexed like the item table's columns (``COLUMNS``): a row
 selecting all of them in the table's order, or a list made from one.
@@ -95,7 +97,10 @@ _LISTS: dict = {}
 
 def _list(value) -> str:
     """A list of strings; SQLite's rows may carry the column's JSON text (``batch.LISTS``),
-    PostgreSQL's the decoded list. Memoised per distinct value: most are ``[]``."""
+    PostgreSQL's the decoded list. Memoised per distinct value: most are ``[]``.
+    (None, as ``public_json`` writes it, only of an item not yet flushed.)"""
+    if value is None:
+        return "null"
     key = value if type(value) is str else tuple(value)
     text = _LISTS.get(key)
     if text is None:

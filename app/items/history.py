@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from json.encoder import encode_basestring as _str  # json.dumps' str, ensure_ascii off
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -34,12 +35,51 @@ _INSERT_MANY = FastInsert(table_of(HistoryEntry))
 _KEY = "history_key"  # the key, read once for a buffered block's many entries
 
 
-def _canonical(entry: Mapping) -> bytes:
+def _canonical_dumps(entry: Mapping) -> bytes:
+    """The canonical text, as ``json.dumps`` writes it: the definition."""
     body = {name: entry[name] for name in _FIELDS}
     body["at"] = entry["at"].isoformat(timespec="microseconds")
     body["prev_hash"] = entry["prev_hash"]
     return json.dumps(
         body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    ).encode()
+
+
+_encode_data = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+).encode
+"""``data`` as ``_canonical_dumps`` writes it inside the entry (the same encoder's settings)."""
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _str(value)
+
+
+def _canonical(entry: Mapping) -> bytes:
+    """``_canonical_dumps(entry)``, the top-level fields written in their sorted order
+    directly (every append hashes one: the dict, its sort and the encoder's set-up cost
+    more than the text). Only for the usual types -- ints, and strs or None -- which
+    are written as ``json.dumps`` writes them; anything else goes through it."""
+    item_id, seq = entry["item_id"], entry["seq"]
+    action, actor, comment = entry["action"], entry["actor"], entry["comment"]
+    from_state, to_state, prev_hash = entry["from_state"], entry["to_state"], entry["prev_hash"]
+    if not (
+        type(item_id) is int
+        and type(seq) is int
+        and type(action) is str
+        and type(actor) is str
+        and type(prev_hash) is str
+        and (comment is None or type(comment) is str)
+        and (from_state is None or type(from_state) is str)
+        and (to_state is None or type(to_state) is str)
+    ):
+        return _canonical_dumps(entry)
+    at = entry["at"].isoformat(timespec="microseconds")
+    return (
+        f'{{"action":{_str(action)},"actor":{_str(actor)},"at":{_str(at)},'
+        f'"comment":{_text(comment)},"data":{_encode_data(entry["data"])},'
+        f'"from_state":{_text(from_state)},"item_id":{item_id},'
+        f'"prev_hash":{_str(prev_hash)},"seq":{seq},"to_state":{_text(to_state)}}}'
     ).encode()
 
 

@@ -19,7 +19,7 @@ from app.items.models import Item
 from app.items.schemas import ActionInfo, TransitionRequest
 from app.items.scope import acts_for_lead
 from app.items.service import refresh_deadlines
-from app.items.writer import Write, change, check_if_match, get_item_to_change
+from app.items.writer import Change, Write, change, check_if_match, get_item_to_change
 from app.settings import get_settings
 from app.workflow import guards
 from app.workflow.definition import ActionDef, Workflow
@@ -173,7 +173,9 @@ def take(
         )
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
-    return apply(session, caller, item, wf, action, fields, calendar, lead=lead, write=write)
+    fired = apply(session, caller, item, wf, action, fields, calendar, lead=lead, write=write)
+    assert fired.snapshot is not None  # every transition emits item.transitioned
+    return fired.snapshot
 
 
 def apply(
@@ -186,14 +188,17 @@ def apply(
     calendar=None,
     lead: bool | None = None,
     write: Write = "later",
-) -> dict:
+    moment: datetime | None = None,
+) -> Change:
     """Fire ``action`` (already checked for role, source state and fields) on ``item``:
     guards, effects, version, deadlines, history entry and events, through the item
-    writer; the item's JSON after it. ``write`` says who writes the row (by default
-    the caller: a bulk insert for a new item, a batch's rows)."""
+    writer; the change made (its ``snapshot``: the item's JSON after it, made when
+    asked for). ``write`` says who writes the row (by default the caller: a bulk
+    insert for a new item, a batch's rows). ``moment``: the engine's now, when the
+    caller has it (the demo's clock); looked up otherwise."""
     machine = registry.machine(item.workflow_name, item.workflow_version)
     calendar = calendar or load_calendar(session)
-    moment = now(session)
+    moment = moment or now(session)
     ctx = _context(session, caller, item, wf, fields, calendar, moment)
     before = {k: getattr(item, k) for k in DEADLINE_COLUMNS}
     from_state = item.state
@@ -230,5 +235,4 @@ def apply(
         fired.emit("item.transitioned", action=action.name, **states, comment=comment, actor=actor)
         for event_type in action.events_to(new_state):
             fired.emit(event_type, action=action.name, **states, actor=actor)
-    assert fired.snapshot is not None  # every transition emits item.transitioned
-    return fired.snapshot
+    return fired

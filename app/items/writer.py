@@ -28,6 +28,7 @@ How the row is written (``write``):
   caller inserts it (a bulk import's new items).
 """
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -38,10 +39,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from app.auth.service import Caller
-from app.db import table_of
+from app.db import JsonText, json_text, table_of
 from app.errors import Forbidden, NotFound, PreconditionFailed
 from app.events.outbox import emit, write_queued
 from app.items import history
+from app.items.fast_json import COLUMNS, item_text
 from app.items.models import Item
 from app.items.schemas import public_json
 from app.items.scope import lead_and_co_unit
@@ -53,6 +55,7 @@ from app.units.service import subtree_codes_like, subtree_pattern
 Write = Literal["update", "flush", "later"]
 _ITEMS = table_of(Item)
 _COLUMNS = tuple(_ITEMS.c.keys())
+assert _COLUMNS == COLUMNS  # fast_json indexes the values in the table's order
 
 
 def _item_query(lock: bool, in_subtree: bool):
@@ -159,11 +162,23 @@ def item_json(item: Item) -> dict:
     return public_json(item)
 
 
+def item_json_text(item: Item) -> str:
+    """``json_text(item_json(item))``, written straight from the item's column values
+    (``fast_json.item_text``)."""
+    state = vars(item)
+    return item_text([state[n] if n in state else getattr(item, n) for n in _COLUMNS])
+
+
 def emit_item_event(
-    session: Session, type_: str, item: Item, at, snapshot: dict | None = None, **data
+    session: Session, type_: str, item: Item, at, shown: str | None = None, **data
 ) -> None:
-    """An item event; ``snapshot`` is the item's JSON when the caller already made it
-    (a transition emits several events of the same item state)."""
+    """An item event: ``data`` and the item's JSON (``item``), queued as their JSON
+    text. ``shown`` is the item's JSON text when the caller made it already (a change
+    emits several events of the same item state)."""
+    assert "item" not in data, "an item event's data names the item as ``item``"
+    if shown is None:
+        shown = item_json_text(item)
+    head = json_text(data)[:-1] + ',"item":' if data else '{"item":'
     emit(
         session,
         type_,
@@ -172,7 +187,7 @@ def emit_item_event(
         item_id=item.id,
         unit_code=item.unit_code,
         co_unit_codes=item.co_unit_codes,
-        data={**data, "item": snapshot or item_json(item)},
+        data=JsonText(f"{head}{shown}}}"),  # json_text({**data, "item": item_json(item)})
     )
 
 
@@ -196,7 +211,16 @@ class Change:
         self.item = item
         self.entry: dict | None = None
         self.events: list[tuple[str, dict]] = []
-        self.snapshot: dict | None = None  # the item's JSON as written, once made
+        self.shown: str | None = None
+        """The item's JSON text as written, made for its events."""
+        self._snapshot: dict | None = None
+
+    @property
+    def snapshot(self) -> dict | None:
+        """The item's JSON as written (its events'), as a dict; None when it sent none."""
+        if self._snapshot is None and self.shown is not None:
+            self._snapshot = json.loads(self.shown)
+        return self._snapshot
 
     def record(
         self,
@@ -267,9 +291,9 @@ def _write_history(session: Session, item, done: Change, at: datetime) -> None:
 
 def _emit_events(session: Session, item, done: Change, at: datetime) -> None:
     if done.events:
-        done.snapshot = item_json(item)
+        done.shown = item_json_text(item)
         for type_, data in done.events:
-            emit_item_event(session, type_, item, at, done.snapshot, **data)
+            emit_item_event(session, type_, item, at, done.shown, **data)
 
 
 @contextmanager

@@ -14,7 +14,8 @@ from sqlalchemy import Text, cast, select, text
 
 from app.db import json_text, unit_of_work
 from app.deadlines import batch as batch_module
-from app.deadlines.batch import LISTS, _event_ids
+from app.deadlines.batch import LISTS
+from app.events.outbox import _event_id, event_ids
 from app.items.anchor import head_mac, head_macs
 from app.items.fast_json import FIELDS, item_text
 from app.items.history import GENESIS, chain_hasher, compute_hash
@@ -178,9 +179,9 @@ def test_head_macs_is_head_mac():
             assert mac(item_id, seq, head) == head_mac(key, item_id, seq, head)
 
 
-def test_event_ids_are_emits():
-    ids = _event_ids(200)
-    assert len(set(ids)) == 200
+def test_event_ids_are_uuid4s():
+    ids = event_ids(200) + [_event_id() for _ in range(600)]  # emit's: made ahead
+    assert len(set(ids)) == 800
     for event_id in ids:
         assert event_id.startswith("evt_") and len(event_id) == 36
         parsed = uuid.UUID(event_id[4:])

@@ -3,14 +3,15 @@
 The module shares one database per backend; each test tampers only with its own item.
 """
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import delete, select, text, update
 from sqlmodel import Session
 
-from app.items.history import compute_hash
-from app.items.models import HistoryEntry, Item
+from app.items.history import GENESIS, _canonical, _canonical_dumps, compute_hash
+from app.items.models import HistoryEntry, Item, Light
 from tests.factories import DUE, make_world
 
 LIFECYCLE = [
@@ -189,3 +190,39 @@ def test_another_items_history_is_untouched_by_tampering(lived, engine):
             .values(comment="x")
         )
     assert verification(world.api, other["id"]) == {"ok": True, "entries": 6, "broken_seq": None}
+
+
+def _fields(**values) -> dict:
+    base = {
+        "item_id": 7,
+        "seq": 3,
+        "at": datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
+        "actor": "unit:某区联络员",
+        "action": "submit",
+        "from_state": "rectifying",
+        "to_state": "verifying",
+        "comment": None,
+        "data": {},
+        "prev_hash": "ab" * 32,
+    }
+    return {**base, **values}
+
+
+ODD_ENTRIES = [
+    {},
+    {"comment": '已整改\n\t“引号” "quoted" back\\slash \x00\x1f\x7f \u2028 😀'},
+    {"from_state": None, "action": "create", "data": {"b": 1, "a": [1, None, True, 1.5]}},
+    {"data": {"due_date": date(2026, 3, 9), "z": {"y": "终", "x": datetime(2026, 1, 1)}}},
+    {"at": datetime(2026, 3, 1, 8, 0, 0, 5, tzinfo=UTC), "seq": 10**12, "item_id": 0},
+    {"actor": "", "action": "", "comment": "", "to_state": ""},
+    {"from_state": Light.red, "to_state": Light.none},  # not a plain str: json.dumps writes it
+    {"item_id": True},  # not a plain int
+    {"prev_hash": GENESIS},
+]
+
+
+@pytest.mark.parametrize("values", ODD_ENTRIES)
+def test_the_canonical_text_is_json_dumps_sorted_compact_text(values):
+    entry = _fields(**values)
+    assert _canonical(entry) == _canonical_dumps(entry)
+    assert json.loads(_canonical(entry))["seq"] == entry["seq"]

@@ -1,6 +1,7 @@
 """``public_json`` builds the item's public JSON without the pydantic model: it must be
 exactly what ``ItemPublic`` makes of the item (the same dict, the same key order),
-for every field type, set or null, on both backends."""
+for every field type, set or null, on both backends; ``item_json_text`` (its events'
+text) the same JSON's text."""
 
 import json
 from datetime import UTC, date, datetime
@@ -9,10 +10,10 @@ import pytest
 
 from app.auth.models import Role
 from app.auth.service import Caller
-from app.db import unit_of_work
+from app.db import json_text, unit_of_work
 from app.items.models import Item, Light, Satisfaction, Severity, Source
 from app.items.schemas import public_json, to_public
-from app.items.writer import get_item
+from app.items.writer import get_item, item_json_text
 from tests.factories import ITEM_STATES, make_world
 
 SUPERVISOR = Caller(0, "sup", Role.supervisor)
@@ -24,6 +25,9 @@ def _assert_same(item) -> None:
     assert built == expected
     assert list(built) == list(expected)
     assert json.dumps(built, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+    # the text its events carry: the same bytes as encoding the dict (enum members,
+    # moments, lists and nulls of an item in memory included)
+    assert item_json_text(item) == json_text(expected)
 
 
 def _item(**columns) -> Item:
