@@ -171,7 +171,7 @@ def _write_together(session: Session, caller: Caller, ids: list[int], request) -
                 if item is None:
                     raise NotFound(f"No item with id {item_id}.")
                 before = _values(item)
-                snapshot = take(session, caller, item, lead, request, calendar)
+                snapshot = take(session, caller, item, lead, request, calendar).snapshot
             except ProblemError as exc:
                 if len(entries) != written:  # refused after its history entry: not a refusal
                     raise _Unsafe(item_id) from exc

@@ -72,13 +72,12 @@ async def transition(item_id: Id, request: Request, token: BearerDep, if_match: 
 
     def work(session, caller):
         body = parse_body(TransitionRequest, raw)
-        item, snapshot = transitions.transition_with_json(session, caller, item_id, body, if_match)
-        return body.action, snapshot, item.version
+        item, text = transitions.transition_with_json(session, caller, item_id, body, if_match)
+        return body.action, text, item.version
 
-    action, snapshot, version = await in_unit_of_work(request, token, work)
+    action, text, version = await in_unit_of_work(request, token, work)
     metrics.TRANSITIONS.labels(action).inc()
-    # Rendered once committed: on SQLite, outside the write turn other writers wait for.
-    return etag.json_response(snapshot, version)
+    return etag.json_text_response(text, version)
 
 
 @router.post("", status_code=201, response_model=ItemPublic, responses=problems(409))
@@ -183,9 +182,9 @@ def merge_item(
 ):
     """重复件: close this order as a duplicate of ``into`` (the workflow's ``merge`` action)."""
     request = TransitionRequest(action="merge", into=body.into, comment=body.comment)
-    item, snapshot = transitions.transition_with_json(session, caller, item_id, request, if_match)
+    item, text = transitions.transition_with_json(session, caller, item_id, request, if_match)
     metrics.TRANSITIONS.labels("merge").inc()
-    return etag.json_response(snapshot, item.version)
+    return etag.json_text_response(text, item.version)
 
 
 @router.get("/{item_id:int}/history", response_model=HistoryList)

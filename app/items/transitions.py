@@ -133,12 +133,14 @@ def transition(
 
 def transition_with_json(
     session: Session, caller: Caller, item_id: int, req: TransitionRequest, if_match: str | None
-) -> tuple[Item, dict]:
-    """``transition``, and the item's JSON as written: the events' snapshot, which is
-    also the response (made once, not again for the response)."""
+) -> tuple[Item, str]:
+    """``transition``, and the item's JSON text as written: its events', which is also
+    the response (encoded once, not again for the response)."""
     item, lead = get_item_to_change(session, caller, item_id)
     check_if_match(item, if_match)
-    return item, take(session, caller, item, lead, req, write="update")
+    fired = take(session, caller, item, lead, req, write="update")
+    assert fired.shown is not None  # every transition emits item.transitioned
+    return item, fired.shown
 
 
 def take(
@@ -149,10 +151,10 @@ def take(
     req: TransitionRequest,
     calendar=None,
     write: Write = "later",
-) -> dict:
+) -> Change:
     """Check ``req`` against the loaded, locked item (action, role, state, fields) and
-    fire it (``apply``); the item's JSON after it. By default the row is the caller's
-    to write (a batch writes its items' rows together, ``app.items.batch``)."""
+    fire it (``apply``); the change made (the item's JSON after it). By default the row
+    is the caller's to write (a batch writes its items' rows together, ``app.items.batch``)."""
     wf = registry.get(item.workflow_name, item.workflow_version)
     machine = registry.machine(item.workflow_name, item.workflow_version)
     action = wf.action(req.action)
@@ -173,9 +175,7 @@ def take(
         )
     fields = req.model_dump(exclude={"action"})
     _check_fields(action, fields)
-    fired = apply(session, caller, item, wf, action, fields, calendar, lead=lead, write=write)
-    assert fired.snapshot is not None  # every transition emits item.transitioned
-    return fired.snapshot
+    return apply(session, caller, item, wf, action, fields, calendar, lead=lead, write=write)
 
 
 def apply(

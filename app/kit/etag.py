@@ -18,5 +18,12 @@ def json_response(body: dict, version: int, status: int = 200, **headers: str) -
     return JSONResponse(body, status_code=status, headers={"ETag": etag(version), **headers})
 
 
+def json_text_response(text: str, version: int, status: int = 200) -> Response:
+    """``text``, already JSON (an item as its change encoded it), with its ETag."""
+    return Response(
+        text, status_code=status, media_type="application/json", headers={"ETag": etag(version)}
+    )
+
+
 def not_modified(version: int) -> Response:
     return Response(status_code=304, headers={"ETag": etag(version)})
