@@ -13,25 +13,26 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BeforeValidator
 
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+def _written(pattern: str, kind: type, message: str) -> BeforeValidator:
+    """Let through a ``kind`` (from the code) or a string starting as ``pattern`` does
+    (pydantic then parses it); refuse anything else with ``message``."""
+    start = re.compile(pattern)
+
+    def check(value):
+        if isinstance(value, kind) or (isinstance(value, str) and start.match(value)):
+            return value
+        raise ValueError(message)
+
+    return BeforeValidator(check)
 
 
-def _iso_only(value):
-    if isinstance(value, date) or (isinstance(value, str) and _ISO.fullmatch(value)):
-        return value
-    raise ValueError("a date is written YYYY-MM-DD")
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_only)]
-
-
-_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-
-def _iso_moment_only(value):
-    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_MOMENT.match(value)):
-        return value
-    raise ValueError("a moment is written YYYY-MM-DDTHH:MM:SS with its offset (Z, +08:00)")
-
-
-IsoMoment = Annotated[AwareDatetime, BeforeValidator(_iso_moment_only)]
+IsoDate = Annotated[date, _written(r"\d{4}-\d{2}-\d{2}\Z", date, "a date is written YYYY-MM-DD")]
+IsoMoment = Annotated[
+    AwareDatetime,
+    _written(
+        r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}",
+        datetime,
+        "a moment is written YYYY-MM-DDTHH:MM:SS with its offset (Z, +08:00)",
+    ),
+]
