@@ -43,7 +43,9 @@ class Behind:
             future.result()
 
     def close(self) -> None:
-        self._thread.shutdown(wait=True)
+        """Stop the thread once the write it runs is done; writes still queued behind a
+        failed one are dropped (the transaction is rolled back: they could only fail)."""
+        self._thread.shutdown(wait=True, cancel_futures=True)
 
 
 def of(session: Session) -> Behind | None:
