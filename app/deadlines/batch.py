@@ -53,7 +53,7 @@ from app.events.models import Event
 from app.events.outbox import event_ids
 from app.items import history
 from app.items.anchor import head_macs, history_key
-from app.items.fast_json import COLUMNS, item_text
+from app.items.fast_json import COLUMNS, event_head, item_text
 from app.items.models import HistoryEntry, Item
 from app.workflow.registry import registry
 
@@ -552,7 +552,7 @@ def _shape(rules_key: tuple, cal, tz, now: datetime, dialect) -> _Shape:
     if data is not None:
         # The event's data is the step's, then the item (``emit_item_event``'s order).
         shape.event_type = fired.step.event
-        shape.event_head = json_text(data)[:-1] + ',"item":' if data else '{"item":'
+        shape.event_head = event_head(data)
     return shape
 
 

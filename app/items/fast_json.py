@@ -149,3 +149,9 @@ def _compile() -> Callable[[Sequence], str]:
 
 item_text: Callable[[Sequence], str] = _compile()
 item_text.__doc__ = "``json_text(item_json(item))`` from ``values`` indexed like ``COLUMNS``."
+
+
+def event_head(data: dict) -> str:
+    """An item event's data as JSON text up to its item, ``{...,"item":``: the event's
+    own fields, then the item's text and ``}`` (``json_text({**data, "item": ...})``)."""
+    return json_text(data)[:-1] + ',"item":' if data else '{"item":'

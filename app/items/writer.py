@@ -39,11 +39,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from app.auth.service import Caller
-from app.db import JsonText, json_text, table_of
+from app.db import JsonText, table_of
 from app.errors import Forbidden, NotFound, PreconditionFailed
 from app.events.outbox import emit, write_queued
 from app.items import history
-from app.items.fast_json import COLUMNS, item_text
+from app.items.fast_json import COLUMNS, event_head, item_text
 from app.items.models import Item
 from app.items.schemas import public_json
 from app.items.scope import lead_and_co_unit
@@ -178,7 +178,7 @@ def emit_item_event(
     assert "item" not in data, "an item event's data names the item as ``item``"
     if shown is None:
         shown = item_json_text(item)
-    head = json_text(data)[:-1] + ',"item":' if data else '{"item":'
+    head = event_head(data)
     emit(
         session,
         type_,
