@@ -62,25 +62,13 @@ def set_counts(item: Item, rows: Iterable) -> None:
     item.measures_overdue = overdue
 
 
-def record(
-    session: Session,
-    item: Item,
-    measure: Measure,
-    *,
-    at: datetime,
-    actor: str,
-    action: str,
-    event: str | None,
-    comment: str | None = None,
-    **data,
-) -> None:
-    """One measure change on the (locked) item: counts, version, history, event."""
+def record(session: Session, item: Item, measure: Measure, **change) -> None:
+    """One measure change on the (locked) item: its counts from the measures as
+    flushed, then ``note_change`` (whose keywords ``change`` holds): version, history,
+    event."""
     session.flush()
     refresh_counts(session, item)
-    note_change(
-        session, item, measure, at=at, actor=actor, action=action, event=event,
-        comment=comment, **data,
-    )  # fmt: skip
+    note_change(session, item, measure, **change)
 
 
 def note_change(
