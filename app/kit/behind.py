@@ -19,6 +19,7 @@ run in the caller's thread, as without the block.
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 
 from sqlalchemy import event
 from sqlmodel import Session
@@ -51,6 +52,16 @@ class Behind:
 def of(session: Session) -> Behind | None:
     """The writer of the session's ``writes_behind`` block, if one is open."""
     return session.info.get(_KEY)
+
+
+def run(session: Session, write: Callable[..., None], *args) -> None:
+    """``write(*args)``, a bulk write on the driver's connection: behind the session's
+    ``writes_behind`` block if one is open, here and now otherwise."""
+    later = of(session)
+    if later is None:
+        write(*args)
+    else:
+        later.submit(partial(write, *args))
 
 
 @contextmanager

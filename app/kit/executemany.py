@@ -137,11 +137,7 @@ class FastInsert(ExecuteMany):
         quote = conn.dialect.identifier_preparer
         columns = ", ".join(quote.quote(name) for name in order)
         copy_sql = f"COPY {quote.format_table(self.table)} ({columns}) FROM STDIN"
-        later = behind.of(session)
-        if later is not None:
-            later.submit(partial(_copy, driver, copy_sql, params))
-            return
-        _copy(driver, copy_sql, params)
+        behind.run(session, _copy, driver, copy_sql, params)
 
 
 def _executemany(driver, sql: str, params: list) -> None:
@@ -188,11 +184,7 @@ class FastUpdate(ExecuteMany):
             + f" FROM {temp} t WHERE {table}.{key} = t.{key}",
             f"DROP TABLE {temp}",
         )
-        later = behind.of(session)
-        if later is not None:
-            later.submit(partial(_copy_update, driver, statements, params))
-            return
-        _copy_update(driver, statements, params)
+        behind.run(session, _copy_update, driver, statements, params)
 
 
 def _copy_update(driver, statements: tuple[str, str, str, str], params: list[tuple]) -> None:
