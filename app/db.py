@@ -31,6 +31,14 @@ what a request waits for -- every worker thread (AnyIO's 40, the worker's
 executor) can hold one, plus streamed exports holding theirs between chunks --
 and write requests hold one only with their turn."""
 
+POSTGRES_MAX_OVERFLOW = 10
+"""PostgreSQL connections a process opens beyond ``RECTIFY_DATABASE_POOL_SIZE`` in a
+burst; they are closed as soon as they are returned, so they are for bursts only.
+A pool smaller than the requests a process runs at once opens and closes a
+connection (a PostgreSQL backend process, its caches cold, its prepared statements
+gone) every few dozen requests: at 16 concurrent transitions and the old pool of
+10, 31 a second (bench/transition_throughput.py)."""
+
 WRITE = "rectify_write"
 MAX_ID = 2**31 - 1
 """The largest id a row can have (PostgreSQL ``integer``): a bigger one names nothing."""
@@ -137,7 +145,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=json_text
+        url,
+        pool_pre_ping=True,
+        pool_size=get_settings().database_pool_size,
+        max_overflow=POSTGRES_MAX_OVERFLOW,
+        json_serializer=json_text,
     )
 
 

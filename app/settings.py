@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECTIFY_", extra="ignore")
 
     database_url: str = "sqlite:///./rectify.db"
+    database_pool_size: int = Field(default=20, ge=1)
+    """PostgreSQL connections each process keeps open (``app.db.POSTGRES_MAX_OVERFLOW``
+    more in a burst): the requests and jobs it runs at once, so that steady load
+    never opens a connection."""
     bootstrap_admin_token: str | None = None
     timezone: str = "Asia/Shanghai"
     workflows_dir: Path = PACKAGE_DIR / "workflows"
