@@ -7,13 +7,12 @@ from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import Role
 from app.auth.service import Caller, authenticate
 from app.db import MAX_ID, unit_of_work
 from app.errors import BadRequest, Forbidden, Unauthorized
-from app.writers import READ_METHODS, write_turn, write_turn_dependency
+from app.writers import READ_METHODS, run_write, write_turn_dependency
 
 Id = Annotated[int, Path(ge=0, le=MAX_ID)]
 """A numeric id in a path: out of the database's range is 404, like any unknown id."""
@@ -99,15 +98,15 @@ async def in_unit_of_work(request: Request, token: str, work: Callable[[Session,
     parses its body itself (``parse_body``), so an unknown token is 401 before
     anything about the body is said, as with the dependencies. The caller's
     statement also reads the calendar overrides, which a transition needs: one
-    round trip fewer. On SQLite it first waits for its write turn (``app.writers``).
+    round trip fewer. On SQLite it runs in a write turn on the writer thread
+    (``app.writers.run_write``).
     """
 
     def run() -> T:
         with unit_of_work(write=True, engine=request.app.state.engine) as session:
             return work(session, _caller(session, token, with_calendar=True))
 
-    async with write_turn(request):
-        return await run_in_threadpool(run)
+    return await run_write(request, run)
 
 
 def parse_body(model: type[M], raw: bytes) -> M:

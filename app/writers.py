@@ -23,26 +23,54 @@ processes on the same file (a ``rectify worker``, the CLI) and the embedded
 worker's jobs are not in the queue: they still meet the requests in SQLite's
 busy handler, which waits ``db.SQLITE_BUSY_TIMEOUT_MS``.
 
+A write that is one call -- a transition, a batch, an import's write phase
+(``run_write``) -- does not take a worker thread with its turn: it is queued for
+the process's one SQLite writer thread, which takes the turn for every write
+queued by then and runs them back to back. A turn handed from request to request
+costs two thread hand-offs each (the event loop wakes the next waiter, which
+sends its work to a worker thread, which hands the result back before the turn
+is given on), and the one writer waits through both: with the turn per request,
+transitions kept the core 94-97 % busy and ran at 94-97 % of the bare endpoint's
+rate; through the writer thread, 101-103 % (bench/transition_throughput.py).
+
 A request that waits longer than ``TURN_WAIT_S`` for its turn is 503 with
 ``Retry-After`` (the outage answer), never "database is locked". PostgreSQL
 locks rows, not the database: there is no queue there.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextvars
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import anyio
 from fastapi import Request
 from sqlalchemy import Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
 WRITE_TURNS = 1
 TURN_WAIT_S = 600.0
 """How long a write request waits for its turn before it is 503: longer than any
 legitimate import's write phase (a 100,000-row file writes in well under a minute)."""
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
+
+_WRITER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rectify-sqlite-writer")
+"""The process's one thread for queued SQLite writes (``WriteTurns.run``)."""
+
+
+class _Queued:
+    """Writes queued for the writer thread on one event loop, and the drain under way
+    for them (``WriteTurns._drain``), if any."""
+
+    def __init__(self) -> None:
+        self.jobs: deque[tuple[contextvars.Context, Callable[[], Any], asyncio.Future]] = deque()
+        self.draining: asyncio.Task | None = None
 
 
 class WriteTurns:
@@ -55,6 +83,7 @@ class WriteTurns:
         self._by_loop: WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Semaphore] = (
             WeakKeyDictionary()
         )
+        self._queued: WeakKeyDictionary[asyncio.AbstractEventLoop, _Queued] = WeakKeyDictionary()
 
     def _semaphore(self) -> anyio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -76,6 +105,74 @@ class WriteTurns:
         finally:
             semaphore.release()
 
+    async def run(self, fn: Callable[[], T]) -> T:
+        """``fn()`` -- a whole write transaction -- in a turn, on the writer thread.
+
+        Queued in arrival order; the writes queued when the writer's turn comes all run
+        in it, one after another. A write whose request is gone (cancelled) before it
+        starts is not run; one that started runs to its end, as in a worker thread."""
+        loop = asyncio.get_running_loop()
+        queued = self._queued.get(loop)
+        if queued is None:
+            queued = self._queued[loop] = _Queued()
+        done: asyncio.Future = loop.create_future()
+        queued.jobs.append((contextvars.copy_context(), fn, done))
+        if queued.draining is None:
+            queued.draining = loop.create_task(self._drain(queued))
+        return await done
+
+    async def _drain(self, queued: _Queued) -> None:
+        """Take the turn for the writes queued so far and run them on the writer thread;
+        again for those queued meanwhile, until none is left."""
+        loop = asyncio.get_running_loop()
+        try:
+            while queued.jobs:
+                try:
+                    async with self.turn():
+                        jobs = list(queued.jobs)
+                        queued.jobs.clear()
+                        try:
+                            await loop.run_in_executor(_WRITER_THREAD, _run_all, loop, jobs)
+                        except BaseException as exc:  # none is left waiting for ever
+                            _fail(jobs, exc)
+                            raise
+                except PoolTimeout as exc:  # the turn never came: every write waiting fails
+                    _fail(queued.jobs, exc)
+                    queued.jobs.clear()
+        finally:
+            queued.draining = None
+
+
+def _run_all(loop: asyncio.AbstractEventLoop, jobs: list) -> None:
+    """On the writer thread: each write in turn, its outcome handed to its request."""
+    for ctx, fn, done in jobs:
+        if done.cancelled():
+            continue
+        try:
+            result = ctx.run(fn)
+        except BaseException as exc:  # noqa: BLE001 -- the request raises it
+            loop.call_soon_threadsafe(_settle, done, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, done, result, None)
+
+
+def _fail(jobs, exc: BaseException) -> None:
+    for _ctx, _fn, done in jobs:
+        if not done.done():
+            if isinstance(exc, asyncio.CancelledError):
+                done.cancel()
+            else:
+                done.set_exception(exc)
+
+
+def _settle(done: asyncio.Future, result: Any, exc: BaseException | None) -> None:
+    if done.done():  # its request was cancelled meanwhile
+        return
+    if exc is None:
+        done.set_result(result)
+    else:
+        done.set_exception(exc)
+
 
 def turns_for(engine: Engine) -> WriteTurns | None:
     """The queue an app over ``engine`` needs: SQLite's one writer, or none."""
@@ -91,6 +188,15 @@ async def write_turn(request: Request) -> AsyncIterator[None]:
         return
     async with turns.turn():
         yield
+
+
+async def run_write(request: Request, fn: Callable[[], T]) -> T:
+    """Run ``fn``, a whole write transaction in one call: on SQLite in a write turn on
+    the writer thread (``WriteTurns.run``), elsewhere in a worker thread."""
+    turns: WriteTurns | None = getattr(request.app.state, "write_turns", None)
+    if turns is None:
+        return await run_in_threadpool(fn)
+    return await turns.run(fn)
 
 
 async def write_turn_dependency(request: Request) -> AsyncIterator[None]:

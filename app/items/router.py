@@ -1,5 +1,6 @@
 """HTTP for items: parse, authorise, call the service, set ETag."""
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Request, Response, UploadFile
@@ -46,7 +47,7 @@ from app.items.schemas import (
 from app.kit import etag
 from app.kit.cursors import PageLimit
 from app.links import location
-from app.writers import write_turn
+from app.writers import run_write
 
 router = APIRouter(prefix="/items", tags=["items"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -164,8 +165,7 @@ async def batch(request: Request, token: BearerDep):
         return get_caller_outside_transaction(token, request), parse_body(BatchRequest, raw)
 
     caller, body = await run_in_threadpool(prepare)
-    async with write_turn(request):
-        result = await run_in_threadpool(run_batch, request.app.state.engine, caller, body)
+    result = await run_write(request, partial(run_batch, request.app.state.engine, caller, body))
     if result["succeeded"]:
         metrics.TRANSITIONS.labels(body.action).inc(result["succeeded"])
     return JSONResponse(result)

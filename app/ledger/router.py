@@ -22,6 +22,7 @@ Report definitions:
 """
 
 from enum import StrEnum
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -43,7 +44,7 @@ from app.ledger import documents, export, importer, period, reports
 from app.links import location
 from app.settings import get_settings
 from app.units.models import Unit
-from app.writers import write_turn
+from app.writers import run_write
 
 router = APIRouter(tags=["ledger"])
 CHUNK = 1 << 20
@@ -164,8 +165,7 @@ async def import_items(
     planned = await run_in_threadpool(parse_and_check)
     if dry_run:
         return JSONResponse(importer.dry_run_answer(planned, options), status_code=200)
-    async with write_turn(request):
-        result = await run_in_threadpool(write, planned)
+    result = await run_write(request, partial(write, planned))
     return JSONResponse(result, status_code=201, headers=location("/items"))
 
 
