@@ -120,6 +120,9 @@ _LIVE_KEY_AND_CALENDAR = {
 }
 
 _UNIT_PATH = select(_units.path).where(_units.code == bindparam("code"))
+_UNIT_PATH_AND_CALENDAR = {
+    dialect: _UNIT_PATH.add_columns(overrides_json(dialect)) for dialect in ("postgresql", "sqlite")
+}
 
 
 def authenticate(session: Session, token: str, *, with_calendar: bool = False) -> Caller | None:
@@ -127,12 +130,13 @@ def authenticate(session: Session, token: str, *, with_calendar: bool = False) -
     the identity provider when one is configured -- or None. Runs on every request;
     a person's token that is invalid is 401, one whose role or unit is unusable 403.
 
-    ``with_calendar``: for a key, read the calendar overrides in the same statement
-    and make them this transaction's calendar (``load_calendar`` then reads nothing);
-    for a person, ``load_calendar`` reads them itself when they are needed."""
+    ``with_calendar``: read the calendar overrides in the statement that reads the key
+    (or a person's unit) and make them this transaction's calendar (``load_calendar``
+    then reads nothing); a person of no unit has no statement of their own, and
+    ``load_calendar`` reads them when they are needed."""
     oidc_verifier = oidc.verifier() if oidc.looks_like_jwt(token) else None
     if oidc_verifier is not None:
-        return _person_caller(session, oidc_verifier.verify(token))
+        return _person_caller(session, oidc_verifier.verify(token), with_calendar)
     digest = hash_token(token)
     conn = session.connection()
     stmt = _LIVE_KEY_AND_CALENDAR[conn.dialect.name] if with_calendar else _LIVE_KEY
@@ -146,7 +150,7 @@ def authenticate(session: Session, token: str, *, with_calendar: bool = False) -
     )
 
 
-def _person_caller(session: Session, person: oidc.Person) -> Caller:
+def _person_caller(session: Session, person: oidc.Person, with_calendar: bool = False) -> Caller:
     claims = get_settings()
     if person.role is None or person.role not in Role.__members__:
         raise Forbidden(
@@ -159,9 +163,14 @@ def _person_caller(session: Session, person: oidc.Person) -> Caller:
         raise Forbidden(f"A unit role needs the {claims.oidc_unit_claim} claim naming the unit.")
     path = None
     if unit_code:
-        path = session.connection().execute(_UNIT_PATH, {"code": unit_code}).scalar()
-        if path is None:
+        conn = session.connection()
+        stmt = _UNIT_PATH_AND_CALENDAR[conn.dialect.name] if with_calendar else _UNIT_PATH
+        row = conn.execute(stmt, {"code": unit_code}).first()
+        if row is None:
             raise Forbidden(f"The token's unit {unit_code!r} is not a unit of this service.")
+        path = row.path
+        if with_calendar:
+            use_overrides_json(session, row.calendar_overrides)
     return Caller(None, person.name, role, unit_code, path, kind="person", subject=person.subject)
 
 

@@ -295,3 +295,33 @@ def test_the_guard_refuses_a_bad_person_token_before_the_body_with_its_status(wo
         headers={"Authorization": f"Bearer {provider.token('no.role')}"},
     )
     assert_problem(r, 403)
+
+
+def test_a_unit_persons_transition_reads_as_many_statements_as_a_keys(world, provider):
+    """The person's unit and the calendar overrides come in one statement, as a key's
+    row and the overrides do: a person costs no round trip more than a key."""
+    from sqlalchemy import event
+
+    api = world.api
+    engine = api.engine
+    li = provider.token("li.si")
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    def accept_counted(item_id: int, token: str) -> list[str]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            api.act(item_id, "accept", token)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return list(statements)
+
+    by = {}
+    for who, token in (("key", world.unit), ("person", li)):
+        item = api.item(world.sup)
+        api.act(item["id"], "assign", world.sup, unit_code="court", due_date=DUE)
+        by[who] = accept_counted(item["id"], token)
+    assert len(by["person"]) == len(by["key"])
