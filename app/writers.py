@@ -75,7 +75,9 @@ class _Queued:
 
 class WriteTurns:
     """A fair (FIFO) semaphore of ``capacity`` turns, one per event loop: an app may be
-    served by several loops one after another (test clients), never at once."""
+    served by several loops one after another (test clients), never at once. ``turn``
+    holds one on the event loop; ``run`` queues a write of one call for the writer
+    thread, which holds the turn for it."""
 
     def __init__(self, capacity: int = WRITE_TURNS, wait_s: float = TURN_WAIT_S) -> None:
         self.capacity = capacity
