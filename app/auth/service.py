@@ -114,15 +114,19 @@ _LIVE_KEY = (
 )
 
 
-# The same, with the calendar overrides in the same round trip (for transitions).
-_LIVE_KEY_AND_CALENDAR = {
-    dialect: _LIVE_KEY.add_columns(overrides_json(dialect)) for dialect in ("postgresql", "sqlite")
-}
-
 _UNIT_PATH = select(_units.path).where(_units.code == bindparam("code"))
-_UNIT_PATH_AND_CALENDAR = {
-    dialect: _UNIT_PATH.add_columns(overrides_json(dialect)) for dialect in ("postgresql", "sqlite")
-}
+
+
+def _and_calendar(stmt) -> dict:
+    """``stmt`` with the calendar overrides as one more column, per dialect: the caller's
+    statement reads them in the same round trip (for transitions)."""
+    return {
+        dialect: stmt.add_columns(overrides_json(dialect)) for dialect in ("postgresql", "sqlite")
+    }
+
+
+_LIVE_KEY_AND_CALENDAR = _and_calendar(_LIVE_KEY)
+_UNIT_PATH_AND_CALENDAR = _and_calendar(_UNIT_PATH)
 
 
 def authenticate(session: Session, token: str, *, with_calendar: bool = False) -> Caller | None:
