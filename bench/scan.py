@@ -191,23 +191,34 @@ def _populate(engine, n: int) -> None:
     cols = (
         "number, title, description, source, severity, state, review_pending, workflow_name,"
         " workflow_version, due_date, light, escalation_level, next_check_at,"
-        " ladder_deadline, ladder_fired, version, tags, created_at, updated_at"
+        " ladder_deadline, ladder_fired, version, tags, created_at, updated_at,"
+        " unit_code, history_seq, history_hash, history_mac"
     )
+    # As a live item in `rectifying` holds them: a unit, and the head of a history chain
+    # of three entries (found, assigned, accepted) with its MAC. (The columns' defaults,
+    # no unit and an empty MAC, would make the scan's UPDATE grow every row it writes.)
+    chain = f"3, '{'a' * 64}', '{'b' * 64}'"
     if engine.dialect.name == "sqlite":
         sel = (
             f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < {n}) "
             f"SELECT 'B-' || i, '问题' || i, '', 'audit', 'normal', 'rectifying', 0, "
             f"'rectification', {version}, '2030-07-01', 'green', 0, '{future}', "
-            f"'rectify:2030-07-01', 0, 1, '[]', '{now}', '{now}' FROM s"
+            f"'rectify:2030-07-01', 0, 1, '[]', '{now}', '{now}', "
+            f"'U' || (i % 50), {chain} FROM s"
         )
     else:
         sel = (
             f"SELECT 'B-' || i, '问题' || i, '', 'audit', 'normal', 'rectifying', false, "
             f"'rectification', {version}, DATE '2030-07-01', 'green', 0, TIMESTAMPTZ '{future}', "
-            f"'rectify:2030-07-01', 0, 1, '[]', TIMESTAMPTZ '{now}', TIMESTAMPTZ '{now}' "
-            f"FROM generate_series(1, {n}) AS i"
+            f"'rectify:2030-07-01', 0, 1, '[]', TIMESTAMPTZ '{now}', TIMESTAMPTZ '{now}', "
+            f"'U' || (i % 50), {chain} FROM generate_series(1, {n}) AS i"
         )
     with engine.begin() as c:
+        for u in range(50):
+            c.execute(
+                text("INSERT INTO unit (code, name, path, created_at) VALUES (:c, :n, :p, :at)"),
+                {"c": f"U{u}", "n": f"单位{u}", "p": f"/U{u}/", "at": now},
+            )
         c.execute(text(f"INSERT INTO item ({cols}) {sel}"))
         if engine.dialect.name == "postgresql":
             c.execute(text("ANALYZE item"))
