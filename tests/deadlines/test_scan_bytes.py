@@ -7,6 +7,7 @@ each of those equal to the path it replaces, on varied items, and the stored
 text of a batch's rows equal to what the single-item path stores.
 """
 
+import time
 import uuid
 from datetime import UTC, date, datetime
 
@@ -179,14 +180,21 @@ def test_head_macs_is_head_mac():
             assert mac(item_id, seq, head) == head_mac(key, item_id, seq, head)
 
 
-def test_event_ids_are_uuid4s():
-    ids = event_ids(200) + [_event_id() for _ in range(600)]  # emit's: made ahead
+def test_event_ids_are_uuid7s_in_the_order_they_are_handed_out():
+    before = time.time_ns() // 1_000_000
+    made = event_ids(200)
+    handed = [made.pop() for _ in range(200)]
+    ids = handed + [_event_id() for _ in range(600)]  # emit's: made ahead
+    after = time.time_ns() // 1_000_000
     assert len(set(ids)) == 800
+    assert handed == sorted(handed)  # time first: they land on the unique index's end
     for event_id in ids:
         assert event_id.startswith("evt_") and len(event_id) == 36
         parsed = uuid.UUID(event_id[4:])
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
         assert parsed.hex == event_id[4:]
+        assert parsed.int >> 80 <= after  # the Unix time in milliseconds, first
+    assert all(before <= uuid.UUID(event_id[4:]).int >> 80 for event_id in handed)
 
 
 def _stored(engine, ids: dict[str, int]) -> dict:
