@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as FastPath
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from app.clock import now
 from app.clock.models import TestClock
@@ -27,7 +27,7 @@ class WorkdaysAnswer(BaseModel):
 
 
 class DayOverride(BaseModel):
-    workday: bool
+    workday: StrictBool  # JSON true/false only: 0 or "yes" is 422, as the schema says
     note: str | None = Field(default=None, max_length=200)
 
 

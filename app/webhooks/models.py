@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import field_validator
+from pydantic import StrictBool, field_validator
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -98,7 +98,7 @@ class WebhookUpdate(SQLModel):
     events: list[str] | None = Field(default=None, min_length=1, max_length=50)
     unit_code: str | None = Field(default=None, max_length=64)
     description: str | None = Field(default=None, max_length=500)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None  # JSON true/false only, as the schema says
 
 
 class WebhookPublic(SQLModel):

@@ -129,6 +129,16 @@ def test_rectify_calendar_load_reads_a_file(settings_env, database_url, tmp_path
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("workday", [0, 1, "false", "yes", None])
+def test_a_day_override_is_a_workday_or_not_in_json_s_own_true_and_false(api, engine, workday):
+    """Not 0/1 or a word: pydantic's lax reading took ``0`` for false, where the schema
+    says boolean (a schema fuzzer's finding)."""
+    r = api.call("PUT", "/calendar/days/2030-05-06", json={"workday": workday}, expect=422)
+    assert r.json()["errors"][0]["field"] == "workday"
+    with unit_of_work(engine=engine) as s:
+        assert s.scalars(select(CalendarOverride)).all() == []
+
+
 @pytest.mark.parametrize("day", ["0", "20261009", "1760000000", "2026-10-9", "2026-13-01"])
 def test_a_day_override_names_its_day_yyyy_mm_dd(api, engine, day):
     """No such day, as for any path that names nothing: not a Unix timestamp

@@ -101,6 +101,8 @@ def test_patch_edits_and_rechecks_the_target(api, receiver):
     assert r.json()["errors"][0]["field"] == "url"
     api.patch(path, json={"events": ["nope"]}, expect=422)
     api.patch(path, json={"enabled": None}, expect=422)
+    for not_json_bool in (0, "false"):  # JSON's true/false only, as the schema says
+        api.patch(path, json={"enabled": not_json_bool}, expect=422)
     got = api.patch(path, json={"enabled": False}, expect=200).json()
     assert got["enabled"] is False and got["disabled_reason"] == "disabled by an admin"
     assert api.get(path, expect=200).json()["url"] == receiver.url()
