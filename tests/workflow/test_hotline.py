@@ -43,7 +43,7 @@ def callback(api, people, iid, satisfaction, expect=200):
 
 def test_hotline_items_take_the_hotline_workflow_with_its_default_type(api, hotline):
     item = order(api, hotline)
-    assert item["workflow"] == {"name": "hotline", "version": 2}
+    assert item["workflow"] == {"name": "hotline", "version": 3}
     assert item["type"] == "complaint"
     assert (item["satisfaction"], item["redo_count"], item["duplicate_of"]) == (None, 0, None)
     assert item["duplicate_count"] == 0
@@ -144,6 +144,21 @@ def test_callback_is_for_supervisors_only_and_only_after_verification(api, hotli
     assert_problem(callback(api, {"sup": hotline["water"]}, item["id"], "satisfied", None), 403)
     fresh = dispatched(api, hotline)
     assert_problem(callback(api, hotline, fresh["id"], "satisfied", None), 409)
+
+
+def test_a_supervisor_urges_a_dispatched_or_running_order_and_it_stays_where_it_is(api, hotline):
+    """催办, as on any item (API.md: ``urge`` on assigned or rectifying items)."""
+    item = dispatched(api, hotline)
+    urged = api.act(item["id"], "urge", hotline["sup"], comment="市民再次来电催促").json()
+    assert (urged["state"], urged["due_date"]) == ("assigned", item["due_date"])
+    api.act(item["id"], "accept", hotline["water"])
+    assert api.act(item["id"], "urge", hotline["sup"]).json()["state"] == "rectifying"
+    assert [h["action"] for h in api.history(item["id"])][-3:] == ["urge", "accept", "urge"]
+    feed = api.get("/events", params={"subject": f"items/{item['id']}", "type": "item.urged"})
+    assert len(feed.json()["data"]) == 2
+    assert_problem(api.act(item["id"], "urge", hotline["water"], expect=None), 403)
+    fresh = order(api, hotline)
+    assert_problem(api.act(fresh["id"], "urge", hotline["sup"], expect=None), 409)
 
 
 def test_merging_a_duplicate_order_closes_it_and_counts_it_on_the_original(api, hotline):
