@@ -62,5 +62,6 @@ class Cors:
                 "Access-Control-Allow-Headers": ALLOW_HEADERS,
                 "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
                 "Vary": "Origin",
+                "X-Content-Type-Options": "nosniff",  # answered outside the guard that adds it
             },
         )

@@ -46,6 +46,7 @@ def test_a_listed_origin_gets_its_preflight(cors_api, path):
     r = _preflight(cors_api, APP, path)
     assert 200 <= r.status_code < 300
     assert r.headers["access-control-allow-origin"] == APP
+    assert r.headers["x-content-type-options"] == "nosniff"  # every response carries it
     methods = {m.strip() for m in r.headers["access-control-allow-methods"].split(",")}
     assert methods == {"GET", "POST", "PUT", "PATCH", "DELETE"}
     allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}

@@ -71,7 +71,6 @@ class ConsoleHeaders:
                 headers["Content-Security-Policy"] = policy
                 headers["Referrer-Policy"] = "no-referrer"
                 headers["X-Frame-Options"] = "DENY"
-                headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Cache-Control", "no-cache")
             await send(message)
 
