@@ -23,11 +23,22 @@ from app.items.writer import Change, Write, change, check_if_match, get_item_to_
 from app.settings import get_settings
 from app.workflow import guards
 from app.workflow.definition import ActionDef, Workflow
+from app.workflow.effects import SETS_DEADLINE
 from app.workflow.machine import TransitionContext
 from app.workflow.registry import registry
 
 ALWAYS_ALLOWED_FIELDS = {"comment"}
 DEADLINE_COLUMNS = ("due_date", "accept_due_date", "ladder_deadline")
+
+
+def _sets_deadline(action: ActionDef, state: str) -> bool:
+    """Whether the branch of ``action`` that led to ``state`` runs a deadline effect."""
+    return any(
+        name in SETS_DEADLINE
+        for target in action.targets()
+        if target.to in (state, None)
+        for name in target.effects
+    )
 
 
 def may_act(caller: Caller, action: ActionDef, lead: bool = True) -> bool:
@@ -227,7 +238,8 @@ def apply(
             if v is not None and k != "comment"
         }
         data.update(ctx.record)
-        if item.ladder_deadline and any(before[k] != getattr(item, k) for k in DEADLINE_COLUMNS):
+        moved = any(before[k] != getattr(item, k) for k in DEADLINE_COLUMNS)
+        if item.ladder_deadline and (moved or _sets_deadline(action, new_state)):
             data.update(deadline_dates(item))
         states = {"from_state": from_state, "to_state": new_state}
         fired.record(action.name, actor=caller.actor, comment=comment, data=data, **states)

@@ -171,3 +171,16 @@ REGISTRY: dict[str, Callable] = {
     "set_redo_due_date": _set_redo_due_date,
     "mark_duplicate": _mark_duplicate,
 }
+
+SETS_DEADLINE = frozenset(
+    {
+        "set_due_date",
+        "keep_due_date",
+        "start_accept_deadline",
+        "shift_due_for_review",
+        "set_redo_due_date",
+    }
+)
+"""Effects that set a deadline: the history entry of an action running one records the
+effective dates (API.md), even when they come out as they were (a reassign on the day
+of the assignment)."""

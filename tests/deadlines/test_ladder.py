@@ -98,6 +98,19 @@ def test_reassign_rearms_the_ladder(api, people):
     assert tick(api, "2026-10-21T16:00:00Z")["fired"]["overdue"] == 1
 
 
+def test_a_reassign_records_its_dates_even_when_they_come_out_as_they_were(api, people):
+    """API.md: entries that set a deadline record the effective dates. A reassign on the
+    day of the assignment sets the same ones (same due date, sign-off W(3) from today)."""
+    api.set_clock("2026-10-12T02:00:00Z")
+    iid = api.item(people["sup"])["id"]
+    api.act(iid, "assign", people["sup"], unit_code="court", due_date="2026-11-30")
+    api.act(iid, "reassign", people["sup"], unit_code="audit", comment="同日改派")
+    entry = api.get(f"/items/{iid}/history", expect=200).json()["data"][-1]
+    assert entry["action"] == "reassign"
+    assert entry["data"]["due_date"] == "2026-11-30"
+    assert entry["data"]["accept_due_date"] == "2026-10-15"
+
+
 def test_extension_approval_moves_the_deadline_and_rearms(api, people):
     api.set_clock("2026-10-12T02:00:00Z")
     iid = api.item(people["sup"])["id"]
