@@ -10,7 +10,7 @@ beside its overdue notice. A paused deadline (closure request under review)
 fires nothing.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -94,7 +94,7 @@ def advance(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetim
         "due_date": due.isoformat(),
         "step": step.name,
         "level": step.level,
-        "scheduled_at": at.isoformat(),
+        "scheduled_at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),  # as times are
     }
     skipped = [s.name for s, _at in passed[:-1]]
     if skipped:

@@ -68,6 +68,7 @@ def test_rectify_ladder_events_carry_the_deadline_kind(api, people):
     hist = api.get(f"/items/{item['id']}/history", expect=200).json()["data"]
     overdue = next(h for h in hist if h["action"] == "overdue")
     assert overdue["data"]["deadline"] == "rectify" and overdue["data"]["level"] == 1
+    assert overdue["data"]["scheduled_at"] == "2026-10-30T16:00:00Z"  # rendered UTC Z
 
 
 def test_closing_stops_the_ladder(api, people):
