@@ -15,7 +15,9 @@ One plain ASGI middleware (cheap enough for the transition hot path):
 - JSON text with NUL or another control character (tab, newline and carriage
   return excepted) is 422 naming the field; a path or query string with one is
   404 / 400. PostgreSQL cannot store NUL, and no field of this API wants one.
-- Every response carries ``X-Content-Type-Options: nosniff``.
+- Every response carries ``X-Content-Type-Options: nosniff``, and a JSON body
+  says its charset (``application/json; charset=utf-8``, as API.md writes it;
+  Starlette names a charset only for ``text/*``).
 """
 
 import json
@@ -49,6 +51,8 @@ UPLOAD_SLACK = 64 * 1024
 LIVE_TOKEN_TTL_S = 10.0
 LIVE_TOKEN_CACHE = 4096
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+JSON_TYPE = (b"content-type", b"application/json")
+JSON_UTF8 = (b"content-type", b"application/json; charset=utf-8")
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SUSPECT_JSON = re.compile(
@@ -147,7 +151,9 @@ class Guard:
 
         async def send_nosniff(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), NOSNIFF]
+                headers = [JSON_UTF8 if h == JSON_TYPE else h for h in message.get("headers", ())]
+                headers.append(NOSNIFF)
+                message["headers"] = headers
             await send(message)
 
         refusal = await self._refusal(scope)

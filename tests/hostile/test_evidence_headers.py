@@ -61,3 +61,12 @@ def test_every_response_says_nosniff(live_api, live):
         live_api.call("PUT", "/items"),
     ):
         assert r.headers["x-content-type-options"] == "nosniff", r.status_code
+
+
+def test_json_bodies_say_their_charset(live_api, live):
+    """API.md: bodies are ``application/json; charset=utf-8``; errors problem+json."""
+    import httpx
+
+    for r in (live_api.get("/items"), live_api.get("/me"), httpx.get(live.url + "/healthz")):
+        assert r.headers["content-type"] == "application/json; charset=utf-8", r.url
+    assert live_api.get("/items/999").headers["content-type"] == "application/problem+json"
