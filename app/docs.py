@@ -244,6 +244,7 @@ RESPONSES: dict[str, dict[str, dict]] = {
     },
     "request_extension": {"201": {"description": "Requested", "content": _json(Extension)}},
     "list_extensions": {"200": {"description": "The item's", "content": _json(ExtensionList)}},
+    "get_extension": {"200": {"description": "The request", "content": _json(Extension)}},
     "approve_extension": {"200": {"description": "Decided", "content": _json(Extension)}},
     "reject_extension": {"200": {"description": "Decided", "content": _json(Extension)}},
     "escalate": {

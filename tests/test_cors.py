@@ -122,6 +122,8 @@ def test_every_201_carries_location(api):
         expect=201,
     )
     checks.append((r, f"/api/v1/items/{item_id}/extensions/{r.json()['id']}"))
+    r = api.post(f"/items/{item_id}/measures", json={"title": "建章立制", "kind": "long_term"})
+    checks.append((r, f"/api/v1/items/{item_id}/measures/{r.json()['id']}"))
     r = api.post("/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]}, expect=201)
     checks.append((r, f"/api/v1/webhooks/{r.json()['id']}"))
     csv = "标题,来源\n导入的问题,审计\n".encode("utf-8-sig")
@@ -130,9 +132,13 @@ def test_every_201_carries_location(api):
 
     for response, location in checks:
         assert response.headers["location"] == location, response.request.url
-    for _response, location in checks[:-1]:
-        if "/extensions/" not in location:
-            api.client.get(location, headers=api.headers(ADMIN_TOKEN)).raise_for_status()
+    for response, location in checks[:-1]:  # each names what was made, readable there
+        got = api.client.get(location, headers=api.headers(ADMIN_TOKEN))
+        assert got.status_code == 200, (location, got.status_code)
+        if got.headers["content-type"].startswith("application/json"):  # (evidence: its bytes)
+            made = response.json()
+            key = "id" if "id" in made else "code"  # a unit is named by its code
+            assert got.json()[key] == made[key], location
 
 
 def test_get_item_answers_304_to_a_matching_if_none_match(api):

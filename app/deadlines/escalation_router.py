@@ -52,6 +52,11 @@ def list_extensions(item_id: Id, session: SessionDep, caller: CallerDep):
     }
 
 
+@router.get("/items/{item_id:int}/extensions/{ext_id:int}")
+def get_extension(item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep):
+    return extensions.public(extensions.get_extension(session, caller, item_id, ext_id))
+
+
 @router.post("/items/{item_id:int}/extensions/{ext_id:int}/approve", responses=problems(409))
 def approve_extension(
     item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep, body: Decision | None = None

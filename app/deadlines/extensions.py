@@ -155,6 +155,15 @@ def decide(
     return ext
 
 
+def get_extension(session: Session, caller: Caller, item_id: int, ext_id: int) -> Extension:
+    """One extension request of an item in the caller's scope (the 201's ``Location``)."""
+    item = get_item(session, caller, item_id)
+    ext = session.get(Extension, ext_id)
+    if ext is None or ext.item_id != item.id:
+        raise NotFound(f"No extension request {ext_id} on item {item_id}.")
+    return ext
+
+
 def list_extensions(session: Session, caller: Caller, item_id: int) -> list[Extension]:
     get_item(session, caller, item_id)
     return children(session, Extension, Extension.item_id, item_id, order=Extension.id)

@@ -41,6 +41,11 @@ def list_measures(item_id: Id, session: SessionDep, caller: CallerDep):
     return MeasureList(data=[_public(m) for m in service.list_measures(session, caller, item_id)])
 
 
+@router.get("/{measure_id:int}", response_model=MeasurePublic)
+def get_measure(item_id: Id, measure_id: Id, session: SessionDep, caller: CallerDep):
+    return _public(service.get_measure(session, caller, item_id, measure_id))
+
+
 @router.patch("/{measure_id:int}", response_model=MeasurePublic, responses=problems(409))
 def update_measure(
     item_id: Id, measure_id: Id, body: MeasureUpdate, session: SessionDep, caller: CallerDep

@@ -407,6 +407,11 @@ def _changed_by(
     )
 
 
+def get_measure(session: Session, caller: Caller, item_id: int, measure_id: int) -> Measure:
+    """One measure of an item in the caller's scope (the 201's ``Location``)."""
+    return _measure(session, get_item(session, caller, item_id), measure_id, lock=False)
+
+
 def list_measures(session: Session, caller: Caller, item_id: int) -> list[Measure]:
     get_item(session, caller, item_id)
     return children(session, Measure, Measure.item_id, item_id, order=Measure.seq)
