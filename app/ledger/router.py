@@ -37,7 +37,7 @@ from app.clock import now, today
 from app.db import unit_of_work
 from app.deps import CallerDep, SessionDep, get_caller_outside_transaction
 from app.errors import BadRequest, Forbidden, PayloadTooLarge, problems
-from app.items.models import Source
+from app.items.models import ItemType, Source
 from app.items.params import ItemFiltersDep, refuse_nul
 from app.kit.dates import IsoDate
 from app.ledger import documents, export, importer, period, reports
@@ -60,9 +60,9 @@ def report_filters(
     source: Source | None = None,
     from_: Annotated[IsoDate | None, Query(alias="from")] = None,
     to: IsoDate | None = None,
-    type: Annotated[str | None, Query(max_length=20)] = None,
+    type: ItemType | None = None,
 ) -> reports.ReportFilters:
-    refuse_nul(campaign=campaign, type=type)
+    refuse_nul(campaign=campaign)
     if from_ and to and to < from_:
         raise BadRequest("'to' must be on or after 'from'.")
     return reports.ReportFilters(campaign, source, from_, to, type)
@@ -213,7 +213,7 @@ def report_period(
     format_: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.json,
     source: Source | None = None,
     campaign: str | None = None,
-    type_: Annotated[str | None, Query(alias="type", max_length=20)] = None,
+    type_: Annotated[ItemType | None, Query(alias="type")] = None,
 ):
     """月度调度: new, closed and cumulative figures of ``from``..``to`` (default: this
     month so far) by source or by top-level unit (ranked); json, xlsx (with a bar

@@ -164,4 +164,7 @@ def test_empty_database_and_bad_periods(api):
     r = api.get("/reports/summary", params={"from": "2026-03-05", "to": "2026-03-01"})
     assert r.status_code == 400
     assert api.get("/reports/units", params={"source": "rumour"}).status_code == 400
+    for path in ("/reports/summary", "/reports/units", "/reports/period"):  # a typo, not 0s
+        r = api.get(path, params={"type": "bogus"})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "type", path
     assert api.get("/reports/summary", token=None).status_code == 401
