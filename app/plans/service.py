@@ -82,15 +82,19 @@ def note_change(
     event: str | None,
     comment: str | None = None,
     write: Literal["flush", "later"] = "flush",
+    identity: dict | None = None,
     **data,
 ) -> None:
     """A measure change's version step, history entry and event on the item, whose
-    counts are already set; ``write`` as ``writer.change`` takes it."""
+    counts are already set; ``write`` as ``writer.change`` takes it. ``actor`` names
+    who in history; ``identity`` (``Caller.identity``) in the event, as item events
+    name a person (none for the scheduler's)."""
     with change(session, item, at=at, write=write) as changed:
         entry = {"measure_id": measure.id, "seq": measure.seq, **data}
         changed.record(action, actor=actor, comment=comment, data=entry)
         if event:
-            changed.emit(event, measure=measure_json(measure), **data)
+            by = {} if identity is None else {"actor": identity}
+            changed.emit(event, measure=measure_json(measure), **by, **data)
 
 
 def _final(item: Item) -> bool:
@@ -164,6 +168,7 @@ def create_measure(
     data: MeasureCreate,
     moment: datetime | None = None,
     calendar=None,
+    identity: dict | None = None,
 ) -> Measure:
     """Add a measure to ``item`` (already locked and in the caller's scope; rules on who
     may are the caller's). For importers as for the API: validated, recorded, emitted."""
@@ -186,13 +191,20 @@ def create_measure(
         actor=actor,
         action="measure_create",
         event="measure.created",
+        identity=identity,
         **created_data(measure),
     )
     return measure
 
 
 def record_new_measures(
-    session: Session, item, measures: list[Measure], *, at: datetime, actor: str
+    session: Session,
+    item,
+    measures: list[Measure],
+    *,
+    at: datetime,
+    actor: str,
+    identity: dict | None = None,
 ) -> None:
     """``record`` for the first measures of an item being created in bulk (its row and
     theirs are inserted later by the caller): the counts follow in memory instead of
@@ -204,7 +216,7 @@ def record_new_measures(
         item.measures_overdue += measure.light == "red"
         note_change(
             session, item, measure, at=at, actor=actor, action="measure_create",
-            event="measure.created", write="later", **created_data(measure),
+            event="measure.created", write="later", identity=identity, **created_data(measure),
         )  # fmt: skip
 
 
@@ -226,7 +238,7 @@ def add_measure(session: Session, caller: Caller, item_id: int, data: MeasureCre
             allowed_actions=[],
             state=item.state,
         )
-    return create_measure(session, item, caller.actor, data)
+    return create_measure(session, item, caller.actor, data, identity=caller.identity())
 
 
 def _measure(session: Session, item: Item, measure_id: int, lock: bool = True) -> Measure:
@@ -252,11 +264,16 @@ def update_measure(
     item = _lead_item(session, caller, item_id, "edit measures")
     _refuse_if_closed(item)
     measure = _measure(session, item, measure_id)
-    return change_measure(session, item, measure, data, caller.actor)
+    return change_measure(session, item, measure, data, caller.actor, caller.identity())
 
 
 def change_measure(
-    session: Session, item: Item, measure: Measure, data: MeasureUpdate, actor: str
+    session: Session,
+    item: Item,
+    measure: Measure,
+    data: MeasureUpdate,
+    actor: str,
+    identity: dict | None = None,
 ) -> Measure:
     """Apply ``data`` to an open measure of the (locked) item: the rules of kinds, dates
     and units; recorded and emitted when anything changed. For the API and importers."""
@@ -296,6 +313,7 @@ def change_measure(
         actor=actor,
         action="measure_update",
         event="measure.updated",
+        identity=identity,
         changed=changed,
     )
     return measure
@@ -403,7 +421,15 @@ def _changed_by(
     measure.updated_at = moment
     action, event = action_event
     record(
-        session, item, measure, at=moment, actor=caller.actor, action=action, event=event, **data
+        session,
+        item,
+        measure,
+        at=moment,
+        actor=caller.actor,
+        identity=caller.identity(),
+        action=action,
+        event=event,
+        **data,
     )
 
 

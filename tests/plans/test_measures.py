@@ -227,16 +227,20 @@ def test_every_measure_change_is_in_the_items_hash_chain_and_its_events(world):
         "entries": len(api.history(iid)),
         "broken_seq": None,
     }
-    for type_ in (
-        "measure.created",
-        "measure.updated",
-        "measure.progress",
-        "measure.completed",
-        "measure.reopened",
-    ):
+    by = {  # who, as item events name them (API.md: events name the person)
+        "measure.created": world.sup,
+        "measure.updated": world.unit,
+        "measure.progress": world.district,
+        "measure.completed": world.district,
+        "measure.reopened": world.sup,
+    }
+    for type_, token in by.items():
         (event,) = _events(api, type_)
         assert event["subject"] == f"items/{iid}"
         assert event["data"]["item"]["id"] == iid and event["data"]["measure"]["id"] == m["id"]
+        me = api.get("/me", token=token).json()
+        actor = event["data"]["actor"]
+        assert (actor["kind"], actor["name"], actor["role"]) == ("key", me["name"], me["role"])
     (progress,) = _events(api, "measure.progress")
     assert progress["data"]["progress"]["percent"] == 50
 
