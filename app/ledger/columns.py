@@ -55,6 +55,9 @@ MEASURE_COLUMNS: tuple[Column, ...] = (
     Column("measure_unit", "措施责任单位", 26, True),
 )
 IMPORTED_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS + MEASURE_COLUMNS if c.imported)
+MATCH_KEYS: tuple[str, ...] = ("number",)
+"""Columns read only to find the item a row names (``mode=upsert``), never stored: a
+row with nothing else is blank."""
 ZH_OF: dict[str, str] = {c.key: c.zh for c in COLUMNS + MEASURE_COLUMNS}
 # The headers offices give the same columns (API.md, "Ledger, second round").
 HEADER_ALIASES: dict[str, str] = {

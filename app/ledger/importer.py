@@ -2,20 +2,21 @@
 
 A row with 责任单位 and 整改时限 is created and assigned in the same request,
 through the same workflow action as ``POST /items/{id}/transitions`` (history
-shows ``create`` then ``assign``); a row with neither is created ``found``.
+shows ``create`` then ``assign``); any other row is created ``found``.
 Rows sharing one 外部编号 are one item with several measures. An 外部编号 that
 names an existing item is a row error, or with ``mode=upsert`` an update of
 the item's descriptive fields, co-units and people, adds the measures it does
 not have yet and changes the ones whose 措施类型, 措施时限 or 措施责任单位 the
 file gives otherwise (measures are matched by their text; 责任单位 and 整改时限
-must be empty or equal to the item's). New items are written in bulk
+must each be empty or equal to the item's). With ``mode=upsert`` a row without
+外部编号 names an item by its 编号 (``_matches``). New items are written in bulk
 (``app.ledger.bulk``). Measures are checked against the rules of
 ``app.plans.service`` while planning, so a refusal is a row error.
 """
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,17 +29,19 @@ from sqlmodel import Session, col
 from app.auth.service import Caller
 from app.clock import now, to_local_date
 from app.deadlines.store import load_calendar
-from app.errors import Invalid
+from app.errors import Invalid, ProblemError
 from app.items.models import Item
 from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
-from app.items.service import get_item, update_item, workflow_for
+from app.items.service import get_item, order_type, update_item, workflow_for
 from app.ledger import bulk, measure_rows
+from app.ledger.columns import ZH_OF
 from app.ledger.reader import LedgerRows, file_error, read_ledger
 from app.ledger.rows import Draft, RowCheck, RowContext, Units, read_row
 from app.plans.models import Measure
 from app.plans.schemas import MeasureCreate, MeasureUpdate
 from app.plans.service import change_measure, create_measure
 from app.settings import get_settings
+from app.workflow.registry import registry
 
 MAX_ERRORS = 1000
 LOOKUP_CHUNK = 500
@@ -76,29 +79,92 @@ class Options:
     dry_run: bool = False
 
 
-def _grouped(drafts: list[Draft]) -> list[Draft]:
-    """Rows sharing an 外部编号 are one item: the first row, with every row's measures."""
-    first: dict[str, Draft] = {}
+def _identity(draft: Draft, by_number: bool) -> tuple[str, str] | None:
+    """What names the row's item: its 外部编号, else (upsert only) its 编号."""
+    if draft.external_ref is not None:
+        return ("external_ref", draft.external_ref)
+    if by_number and draft.item_number is not None:
+        return ("number", draft.item_number)
+    return None
+
+
+def _grouped(drafts: list[Draft], key: Callable[[Draft], Hashable | None]) -> list[Draft]:
+    """Rows of one ``key`` are one item: the first row, with every row's measures (an
+    export's ``rows=measures`` repeats an item on each measure's row)."""
+    first: dict[Hashable, Draft] = {}
     result = []
     for draft in drafts:
-        ref = draft.external_ref
-        if ref is None or ref not in first:
+        name = key(draft)
+        if name is None or name not in first:
             result.append(draft)
-            if ref is not None:
-                first[ref] = draft
+            if name is not None:
+                first[name] = draft
             continue
-        known = {m.title for m in first[ref].measures}
-        first[ref].measures += [m for m in draft.measures if m.title not in known]
+        known = {m.title for m in first[name].measures}
+        first[name].measures += [m for m in draft.measures if m.title not in known]
     return result
 
 
-def _existing(session: Session, refs: list[str]) -> dict[str, Item]:
+def _existing(session: Session, column, values: list[str]) -> dict[str, Item]:
+    """The items whose ``column`` (外部编号 or 编号) is one of ``values``, by it."""
     found: dict[str, Item] = {}
-    for start in range(0, len(refs), LOOKUP_CHUNK):
-        chunk = refs[start : start + LOOKUP_CHUNK]
-        for item in session.scalars(select(Item).where(col(Item.external_ref).in_(chunk))):
-            found[cast(str, item.external_ref)] = item  # selected by it: never None
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        chunk = values[start : start + LOOKUP_CHUNK]
+        for item in session.scalars(select(Item).where(col(column).in_(chunk))):
+            found[cast(str, getattr(item, column.key))] = item  # selected by it: never None
     return found
+
+
+def _matches(session: Session, drafts: list[Draft], by_number: bool) -> dict[int, Item]:
+    """The existing item each row names, by row: by 外部编号, as API.md says; with
+    ``mode=upsert`` a row without one also by 编号, the item's number -- the column
+    an export writes first, so that "the export still imports back unchanged with
+    ``mode=upsert`` (0 created)" holds for items without an 外部编号 too. A row with
+    an 外部编号 is matched by it alone, and without ``mode=upsert`` 编号 is ignored
+    (API.md: the import reads 标题 through 外部编号), so a ledger exported from one
+    database imports into another. (A 编号 names an item of this database: upsert a
+    ledger into the database it was exported from.)"""
+    refs = [d.external_ref for d in drafts if d.external_ref is not None]
+    by_ref = _existing(session, Item.external_ref, refs)
+    keys = [_identity(d, by_number) for d in drafts]
+    numbers = [key[1] for key in keys if key is not None and key[0] == "number"]
+    numbered = _existing(session, Item.number, numbers)
+    found: dict[int, Item] = {}
+    for draft in drafts:
+        key = _identity(draft, by_number)
+        item = None
+        if key is not None:
+            item = (by_ref if key[0] == "external_ref" else numbered).get(key[1])
+        if item is not None:
+            found[draft.row] = item
+    return found
+
+
+def _creatable(check: RowCheck, create: ItemCreate) -> ItemCreate | None:
+    """The item a row creates, in the workflow it belongs to, checked as ``POST /items``
+    checks it (``new_item_columns``' order type), so a refusal is this row's error in
+    the dry run and the import alike instead of a failed write.
+
+    The ledger has no workflow column; a row's 工单类型 says which it is: a type the
+    source's workflow does not have (a hotline order filed under 审计, exported from
+    ``{"source": "audit", "workflow": "hotline"}``) puts the item in the one workflow
+    that declares that type."""
+    if create.type is not None and workflow_for(create).types is None:
+        typed = [
+            name
+            for name in registry.names()
+            if (types := registry.latest(name).types) and create.type in types.names()
+        ]
+        if len(typed) == 1:
+            create = create.model_copy(update={"workflow": typed[0]})
+    try:
+        order_type(workflow_for(create), create)
+    except ProblemError as exc:
+        errors = exc.extensions.get("errors") or [{}]
+        key = errors[0].get("field") or "type"
+        check.fail(key if key in ZH_OF else "type", "not_importable", why=exc.detail)
+        return None
+    return create
 
 
 def _changes(draft: Draft, item: Item) -> dict[str, Any]:
@@ -187,15 +253,19 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         result.errors += errors
         if draft is not None:
             drafts.append(draft)
-    drafts = _grouped(drafts)
-    existing = _existing(session, [d.external_ref for d in drafts if d.external_ref])
+    upsert = options.mode == Mode.upsert
+    drafts = _grouped(drafts, lambda d: _identity(d, upsert))
+    existing = _matches(session, drafts, by_number=upsert)
     measures = {}
-    if options.mode == Mode.upsert:
-        measures = measure_rows.existing_measures(session, [i.id for i in existing.values()])
+    if upsert:
+        # one update an item, if rows name it both by its 外部编号 and by its 编号
+        drafts = _grouped(drafts, lambda d: existing[d.row].id if d.row in existing else None)
+        ids = list(dict.fromkeys(i.id for i in existing.values()))
+        measures = measure_rows.existing_measures(session, ids)
     rules = measure_rows.Rules(today, now(session), load_calendar(session))
     for draft in drafts:
-        item = existing.get(draft.external_ref or "")
-        if item is not None and options.mode == Mode.upsert:
+        item = existing.get(draft.row)
+        if item is not None and upsert:
             known = measures.get(item.id, {})
             update, errors = _reconcile(draft, item, known, units, rules, options.lang)
             result.errors += errors
@@ -208,7 +278,8 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         if item is not None:
             check.fail("external_ref", "ref_taken", value=draft.external_ref, number=item.number)
         measure_rows.check_due(check, draft.due_date, today)
-        new = None if check.errors else _new_item(draft)
+        create = _creatable(check, draft.create or ItemCreate(**draft.fields))
+        new = None if check.errors or create is None else _new_item(draft, create)
         if new is not None and draft.measures:
             wf = workflow_for(new.create)
             as_created = measure_rows.stand_in(
@@ -226,12 +297,14 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
     return result
 
 
-def _new_item(draft: Draft) -> bulk.NewItem:
+def _new_item(draft: Draft, create: ItemCreate) -> bulk.NewItem:
+    """The item a row creates: assigned when it gives both 责任单位 and 整改时限,
+    else ``found`` without the one it gives (``Draft.assigns``)."""
     return bulk.NewItem(
         row=draft.row,
-        create=draft.create or ItemCreate(**draft.fields),
-        unit_code=draft.unit_code,
-        due_date=draft.due_date,
+        create=create,
+        unit_code=draft.unit_code if draft.assigns else None,
+        due_date=draft.due_date if draft.assigns else None,
         co_unit_codes=draft.co_unit_codes or [],
         people={k: v for k, v in draft.people.items() if k in PERSON_FIELDS},
     )
@@ -323,19 +396,29 @@ def dry_run_answer(planned: Plan, options: Options) -> dict:
 
 
 def write(session: Session, caller: Caller, planned: Plan, options: Options) -> dict:
-    """Create and update what ``check`` planned, all of it or (on any refusal) none."""
+    """Create and update what ``check`` planned, all of it or (on any refusal) none.
+
+    An update's edit goes through ``update_item``, whose writer writes the item's row
+    itself and detaches the item (``app.items.writer``, ``write="update"``: code that
+    goes on changing an item re-reads it). The measures then change the item through
+    the session (``write="flush"``), so they are given the item read again, with the
+    edit's chain head: changed on the detached copy, their history entries were
+    appended but the row's head, version and counts never written -- the chain no
+    longer ended at the head the row carries."""
     bulk.create_items(session, caller, planned.creates)
     for update in planned.updates:
         if update.changes:
-            changes = ItemUpdate(**update.changes)
-            item = update_item(session, caller, update.item_id, changes, None)
-        else:
-            item = get_item(session, caller, update.item_id, lock=True)
+            update_item(session, caller, update.item_id, ItemUpdate(**update.changes), None)
+        if not (update.new_measures or update.measure_changes):
+            continue
+        item = get_item(session, caller, update.item_id, lock=True)
         for data in update.new_measures:
-            create_measure(session, item, caller.actor, data)
+            create_measure(session, item, caller.actor, data, identity=caller.identity())
         for measure_id, diff in update.measure_changes:
             measure = session.get(Measure, measure_id)
             assert measure is not None  # read from this item's measures by the check
-            change_measure(session, item, measure, MeasureUpdate(**diff), caller.actor)
+            change_measure(
+                session, item, measure, MeasureUpdate(**diff), caller.actor, caller.identity()
+            )
     assigned = sum(1 for p in planned.creates if p.unit_code)
     return {**_counts(planned, options), "errors": [], "assigned": assigned}

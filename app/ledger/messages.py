@@ -15,6 +15,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "required; one of {choices} (or give ?source= for the file)",
     ),
     "cell": ("单元格无法使用：{why_zh}", "the cell cannot be used: {why}"),
+    "control": (
+        "不能包含 NUL 或其他控制字符（制表符、换行、回车除外）",
+        "must not contain NUL or other control characters (tab, newline and carriage "
+        "return excepted)",
+    ),
     "not_source": ("“{value}”不是有效的来源，应为 {choices}", "{value!r} is not one of {choices}"),
     "not_severity": (
         "“{value}”不是有效的严重程度，应为 {choices}",
@@ -41,14 +46,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "past": ("{value} 早于今天（{today}）", "{value} is in the past (today is {today})"),
     "too_far": ("{value} 距今超过十年", "{value} is more than ten years ahead"),
-    "due_needs_unit": (
-        "填写了整改时限，须同时填写责任单位（两者都不填则导入为“已发现”）",
-        "required when 整改时限 is given (leave both blank for 已发现)",
-    ),
-    "unit_needs_due": (
-        "填写了责任单位，须同时填写整改时限（两者都不填则导入为“已发现”）",
-        "required when 责任单位 is given (leave both blank for 已发现)",
-    ),
     "ref_taken": (
         "外部编号“{value}”已被问题 {number} 使用（按外部编号更新请用 mode=upsert）",
         "the external_ref {value!r} is already used by item {number} (use mode=upsert "

@@ -30,7 +30,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from python_calamine import CalamineError, CalamineWorkbook
 
 from app.errors import Invalid
-from app.ledger.columns import IMPORTED_KEYS, ZH_OF, header_key
+from app.ledger.columns import IMPORTED_KEYS, MATCH_KEYS, ZH_OF, header_key
 
 HEADER_SEARCH_ROWS = 30
 SCANNED_ROWS_FACTOR = 4
@@ -98,7 +98,8 @@ def _check_unpacked_size(data: bytes, limit: int) -> None:
 
 
 def _collect(numbered: Iterator[tuple[int, list[Any]]], max_rows: int) -> LedgerRows | None:
-    """Find the header, then keep the rows with anything in the imported columns."""
+    """Find the header, then keep the rows with anything in the imported columns (编号
+    alone does not count: ``MATCH_KEYS``)."""
     result: LedgerRows | None = None
     for number, values in numbered:
         if number > max_rows * SCANNED_ROWS_FACTOR:
@@ -117,7 +118,7 @@ def _collect(numbered: Iterator[tuple[int, list[Any]]], max_rows: int) -> Ledger
             key: values[index] if index < len(values) else None
             for key, index in result.columns.items()
         }
-        if all(_blank(v) for v in record.values()):
+        if all(_blank(v) for k, v in record.items() if k not in MATCH_KEYS):
             continue
         if len(result.rows) >= max_rows:
             raise file_error(
@@ -155,7 +156,7 @@ def _header(number: int, values: list[Any]) -> dict[str, int] | None:
             errors=[{"row": number, "field": "title", "message": "column 标题 is missing"}],
             created=0,
         )
-    return {k: i for k, i in found.items() if k in IMPORTED_KEYS}
+    return {k: i for k, i in found.items() if k in IMPORTED_KEYS or k in MATCH_KEYS}
 
 
 def _blank(value: Any) -> bool:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from app.guard import control_fields
 from app.items.schemas import ItemCreate
 from app.ledger import cells
 from app.ledger.columns import (
@@ -93,6 +94,14 @@ class Draft:
     people: dict[str, str | None] = field(default_factory=dict)
     measures: list[Measure] = field(default_factory=list)
     source_given: bool = False
+    item_number: str | None = None
+    """编号: the item an upsert row without 外部编号 names (an export's own rows)."""
+    assigns: bool = False
+    """Both 责任单位 and 整改时限 given (a date or a phrase such as 长期坚持): a new item
+    is assigned. With only one of them it is created ``found`` without it -- a found
+    item has no unit and no due date (``POST /items`` takes neither; only ``assign``
+    sets them, and ``return`` to found clears the unit) -- but the cell is still
+    checked, and an upsert still compares it with the item's."""
     create: ItemCreate | None = None
     """The validated item, once the row has no errors."""
 
@@ -167,10 +176,16 @@ def _measures(
 
 
 def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, list[dict]]:
+    """The row's ``Draft``, or (None, its errors). A text cell holding NUL or another
+    control character (tab, newline and carriage return excepted) is an error of its
+    column, by the rule the JSON endpoints apply (``app.guard.control_fields``):
+    PostgreSQL cannot store NUL, and no column wants the others."""
     check = RowCheck(number, ctx.lang)
     for key, value in record.items():
         if isinstance(value, CellError):
             check.fail(key, "cell", why=value.message, why_zh=value.zh or value.message)
+    for key in control_fields(record):
+        check.fail(key, "control")
     if check.errors:
         return None, check.errors
     fields: dict[str, Any] = {k: cells.text(record.get(k)) for k in _TEXT_FIELDS}
@@ -197,15 +212,13 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
         if fields["type"] is None:
             check.fail("type", "not_type", value=type_text, choices=type_choices())
     draft = Draft(number, fields, ctx.columns, source_given=bool(cells.text(record.get("source"))))
+    draft.item_number = cells.text(record.get("number"))
     unit_text = cells.text(record.get("unit"))
     if unit_text is not None:
         draft.unit_code = _unit(check, ctx, "unit", unit_text)
     due = _deadline(check, "due_date", record.get("due_date"))
     draft.due_date = due.due if due else None
-    if unit_text is not None and due is None and cells.blank(record.get("due_date")):
-        check.fail("due_date", "unit_needs_due")
-    if unit_text is None and due is not None and due.due is not None:
-        check.fail("unit", "due_needs_unit")
+    draft.assigns = unit_text is not None and due is not None
     if "co_units" in ctx.columns:
         draft.co_unit_codes = [
             code

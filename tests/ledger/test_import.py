@@ -15,7 +15,7 @@ from app.ledger.router import _read_upload
 from app.main import create_app
 from app.settings import get_settings
 from tests.conftest import ADMIN_TOKEN
-from tests.factories import Api
+from tests.factories import Api, assert_problem
 from tests.ledger.conftest import CLOCK, upload, xlsx_bytes
 
 HEADER = ["标题", "描述", "来源", "类别", "严重程度", "责任单位", "整改时限", "专项", "外部编号"]
@@ -161,26 +161,63 @@ def test_three_bad_rows_import_nothing_and_are_all_named_by_sheet_row(api, peopl
     assert items(api) == []
 
 
-def test_past_deadline_half_filled_assignment_and_ambiguous_unit_name_are_errors(api, people):
+def test_past_deadline_and_ambiguous_unit_name_are_errors(api, people):
     api.unit("court2", "市中级人民法院", parent="city")
     content = xlsx_bytes(
         [
             ["标题", "来源", "责任单位", "整改时限"],
             ["时限已过", "审计", "court", date(2026, 3, 1)],
-            ["只有单位", "审计", "court", None],
-            ["只有时限", "审计", None, "2026-05-01"],
             ["同名单位", "审计", "市中级人民法院", "2026-05-01"],
             ["按代码", "审计", "court2", "2026-05-01"],
         ]
     )
     body = upload(api, content).json()
-    assert {(e["row"], e["field"]) for e in body["errors"]} == {
-        (2, "due_date"),
+    assert {(e["row"], e["field"]) for e in body["errors"]} == {(2, "due_date"), (3, "unit")}
+    assert "court, court2" in next(e["message"] for e in body["errors"] if e["row"] == 3)
+
+
+def test_a_row_with_only_a_unit_or_only_a_deadline_is_created_found(api, people):
+    """API.md: a row with 责任单位 and 整改时限 is assigned; otherwise it is found. A found
+    item has neither (only ``assign`` sets them), so the lone value is checked, not kept."""
+    content = xlsx_bytes(
+        [
+            ["标题", "来源", "责任单位", "整改时限"],
+            ["只有单位", "审计", "court", None],
+            ["只有时限", "审计", None, "2026-05-01"],
+            ["只有日期单元格", "审计", "", date(2026, 6, 1)],
+            ["两者都有", "审计", "court", "2026-05-01"],
+        ]
+    )
+    r = upload(api, content, token=people["sup"])
+    assert r.status_code == 201, r.text
+    assert r.json() == {"created": 4, "errors": [], "assigned": 1}
+    got = [(i["title"], i["state"], i["unit_code"], i["due_date"]) for i in items(api)]
+    assert got == [
+        ("只有单位", "found", None, None),
+        ("只有时限", "found", None, None),
+        ("只有日期单元格", "found", None, None),
+        ("两者都有", "assigned", "court", "2026-05-01"),
+    ]
+    only_unit = items(api)[0]
+    assert [h["action"] for h in api.history(only_unit["id"])] == ["create"]
+
+
+def test_the_one_cell_given_must_still_be_valid(api, people):
+    content = xlsx_bytes(
+        [
+            ["标题", "来源", "责任单位", "整改时限"],
+            ["未知单位", "审计", "不存在的单位", None],
+            ["不是日期", "审计", None, "年底前"],
+            ["已过时限", "审计", None, "2026-03-01"],
+        ]
+    )
+    body = assert_problem(upload(api, content), 422)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [
+        (2, "unit"),
         (3, "due_date"),
-        (4, "unit"),
-        (5, "unit"),
-    }
-    assert "court, court2" in next(e["message"] for e in body["errors"] if e["row"] == 5)
+        (4, "due_date"),
+    ]
+    assert items(api) == []
 
 
 CSV_TEXT = (
@@ -364,3 +401,99 @@ def test_upload_size_limit_is_413(engine, monkeypatch):
     big = UploadFile(io.BytesIO(b"x" * (1024 * 1024 + 1)), filename="big.csv")
     with pytest.raises(PayloadTooLarge):
         _read_upload(big)
+
+
+CONTROL_CSV = (
+    "标题,描述,来源,责任人\r\n"
+    "t\x07x,d\x00e,审计,张\x1b三\r\n"
+    '好的一行,"制表符\t换行\n回车\r都可以",审计,李四\r\n'
+)
+"""The audit's row: a BEL in the title, a NUL in the description, an ESC in 责任人."""
+
+
+def test_control_characters_in_cells_are_row_errors_naming_the_column(api, people):
+    """API.md, "Hostile input": NUL and other control characters (tab, newline and
+    carriage return excepted) are 422 naming the field -- the rule the JSON
+    endpoints apply (``app.guard``), for the import's cells."""
+    content = b"\xef\xbb\xbf" + CONTROL_CSV.encode()
+    body = assert_problem(upload(api, content, "台账.csv"), 422)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [
+        (2, "title"),
+        (2, "description"),
+        (2, "responsible_person"),
+    ]
+    assert "控制字符" in body["errors"][0]["message"]
+    english = assert_problem(upload(api, content, "台账.csv", lang="en"), 422)
+    assert "control character" in english["errors"][0]["message"]
+    assert upload(api, content, "台账.csv", dry_run="true").status_code == 422
+    assert items(api) == []
+    header, _bad, good = CONTROL_CSV.split("\r\n", 2)
+    r = upload(api, b"\xef\xbb\xbf" + f"{header}\r\n{good}".encode(), "台账.csv")
+    assert r.status_code == 201, r.text
+    assert items(api)[0]["description"] == "制表符\t换行\n回车\r都可以"
+
+
+# Every column an import reads, each with a control character in an otherwise good row.
+CONTROL_COLUMNS = {
+    "标题": ("title", "标\x01题"),
+    "描述": ("description", "\x00"),
+    "来源": ("source", "审计\x7f"),
+    "类别": ("category", "类\x1f别"),
+    "严重程度": ("severity", "高\x0b"),
+    "责任单位": ("unit", "court\x0c"),
+    "整改时限": ("due_date", "2026-05-01\x08"),
+    "专项": ("campaign", "专\x85项"),
+    "外部编号": ("external_ref", "REF\x00-1"),
+    "配合单位": ("co_units", "gx\x02"),
+    "责任人": ("responsible_person", "张\x1b三"),
+    "责任领导": ("responsible_leader", "王\x9f"),
+    "整改措施": ("measures", "措施一\n措\x07施二"),
+    "措施类型": ("measure_kind", "立行立改\x06"),
+    "措施时限": ("measure_due", "\x002026-05-01"),
+    "措施责任单位": ("measure_unit", "court\x03"),
+    "工单类型": ("type", "投诉\x04"),
+}
+GOOD_ROW = {"标题": "好标题", "来源": "审计", "责任单位": "court", "整改时限": "2026-05-01"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("column", CONTROL_COLUMNS)
+def test_every_imported_column_refuses_control_characters(api, people, column, fmt):
+    field, value = CONTROL_COLUMNS[column]
+    header = list(dict.fromkeys([*GOOD_ROW, column]))
+    good = [GOOD_ROW.get(h) for h in header]
+    bad = [value if h == column else GOOD_ROW.get(h) for h in header]
+    if fmt == "csv":
+        lines = [",".join(header)] + [",".join(f'"{v or ""}"' for v in row) for row in (good, bad)]
+        content, name = b"\xef\xbb\xbf" + "\r\n".join(lines).encode(), "台账.csv"
+    else:
+        content, name = _xlsx_with_raw_text([header, good, bad]), "台账.xlsx"
+    body = assert_problem(upload(api, content, name), 422)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(3, field)]
+    assert items(api) == []
+
+
+def _xlsx_with_raw_text(rows: list[list]) -> bytes:
+    """A workbook whose cells hold control characters, escaped as Excel saves them
+    (``_x0007_``): openpyxl refuses to write them itself."""
+    marks: dict[str, str] = {}
+
+    def marked(value):
+        if isinstance(value, str) and re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", value):
+            mark = f"CTRLMARK{len(marks)}X"
+            marks[mark] = re.sub(
+                "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", lambda m: f"_x{ord(m[0]):04X}_", value
+            )
+            return mark
+        return value
+
+    content = xlsx_bytes([[marked(v) for v in row] for row in rows])
+    src = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            for mark, escaped in marks.items():
+                data = data.replace(mark.encode(), escaped.encode())
+            dst.writestr(info, data)
+    return out.getvalue()

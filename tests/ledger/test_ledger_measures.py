@@ -114,7 +114,10 @@ def test_measure_lines_co_units_and_people_are_stored_with_the_item(api, office)
         "broken": [],
     }
     events = api.get("/events", params={"limit": 500}, expect=200).json()["data"]
-    assert sum(e["type"] == "measure.created" for e in events) == 4
+    created = [e for e in events if e["type"] == "measure.created"]
+    assert len(created) == 4  # each naming who imported it, as item.created does
+    importer = next(e for e in events if e["type"] == "item.created")["data"]["actor"]
+    assert importer["kind"] == "key" and all(e["data"]["actor"] == importer for e in created)
     # a co-unit sees the item it helps with (its index rows were written too)
     jyj = api.key("unit", "jyj")
     seen = api.get("/items", token=jyj, expect=200).json()["data"]
@@ -168,6 +171,8 @@ def test_upsert_of_the_same_ledger_changes_nothing_and_notices_measures_and_peop
     item = items(api)["M-1"]
     assert measures(api, item)[0] == ("清理积案", "deadline", "2026-07-15", "jyj")
     assert api.history(item["id"])[-1]["action"] == "measure_update"
+    feed = api.get("/events", params={"type": "measure.updated", "subject": f"items/{item['id']}"})
+    assert feed.json()["data"][-1]["data"]["actor"]["kind"] == "key"
 
     lines = [list(r) for r in LINES]
     lines[0][1] += "\n4. 开展回头看"  # a new measure
