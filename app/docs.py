@@ -256,7 +256,10 @@ RESPONSES: dict[str, dict[str, dict]] = {
     "tick": {"200": {"description": "One scan", "content": _json(ScanResult)}},
     "readyz": {
         "200": {"description": "Ready", "content": _json(Readiness)},
-        "503": {"description": "Not ready (the detail says why)", "content": _json(Readiness)},
+        "503": {
+            "description": "Not ready: what failed in its detail, every check in its checks",
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        },
     },
     "get_item": {"304": {"description": "Not modified: If-None-Match names the current ETag"}},
 }

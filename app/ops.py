@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.deadlines.calendar import fallback_years
+from app.errors import RETRY_AFTER_S, problem_response
 from app.migrate import current_revision, head_revision
 from app.preflight import directory_problem
 from app.settings import get_settings
@@ -66,7 +67,19 @@ def readyz(request: Request):
             "fallback_years": years,
             "warning": "no statutory holiday data for these years; Monday-Friday is used",
         }
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "detail": detail},
-        status_code=200 if ready else 503,
+    if ready:
+        return JSONResponse({"status": "ready", "detail": detail})
+    # A 5xx like every other: problem+json (API.md), what failed under ``checks``.
+    checked = ("database", "evidence")
+    failed = [f"{name}: {detail[name]}" for name in checked if detail[name] != "ok"]
+    revisions = detail.get("migrations")
+    if revisions and revisions["current"] != revisions["head"]:
+        failed.append(f"migrations: at {revisions['current']}, head {revisions['head']}")
+    return problem_response(
+        503,
+        "Not ready",
+        "; ".join(failed),
+        "not-ready",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+        checks=detail,
     )

@@ -13,8 +13,11 @@ def test_readyz_is_503_while_the_evidence_directory_is_not_writable(api):
     evidence.write_text("a file where the directory should be")
     r = api.client.get("/readyz")
     assert r.status_code == 503, r.text
-    assert r.json()["status"] == "not ready"
-    assert r.json()["detail"]["evidence"].startswith("not writable")
+    assert r.headers["content-type"] == "application/problem+json"  # a 5xx like every other
+    assert r.json()["status"] == 503 and r.json()["title"] == "Not ready"
+    assert r.json()["detail"].startswith("evidence: not writable")
+    assert r.json()["checks"]["evidence"].startswith("not writable")
+    assert r.json()["checks"]["database"] == "ok" and int(r.headers["retry-after"]) > 0
     evidence.unlink()
     r = api.client.get("/readyz")
     assert r.status_code == 200 and r.json()["detail"]["evidence"] == "ok"
