@@ -248,6 +248,12 @@ def change(
 ) -> Iterator[Change]:
     """Change ``item`` (locked by the caller) in the block; see the module's docstring.
     ``bump=False``: a note that leaves the version (an upload, a request)."""
+    if write == "flush" and item not in session:
+        # (an item a ``write="update"`` change wrote and let go: its history would grow
+        # and its row, never flushed, would keep the old chain head)
+        raise RuntimeError(
+            "change(write='flush') of an item the session does not hold; read it again"
+        )
     before = column_values(item) if write == "update" else None
     done = Change(item)
     yield done

@@ -78,6 +78,22 @@ def test_an_item_changed_twice_in_one_transaction_keeps_one_chain(engine, item_i
         assert history.verify(s, row) == (True, 3, None)
 
 
+def test_a_flushed_change_of_an_item_an_update_let_go_is_refused_before_it_records(engine, item_id):
+    """The bug class behind a broken chain: a ``write="update"`` change writes the row
+    and lets the item go; a ``flush`` change of that copy would append history that the
+    row's head never follows."""
+    with unit_of_work(engine=engine) as s:
+        item = get_item(s, SUPERVISOR, item_id, lock=True)
+        with change(s, item, at=now(s)) as edit:
+            edit.record("edit", actor="tester")
+        let_go = pytest.raises(RuntimeError, match="does not hold")
+        with let_go, change(s, item, at=now(s), write="flush") as edit:
+            edit.record("edit", actor="tester")
+    with unit_of_work(write=False, engine=engine) as s:
+        row = s.get(Item, item_id)
+        assert history.verify(s, row) == (True, 2, None)
+
+
 def test_one_history_entry_per_change(engine, item_id):
     with unit_of_work(engine=engine) as s:
         item = get_item(s, SUPERVISOR, item_id, lock=True)
