@@ -35,7 +35,7 @@ from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
 from app.items.service import get_item, order_type, update_item, workflow_for
 from app.ledger import bulk, measure_rows
 from app.ledger.columns import ZH_OF
-from app.ledger.reader import LedgerRows, file_error, read_ledger
+from app.ledger.reader import FileError, LedgerRows, file_error, read_ledger
 from app.ledger.rows import Draft, RowCheck, RowContext, Units, read_row
 from app.plans.models import Measure
 from app.plans.schemas import MeasureCreate, MeasureUpdate
@@ -241,8 +241,10 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
     if "source" not in columns and options.default_source is None:
         raise file_error(
             f"The header row (row {ledger.header_row}) has no column 来源 (source); add one, "
-            "or give the source of every row with ?source=."
-        )
+            "or give the source of every row with ?source=.",
+            f"表头（第 {ledger.header_row} 行）没有“来源”列，请添加该列，或用 ?source= "
+            "指定所有行的来源。",
+        ).in_language(options.lang)
     units = Units(session)
     ctx = RowContext(units, columns, options.lang, options.default_source)
     today = to_local_date(now(session))
@@ -341,18 +343,23 @@ def few_collections() -> Iterator[None]:
                 gc.enable()
 
 
-def parse(data: bytes, filename: str | None) -> LedgerRows:
-    """Read the file within the limits (rows, an xlsx's unpacked size); no database."""
+def parse(data: bytes, filename: str | None, lang: str = "zh") -> LedgerRows:
+    """Read the file within the limits (rows, an xlsx's unpacked size); no database.
+    A file that is no usable ledger is 422 in ``lang``, as its row errors are."""
     settings = get_settings()
-    ledger = read_ledger(
-        data, filename, settings.max_import_rows, max_inflated=settings.max_import_inflated_bytes
-    )
-    if not ledger.rows:
-        raise Invalid(
-            f"The file has a header row (row {ledger.header_row}) but no data rows.",
-            errors=[{"row": ledger.header_row, "field": "file", "message": "no data rows"}],
-            created=0,
+    try:
+        ledger = read_ledger(
+            data, filename, settings.max_import_rows, settings.max_import_inflated_bytes
         )
+        if not ledger.rows:
+            row = ledger.header_row
+            raise FileError(
+                f"The file has a header row (row {row}) but no data rows.",
+                f"表头（第 {row} 行）之后没有数据行。",
+                errors=[{"row": row, "field": "file", "message": ("no data rows", "没有数据行")}],
+            )
+    except FileError as err:
+        raise err.in_language(lang) from None
     return ledger
 
 

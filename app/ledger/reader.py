@@ -37,6 +37,9 @@ SCANNED_ROWS_FACTOR = 4
 TITLE_KEYS = ("title", "description")
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")
+_NOT_XLSX, _NOT_XLSX_ZH = "The file is not a valid .xlsx workbook.", "文件不是有效的 .xlsx 工作簿。"
+_DAMAGED = "The .xlsx workbook is damaged and cannot be read."
+_DAMAGED_ZH = "该 .xlsx 工作簿已损坏，无法读取。"
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,26 @@ class LedgerRows:
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
-def file_error(message: str) -> Invalid:
-    return Invalid(message, errors=[{"row": None, "field": "file", "message": message}], created=0)
+class FileError(Invalid):
+    """A file that is not a usable ledger (422), said in English and Chinese:
+    ``in_language`` gives it in the import's ``lang`` (Chinese unless ``lang=en``, as
+    its row errors). Its ``errors`` messages are (English, Chinese) pairs."""
+
+    def __init__(self, en: str, zh: str, errors: list[dict] | None = None) -> None:
+        self.en, self.zh = en, zh
+        self.pairs = errors or [{"row": None, "field": "file", "message": (en, zh)}]
+        super().__init__(en, errors=self._errors(0), created=0)
+
+    def _errors(self, which: int) -> list[dict]:
+        return [{**e, "message": e["message"][which]} for e in self.pairs]
+
+    def in_language(self, lang: str) -> Invalid:
+        which = 0 if lang == "en" else 1
+        return Invalid((self.en, self.zh)[which], errors=self._errors(which), created=0)
+
+
+def file_error(en: str, zh: str) -> FileError:
+    return FileError(en, zh)
 
 
 def read_ledger(
@@ -66,18 +87,19 @@ def read_ledger(
     """Parse the upload; raise ``Invalid`` (422) for anything that is not a usable ledger
     (an xlsx that would unpack to more than ``max_inflated`` bytes included)."""
     if not data.strip():
-        raise file_error("The file is empty.")
+        raise file_error("The file is empty.", "文件为空。")
     name = (filename or "").lower()
     if data.startswith(OLE2_MAGIC) or name.endswith(".xls"):
         raise file_error(
-            "Excel 97-2003 (.xls) files are not supported; save the ledger as .xlsx or CSV."
+            "Excel 97-2003 (.xls) files are not supported; save the ledger as .xlsx or CSV.",
+            "不支持 Excel 97-2003（.xls）文件，请另存为 .xlsx 或 CSV。",
         )
     if data.startswith(b"PK\x03\x04"):
         if max_inflated is not None:
             _check_unpacked_size(data, max_inflated)
         return _read_xlsx(data, max_rows)
     if name.endswith((".xlsx", ".xlsm")):
-        raise file_error("The file is not a valid .xlsx workbook.")
+        raise file_error(_NOT_XLSX, _NOT_XLSX_ZH)
     return _read_csv(data, max_rows)
 
 
@@ -89,11 +111,13 @@ def _check_unpacked_size(data: bytes, limit: int) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise file_error("The file is not a valid .xlsx workbook.") from None
+        raise file_error(_NOT_XLSX, _NOT_XLSX_ZH) from None
     if unpacked > limit:
         raise file_error(
             f"The workbook unpacks to {unpacked >> 20} MB, more than the {limit >> 20} MB "
-            "an import may; split it into smaller files."
+            "an import may; split it into smaller files.",
+            f"工作簿解压后为 {unpacked >> 20} MB，超过导入上限 {limit >> 20} MB，"
+            "请拆分为较小的文件。",
         )
 
 
@@ -105,7 +129,8 @@ def _collect(numbered: Iterator[tuple[int, list[Any]]], max_rows: int) -> Ledger
         if number > max_rows * SCANNED_ROWS_FACTOR:
             raise file_error(
                 f"The sheet has more than {max_rows * SCANNED_ROWS_FACTOR} rows (blank ones "
-                "included); remove the empty rows or split the file."
+                "included); remove the empty rows or split the file.",
+                f"工作表超过 {max_rows * SCANNED_ROWS_FACTOR} 行（含空行），请删除空行或拆分文件。",
             )
         if result is None:
             if number > HEADER_SEARCH_ROWS:
@@ -122,7 +147,8 @@ def _collect(numbered: Iterator[tuple[int, list[Any]]], max_rows: int) -> Ledger
             continue
         if len(result.rows) >= max_rows:
             raise file_error(
-                f"The file has more than {max_rows} rows; split it into smaller files."
+                f"The file has more than {max_rows} rows; split it into smaller files.",
+                f"文件超过 {max_rows} 行，请拆分为较小的文件。",
             )
         result.rows.append((number, record))
     return result
@@ -142,19 +168,29 @@ def _header(number: int, values: list[Any]) -> dict[str, int] | None:
         return None
     if duplicates:
         names = "、".join(ZH_OF[k] for k in dict.fromkeys(duplicates))
-        raise Invalid(
+        raise FileError(
             f"The header row (row {number}) names a column twice: {names}.",
+            f"表头（第 {number} 行）重复列出了：{names}。",
             errors=[
-                {"row": number, "field": k, "message": f"column {ZH_OF[k]} appears twice"}
+                {
+                    "row": number,
+                    "field": k,
+                    "message": (f"column {ZH_OF[k]} appears twice", f"“{ZH_OF[k]}”列重复"),
+                }
                 for k in dict.fromkeys(duplicates)
             ],
-            created=0,
         )
     if not any(k in found for k in TITLE_KEYS):
-        raise Invalid(
+        raise FileError(
             f"The header row (row {number}) has no column 标题 (title) or 存在问题 (description).",
-            errors=[{"row": number, "field": "title", "message": "column 标题 is missing"}],
-            created=0,
+            f"表头（第 {number} 行）没有“标题”或“存在问题”列。",
+            errors=[
+                {
+                    "row": number,
+                    "field": "title",
+                    "message": ("column 标题 is missing", "缺少“标题”列"),
+                }
+            ],
         )
     return {k: i for k, i in found.items() if k in IMPORTED_KEYS or k in MATCH_KEYS}
 
@@ -166,13 +202,15 @@ def _blank(value: Any) -> bool:
 def _no_header() -> Invalid:
     return file_error(
         f"No header row found in the first {HEADER_SEARCH_ROWS} rows: expected a row naming "
-        "at least two ledger columns, e.g. 标题 and 来源 (or title and source)."
+        "at least two ledger columns, e.g. 标题 and 来源 (or title and source).",
+        f"前 {HEADER_SEARCH_ROWS} 行中没有表头：表头行应至少列出两个台账列，如“标题”和“来源”。",
     )
 
 
 def _not_text() -> Invalid:
     return file_error(
-        "The file is neither an .xlsx workbook nor CSV text (UTF-8, GB18030 or UTF-16)."
+        "The file is neither an .xlsx workbook nor CSV text (UTF-8, GB18030 or UTF-16).",
+        "文件既不是 .xlsx 工作簿，也不是 CSV 文本（UTF-8、GB18030 或 UTF-16）。",
     )
 
 
@@ -197,7 +235,9 @@ def _read_csv(data: bytes, max_rows: int) -> LedgerRows:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         result = _collect(((n, row) for n, row in enumerate(reader, start=1)), max_rows)
     except csv.Error as exc:
-        raise file_error(f"The CSV file cannot be read: {exc}.") from None
+        raise file_error(
+            f"The CSV file cannot be read: {exc}.", f"CSV 文件无法读取：{exc}。"
+        ) from None
     if result is None:
         raise _no_header()
     return result
@@ -228,7 +268,7 @@ def _read_xlsx(data: bytes, max_rows: int) -> LedgerRows:
             )
             active = _active_sheet(archive)
     except (zipfile.BadZipFile, OSError, KeyError):
-        raise file_error("The file is not a valid .xlsx workbook.") from None
+        raise file_error(_NOT_XLSX, _NOT_XLSX_ZH) from None
     if formulas:
         return _read_xlsx_openpyxl(data, max_rows)
     return _read_xlsx_calamine(data, max_rows, active)
@@ -251,7 +291,7 @@ def _read_xlsx_calamine(data: bytes, max_rows: int, active: int) -> LedgerRows:
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except (CalamineError, ValueError, OSError):
-        raise file_error("The file is not a valid .xlsx workbook.") from None
+        raise file_error(_NOT_XLSX, _NOT_XLSX_ZH) from None
 
     def sheets() -> Iterator[Iterator[tuple[int, list[Any]]]]:
         count = len(wb.sheet_names)
@@ -271,9 +311,9 @@ def _read_xlsx_openpyxl(data: bytes, max_rows: int) -> LedgerRows:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError):
-        raise file_error("The file is not a valid .xlsx workbook.") from None
+        raise file_error(_NOT_XLSX, _NOT_XLSX_ZH) from None
     except Exception:  # noqa: BLE001 - openpyxl raises many kinds on a broken workbook
-        raise file_error("The .xlsx workbook is damaged and cannot be read.") from None
+        raise file_error(_DAMAGED, _DAMAGED_ZH) from None
 
     def sheets() -> Iterator[Iterator[tuple[int, list[Any]]]]:
         for ws in [wb.active] + [ws for ws in wb.worksheets if ws is not wb.active]:
@@ -304,7 +344,7 @@ def _first_sheet_with_header(
     except Invalid:
         raise
     except Exception:  # noqa: BLE001 - a damaged sheet must answer 422, not 500
-        raise file_error("The .xlsx workbook is damaged and cannot be read.") from None
+        raise file_error(_DAMAGED, _DAMAGED_ZH) from None
     finally:
         wb.close()
     raise _no_header()
@@ -329,7 +369,7 @@ def _uncached_formulas(wb, ws) -> set[tuple[int, int]]:
                         found.add(coordinate_to_tuple(ref))
                 element.clear()
     except (ParseError, KeyError):
-        raise file_error("The .xlsx workbook is damaged and cannot be read.") from None
+        raise file_error(_DAMAGED, _DAMAGED_ZH) from None
     return found
 
 

@@ -154,7 +154,7 @@ async def import_items(
 
     def parse_and_check() -> importer.Plan:
         with importer.few_collections():
-            ledger = importer.parse(_read_upload(file), file.filename)
+            ledger = importer.parse(_read_upload(file), file.filename, options.lang)
             with unit_of_work(write=False, engine=engine) as session:
                 return importer.check(session, ledger, options)
 

@@ -41,7 +41,7 @@ def test_a_zip_bomb_is_422_at_once_and_memory_stays_flat(live, bomb):
     with httpx.Client(base_url=live.url, timeout=60) as client:
         before = _peak_rss_mb()
         started = time.monotonic()
-        r = _import(client, bomb)
+        r = _import(client, bomb, lang="en")
         took = time.monotonic() - started
     assert r.status_code == 422, r.text
     assert "unpacks to" in r.json()["detail"]
@@ -55,7 +55,7 @@ def test_more_rows_than_allowed_is_422(live, monkeypatch):
     monkeypatch.setenv("RECTIFY_MAX_IMPORT_ROWS", "100")
     get_settings.cache_clear()
     with httpx.Client(base_url=live.url, timeout=60) as client:
-        r = _import(client, ledger_xlsx(101))
+        r = _import(client, ledger_xlsx(101), lang="en")
         assert r.status_code == 422 and "more than 100 rows" in r.json()["detail"], r.text
         assert _import(client, ledger_xlsx(100)).status_code == 201
 

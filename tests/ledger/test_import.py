@@ -341,27 +341,29 @@ def _zip_without_workbook() -> bytes:
     return buf.getvalue()
 
 
-MALFORMED = [
-    (b"", "a.xlsx", "empty"),
-    (b"PK\x03\x04garbage-not-a-zip" * 20, "a.xlsx", "not a valid .xlsx"),
-    (_zip_without_workbook(), "a.xlsx", "not a valid .xlsx"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "old.xls", ".xls"),
-    (b"just some text\nwithout any header\n", "a.csv", "No header row"),
-    ("标题,来源\r\n".encode(), "a.csv", "no data rows"),
-    (b"a,b\x00,c\n", "a.csv", "neither"),
-    (bytes(range(256)) * 40, "blob.bin", "neither"),
-    ("标题,标题,来源\r\nx,y,审计\r\n".encode(), "a.csv", "twice"),
-    ("标题,类别\r\nx,y\r\n".encode(), "a.csv", "来源"),
+MALFORMED = [  # (content, filename, in the English detail, in the Chinese one)
+    (b"", "a.xlsx", "empty", "文件为空"),
+    (b"PK\x03\x04garbage-not-a-zip" * 20, "a.xlsx", "not a valid .xlsx", "不是有效的 .xlsx"),
+    (_zip_without_workbook(), "a.xlsx", "not a valid .xlsx", "不是有效的 .xlsx"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "old.xls", ".xls", ".xls"),
+    (b"just some text\nwithout any header\n", "a.csv", "No header row", "没有表头"),
+    ("标题,来源\r\n".encode(), "a.csv", "no data rows", "没有数据行"),
+    (b"a,b\x00,c\n", "a.csv", "neither", "既不是"),
+    (bytes(range(256)) * 40, "blob.bin", "neither", "既不是"),
+    ("标题,标题,来源\r\nx,y,审计\r\n".encode(), "a.csv", "twice", "重复"),
+    ("标题,类别\r\nx,y\r\n".encode(), "a.csv", "来源", "没有“来源”列"),
 ]
 
 
-def test_malformed_files_are_422_with_a_clear_message(api, people):
-    for content, filename, fragment in MALFORMED:
-        r = upload(api, content, filename)
-        assert r.status_code == 422, (filename, fragment, r.text)
-        assert r.headers["content-type"].startswith("application/problem+json")
-        assert fragment in r.json()["detail"], (fragment, r.json()["detail"])
-        assert r.json()["created"] == 0
+def test_malformed_files_are_422_with_a_clear_message_in_the_imports_language(api, people):
+    """Chinese by default, as row errors are; English with ``lang=en``."""
+    for content, filename, en, zh in MALFORMED:
+        for lang, fragment in ((None, zh), ("en", en)):
+            r = upload(api, content, filename, **({"lang": lang} if lang else {}))
+            assert r.status_code == 422, (filename, fragment, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert fragment in r.json()["detail"], (fragment, r.json()["detail"])
+            assert r.json()["created"] == 0 and r.json()["errors"][0]["message"]
     assert items(api) == []
 
 
@@ -370,10 +372,10 @@ def test_row_limit(api, people, monkeypatch):
     get_settings.cache_clear()
     content = xlsx_bytes([["标题", "来源"]] + [[f"问题{i}", "审计"] for i in range(4)])
     r = upload(api, content)
-    assert r.status_code == 422 and "more than 3 rows" in r.json()["detail"]
+    assert r.status_code == 422 and "文件超过 3 行" in r.json()["detail"]
     assert upload(api, xlsx_bytes([["标题", "来源"]] + [["x", "审计"]] * 3)).status_code == 201
     padded = xlsx_bytes([["序号", "标题", "来源"], [1, "x", "审计"]] + [[n] for n in range(2, 20)])
-    r = upload(api, padded)
+    r = upload(api, padded, lang="en")
     assert r.status_code == 422 and "more than 12 rows (blank ones included)" in r.json()["detail"]
 
 
