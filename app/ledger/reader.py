@@ -84,8 +84,9 @@ def file_error(en: str, zh: str) -> FileError:
 def read_ledger(
     data: bytes, filename: str | None, max_rows: int, max_inflated: int | None = None
 ) -> LedgerRows:
-    """Parse the upload; raise ``Invalid`` (422) for anything that is not a usable ledger
-    (an xlsx that would unpack to more than ``max_inflated`` bytes included)."""
+    """Parse the upload; raise ``FileError`` (422, in both languages) for anything that is
+    not a usable ledger (an xlsx that would unpack to more than ``max_inflated`` bytes
+    included)."""
     if not data.strip():
         raise file_error("The file is empty.", "文件为空。")
     name = (filename or "").lower()
