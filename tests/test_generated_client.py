@@ -29,7 +29,9 @@ def server(engine):
 
 
 def _generate(url: str, directory: Path, package: str):
-    (directory / "openapi.json").write_bytes(httpx.get(f"{url}/openapi.json").content)
+    # (the first request builds the whole schema: seconds on a busy 2-core machine)
+    document = httpx.get(f"{url}/openapi.json", timeout=120)
+    (directory / "openapi.json").write_bytes(document.raise_for_status().content)
     bin_dir = Path(sys.executable).parent
     result = subprocess.run(
         [
@@ -86,7 +88,10 @@ def test_a_generated_client_drives_an_item_to_closure(server, tmp_path, clients)
         "get_history",
     )
 
-    admin = clients.enter_context(rc.AuthenticatedClient(base_url=server.url, token=ADMIN_TOKEN))
+    patient = httpx.Timeout(60.0)  # a busy CI machine, not a slow service
+    admin = clients.enter_context(
+        rc.AuthenticatedClient(base_url=server.url, token=ADMIN_TOKEN, timeout=patient)
+    )
     unit = units.create_unit.sync(client=admin, body=models.UnitCreate(code="court", name="法院"))
     assert isinstance(unit, models.UnitPublic)
 
@@ -95,7 +100,7 @@ def test_a_generated_client_drives_an_item_to_closure(server, tmp_path, clients)
         created = auth.create_key.sync(client=admin, body=body)
         assert isinstance(created, models.ApiKeyCreated), created
         return clients.enter_context(
-            rc.AuthenticatedClient(base_url=server.url, token=created.token)
+            rc.AuthenticatedClient(base_url=server.url, token=created.token, timeout=patient)
         )
 
     sup, court = key("supervisor"), key("unit", "court")
