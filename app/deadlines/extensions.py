@@ -131,9 +131,7 @@ def decide(
     if caller.role not in DECIDERS:
         raise Forbidden("Only the supervising body decides extension requests.")
     item = get_item(session, caller, item_id, lock=True)
-    ext = session.get(Extension, ext_id)
-    if ext is None or ext.item_id != item.id:
-        raise NotFound(f"No extension request {ext_id} on item {item_id}.")
+    ext = _extension(session, item, ext_id)
     if ext.status != ExtensionStatus.pending:
         raise Conflict(f"Extension request {ext_id} was already {ext.status}.")
     moment = now(session)
@@ -157,10 +155,13 @@ def decide(
 
 def get_extension(session: Session, caller: Caller, item_id: int, ext_id: int) -> Extension:
     """One extension request of an item in the caller's scope (the 201's ``Location``)."""
-    item = get_item(session, caller, item_id)
+    return _extension(session, get_item(session, caller, item_id), ext_id)
+
+
+def _extension(session: Session, item: Item, ext_id: int) -> Extension:
     ext = session.get(Extension, ext_id)
     if ext is None or ext.item_id != item.id:
-        raise NotFound(f"No extension request {ext_id} on item {item_id}.")
+        raise NotFound(f"No extension request {ext_id} on item {item.id}.")
     return ext
 
 

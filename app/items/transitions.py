@@ -32,13 +32,12 @@ DEADLINE_COLUMNS = ("due_date", "accept_due_date", "ladder_deadline")
 
 
 def _sets_deadline(action: ActionDef, state: str) -> bool:
-    """Whether the branch of ``action`` that led to ``state`` runs a deadline effect."""
-    return any(
-        name in SETS_DEADLINE
-        for target in action.targets()
-        if target.to in (state, None)
-        for name in target.effects
-    )
+    """Whether ``action``, on the branch that led to ``state``, runs a deadline effect
+    (read from the definition as it is: ``targets()`` would build a model per branch
+    on every transition)."""
+    if not SETS_DEADLINE.isdisjoint(action.effects):
+        return True
+    return any(b.to == state and not SETS_DEADLINE.isdisjoint(b.effects) for b in action.branches)
 
 
 def may_act(caller: Caller, action: ActionDef, lead: bool = True) -> bool:
