@@ -460,8 +460,7 @@ class Player:
                 index,
                 measure,
                 at=at,
-                actor=unit.actor,
-                identity=unit.identity(),
+                by=unit,
                 action="measure_create",
                 event="measure.created",
                 **created_data(measure),
@@ -475,7 +474,6 @@ class Player:
                 measure_id=measure.id,
                 at=at,
                 actor=unit.actor,
-                identity=unit.identity(),
                 comment=comment,
                 percent=fields["percent"],
             )
@@ -487,8 +485,7 @@ class Player:
                 index,
                 measure,
                 at=at,
-                actor=unit.actor,
-                identity=unit.identity(),
+                by=unit,
                 action="measure_progress",
                 event="measure.progress",
                 comment=comment,
@@ -504,8 +501,7 @@ class Player:
             index,
             measure,
             at=at,
-            actor=unit.actor,
-            identity=unit.identity(),
+            by=unit,
             action="measure_complete",
             event="measure.completed",
             comment=planned.DONE[n % len(planned.DONE)],
@@ -531,7 +527,7 @@ class Player:
                 index,
                 measure,
                 at=at,
-                actor=SYSTEM_ACTOR,
+                by=SYSTEM_ACTOR,
                 action="measure_overdue",
                 event="measure.overdue",
                 due_date=measure.due_date.isoformat(),
@@ -544,7 +540,7 @@ class Player:
         measure: Measure,
         *,
         at,
-        actor,
+        by,
         action,
         event,
         comment=None,
@@ -554,7 +550,7 @@ class Player:
         history entry, event."""
         set_counts(item, ((m.status, m.light, 1) for m in self.measures[index]))
         note_change(
-            self.session, item, measure, at=at, actor=actor, action=action, event=event,
+            self.session, item, measure, at=at, by=by, action=action, event=event,
             comment=comment, write="later", **record,
         )  # fmt: skip
 

@@ -134,9 +134,7 @@ def _build(
             measure = new_measure(item, spec, seq=seq, moment=moment, calendar=calendar)
             measure.id = measure_ids.pop()
             built.append(measure)
-        record_new_measures(
-            session, item, built, at=moment, actor=caller.actor, identity=caller.identity()
-        )
+        record_new_measures(session, item, built, at=moment, by=caller)
         measures += built
     return item
 

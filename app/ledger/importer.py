@@ -420,12 +420,10 @@ def write(session: Session, caller: Caller, planned: Plan, options: Options) -> 
             continue
         item = get_item(session, caller, update.item_id, lock=True)
         for data in update.new_measures:
-            create_measure(session, item, caller.actor, data, identity=caller.identity())
+            create_measure(session, item, caller, data)
         for measure_id, diff in update.measure_changes:
             measure = session.get(Measure, measure_id)
             assert measure is not None  # read from this item's measures by the check
-            change_measure(
-                session, item, measure, MeasureUpdate(**diff), caller.actor, caller.identity()
-            )
+            change_measure(session, item, measure, MeasureUpdate(**diff), caller)
     assigned = sum(1 for p in planned.creates if p.unit_code)
     return {**_counts(planned, options), "errors": [], "assigned": assigned}

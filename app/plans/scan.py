@@ -88,7 +88,7 @@ def check_item(session: Session, item_id: int, measure_ids: list[int], moment: d
                 item,
                 measure,
                 at=moment,
-                actor=SYSTEM_ACTOR,
+                by=SYSTEM_ACTOR,
                 action="measure_overdue",
                 event="measure.overdue",
                 due_date=measure.due_date.isoformat(),

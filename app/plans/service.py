@@ -77,24 +77,24 @@ def note_change(
     measure: Measure,
     *,
     at: datetime,
-    actor: str,
+    by: Caller | str,
     action: str,
     event: str | None,
     comment: str | None = None,
     write: Literal["flush", "later"] = "flush",
-    identity: dict | None = None,
     **data,
 ) -> None:
     """A measure change's version step, history entry and event on the item, whose
-    counts are already set; ``write`` as ``writer.change`` takes it. ``actor`` names
-    who in history; ``identity`` (``Caller.identity``) in the event, as item events
-    name a person (none for the scheduler's)."""
+    counts are already set; ``write`` as ``writer.change`` takes it. ``by``: the caller,
+    named in history and (as item events name a person) in the event's ``actor``; or
+    the system's actor name (the scheduler), in history only."""
     with change(session, item, at=at, write=write) as changed:
         entry = {"measure_id": measure.id, "seq": measure.seq, **data}
+        actor = by if isinstance(by, str) else by.actor
         changed.record(action, actor=actor, comment=comment, data=entry)
         if event:
-            by = {} if identity is None else {"actor": identity}
-            changed.emit(event, measure=measure_json(measure), **by, **data)
+            named = {} if isinstance(by, str) else {"actor": by.identity()}
+            changed.emit(event, measure=measure_json(measure), **named, **data)
 
 
 def _final(item: Item) -> bool:
@@ -164,11 +164,10 @@ def created_data(measure: Measure) -> dict:
 def create_measure(
     session: Session,
     item: Item,
-    actor: str,
+    by: Caller,
     data: MeasureCreate,
     moment: datetime | None = None,
     calendar=None,
-    identity: dict | None = None,
 ) -> Measure:
     """Add a measure to ``item`` (already locked and in the caller's scope; rules on who
     may are the caller's). For importers as for the API: validated, recorded, emitted."""
@@ -188,10 +187,9 @@ def create_measure(
         item,
         measure,
         at=moment,
-        actor=actor,
+        by=by,
         action="measure_create",
         event="measure.created",
-        identity=identity,
         **created_data(measure),
     )
     return measure
@@ -203,8 +201,7 @@ def record_new_measures(
     measures: list[Measure],
     *,
     at: datetime,
-    actor: str,
-    identity: dict | None = None,
+    by: Caller,
 ) -> None:
     """``record`` for the first measures of an item being created in bulk (its row and
     theirs are inserted later by the caller): the counts follow in memory instead of
@@ -215,8 +212,8 @@ def record_new_measures(
         item.measures_open += 1
         item.measures_overdue += measure.light == "red"
         note_change(
-            session, item, measure, at=at, actor=actor, action="measure_create",
-            event="measure.created", write="later", identity=identity, **created_data(measure),
+            session, item, measure, at=at, by=by, action="measure_create",
+            event="measure.created", write="later", **created_data(measure),
         )  # fmt: skip
 
 
@@ -238,7 +235,7 @@ def add_measure(session: Session, caller: Caller, item_id: int, data: MeasureCre
             allowed_actions=[],
             state=item.state,
         )
-    return create_measure(session, item, caller.actor, data, identity=caller.identity())
+    return create_measure(session, item, caller, data)
 
 
 def _measure(session: Session, item: Item, measure_id: int, lock: bool = True) -> Measure:
@@ -264,7 +261,7 @@ def update_measure(
     item = _lead_item(session, caller, item_id, "edit measures")
     _refuse_if_closed(item)
     measure = _measure(session, item, measure_id)
-    return change_measure(session, item, measure, data, caller.actor, caller.identity())
+    return change_measure(session, item, measure, data, caller)
 
 
 def change_measure(
@@ -272,8 +269,7 @@ def change_measure(
     item: Item,
     measure: Measure,
     data: MeasureUpdate,
-    actor: str,
-    identity: dict | None = None,
+    by: Caller,
 ) -> Measure:
     """Apply ``data`` to an open measure of the (locked) item: the rules of kinds, dates
     and units; recorded and emitted when anything changed. For the API and importers."""
@@ -310,10 +306,9 @@ def change_measure(
         item,
         measure,
         at=moment,
-        actor=actor,
+        by=by,
         action="measure_update",
         event="measure.updated",
-        identity=identity,
         changed=changed,
     )
     return measure
@@ -420,17 +415,7 @@ def _changed_by(
     (``action_event``: the history action and the event type)."""
     measure.updated_at = moment
     action, event = action_event
-    record(
-        session,
-        item,
-        measure,
-        at=moment,
-        actor=caller.actor,
-        identity=caller.identity(),
-        action=action,
-        event=event,
-        **data,
-    )
+    record(session, item, measure, at=moment, by=caller, action=action, event=event, **data)
 
 
 def get_measure(session: Session, caller: Caller, item_id: int, measure_id: int) -> Measure:
