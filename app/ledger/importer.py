@@ -124,19 +124,19 @@ def _matches(session: Session, drafts: list[Draft], by_number: bool) -> dict[int
     (API.md: the import reads 标题 through 外部编号), so a ledger exported from one
     database imports into another. (A 编号 names an item of this database: upsert a
     ledger into the database it was exported from.)"""
-    refs = [d.external_ref for d in drafts if d.external_ref is not None]
-    by_ref = _existing(session, Item.external_ref, refs)
-    keys = [_identity(d, by_number) for d in drafts]
-    numbers = [key[1] for key in keys if key is not None and key[0] == "number"]
-    numbered = _existing(session, Item.number, numbers)
+    keys = {d.row: key for d in drafts if (key := _identity(d, by_number)) is not None}
+    values: dict[str, list[str]] = {"external_ref": [], "number": []}
+    for column, value in keys.values():
+        values[column].append(value)
+    items = {
+        "external_ref": _existing(session, Item.external_ref, values["external_ref"]),
+        "number": _existing(session, Item.number, values["number"]),
+    }
     found: dict[int, Item] = {}
-    for draft in drafts:
-        key = _identity(draft, by_number)
-        item = None
-        if key is not None:
-            item = (by_ref if key[0] == "external_ref" else numbered).get(key[1])
+    for row, (column, value) in keys.items():
+        item = items[column].get(value)
         if item is not None:
-            found[draft.row] = item
+            found[row] = item
     return found
 
 
