@@ -211,6 +211,7 @@ def apply(
     moment = moment or now(session)
     ctx = _context(session, caller, item, wf, fields, calendar, moment)
     before = {k: getattr(item, k) for k in DEADLINE_COLUMNS}
+    co_units_before = list(item.co_unit_codes or [])
     from_state = item.state
     with change(session, item, at=moment, write=write) as fired:
         note_if_past_due(item, wf, get_settings().tz, moment)
@@ -237,6 +238,9 @@ def apply(
             if v is not None and k != "comment"
         }
         data.update(ctx.record)
+        if item.co_unit_codes != co_units_before:
+            # As they are now: a new lead named among them leaves them unasked.
+            data["co_unit_codes"] = list(item.co_unit_codes)
         moved = any(before[k] != getattr(item, k) for k in DEADLINE_COLUMNS)
         if item.ladder_deadline and (moved or _sets_deadline(action, new_state)):
             data.update(deadline_dates(item))

@@ -173,6 +173,8 @@ def test_reassign_keeps_co_units_minus_the_new_lead_unless_given(world):
     iid = _plan(world)["id"]
     got = api.act(iid, "reassign", world.sup, unit_code="district", comment="改由区政府牵头").json()
     assert got["unit_code"] == "district" and got["co_unit_codes"] == []
+    reassigned = api.get(f"/items/{iid}/history").json()["data"][-1]
+    assert reassigned["action"] == "reassign" and reassigned["data"]["co_unit_codes"] == []
     got = api.act(
         iid,
         "reassign",
