@@ -383,3 +383,56 @@ def test_0015_keeps_each_items_newest_evidence_on_its_row(empty_url):
         command.downgrade(cfg, "0014_unit_keyset")
     finally:
         engine.dispose()
+
+
+def test_0016_counts_each_orders_satisfied_callbacks_from_its_history(empty_url):
+    """An order called back dissatisfied, then satisfied, then (reopened) basically
+    satisfied has two satisfied callbacks; one called back unreachable has none."""
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "0015_evidence_latest")
+    engine = create_engine(empty_url)
+    try:
+        meta = MetaData()
+        item = Table("item", meta, autoload_with=engine)
+        history = Table("history_entry", meta, autoload_with=engine)
+        answers = {
+            "2026-000001": ["dissatisfied", "satisfied", "basically_satisfied"],
+            "2026-000002": ["unreachable"],
+            "2026-000003": [],
+        }
+        with engine.begin() as conn:
+            for number, said in answers.items():
+                row = {**_item_row(None, number), "satisfaction": (said or [None])[-1]}
+                item_id = conn.execute(insert(item).returning(item.c.id), row).scalar_one()
+                conn.execute(
+                    insert(history),
+                    [
+                        {
+                            **_history_row(item_id, 1, GENESIS),
+                            "action": "create",
+                            "data": {"satisfaction": "satisfied"},  # not a callback
+                        },
+                        *(
+                            {
+                                **_history_row(item_id, 1, GENESIS),
+                                "seq": seq,
+                                "action": "callback",
+                                "data": {"satisfaction": answer},
+                            }
+                            for seq, answer in enumerate(said, start=2)
+                        ),
+                    ],
+                )
+        command.upgrade(cfg, "0016_satisfied_callbacks")
+        with engine.connect() as conn:
+            counted = dict(
+                conn.execute(
+                    select(column("number"), column("satisfied_callbacks")).select_from(
+                        table("item")
+                    )
+                ).all()
+            )
+        assert counted == {"2026-000001": 2, "2026-000002": 0, "2026-000003": 0}
+        command.downgrade(cfg, "0015_evidence_latest")
+    finally:
+        engine.dispose()

@@ -34,6 +34,10 @@ class Satisfaction(StrEnum):
     unreachable = "unreachable"
 
 
+SATISFIED = frozenset({Satisfaction.satisfied, Satisfaction.basically_satisfied})
+"""The answers the 满意率 counts as satisfied."""
+
+
 class Light(StrEnum):
     green = "green"
     yellow = "yellow"
@@ -65,7 +69,8 @@ class Item(SQLModel, table=True):
         Index(
             "ix_item_period",
             *("created_at", "unit_code", "source", "type", "closed_at", "resolution"),
-            *("due_date", "satisfaction", "duplicate_of", "redo_count", "campaign", "id"),
+            *("due_date", "satisfaction", "duplicate_of", "redo_count", "satisfied_callbacks"),
+            *("campaign", "id"),
         ),
         # Open items by level, then due date: the circular (通报), 0013.
         Index(
@@ -141,6 +146,10 @@ class Item(SQLModel, table=True):
     type: str | None = Field(default=None, max_length=20, index=True)
     satisfaction: Satisfaction | None = Field(default=None, sa_type=stored_as_string(30))
     redo_count: int = 0
+    satisfied_callbacks: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Callbacks (回访) that found the caller satisfied or basically satisfied, every one:
+    ``satisfaction`` keeps only the latest. With ``redo_count`` (one a dissatisfied
+    callback) they are the callbacks the 满意率 counts (``app.ledger.reports``)."""
     duplicate_of: int | None = Field(default=None, foreign_key="item.id")
     duplicate_count: int = 0
 

@@ -13,9 +13,9 @@ Figures of a period ``from``..``to`` (local dates, inclusive; ``start`` and
   aside), the share rectified by the end of the period.
 - ``on_time_rate`` (按期整改率) = items rectified in the period on or before their
   due date (local date of ``closed_at``) / items rectified in the period that
-  have a due date. ``satisfaction_rate`` (满意率) = items whose latest callback
-  (回访) was satisfied or basically satisfied / items with a callback other
-  than ``unreachable`` (duplicates excluded); ``redo``: orders sent back.
+  have a due date. ``satisfaction_rate`` (满意率) = callbacks (回访) that found
+  the caller satisfied or basically satisfied / callbacks other than
+  ``unreachable``, every one (duplicates excluded); ``redo``: orders sent back.
 - Rates are ``null`` when there is nothing to divide by.
 
 One grouped query per report; ``group=unit`` sums the lead units' rows up to
@@ -38,7 +38,7 @@ from app.deadlines.store import load_calendar
 from app.items.models import Item, Source
 from app.items.queries import scoped
 from app.ledger.columns import SOURCE_LABELS, type_labels
-from app.ledger.reports import CALLED_BACK, SATISFIED, UNASSIGNED_NAME, _local_date
+from app.ledger.reports import UNASSIGNED_NAME, _local_date, callback_sums
 from app.settings import get_settings
 from app.units.models import Unit
 
@@ -88,7 +88,6 @@ def _counts(session: Session, period: Period) -> list:
     rectified_in = and_(closed_in, is_rectified)
     open_at_end = or_(col(Item.closed_at).is_(None), col(Item.closed_at) >= end)
     dated = and_(rectified_in, col(Item.due_date).is_not(None))
-    not_duplicate = col(Item.duplicate_of).is_(None)
     return [
         _sum(col(Item.created_at) >= start).label("new"),
         _sum(closed_in).label("closed"),
@@ -100,8 +99,7 @@ def _counts(session: Session, period: Period) -> list:
             and_(dated, _local_date(session, col(Item.closed_at), tz) <= col(Item.due_date))
         ).label("on_time"),
         _sum(dated).label("on_time_base"),
-        _sum(and_(not_duplicate, col(Item.satisfaction).in_(SATISFIED))).label("satisfied"),
-        _sum(and_(not_duplicate, col(Item.satisfaction).in_(CALLED_BACK))).label("called_back"),
+        *callback_sums(),
         func.coalesce(func.sum(col(Item.redo_count)), 0).label("redo"),
     ]
 

@@ -18,9 +18,10 @@ Definitions (also in the router's docstring):
   when there are none.
 - ``measures``: the measures of the matching items, ``total`` and by status
   (``open``, ``done``, ``ongoing``), and ``overdue`` (open, past their date).
-- ``satisfaction_rate`` (满意率) = items whose latest callback (回访) was
-  satisfied or basically satisfied / items with a callback other than
-  ``unreachable``; duplicates excluded. ``null`` when there are none.
+- ``satisfaction_rate`` (满意率) = callbacks (回访) that found the caller
+  satisfied or basically satisfied / callbacks other than ``unreachable``, every
+  one (an order sent back and called back again counts both); duplicates
+  excluded. ``null`` when there are none.
 - ``redo``: how many times callers sent orders back (不满意重办), summed.
 - Filters: ``campaign``, ``source``, ``type`` (工单类型), and ``from``/``to`` on the local date of
   ``created_at`` (both inclusive). Unit keys see only their unit's subtree.
@@ -61,8 +62,20 @@ MEASURES = (
     "called_back",
     "redo",
 )
-SATISFIED = ("satisfied", "basically_satisfied")
-CALLED_BACK = (*SATISFIED, "dissatisfied")
+
+
+def callback_sums() -> list:
+    """The 满意率's counts, of orders other than duplicates: ``satisfied``, the callbacks
+    that found the caller satisfied or basically satisfied, and ``called_back``, every
+    callback but the unreachable ones: those and the dissatisfied ones, one redo each."""
+    counted = col(Item.duplicate_of).is_(None)
+    satisfied = col(Item.satisfied_callbacks)
+    return [
+        func.coalesce(func.sum(satisfied).filter(counted), 0).label("satisfied"),
+        func.coalesce(func.sum(satisfied + col(Item.redo_count)).filter(counted), 0).label(
+            "called_back"
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,6 @@ def _measures(session: Session, tz: ZoneInfo) -> list:
     rectified = and_(col(Item.closed_at).is_not(None), col(Item.resolution) == "rectified")
     withdrawn = func.coalesce(Item.resolution, "").in_(("withdrawn", "duplicate"))
     was_due = and_(~withdrawn, or_(rectified, col(Item.due_date) < today(session)))
-    not_duplicate = col(Item.duplicate_of).is_(None)
     return [
         func.count(col(Item.id)).label("total"),
         _count(col(Item.closed_at).is_not(None)).label("closed"),
@@ -129,8 +141,7 @@ def _measures(session: Session, tz: ZoneInfo) -> list:
         _count(was_due).label("due"),
         _count(col(Item.on_time).is_(True)).label("on_time"),
         _count(col(Item.on_time).is_not(None)).label("on_time_base"),
-        _count(and_(not_duplicate, col(Item.satisfaction).in_(SATISFIED))).label("satisfied"),
-        _count(and_(not_duplicate, col(Item.satisfaction).in_(CALLED_BACK))).label("called_back"),
+        *callback_sums(),
         func.coalesce(func.sum(Item.redo_count), 0).label("redo"),
     ]
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.clock import to_local_date
 from app.deadlines.schedule import deadline_key, validate_due_date
 from app.errors import field_error
-from app.items.models import Item
+from app.items.models import SATISFIED, Item
 from app.items.writer import change
 from app.plans.co_units import apply_lead_change
 from app.units.models import Unit
@@ -110,7 +110,10 @@ def _clear_resolution(ctx) -> None:
 
 
 def _record_satisfaction(ctx) -> None:
-    ctx.item.satisfaction = ctx.fields["satisfaction"]
+    satisfaction = ctx.fields["satisfaction"]
+    ctx.item.satisfaction = satisfaction
+    if satisfaction in SATISFIED:
+        ctx.item.satisfied_callbacks += 1
 
 
 def _count_redo(ctx) -> None:

@@ -227,6 +227,30 @@ def test_satisfaction_rate_and_redo_count_from_a_known_mix(api, hotline):
     assert empty["satisfaction_rate"] is None and empty["redo"] == 0
 
 
+def test_the_satisfaction_rate_counts_every_callback_of_an_order_not_only_its_latest(api, hotline):
+    """满意率 = (satisfied + basically satisfied) / callbacks other than unreachable."""
+    iid = verified(api, hotline)["id"]
+    callback(api, hotline, iid, "dissatisfied")
+    api.evidence(iid, hotline["water"], content=b"second report")
+    api.act(iid, "submit", hotline["water"], comment="已彻底修复管网")
+    api.act(iid, "verify", hotline["sup"])
+    callback(api, hotline, iid, "satisfied")
+    rate = api.get("/reports/summary", token=hotline["sup"], expect=200).json()
+    assert (rate["satisfaction_rate"], rate["redo"]) == (0.5, 1)  # 1 of 2, not 1 of 1
+
+    api.act(iid, "reopen", hotline["sup"], comment="市民再次反映", due_date="2026-12-31")
+    api.evidence(iid, hotline["water"], content=b"third report")
+    api.act(iid, "submit", hotline["water"], comment="已复查")
+    api.act(iid, "verify", hotline["sup"])
+    callback(api, hotline, iid, "basically_satisfied")
+    rate = api.get("/reports/summary", token=hotline["sup"], expect=200).json()
+    assert rate["satisfaction_rate"] == pytest.approx(0.6667)  # 2 of 3
+    period = api.get(
+        "/reports/period", params={"from": "2026-09-01", "to": "2026-12-31"}, expect=200
+    ).json()
+    assert period["totals"]["satisfaction_rate"] == pytest.approx(0.6667)
+
+
 def test_the_diagram_shows_the_callback_loop(api, hotline):
     text = api.get("/workflows/hotline/diagram", expect=200).text
     assert "verified --> closed : callback 回访 [caller_settled]" in text
