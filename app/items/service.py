@@ -24,7 +24,7 @@ from app.items.writer import (
     item_json,
     require_lead,
 )
-from app.plans.co_units import check_co_units, set_co_units
+from app.plans.co_units import check_co_units, hand_over_measures, set_co_units
 from app.settings import get_settings
 from app.units.service import subtree_code_list
 from app.workflow.registry import registry
@@ -212,13 +212,18 @@ def update_item(
     changed = {k: v for k, v in changes.items() if getattr(item, k) != v}
     if not changed:
         return item
-    with change(session, item, at=now(session)) as edit:
+    moment = now(session)
+    with change(session, item, at=moment) as edit:
+        entry: dict = {"changed": changed}
         for key, value in changed.items():
             if key == "co_unit_codes":
                 set_co_units(session, item, value)
+                handed = hand_over_measures(session, item, moment)
+                if handed:
+                    entry["measures_handed_over"] = handed
             else:
                 setattr(item, key, value)
-        edit.record("edit", actor=caller.actor, data={"changed": changed})
+        edit.record("edit", actor=caller.actor, data=entry)
     return item
 
 

@@ -1,12 +1,14 @@
 """Co-units (配合单位) of an item: the rendered list and its index rows, kept together."""
 
+from datetime import datetime
+
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session, col
 
 from app.db import table_of
 from app.errors import field_error
 from app.items.models import Item
-from app.plans.models import ItemCoUnit
+from app.plans.models import ItemCoUnit, Measure, MeasureStatus
 from app.units.models import Unit
 
 MAX_CO_UNITS = 50
@@ -57,14 +59,43 @@ def set_co_units(session: Session, item: Item, codes: list[str]) -> None:
     item.co_unit_codes = list(codes)
 
 
-def apply_lead_change(session: Session, item: Item, requested: list[str] | None) -> None:
+def apply_lead_change(
+    session: Session, item: Item, requested: list[str] | None, at: datetime
+) -> list[dict]:
     """After the lead changed to ``item.unit_code`` (assign, reassign): the requested
-    co-units, or when none were named the current ones minus the new lead."""
+    co-units, or when none were named the current ones minus the new lead; the measures
+    that passed to the new lead (``hand_over_measures``)."""
     if requested is None:
         codes = [c for c in item.co_unit_codes or [] if c != item.unit_code]
     else:
         codes = check_co_units(session, requested, item.unit_code)
     set_co_units(session, item, codes)
+    return hand_over_measures(session, item, at)
+
+
+def hand_over_measures(session: Session, item: Item, at: datetime) -> list[dict]:
+    """The open measures of units no longer on the item (a former lead, a co-unit taken
+    off) pass to its lead unit, which answers for the whole item: a measure's unit is
+    the lead or a co-unit, and one left with a unit that no longer sees the item could
+    be neither done nor edited. Done and ongoing ones keep the unit that did them.
+    What passed, for the change's history entry: ``{"measure_id","seq","from","to"}`` each."""
+    lead = item.unit_code
+    if lead is None:
+        return []
+    involved = [lead, *(item.co_unit_codes or [])]
+    left = session.scalars(
+        select(Measure)
+        .where(
+            col(Measure.item_id) == item.id,
+            col(Measure.status) == MeasureStatus.open,
+            col(Measure.unit_code).not_in(involved),
+        )
+        .order_by(col(Measure.seq))
+    ).all()
+    handed = [{"measure_id": m.id, "seq": m.seq, "from": m.unit_code, "to": lead} for m in left]
+    for measure in left:
+        measure.unit_code, measure.updated_at = lead, at
+    return handed
 
 
 def link_rows(items) -> list[dict]:

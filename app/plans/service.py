@@ -23,6 +23,7 @@ from app.errors import ActionNotAllowed, Forbidden, NotFound, field_error
 from app.items.models import Item
 from app.items.writer import change, get_item, get_item_as
 from app.kit.children import children
+from app.plans.co_units import hand_over_measures
 from app.plans.lights import refresh_light
 from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
 from app.plans.schemas import MeasureCreate, MeasurePublic, MeasureUpdate, ProgressCreate
@@ -289,7 +290,11 @@ def change_measure(
     new = {
         "title": changes.get("title") or measure.title,
         "kind": str(kind),
-        "unit_code": _check_unit(item, changes.get("unit_code") or measure.unit_code),
+        "unit_code": (
+            _check_unit(item, changes["unit_code"])
+            if changes.get("unit_code")
+            else measure.unit_code
+        ),
         "due_date": due,
     }
     changed = {k: v for k, v in new.items() if getattr(measure, k) != v}
@@ -393,12 +398,17 @@ def _set_status(
     action_event: tuple[str, str],
     comment: str,
 ) -> None:
-    """Complete (done, ongoing) or reopen a measure: its light, the item's record."""
+    """Complete (done, ongoing) or reopen a measure: its light, the item's record. A
+    measure reopened after its unit left the item passes to the lead unit."""
     moment = now(session)
     measure.status = status
     measure.completed_at = None if status == MeasureStatus.open else moment
     refresh_light(measure, load_calendar(session), get_settings().tz, moment)
-    kw = {"comment": comment, "status": measure.status}
+    kw: dict = {"comment": comment, "status": measure.status}
+    if status == MeasureStatus.open:
+        handed = hand_over_measures(session, item, moment)
+        if handed:
+            kw["measures_handed_over"] = handed
     _changed_by(session, caller, item, measure, moment, action_event, **kw)
 
 

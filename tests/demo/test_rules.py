@@ -7,6 +7,8 @@ the loaded city finds nothing left to fire now, and the right things a day later
 
 from collections import Counter
 
+from sqlalchemy import text
+
 from app.deadlines.scan import run_scan
 from app.demo import load_demo
 from app.workflow.registry import registry
@@ -41,6 +43,13 @@ def test_the_full_demo_verifies_and_covers_every_state_of_each_workflow(api, eng
     assert merged and all(i["duplicate_of"] for i in merged)
     assert {i["resolution"] for i in items} >= {"rectified", "withdrawn", "duplicate", None}
     assert any(i["on_time"] is False for i in items) and any(i["on_time"] for i in items)
+    # An open measure's unit is the item's lead or a co-unit (a reassign hands it over).
+    with engine.connect() as conn:
+        open_units = conn.execute(
+            text("SELECT item_id, unit_code FROM measure WHERE status = 'open'")
+        ).all()
+    involved = {i["id"]: {i["unit_code"], *i["co_unit_codes"]} for i in items}
+    assert open_units and [m for m in open_units if m.unit_code not in involved[m.item_id]] == []
 
     # Every step due by now was fired while the year played: the scan finds none.
     assert not any(run_scan(engine)["fired"].values())

@@ -258,3 +258,59 @@ def test_unit_lists_page_lead_and_co_unit_items_newest_first(world):
     assert pages(kid_key, unit=root) == both(narrow, wide)
     assert pages(kid_key, unit=kids[0]) == both(narrow, {kids[0]}) != []
     assert pages(kid_key, unit=kids[8]) == []
+
+
+def test_a_co_unit_taken_off_hands_its_open_measures_to_the_lead(world):
+    """A measure's unit is the lead or a co-unit: one left on a unit that no longer sees
+    the item could be neither done nor edited, so the lead takes it over."""
+    api = world.api
+    plan = _plan(world)
+    iid, theirs = plan["id"], plan["measures"]["district"]
+    api.patch(f"/items/{iid}", json={"co_unit_codes": []}, token=world.sup, expect=200)
+    moved = api.get(f"/items/{iid}/measures/{theirs['id']}", expect=200).json()
+    assert moved["unit_code"] == "court" and moved["status"] == "open"
+    edit = api.get(f"/items/{iid}/history").json()["data"][-1]
+    assert edit["action"] == "edit"
+    assert edit["data"]["measures_handed_over"] == [
+        {"measure_id": theirs["id"], "seq": theirs["seq"], "from": "district", "to": "court"}
+    ]
+    assert_problem(api.get(f"/items/{iid}", token=world.district), 404)
+    path = f"/items/{iid}/measures/{theirs['id']}"
+    renamed = api.patch(path, json={"title": "建立长效机制（改）"}, token=world.unit, expect=200)
+    assert renamed.json()["title"] == "建立长效机制（改）"
+    api.post(f"{path}/complete", json={"comment": "已完成"}, token=world.unit, expect=200)
+
+
+def test_a_reassign_hands_the_former_leads_open_measures_to_the_new_lead(world):
+    api = world.api
+    plan = _plan(world)
+    iid, court, district = plan["id"], plan["measures"]["court"], plan["measures"]["district"]
+    done = api.post(
+        f"/items/{iid}/measures",
+        json={"title": "已办结的措施", "kind": "deadline", "due_date": DUE},
+        token=world.sup,
+        expect=201,
+    ).json()
+    api.post(
+        f"/items/{iid}/measures/{done['id']}/complete",
+        json={"comment": "已完成"},
+        token=world.unit,
+        expect=200,
+    )
+    api.act(iid, "reassign", world.sup, unit_code="bureau", comment="改由审计局牵头")
+    units = {m["id"]: m["unit_code"] for m in api.get(f"/items/{iid}/measures").json()["data"]}
+    # the former lead's open one passes, the co-unit keeps its own, the done one its doer
+    assert units == {court["id"]: "bureau", district["id"]: "district", done["id"]: "court"}
+    entry = api.get(f"/items/{iid}/history").json()["data"][-1]
+    assert entry["action"] == "reassign"
+    assert [h["measure_id"] for h in entry["data"]["measures_handed_over"]] == [court["id"]]
+    api.post(
+        f"/items/{iid}/measures/{court['id']}/progress",
+        json={"comment": "已接手"},
+        token=world.bureau,
+        expect=201,
+    )
+
+    reopen = f"/items/{iid}/measures/{done['id']}/reopen"
+    reopened = api.post(reopen, json={"comment": "需返工"}, token=world.sup, expect=200).json()
+    assert (reopened["status"], reopened["unit_code"]) == ("open", "bureau")
