@@ -136,6 +136,9 @@ def make_engine(url: str) -> Engine:
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # LIKE as PostgreSQL has it: a unit's subtree is the paths that start with
+            # its own, and "/Court/" is not "/court/" (SQLite's LIKE ignores ASCII case).
+            cur.execute("PRAGMA case_sensitive_like=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -124,3 +124,22 @@ def test_a_unit_cannot_move_under_itself_or_a_descendant(api, c, new_parent):
 def test_moving_under_an_unknown_parent_is_422(api, c):
     api.unit(c("a"))
     assert_problem(api.patch(f"/units/{c('a')}", json={"parent_code": c("nowhere")}), 422)
+
+
+def test_codes_that_differ_only_in_case_are_different_units_with_their_own_scope(api, c):
+    """A unit key sees its own subtree only: "Court" is not "court" (SQLite's LIKE
+    ignores ASCII case unless told otherwise)."""
+    lower, upper = c("court"), c("court").upper()
+    api.unit(lower)
+    api.unit(upper)
+    sup = api.key("supervisor")
+    item = api.item(sup)
+    api.act(item["id"], "assign", sup, unit_code=lower)
+    stranger = api.key("unit", upper)
+    assert_problem(api.get(f"/items/{item['id']}", token=stranger), 404)
+    assert api.get("/items", token=stranger).json()["data"] == []
+    assert api.get("/items", params={"unit": upper}).json()["data"] == []
+    assert [i["id"] for i in api.get("/items", params={"unit": lower}).json()["data"]] == [
+        item["id"]
+    ]
+    assert api.get("/admin/escalations", params={"level": 0, "unit": upper}).json()["data"] == []
