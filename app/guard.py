@@ -37,6 +37,7 @@ from app.auth.service import authenticate
 from app.db import unit_of_work
 from app.errors import (
     OUTAGE_ERRORS,
+    BadRequest,
     Invalid,
     PayloadTooLarge,
     ProblemError,
@@ -73,6 +74,12 @@ class BodyTooLarge(PayloadTooLarge, HTTPException):
         self.extensions: dict = {}
 
 
+class NotUtf8(BadRequest, HTTPException):
+    def __init__(self) -> None:
+        HTTPException.__init__(self, 400, "A JSON body must be UTF-8 (RFC 8259).")
+        self.extensions = {}
+
+
 class ControlCharacters(Invalid, HTTPException):
     def __init__(self, fields: list[str]) -> None:
         errors = [
@@ -100,7 +107,14 @@ def control_fields(value: Any, path: tuple = ()) -> Iterator[str]:
             yield from control_fields(item, (*path, index))
 
 
+_UTF16_32 = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _check_json(body: bytes) -> None:
+    # UTF-16 or UTF-32 (a BOM, or a NUL byte among the first four: JSON text opens
+    # with ASCII) would parse too, past the byte patterns below.
+    if body.startswith(_UTF16_32) or b"\x00" in body[:4]:
+        raise NotUtf8()
     if not _SUSPECT_JSON.search(body):
         return
     try:

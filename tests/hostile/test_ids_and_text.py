@@ -4,6 +4,7 @@ server, on every backend, for every id route and every string field of every
 JSON body the OpenAPI document declares."""
 
 import base64
+import json
 
 import pytest
 
@@ -176,3 +177,24 @@ def test_control_characters_in_paths_and_queries(live_api, char):
     assert live_api.get(f"/units/court{char}").status_code == 404
     assert live_api.get(f"/items?q=a{char}b").status_code == 400
     assert live_api.get(f"/items?campaign=a{char}b").status_code == 400
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+def test_a_json_body_in_another_encoding_than_utf8_is_400(live_api, encoding):
+    """UTF-16 or UTF-32 JSON would parse, past the control-character check."""
+    body = json.dumps({"title": "a\x00b\x07", "source": "audit"}).encode(encoding)
+    headers = {"Content-Type": "application/json"}
+    for method, path in (("POST", "/items"), ("POST", "/keys"), ("POST", "/webhooks")):
+        r = live_api.call(method, path, content=body, headers=headers)
+        assert r.status_code == 400, (encoding, path, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "UTF-8" in r.json()["detail"]
+    assert (
+        live_api.call(
+            "POST",
+            "/items",
+            content=b"\xef\xbb\xbf" + body.decode(encoding).encode("utf-8"),
+            headers=headers,
+        ).status_code
+        == 422
+    )  # UTF-8 (a BOM too): checked as ever
