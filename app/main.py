@@ -136,6 +136,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # No 307 from /items/ to /items: its Location would be built from the client's
+        # Host header (a poisoned cache's redirect); the contract's paths have no slash.
+        redirect_slashes=False,
     )
     app.state.engine = engine or get_engine()
     app.state.write_turns = turns_for(app.state.engine)

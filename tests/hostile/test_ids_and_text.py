@@ -198,3 +198,8 @@ def test_a_json_body_in_another_encoding_than_utf8_is_400(live_api, encoding):
         ).status_code
         == 422
     )  # UTF-8 (a BOM too): checked as ever
+
+
+def test_a_trailing_slash_is_404_not_a_redirect_to_the_clients_host(live_api):
+    r = live_api.get("/items/", headers={"Host": "evil.example"})
+    assert r.status_code == 404 and "location" not in r.headers
