@@ -63,10 +63,8 @@ def replace_year(session: Session, year: int, schedule: YearSchedule) -> YearPub
     for index, holiday in enumerate(schedule.holidays):
         if holiday.from_ < first or holiday.to > last:
             raise field_error(f"holidays[{index}]", f"the range must lie within {year}")
-        day = holiday.from_
-        while day <= holiday.to:
-            days[day] = (False, holiday.name)
-            day += _ONE_DAY
+        for ordinal in range(holiday.from_.toordinal(), holiday.to.toordinal() + 1):
+            days[date.fromordinal(ordinal)] = (False, holiday.name)  # (to 9999-12-31)
     for index, day in enumerate(schedule.workdays):
         if not first <= day <= last:
             raise field_error(f"workdays[{index}]", f"{day} is not in {year}")

@@ -56,6 +56,8 @@ COUNTS = (
     "redo",
 )
 NO_TYPE = "（无工单类型）"
+EARLIEST, LATEST = date(1, 1, 2), date(9999, 12, 30)
+"""The days whose local midnights (and the next day's) exist as UTC instants."""
 
 
 class Group(StrEnum):

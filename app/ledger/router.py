@@ -223,6 +223,8 @@ def report_period(
     from_ = from_ or to.replace(day=1)
     if to < from_:
         raise BadRequest("'to' must be on or after 'from'.")
+    if from_ < period.EARLIEST or to > period.LATEST:
+        raise BadRequest(f"'from' and 'to' must lie in {period.EARLIEST}..{period.LATEST}.")
     report = period.period_report(
         session, caller, period.Period(from_, to, group, source, campaign, type_)
     )

@@ -87,6 +87,12 @@ def test_bad_schedules_are_refused(api, body):
     assert_problem(api.call("PUT", "/calendar/years/2031", json=body), 422)
 
 
+def test_a_holiday_may_end_on_the_last_day_of_the_calendar(api):
+    last = {"holidays": [{"from": "9999-12-30", "to": "9999-12-31", "name": "元旦"}]}
+    got = api.call("PUT", "/calendar/years/9999", json={**last, "workdays": []}, expect=200)
+    assert got.json()["holidays"] == [{"from": "9999-12-30", "to": "9999-12-31", "name": "元旦"}]
+
+
 def test_only_admins_load_a_year(api):
     sup = api.key("supervisor")
     assert_problem(api.call("PUT", "/calendar/years/2031", token=sup, json=NOTICE_2031), 403)

@@ -189,6 +189,9 @@ def test_bad_period_parameters_are_400_or_422(api, month):
     assert_problem(api.get("/reports/period", params={**MARCH, "format": "pdf"}), 400)
     assert_problem(api.get("/reports/period", params={"from": "0", "to": "2026-03-31"}), 400)
     assert_problem(api.get("/calendar/workdays", params={"from": "0", "to": "1"}), 400)
+    # the first and last days of the calendar have no local midnight in UTC on both sides
+    for ends in ({"from": "0001-01-01", "to": "2026-01-01"}, {**MARCH, "to": "9999-12-31"}):
+        assert_problem(api.get("/reports/period", params=ends), 400)
 
 
 def test_period_by_order_type_gives_the_hotlines_satisfaction_and_redo(api):
