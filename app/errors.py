@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("rectify.errors")
 
@@ -170,6 +171,9 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
+CLIENT_CLOSED = 499
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_req: Request, exc: ProblemError):
@@ -220,6 +224,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for outage in OUTAGE_ERRORS:
         app.add_exception_handler(outage, _outage)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_req: Request, _exc: ClientDisconnect):
+        # The client went away before its body was whole: nobody reads this answer,
+        # and it is no server error (nginx's 499, "client closed request").
+        log.info("client disconnected before sending the whole body")
+        return problem_response(
+            CLIENT_CLOSED, "Client closed request", "The body was cut off.", "client-closed"
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception):

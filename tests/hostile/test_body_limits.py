@@ -2,7 +2,10 @@
 JSON over RECTIFY_MAX_JSON_KB and uploads over RECTIFY_MAX_UPLOAD_MB are 413,
 and nothing over the limit is spooled."""
 
+import socket
 import tempfile
+import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -100,3 +103,26 @@ def test_bodies_within_the_limits_pass(small_limits):
     item = api.item(description="说明" * 10_000)  # 60 KB of UTF-8, under 64 KB
     files = {"file": ("a.bin", b"x" * (MB - 100), "application/octet-stream")}
     api.post(f"/items/{item['id']}/evidence", files=files, expect=201)
+
+
+def test_a_client_gone_mid_body_is_no_server_error(live_api, live):
+    """Whoever cuts a body off (on purpose or not) must not raise the 5xx rate."""
+    item = live_api.item()
+    where = urlsplit(live.url)
+    path = f"/api/v1/items/{item['id']}/transitions"
+    with socket.create_connection((where.hostname, where.port)) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n"
+            'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"acti'.encode()
+        )
+    route = 'route="/api/v1/items/{item_id}/transitions"'
+
+    def counted() -> list[str]:
+        text = live_api.client.get("/metrics").text
+        return [line for line in text.splitlines() if route in line and "POST" in line]
+
+    deadline = time.monotonic() + 30
+    while not any('status="499"' in line for line in counted()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any('status="499"' in line for line in counted()), counted()
+    assert not any('status="500"' in line for line in counted()), counted()
