@@ -159,6 +159,7 @@ def serve(
 
     from app.main import create_app
     from app.preflight import warn_without_admin
+    from app.serving import GuardedHttp
 
     engine = _start()
     if demo:
@@ -172,6 +173,7 @@ def serve(
         signal.signal(sig, lambda *_: sys.exit(0))
     uvicorn.run(
         app,
+        http=GuardedHttp,
         host=host,
         port=port,
         log_config=None,

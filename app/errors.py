@@ -177,7 +177,8 @@ CLIENT_CLOSED = 499
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_req: Request, exc: ProblemError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        headers.update(getattr(exc, "headers", None) or {})  # (an HTTPException's too)
         return problem_response(
             exc.status, exc.title, exc.detail, exc.slug, headers=headers, **exc.extensions
         )

@@ -52,6 +52,7 @@ UPLOAD_SLACK = 64 * 1024
 LIVE_TOKEN_TTL_S = 10.0
 LIVE_TOKEN_CACHE = 4096
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+CLOSE = {"Connection": "close"}
 JSON_TYPE = (b"content-type", b"application/json")
 JSON_UTF8 = (b"content-type", b"application/json; charset=utf-8")
 
@@ -70,7 +71,8 @@ class BodyTooLarge(PayloadTooLarge, HTTPException):
     framework's body parsing passes it on instead of calling it a bad body)."""
 
     def __init__(self, detail: str) -> None:
-        HTTPException.__init__(self, 413, detail)
+        # The rest of the body is not read: the connection cannot carry another request.
+        HTTPException.__init__(self, 413, detail, headers=dict(CLOSE))
         self.extensions: dict = {}
 
 
@@ -220,7 +222,11 @@ class Guard:
         limit = self._limit(scope)
         if length is not None and length.strip().isdigit() and int(length) > limit:
             return problem_response(
-                413, "Payload too large", self._too_large(scope), "payload-too-large"
+                413,
+                "Payload too large",
+                self._too_large(scope),
+                "payload-too-large",
+                headers=dict(CLOSE),
             )
         return None
 

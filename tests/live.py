@@ -6,6 +6,8 @@ import time
 
 import uvicorn
 
+from app.serving import GuardedHttp
+
 
 class LiveServer:
     """Serve ``app`` on 127.0.0.1 at a free port while inside ``with``."""
@@ -15,7 +17,9 @@ class LiveServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            app, http=GuardedHttp, log_level="warning", timeout_graceful_shutdown=5
+        )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True

@@ -68,6 +68,7 @@ def test_json_over_the_limit_is_413_while_it_is_read(small_limits, chunked):
     if chunked:
         assert r.status == 413, r.body
         assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.headers["connection"] == "close"  # the rest of the body is never read
     else:  # the server reads only Content-Length bytes: a bad body, never more
         assert r.status in (400, 422), r.body
     assert r.sent < 8 * MB
@@ -78,6 +79,7 @@ def test_a_declared_length_over_the_limit_is_413_at_once(small_limits):
     headers = _headers("application/json", **{"Content-Length": str(100 * MB)})
     r = send(server.url, "POST", "/api/v1/items", headers, chunks(100 * MB), chunked=False)
     assert r.status == 413 and r.sent < 8 * MB
+    assert r.headers["connection"] == "close"
 
 
 @pytest.mark.parametrize("path", ["/items/{id}/evidence", "/items/import"])
@@ -92,6 +94,7 @@ def test_uploads_over_the_limit_are_413_and_not_spooled(small_limits, path, chun
         server.url, "POST", path, headers, [_multipart_prefix(), *chunks(50 * MB)], chunked=chunked
     )
     assert r.status == 413, r.body
+    assert r.headers["connection"] == "close"
     assert r.sent < 8 * MB
     assert _spooled(spool) <= 1 * MB + 64 * 1024
     evidence = get_settings().evidence_dir
