@@ -65,12 +65,11 @@ class Item(SQLModel, table=True):
         Index("ix_item_source_state", "source", "state"),
         Index("ix_item_light_unit", "light", "unit_code"),
         Index("ux_item_external_ref", "external_ref", unique=True),
-        # Every column GET /reports/period reads, by creation time (migration 0013).
+        # Every item column GET /reports/period reads, by creation time (0013, 0016).
         Index(
             "ix_item_period",
             *("created_at", "unit_code", "source", "type", "closed_at", "resolution"),
-            *("due_date", "satisfaction", "duplicate_of", "redo_count", "satisfied_callbacks"),
-            *("campaign", "id"),
+            *("due_date", "on_time", "campaign", "id"),
         ),
         # Open items by level, then due date: the circular (通报), 0013.
         Index(
@@ -158,7 +157,17 @@ class HistoryEntry(SQLModel, table=True):
     """Append-only: one row per transition, escalation, extension decision, upload."""
 
     __tablename__ = "history_entry"
-    __table_args__ = (UniqueConstraint("item_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "seq"),
+        # The callbacks (回访) by time: the period report's 满意率 and redo (0016).
+        Index(
+            "ix_history_callback",
+            "at",
+            "item_id",
+            postgresql_where=text("action = 'callback'"),
+            sqlite_where=text("action = 'callback'"),
+        ),
+    )
     id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id")
     seq: int

@@ -11,11 +11,13 @@ Figures of a period ``from``..``to`` (local dates, inclusive; ``start`` and
 - ``rectification_rate`` (整改率) = cumulative_rectified / (cumulative_rectified
   + overdue_at_end): of the items that were due by ``to`` (withdrawn ones
   aside), the share rectified by the end of the period.
-- ``on_time_rate`` (按期整改率) = items rectified in the period on or before their
-  due date (local date of ``closed_at``) / items rectified in the period that
-  have a due date. ``satisfaction_rate`` (满意率) = callbacks (回访) that found
-  the caller satisfied or basically satisfied / callbacks other than
-  ``unreachable``, every one (duplicates excluded); ``redo``: orders sent back.
+- ``on_time_rate`` (按期整改率) = items rectified in the period whose ``on_time``
+  (the honest record: the closure request by the due date in force, never
+  overdue) is true / those whose ``on_time`` is set, as the summary counts it.
+- ``satisfaction_rate`` (满意率) = callbacks (回访) made in the period that found
+  the caller satisfied or basically satisfied / callbacks made in it other than
+  ``unreachable`` (duplicates excluded); ``redo``: the orders sent back in it
+  (its dissatisfied callbacks). A past month's figures stay as they were.
 - Rates are ``null`` when there is nothing to divide by.
 
 One grouped query per report; ``group=unit`` sums the lead units' rows up to
@@ -27,22 +29,24 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, col
 
 from app.auth.service import Caller, with_unit_codes
 from app.clock import today
 from app.deadlines.calendar import local_midnight_utc
+from app.deadlines.schedule import running_deadline
 from app.deadlines.store import load_calendar
-from app.items.models import Item, Source
+from app.items.models import SATISFIED, HistoryEntry, Item, Satisfaction, Source
 from app.items.queries import scoped
 from app.ledger.columns import SOURCE_LABELS, type_labels
-from app.ledger.reports import UNASSIGNED_NAME, _local_date, callback_sums
+from app.ledger.reports import UNASSIGNED_NAME
 from app.settings import get_settings
 from app.units.models import Unit
+from app.workflow.registry import registry
 
-COUNTS = (
+ITEM_COUNTS = (
     "new",
     "closed",
     "rectified",
@@ -51,10 +55,8 @@ COUNTS = (
     "cumulative_rectified",
     "on_time",
     "on_time_base",
-    "satisfied",
-    "called_back",
-    "redo",
 )
+COUNTS = (*ITEM_COUNTS, "satisfied", "called_back", "redo")
 NO_TYPE = "（无工单类型）"
 EARLIEST, LATEST = date(1, 1, 2), date(9999, 12, 30)
 """The days whose local midnights (and the next day's) exist as UTC instants."""
@@ -81,15 +83,11 @@ def _sum(condition):
     return func.count().filter(condition)
 
 
-def _counts(session: Session, period: Period) -> list:
-    tz = get_settings().tz
-    start = local_midnight_utc(period.from_, tz)
-    end = local_midnight_utc(period.to + timedelta(days=1), tz)
+def _counts(period: Period, start, end) -> list:
     is_rectified = col(Item.resolution) == "rectified"
     closed_in = and_(col(Item.closed_at) >= start, col(Item.closed_at) < end)
     rectified_in = and_(closed_in, is_rectified)
     open_at_end = or_(col(Item.closed_at).is_(None), col(Item.closed_at) >= end)
-    dated = and_(rectified_in, col(Item.due_date).is_not(None))
     return [
         _sum(col(Item.created_at) >= start).label("new"),
         _sum(closed_in).label("closed"),
@@ -97,13 +95,36 @@ def _counts(session: Session, period: Period) -> list:
         _sum(open_at_end).label("open_at_end"),
         _sum(and_(open_at_end, col(Item.due_date) < period.to)).label("overdue_at_end"),
         _sum(and_(is_rectified, col(Item.closed_at) < end)).label("cumulative_rectified"),
-        _sum(
-            and_(dated, _local_date(session, col(Item.closed_at), tz) <= col(Item.due_date))
-        ).label("on_time"),
-        _sum(dated).label("on_time_base"),
-        *callback_sums(),
-        func.coalesce(func.sum(col(Item.redo_count)), 0).label("redo"),
+        _sum(and_(rectified_in, col(Item.on_time).is_(True))).label("on_time"),
+        _sum(and_(rectified_in, col(Item.on_time).is_not(None))).label("on_time_base"),
     ]
+
+
+CALLBACK_COUNTS = ("satisfied", "called_back", "redo")
+
+
+def _callbacks(caller: Caller, period: Period, column, start, end):
+    """{group value: callback counts} of the callbacks (回访) made in the period to the
+    caller's orders (duplicates aside): ``ix_history_callback``'s range, each entry's item
+    by its key."""
+    entry = HistoryEntry
+    answer = entry.data["satisfaction"].as_string()
+    stmt = scoped(
+        select(
+            column.label("key"),
+            func.count().filter(answer.in_(SATISFIED)).label("satisfied"),
+            func.count().filter(answer != Satisfaction.unreachable.value).label("called_back"),
+            func.count().filter(answer == Satisfaction.dissatisfied.value).label("redo"),
+        ).join(Item, col(Item.id) == col(entry.item_id)),
+        caller,
+    ).where(
+        # a literal, as the partial index says it: SQLite uses the index only then
+        col(entry.action) == literal_column("'callback'"),
+        col(entry.at) >= start,
+        col(entry.at) < end,
+        col(Item.duplicate_of).is_(None),
+    )
+    return _filtered(stmt, period).group_by(column)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -156,21 +177,36 @@ def _key_sqlite(element: _NotForOrder, compiler, **kw) -> str:
     return "+" + compiler.process(element.column, **kw)
 
 
-def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:
-    """{group value: counts} over the caller's items created before the period's end:
-    one range of ``ix_item_period`` (every column read here, by ``created_at``)."""
-    tz = get_settings().tz
-    end = local_midnight_utc(period.to + timedelta(days=1), tz)
-    stmt = scoped(select(column.label("key"), *_counts(session, period)), caller)
-    stmt = stmt.where(col(Item.created_at) < end)
+def _filtered(stmt, period: Period):
     if period.source:
         stmt = stmt.where(col(Item.source) == period.source.value)
     if period.campaign:
         stmt = stmt.where(col(Item.campaign) == period.campaign)
     if period.type:
         stmt = stmt.where(col(Item.type) == period.type)
+    return stmt
+
+
+def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:
+    """{group value: counts} over the caller's items created before the period's end
+    (one range of ``ix_item_period``: every column read here, by ``created_at``), with
+    the callbacks made in the period (``_callbacks``)."""
+    tz = get_settings().tz
+    start = local_midnight_utc(period.from_, tz)
+    end = local_midnight_utc(period.to + timedelta(days=1), tz)
+    stmt = scoped(select(column.label("key"), *_counts(period, start, end)), caller)
+    stmt = _filtered(stmt.where(col(Item.created_at) < end), period)
     rows = session.execute(stmt.group_by(_NotForOrder(column)))
-    return {row.key: {k: int(getattr(row, k)) for k in COUNTS} for row in rows}
+    grouped = {row.key: {k: int(getattr(row, k)) for k in ITEM_COUNTS} for row in rows}
+    zero = dict.fromkeys(CALLBACK_COUNTS, 0)
+    for counts in grouped.values():
+        counts.update(zero)
+    for row in session.execute(_callbacks(caller, period, column, start, end)):
+        # (an order called back in the period was created before its end: it has a row)
+        grouped.setdefault(row.key, dict.fromkeys(COUNTS, 0)).update(
+            {k: int(getattr(row, k)) for k in CALLBACK_COUNTS}
+        )
+    return grouped
 
 
 def _ranked(groups: list[dict]) -> list[dict]:
@@ -260,6 +296,13 @@ def period_report(session: Session, caller: Caller, period: Period) -> dict:
 MAX_CIRCULAR_ITEMS = 1000
 
 
+def _running_due(row) -> date | None:
+    """The date of the deadline the item's level is on: the sign-off date while it
+    waits to be signed for (``assigned``), else its due date."""
+    running = running_deadline(row, registry.get(row.workflow_name, row.workflow_version))
+    return running[1] if running else row.due_date
+
+
 def circular(
     session: Session, caller: Caller, min_level: int = 2, limit: int = MAX_CIRCULAR_ITEMS
 ) -> dict:
@@ -280,6 +323,10 @@ def circular(
             col(Item.escalation_level),
             col(Item.unit_code),
             col(Unit.name),
+            col(Item.state),
+            col(Item.accept_due_date),
+            col(Item.workflow_name),
+            col(Item.workflow_version),
         ).outerjoin(Unit, col(Unit.code) == col(Item.unit_code)),
         caller,
     ).where(col(Item.closed_at).is_(None), col(Item.escalation_level) >= min_level)
@@ -299,23 +346,24 @@ def circular(
     calendar, day = load_calendar(session), today(session)
     late_by: dict[date, int] = {}
     units: dict[str | None, dict] = {}
-    for row in rows:
+    dated = [(row, _running_due(row)) for row in rows]
+    dated.sort(key=lambda got: (-got[0].escalation_level, got[1] or date.max, got[0].id))
+    for row, due in dated:
         unit = units.setdefault(
             row.unit_code,
             {"unit_code": row.unit_code, "name": row.name or UNASSIGNED_NAME, "items": []},
         )
         late = 0
-        if row.due_date and row.due_date < day:
-            if row.due_date not in late_by:
-                start = row.due_date + timedelta(days=1)
-                late_by[row.due_date] = len(calendar.workdays_between(start, day))
-            late = late_by[row.due_date]
+        if due and due < day:
+            if due not in late_by:
+                late_by[due] = len(calendar.workdays_between(due + timedelta(days=1), day))
+            late = late_by[due]
         unit["items"].append(
             {
                 "id": row.id,
                 "number": row.number,
                 "title": row.title,
-                "due_date": row.due_date.isoformat() if row.due_date else None,
+                "due_date": due.isoformat() if due else None,
                 "workdays_overdue": late,
                 "level": row.escalation_level,
             }

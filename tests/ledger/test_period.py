@@ -38,7 +38,8 @@ def _to_verified(api, sup, unit_key, item_id):
 @pytest.fixture
 def month(api):
     """A (audit, 县教育局, overdue), B (audit, court, closed on time), W (withdrawn),
-    C (hotline, 县, created in March, overdue), D (hotline, unassigned), E (closed late),
+    C (hotline, 县, created in March, overdue), D (hotline, unassigned), E (submitted
+    after its due date: not on time),
     F (created after the period)."""
     api.unit("xian", "青山县")
     api.unit("xian-edu", "青山县教育局", parent="xian")
@@ -58,8 +59,8 @@ def month(api):
     c = _assigned(api, sup, "hotline", "xian", "2026-03-20")
     d = api.item(sup, source="hotline")["id"]
     e = _assigned(api, sup, "inspection", "court", "2026-03-12")
+    api.set_clock(T3)  # after E's due date: its closure request is late
     _to_verified(api, sup, court, e)
-    api.set_clock(T3)
     api.act(e, "close", sup)
     api.set_clock(T4)
     api.item(sup, source="audit")
@@ -173,7 +174,10 @@ def test_the_circular_names_units_with_items_at_or_above_the_level(api, month):
     a = items[month["ids"]["a"]]
     # (02-27, 04-02]: 22 workdays in March, 2 in April, and Saturday 02-28 (调休)
     assert a["level"] == 3 and a["due_date"] == "2026-02-27" and a["workdays_overdue"] == 25
-    assert items[month["ids"]["c"]]["workdays_overdue"] == 9
+    # C was never signed for: its level is on the sign-off date, (03-11, 04-02] late,
+    # not on its due date (03-20, nine workdays)
+    c = items[month["ids"]["c"]]
+    assert (c["due_date"], c["workdays_overdue"]) == ("2026-03-11", 16)
     assert api.get("/reports/circular", params={"min_level": 4}, expect=200).json()["data"] == []
     r = api.get("/reports/circular", params={"format": "docx"}, expect=200)
     doc = Document(io.BytesIO(r.content))
@@ -218,11 +222,39 @@ def test_period_by_order_type_gives_the_hotlines_satisfaction_and_redo(api):
     assert only["totals"]["new"] == 1
 
 
+def test_the_period_counts_the_callbacks_made_in_it_and_a_past_month_stays_as_it_was(api):
+    """满意率 and redo of a month are its callbacks': a caller dissatisfied in February
+    and satisfied after the redo in March is February's redo and March's satisfaction."""
+    api.unit("water", "市水务集团")
+    sup, water = api.key("supervisor"), api.key("unit", "water")
+    api.set_clock(T1)
+    iid = api.item(sup, source="hotline", type="help")["id"]
+    api.act(iid, "assign", sup, unit_code="water")
+    _to_verified(api, sup, water, iid)
+    api.act(iid, "callback", sup, satisfaction="dissatisfied")
+    february = {"from": "2026-02-01", "to": "2026-02-28"}
+    before = api.get("/reports/period", params=february, expect=200).json()["totals"]
+    assert (before["satisfaction_rate"], before["redo"]) == (0.0, 1)
+
+    api.set_clock(T2)
+    api.evidence(iid, water, content=b"second report")
+    api.act(iid, "submit", water, comment="已重办")
+    api.act(iid, "verify", sup)
+    api.act(iid, "callback", sup, satisfaction="satisfied")
+    march = api.get("/reports/period", params=MARCH, expect=200).json()["totals"]
+    assert (march["satisfaction_rate"], march["redo"]) == (1.0, 0)
+    after = api.get("/reports/period", params=february, expect=200).json()["totals"]
+    assert after == before
+    both = api.get("/reports/period", params={"from": "2026-02-01", "to": "2026-03-31"}).json()
+    assert (both["totals"]["satisfaction_rate"], both["totals"]["redo"]) == (0.5, 1)
+
+
 @pytest.mark.parametrize("group", ["unit", "source", "type"])
 def test_the_period_report_reads_the_covering_index_on_sqlite(api, month, group):
-    """The report's one grouped query is a range of ix_item_period, every column it needs
-    in the index: on SQLite not a walk of another index with a table read per item
-    (PostgreSQL picks by size and visibility; bench/period_report.py measures it)."""
+    """The report's grouped query of items is a range of ix_item_period, every column it
+    needs in the index: on SQLite not a walk of another index with a table read per item
+    (PostgreSQL picks by size and visibility; bench/period_report.py measures it); its
+    query of the period's callbacks reads their partial index."""
     if api.engine.dialect.name != "sqlite":
         pytest.skip("the plan is SQLite's; PostgreSQL's depends on the table's size")
     statements = []
@@ -236,13 +268,16 @@ def test_the_period_report_reads_the_covering_index_on_sqlite(api, month, group)
         api.get("/reports/period", params={**MARCH, "group": group}, expect=200)
     finally:
         event.remove(api.engine, "before_cursor_execute", capture)
-    [(statement, parameters)] = statements
+    items, callbacks = sorted(statements, key=lambda got: "history_entry" in got[0])
     with api.engine.connect() as conn:
-        conn.connection.driver_connection.create_function("rectify_local_date", 1, str)
-        plan = " ".join(
-            row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-        )
-    assert "COVERING INDEX ix_item_period" in plan, plan
+
+        def plan(statement, parameters) -> str:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            return " ".join(row[3] for row in rows)
+
+        assert "COVERING INDEX ix_item_period" in plan(*items), plan(*items)
+        # the period's callbacks: a range of the partial index of callbacks alone
+        assert "history_entry USING INDEX ix_history_callback" in plan(*callbacks)
 
 
 def test_a_limited_circular_keeps_the_highest_levels_first(api, month):
