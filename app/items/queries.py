@@ -10,6 +10,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from sqlmodel import col
 
 from app.items.models import Item, ItemType, Light, Source
+from app.items.refs import canonical_ref
 from app.items.scope import covering, newest_page, scoped
 from app.kit import cursors
 from app.kit.scope import unit_path_or_none
@@ -100,7 +101,7 @@ class ItemFilters:
                 tags_contain(col(Item.tags), json.dumps([self.tag], ensure_ascii=False))
             )
         if self.external_ref:
-            stmt = stmt.where(col(Item.external_ref) == self.external_ref)
+            stmt = stmt.where(col(Item.external_ref) == canonical_ref(self.external_ref))
         if self.type:
             stmt = stmt.where(col(Item.type) == self.type.value)
         if self.was_overdue is not None:

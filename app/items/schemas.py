@@ -9,6 +9,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from app.items.models import Light, Satisfaction, Severity, Source
+from app.items.refs import canonical_ref
 from app.kit.dates import IsoDate
 
 MAX_TAGS = 50
@@ -54,7 +55,7 @@ class ItemCreate(BaseModel):
     @field_validator("external_ref")
     @classmethod
     def _external_ref(cls, v: str | None) -> str | None:
-        return (v.strip() or None) if v is not None else None
+        return canonical_ref(v)
 
 
 PERSON_FIELDS = ("responsible_person", "responsible_leader")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.guard import control_fields
+from app.items.refs import canonical_ref
 from app.items.schemas import ItemCreate
 from app.ledger import cells
 from app.ledger.columns import (
@@ -189,6 +190,7 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
     if check.errors:
         return None, check.errors
     fields: dict[str, Any] = {k: cells.text(record.get(k)) for k in _TEXT_FIELDS}
+    fields["external_ref"] = canonical_ref(fields["external_ref"])
     fields["description"] = fields["description"] or ""
     if not fields["title"] and fields["description"]:
         fields["title"] = fields["description"].splitlines()[0][:TITLE_FROM_DESCRIPTION].strip()
