@@ -127,6 +127,23 @@ def test_unit_and_deadline_may_each_be_empty_or_equal_to_the_items(api, office):
         assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, field)]
 
 
+@pytest.mark.parametrize(
+    "row", [["court", None], [None, "2027-01-20"]], ids=["only-unit", "only-due"]
+)
+def test_a_file_whose_rows_created_unassigned_items_imports_again_unchanged(api, office, row):
+    """A row with only one of 责任单位 and 整改时限 creates the item unassigned: the same
+    file upserted again is no change, not a row error against the empty unit."""
+    line = ["审计", "单列", "d", *row, "ONLY-ONE"]
+    assert upsert(api, csv_file(HEADER, [line]))["created"] == 1
+    assert by_ref(api, "ONLY-ONE")["state"] == "found"
+    again = upsert(api, csv_file(HEADER, [line]))
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 1)
+    # an assigned item still refuses a different one
+    api.act(by_ref(api, "ONLY-ONE")["id"], "assign", office, unit_code="jyj", due_date="2027-02-26")
+    body = assert_problem(upload(api, csv_file(HEADER, [line]), "a.csv", mode="upsert"), 422)
+    assert len(body["errors"]) == 1
+
+
 def _ledger(api, office) -> None:
     """Items with and without an 外部编号, assigned and found, with measures."""
     rows = [
