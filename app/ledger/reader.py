@@ -232,12 +232,19 @@ def _read_csv(data: bytes, max_rows: int) -> LedgerRows:
                 raise _not_text() from None
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         result = _collect(((n, row) for n, row in enumerate(reader, start=1)), max_rows)
     except csv.Error as exc:
+        line, limit = reader.line_num, csv.field_size_limit()
+        if "field larger than field limit" in str(exc):
+            raise file_error(
+                f"Row {line} of the CSV file has a cell of more than {limit} characters.",
+                f"CSV 文件第 {line} 行有单元格超过 {limit} 个字符。",
+            ) from None
         raise file_error(
-            f"The CSV file cannot be read: {exc}.", f"CSV 文件无法读取：{exc}。"
+            f"The CSV file cannot be read at row {line}: {exc}.",
+            f"CSV 文件第 {line} 行无法读取（格式错误）。",
         ) from None
     if result is None:
         raise _no_header()

@@ -242,6 +242,14 @@ def test_csv_with_and_without_bom_in_gbk_and_utf16(api, people):
         assert second["state"] == "found"
 
 
+def test_a_csv_cell_over_the_parsers_limit_is_a_file_error_in_the_callers_language(api, people):
+    content = ("标题,来源\r\n短标题,audit\r\n" + "长" * 200_000 + ",audit\r\n").encode()
+    zh = assert_problem(upload(api, content, "台账.csv"), 422)["detail"]
+    assert zh == "CSV 文件第 3 行有单元格超过 131072 个字符。"
+    en = assert_problem(upload(api, content, "ledger.csv", lang="en"), 422)["detail"]
+    assert en == "Row 3 of the CSV file has a cell of more than 131072 characters."
+
+
 def test_english_headers_and_codes(api, people):
     content = xlsx_bytes(
         [
