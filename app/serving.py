@@ -51,6 +51,7 @@ class GuardedHttp(HttpToolsProtocol):
     (the module's docstring); pass it as uvicorn's ``http``."""
 
     _head_bytes = 0
+    _body_seen = 0.0
     _in_head = True
     _head_timer: TimerHandle | None = None
     _body_idle: TimerHandle | None = None
@@ -91,14 +92,13 @@ class GuardedHttp(HttpToolsProtocol):
         self._cancel_head_timer()
         super().on_headers_complete()
         if any(name in _BODY_HEADERS for name, _value in self.headers):
+            self._body_seen = self.loop.time()
             self._body_deadline = self.loop.call_later(BODY_DEADLINE_S, self._body_stalled)
             self._body_idle = self.loop.call_later(BODY_IDLE_S, self._body_idle_expired)
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
-        if self._body_idle is not None:
-            self._body_idle.cancel()
-            self._body_idle = self.loop.call_later(BODY_IDLE_S, self._body_idle_expired)
+        self._body_seen = self.loop.time()  # (the idle timer looks when it fires)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -116,8 +116,12 @@ class GuardedHttp(HttpToolsProtocol):
 
     def _body_idle_expired(self) -> None:
         self._body_idle = None
-        if self.flow.read_paused:  # the application is not reading yet: not the client's doing
-            self._body_idle = self.loop.call_later(BODY_IDLE_S, self._body_idle_expired)
+        idle = self.loop.time() - self._body_seen
+        if idle < BODY_IDLE_S or self.flow.read_paused:
+            # a byte came since, or the application is not reading yet (not the client's
+            # doing): look again when the rest of the idle time has passed
+            wait = BODY_IDLE_S - idle if idle < BODY_IDLE_S else BODY_IDLE_S
+            self._body_idle = self.loop.call_later(wait, self._body_idle_expired)
             return
         self._body_stalled()
 

@@ -148,14 +148,17 @@ def _serve(kind: str, url: str, port: int, evidence_dir: str, env: dict[str, str
     )
     import uvicorn
 
+    protocol: dict = {}
     if kind == "engine":
         from app.db import make_engine
         from app.main import create_app
+        from app.serving import GuardedHttp
 
         app = create_app(make_engine(url), migrate=False, worker=False)
+        protocol["http"] = GuardedHttp  # as ``rectify serve`` runs it; the bare: uvicorn's own
     else:
         app = bare_app(url)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, **protocol)
 
 
 def _wait_ready(base: str, timeout: float = 120.0) -> None:
