@@ -1,8 +1,9 @@
 """Imports between items, deadlines, workflow and plans go one way.
 
-The item core (its tables, schemas, scope, queries, history, the writer and the
-item's JSON text, the 外部编号's written form) is what deadlines, workflow and plans build on; the item use cases (service,
-transitions, evidence, router) build on them in turn. Nothing in the core
+The item core (its tables, schemas, scope, queries, history, the writer, the
+item's JSON text and the 外部编号's written form) is what deadlines, workflow and
+plans build on; the item use cases (service, transitions, evidence, router)
+build on them in turn. Nothing in the core
 reaches up, and no module of these packages imports itself back round a cycle
 (a lazy import inside a function counts: it only hides the cycle).
 """
