@@ -46,11 +46,15 @@ def _sqlite_path(url_text: str) -> Path | None:
     return Path(url.database).absolute()
 
 
-def _copy(source: Path, target: Path) -> tuple[str, int]:
-    """Copy ``source`` to ``target`` (through a temporary name); its sha256 and size."""
+def _copy(source: Path, target: Path, private: bool = False) -> tuple[str, int]:
+    """Copy ``source`` to ``target`` (through a temporary name); its sha256 and size.
+    ``private``: readable by its owner only (0600) from its first byte (a key)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     digest, size = hashlib.sha256(), 0
+    if private:
+        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.chmod(part, 0o600)  # (an earlier .part of another mode)
     with source.open("rb") as src, part.open("wb") as out:
         while chunk := src.read(CHUNK):
             digest.update(chunk)
@@ -86,7 +90,15 @@ def backup(directory: Path) -> Iterator[str]:
     settings = get_settings()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise ConfigError(f"{directory}: back up into a new or empty directory.")
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / ".write-check").touch()
+        (directory / ".write-check").unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"{directory}: cannot write the backup there ({exc.strerror}); choose a directory "
+            "this user may write."
+        ) from None
     files: dict[str, dict] = {}
     db_path = _sqlite_path(settings.database_url)
     if db_path is None:
@@ -119,7 +131,7 @@ def backup(directory: Path) -> Iterator[str]:
             yield f"warning: evidence file {path} does not match its name (sha256 {sha})"
     yield f"evidence: copied {count} files from {settings.evidence_dir}"
     if settings.history_key is None and settings.key_file.is_file():
-        sha, size = _copy(settings.key_file, directory / HISTORY_KEY)
+        sha, size = _copy(settings.key_file, directory / HISTORY_KEY, private=True)
         files[HISTORY_KEY] = {"sha256": sha, "size": size}
         yield f"history key: copied {settings.key_file} (keep this backup as secret as the key)"
     manifest = {
@@ -205,5 +217,5 @@ def restore(directory: Path) -> Iterator[str]:
     yield f"evidence: restored {count} files into {settings.evidence_dir}"
     if HISTORY_KEY in files and settings.history_key is None:
         target = settings.key_file  # an empty deployment's own key anchors nothing
-        _copy(directory / HISTORY_KEY, target)
+        _copy(directory / HISTORY_KEY, target, private=True)
         yield f"history key: restored to {target}"

@@ -69,6 +69,7 @@ def _start(*, evidence: bool = True, prepare: bool = True):
     preflight.migrate()
     engine = get_engine()
     if prepare:
+        preflight.check_history_key()
         preflight.prepare(engine)
     return engine
 
@@ -121,10 +122,14 @@ def keys_create(
     from app.auth.service import create_key
     from app.db import unit_of_work
     from app.errors import ProblemError
+    from app.guard import control_fields
 
     roles = ", ".join(r.value for r in Role)
     if role not in {r.value for r in Role}:
         raise ConfigError(f"--role {role!r} is not a role; use one of {roles}.")
+    for field in control_fields({"name": name, "unit_code": unit}):
+        # as the API refuses them (app.guard)
+        raise ConfigError(f"{KEY_OPTIONS[field]}: must not contain control characters.")
     try:
         data = ApiKeyCreate(name=name, role=Role(role), unit_code=unit)
     except ValidationError as exc:

@@ -149,10 +149,52 @@ def _check_connection(url: URL) -> None:
 def check_config(*, evidence: bool = True) -> Settings:
     """Everything a command needs before it touches the schema."""
     found = settings()
+    _check_sign_in(found)
     check_database(found.database_url)
     if evidence:
         check_writable_dir(found.evidence_dir, "RECTIFY_EVIDENCE_DIR")
     return found
+
+
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s:@\[\]]+)(:\d{1,5})?")
+
+
+def _check_sign_in(found: Settings) -> None:
+    """Browser settings that would otherwise fail only when a browser comes: an issuer
+    without its audience (every signed-in person 503), an origin no browser sends."""
+    if found.oidc_issuer and not found.oidc_audience:
+        raise ConfigError(
+            "RECTIFY_OIDC_AUDIENCE: must be set beside RECTIFY_OIDC_ISSUER, to the audience "
+            "the provider writes into its access tokens (often the front end's client id)."
+        )
+    for origin in sorted(found.cors_origin_list):
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"RECTIFY_CORS_ORIGINS: {origin!r} is not an origin; list each front end's "
+                "scheme://host[:port], comma-separated (e.g. https://rectify.example.gov.cn); "
+                "'*' is not allowed."
+            )
+
+
+def check_history_key() -> None:
+    """The history key can be read, or its file created (``app.items.anchor``): a
+    missing permission found at start, not at the first change of an item."""
+    from app.items.anchor import history_key
+
+    key_file = settings().key_file
+    try:
+        history_key()
+    except OSError as exc:
+        raise ConfigError(
+            f"RECTIFY_HISTORY_KEY_FILE: cannot read or create {key_file} ({exc.strerror}); "
+            "make its directory writable by the service's user, point RECTIFY_HISTORY_KEY_FILE "
+            "at a file it may create, or set RECTIFY_HISTORY_KEY."
+        ) from None
+    except RuntimeError:
+        raise ConfigError(
+            f"RECTIFY_HISTORY_KEY_FILE: {key_file} holds no usable history key (at least 32 "
+            "characters); restore the deployment's key file, or set RECTIFY_HISTORY_KEY."
+        ) from None
 
 
 def migrate() -> None:

@@ -137,6 +137,7 @@ def test_the_generated_history_key_is_backed_up_and_restored(api, database_url, 
     assert backed_up.returncode == 0, backed_up.stderr
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
     assert "history.key" in manifest["files"]
+    assert (tmp_path / "backup" / "history.key").stat().st_mode & 0o777 == 0o600
 
     fresh = tmp_path / "fresh"
     fresh.mkdir()
@@ -144,3 +145,4 @@ def test_the_generated_history_key_is_backed_up_and_restored(api, database_url, 
     restored = run(["db", "restore", str(tmp_path / "backup")], clean_env(**settings), fresh)
     assert restored.returncode == 0, restored.stderr
     assert (fresh / "history.key").read_text().strip() == key
+    assert (fresh / "history.key").stat().st_mode & 0o777 == 0o600  # the owner's alone

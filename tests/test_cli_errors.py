@@ -27,6 +27,8 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
     (tmp / "workflows").mkdir()
     (tmp / "workflows" / "broken.yaml").write_text(BAD_WORKFLOW)
     blocked = str(tmp / "a-file" / "below")
+    short_key = tmp / "short.key"
+    short_key.write_text("too short")
     cases = {
         "not a URL": (["db", "upgrade"], {"RECTIFY_DATABASE_URL": "rectify.db"}, "DATABASE_URL"),
         "unreachable PostgreSQL": (
@@ -97,6 +99,38 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
         "empty name": (["keys", "create", "--role", "admin", "--name", ""], {}, "--name"),
         "missing name": (["keys", "create", "--role", "admin"], {}, "--name"),
         "unknown command": (["serv"], {}, "serv"),
+        "control characters in a key's name": (
+            ["keys", "create", "--role", "admin", "--name", "a\x01b"],
+            {},
+            "--name",
+        ),
+        "unwritable history key file": (
+            ["serve"],
+            {"RECTIFY_HISTORY_KEY": "", "RECTIFY_HISTORY_KEY_FILE": f"{blocked}/history.key"},
+            "RECTIFY_HISTORY_KEY_FILE",
+        ),
+        "history key file is a directory": (
+            ["worker"],
+            {"RECTIFY_HISTORY_KEY": "", "RECTIFY_HISTORY_KEY_FILE": str(tmp / "workflows")},
+            "RECTIFY_HISTORY_KEY_FILE",
+        ),
+        "no usable history key in its file": (
+            ["serve"],
+            {"RECTIFY_HISTORY_KEY": "", "RECTIFY_HISTORY_KEY_FILE": str(short_key)},
+            "RECTIFY_HISTORY_KEY_FILE",
+        ),
+        "issuer without audience": (
+            ["serve"],
+            {"RECTIFY_OIDC_ISSUER": "https://sso.example.gov.cn"},
+            "RECTIFY_OIDC_AUDIENCE",
+        ),
+        "any origin": (["serve"], {"RECTIFY_CORS_ORIGINS": "*"}, "RECTIFY_CORS_ORIGINS"),
+        "an origin without its scheme": (
+            ["serve"],
+            {"RECTIFY_CORS_ORIGINS": "https://ok.example.gov.cn,app.example.gov.cn"},
+            "app.example.gov.cn",
+        ),
+        "unwritable backup directory": (["db", "backup", blocked], {}, "below"),
     }
     if PG_URL:
         missing = make_url(PG_URL).set(database="rectify_no_such_database")
@@ -122,7 +156,7 @@ def test_every_misconfiguration_is_one_line_and_exit_2(tmp_path):
             cwd=cwd,
             # a key of its own: the first start's "created the history key" warning
             # is not what these cases are about
-            env=clean_env(RECTIFY_HISTORY_KEY=CLI_HISTORY_KEY, **settings),
+            env=clean_env(**{"RECTIFY_HISTORY_KEY": CLI_HISTORY_KEY, **settings}),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
