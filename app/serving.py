@@ -9,9 +9,12 @@ request it cannot parse in ``text/plain``. Here, at the socket:
   whole ``HEAD_TIMEOUT_S`` after its first byte (or after the connection opened,
   when no byte came) is 408: a stranger can neither grow the server's memory
   with one endless header nor hold connections open by trickling one;
-- a body that stops arriving for ``BODY_IDLE_S`` while the application waits for
-  it, or is not whole ``BODY_DEADLINE_S`` after its head, ends the connection
-  (the application sees the client gone: ``app.errors``' 499);
+- a body that stops arriving for ``BODY_IDLE_S``, or is not whole
+  ``BODY_DEADLINE_S`` after its head, ends the connection (the application sees
+  the client gone: ``app.errors``' 499), unless the application is what holds it
+  back (it has not yet read what came);
+- the time limits are looked at once a ``WATCH_S`` per connection, so a request
+  itself arms no timer;
 - every refusal made here is ``application/problem+json`` with ``nosniff`` and
   closes the connection, like the application's own.
 """
@@ -28,6 +31,8 @@ _BODY_HEADERS = (b"content-length", b"transfer-encoding")
 HEAD_TIMEOUT_S = 10.0
 BODY_IDLE_S = 15.0
 BODY_DEADLINE_S = 300.0
+WATCH_S = 1.0
+"""How often a connection's limits are looked at: the time limits hold to within it."""
 
 
 def problem_bytes(status: int, title: str, detail: str) -> bytes:
@@ -48,22 +53,28 @@ def problem_bytes(status: int, title: str, detail: str) -> bytes:
 
 class GuardedHttp(HttpToolsProtocol):
     """``HttpToolsProtocol`` with the head's size and time limits and the body's
-    (the module's docstring); pass it as uvicorn's ``http``."""
+    (the module's docstring); pass it as uvicorn's ``http``.
+
+    One watch per connection, every ``WATCH_S``, compares the times the parser
+    callbacks note: a request costs no timer of its own (a timer armed and
+    cancelled per request cost more than the rest of this class)."""
 
     _head_bytes = 0
-    _body_seen = 0.0
     _in_head = True
-    _head_timer: TimerHandle | None = None
-    _body_idle: TimerHandle | None = None
-    _body_deadline: TimerHandle | None = None
+    _head_started = 0.0
+    _body_started: float | None = None
+    _body_seen = 0.0
+    _watch: TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
-        self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_too_slow)
+        self._head_started = self.loop.time()
+        self._watch = self.loop.call_later(WATCH_S, self._look)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_timer()
-        self._cancel_body_timers()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -80,69 +91,51 @@ class GuardedHttp(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         self._refuse(400, "Bad request", f"{msg} (malformed HTTP)")
 
-    # parser callbacks -------------------------------------------------------------------
+    # parser callbacks: note the times ---------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head, self._head_bytes = True, 0
-        if self._head_timer is None:  # (the connection's first request has one running)
-            self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_too_slow)
+        self._head_started = self.loop.time()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._cancel_head_timer()
         super().on_headers_complete()
         if any(name in _BODY_HEADERS for name, _value in self.headers):
-            self._body_seen = self.loop.time()
-            self._body_deadline = self.loop.call_later(BODY_DEADLINE_S, self._body_stalled)
-            self._body_idle = self.loop.call_later(BODY_IDLE_S, self._body_idle_expired)
+            self._body_started = self._body_seen = self.loop.time()
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
-        self._body_seen = self.loop.time()  # (the idle timer looks when it fires)
+        self._body_seen = self.loop.time()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._cancel_body_timers()
+        self._body_started = None
 
-    # the limits ---------------------------------------------------------------------------
-    def _head_too_slow(self) -> None:
-        self._head_timer = None
-        if self._in_head and not self.transport.is_closing():
+    # the watch ------------------------------------------------------------------------------
+    def _look(self) -> None:
+        self._watch = None
+        if self.transport.is_closing():
+            return
+        now = self.loop.time()
+        if self._in_head and now - self._head_started > HEAD_TIMEOUT_S:
             self._refuse(
                 408,
                 "Request timeout",
                 f"The request line and headers did not arrive within {HEAD_TIMEOUT_S:g} s.",
             )
-
-    def _body_idle_expired(self) -> None:
-        self._body_idle = None
-        idle = self.loop.time() - self._body_seen
-        if idle < BODY_IDLE_S or self.flow.read_paused:
-            # a byte came since, or the application is not reading yet (not the client's
-            # doing): look again when the rest of the idle time has passed
-            wait = BODY_IDLE_S - idle if idle < BODY_IDLE_S else BODY_IDLE_S
-            self._body_idle = self.loop.call_later(wait, self._body_idle_expired)
             return
-        self._body_stalled()
-
-    def _body_stalled(self) -> None:
-        self._cancel_body_timers()
-        if not self.transport.is_closing():
+        started = self._body_started
+        # (not while the application is not reading yet: the wait is not the client's doing)
+        if (
+            started is not None
+            and not self.flow.read_paused
+            and (now - started > BODY_DEADLINE_S or now - self._body_seen > BODY_IDLE_S)
+        ):
             self.transport.close()  # the application reads the client as gone
+            return
+        self._watch = self.loop.call_later(WATCH_S, self._look)
 
     def _refuse(self, status: int, title: str, detail: str) -> None:
         self.logger.warning("refused at the socket: %d %s", status, detail)
-        self._cancel_head_timer()
         self.transport.write(problem_bytes(status, title, detail))
         self.transport.close()
-
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _cancel_body_timers(self) -> None:
-        for timer in (self._body_idle, self._body_deadline):
-            if timer is not None:
-                timer.cancel()
-        self._body_idle = self._body_deadline = None
