@@ -218,9 +218,7 @@ def update_item(
         for key, value in changed.items():
             if key == "co_unit_codes":
                 set_co_units(session, item, value)
-                handed = hand_over_measures(session, item, moment)
-                if handed:
-                    entry["measures_handed_over"] = handed
+                entry.update(hand_over_measures(session, item, moment))
             else:
                 setattr(item, key, value)
         edit.record("edit", actor=caller.actor, data=entry)

@@ -61,10 +61,10 @@ def set_co_units(session: Session, item: Item, codes: list[str]) -> None:
 
 def apply_lead_change(
     session: Session, item: Item, requested: list[str] | None, at: datetime
-) -> list[dict]:
+) -> dict:
     """After the lead changed to ``item.unit_code`` (assign, reassign): the requested
     co-units, or when none were named the current ones minus the new lead; the measures
-    that passed to the new lead (``hand_over_measures``)."""
+    that passed to the new lead, for the history entry (``hand_over_measures``)."""
     if requested is None:
         codes = [c for c in item.co_unit_codes or [] if c != item.unit_code]
     else:
@@ -73,15 +73,16 @@ def apply_lead_change(
     return hand_over_measures(session, item, at)
 
 
-def hand_over_measures(session: Session, item: Item, at: datetime) -> list[dict]:
+def hand_over_measures(session: Session, item: Item, at: datetime) -> dict:
     """The open measures of units no longer on the item (a former lead, a co-unit taken
     off) pass to its lead unit, which answers for the whole item: a measure's unit is
     the lead or a co-unit, and one left with a unit that no longer sees the item could
     be neither done nor edited. Done and ongoing ones keep the unit that did them.
-    What passed, for the change's history entry: ``{"measure_id","seq","from","to"}`` each."""
+    What passed, for the change's history entry: ``{"measures_handed_over": [...]}``
+    (``{"measure_id","seq","from","to"}`` each), or nothing when none did."""
     lead = item.unit_code
     if lead is None:
-        return []
+        return {}
     involved = [lead, *(item.co_unit_codes or [])]
     left = session.scalars(
         select(Measure)
@@ -95,7 +96,7 @@ def hand_over_measures(session: Session, item: Item, at: datetime) -> list[dict]
     handed = [{"measure_id": m.id, "seq": m.seq, "from": m.unit_code, "to": lead} for m in left]
     for measure in left:
         measure.unit_code, measure.updated_at = lead, at
-    return handed
+    return {"measures_handed_over": handed} if handed else {}
 
 
 def link_rows(items) -> list[dict]:

@@ -406,9 +406,7 @@ def _set_status(
     refresh_light(measure, load_calendar(session), get_settings().tz, moment)
     kw: dict = {"comment": comment, "status": measure.status}
     if status == MeasureStatus.open:
-        handed = hand_over_measures(session, item, moment)
-        if handed:
-            kw["measures_handed_over"] = handed
+        kw.update(hand_over_measures(session, item, moment))
     _changed_by(session, caller, item, measure, moment, action_event, **kw)
 
 

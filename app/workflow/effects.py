@@ -23,9 +23,9 @@ def _set_unit(ctx) -> None:
     if ctx.session.get(Unit, code) is None:
         raise field_error("unit_code", f"No unit with code {code!r}.")
     ctx.item.unit_code = code
-    handed = apply_lead_change(ctx.session, ctx.item, ctx.fields.get("co_unit_codes"), ctx.moment)
-    if handed:
-        ctx.record["measures_handed_over"] = handed
+    ctx.record.update(
+        apply_lead_change(ctx.session, ctx.item, ctx.fields.get("co_unit_codes"), ctx.moment)
+    )
 
 
 def _clear_unit(ctx) -> None:
