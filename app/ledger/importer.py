@@ -200,11 +200,9 @@ def _reconcile(
     """An upsert row against the item its 外部编号 names: (update or None, errors)."""
     check = RowCheck(draft.row, lang)
     current_unit = units.names.get(item.unit_code or "", item.unit_code) or "空"
-    # A row with only one of the two creates an unassigned item (the other is left
-    # out): against an item with neither, the same row is no change, so it can be
-    # imported again.
-    lone = (draft.unit_code is None) != (draft.due_date is None)
-    as_created = lone and item.unit_code is None and item.due_date is None
+    # A row that does not assign (``Draft.assigns``) created its item without them:
+    # against an item with neither, the same row is no change, so it imports again.
+    as_created = not draft.assigns and item.unit_code is None and item.due_date is None
     if draft.unit_code is not None and draft.unit_code != item.unit_code and not as_created:
         check.fail("unit", "differs", number=item.number, column="责任单位", current=current_unit)
     if draft.due_date is not None and draft.due_date != item.due_date and not as_created:

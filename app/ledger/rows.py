@@ -102,7 +102,8 @@ class Draft:
     is assigned. With only one of them it is created ``found`` without it -- a found
     item has no unit and no due date (``POST /items`` takes neither; only ``assign``
     sets them, and ``return`` to found clears the unit) -- but the cell is still
-    checked, and an upsert still compares it with the item's."""
+    checked, and an upsert compares it with the item's (unless the item has neither:
+    the row left it so)."""
     create: ItemCreate | None = None
     """The validated item, once the row has no errors."""
 
