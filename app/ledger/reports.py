@@ -64,7 +64,7 @@ MEASURES = (
 )
 
 
-def callback_sums() -> list:
+def _callback_sums() -> list:
     """The 满意率's counts, of orders other than duplicates: ``satisfied``, the callbacks
     that found the caller satisfied or basically satisfied, and ``called_back``, every
     callback but the unreachable ones: those and the dissatisfied ones, one redo each."""
@@ -141,7 +141,7 @@ def _measures(session: Session, tz: ZoneInfo) -> list:
         _count(was_due).label("due"),
         _count(col(Item.on_time).is_(True)).label("on_time"),
         _count(col(Item.on_time).is_not(None)).label("on_time_base"),
-        *callback_sums(),
+        *_callback_sums(),
         func.coalesce(func.sum(Item.redo_count), 0).label("redo"),
     ]
 
