@@ -436,3 +436,67 @@ def test_0016_counts_each_orders_satisfied_callbacks_from_its_history(empty_url)
         command.downgrade(cfg, "0015_evidence_latest")
     finally:
         engine.dispose()
+
+
+def test_0017_writes_old_external_refs_in_their_canonical_form(empty_url):
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "0016_satisfied_callbacks")
+    engine = create_engine(empty_url)
+    old = {
+        "2026-000001": "ＨＸ-2026-０００１",  # full-width letters and digits
+        "2026-000002": "HX\u20102026\u20100002",  # Unicode hyphens
+        "2026-000003": "HX-2026-0003\u200b",  # a pasted zero-width space
+        "2026-000004": "HX-2026-0004",  # canonical already
+        "2026-000005": "\u200b",  # nothing but a format character
+        "2026-000006": None,
+    }
+    try:
+        item = Table("item", MetaData(), autoload_with=engine)
+        with engine.begin() as conn:
+            conn.execute(insert(item), [_item_row(ref, number) for number, ref in old.items()])
+        command.upgrade(cfg, "0017_canonical_external_refs")
+        with engine.connect() as conn:
+            refs = dict(conn.execute(select(item.c.number, item.c.external_ref)).all())
+        assert refs == {
+            "2026-000001": "HX-2026-0001",
+            "2026-000002": "HX-2026-0002",
+            "2026-000003": "HX-2026-0003",
+            "2026-000004": "HX-2026-0004",
+            "2026-000005": None,
+            "2026-000006": None,
+        }
+        command.downgrade(cfg, "0016_satisfied_callbacks")
+    finally:
+        engine.dispose()
+
+
+def test_0017_refuses_when_two_items_would_share_a_ref_and_names_them(empty_url):
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "0016_satisfied_callbacks")
+    engine = create_engine(empty_url)
+    rows = [
+        _item_row("12345-0001", "2026-000001"),  # holds the canonical form ...
+        _item_row("12345\uff0d0001", "2026-000002"),  # ... which this one's becomes
+        _item_row("１２３４５-0002", "2026-000003"),  # two old forms of one ref
+        _item_row("12345-0002\u200b", "2026-000004"),
+        _item_row("１２３４５-0003", "2026-000005"),  # free: would move, but nothing does
+    ]
+    try:
+        item = Table("item", MetaData(), autoload_with=engine)
+        with engine.begin() as conn:
+            conn.execute(insert(item), rows)
+        with pytest.raises(RuntimeError) as refused:
+            command.upgrade(cfg, "0017_canonical_external_refs")
+        message = str(refused.value)
+        assert "'12345-0001': items 2026-000001 ('12345-0001'), 2026-000002" in message
+        assert "'12345-0002': items 2026-000003" in message and "2026-000004" in message
+        assert "2026-000005" not in message and "Nothing was changed" in message
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == (
+                "0016_satisfied_callbacks"
+            )
+            assert conn.scalar(
+                select(item.c.external_ref).where(item.c.number == "2026-000005")
+            ) == ("１２３４５-0003")
+    finally:
+        engine.dispose()
