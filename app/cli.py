@@ -160,13 +160,14 @@ def serve(
 
     SIGTERM stops it gracefully: in-flight requests and the worker's current round
     finish, then it exits 0."""
+    engine = _start()  # first: a misconfiguration is said before the server is imported
+
     import uvicorn
 
     from app.main import create_app
     from app.preflight import warn_without_admin
     from app.serving import GuardedHttp
 
-    engine = _start()
     if demo:
         from app.demo import load_demo
 
@@ -190,19 +191,23 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the worker alone: webhook deliveries and deadline scans, until SIGTERM."""
+    engine = _start(evidence=False)
+
     from app.worker import run_worker_process
 
-    run_worker_process(_start(evidence=False))
+    run_worker_process(engine)
 
 
 @cli.command()
 def tick() -> None:
     """Run one deadline scan now."""
+    engine = _start(evidence=False)
+
     import json
 
     from app.deadlines.scan import run_scan
 
-    typer.echo(json.dumps(run_scan(_start(evidence=False))))
+    typer.echo(json.dumps(run_scan(engine)))
 
 
 calendar_cli = typer.Typer(help="The working calendar.")
