@@ -26,7 +26,8 @@ def escalate(
             "A closed item cannot be escalated.", allowed_actions=[], state=item.state
         )
     running = running_deadline(item, wf)
-    ladder = wf.ladder_for(running[0] if running else "rectify")
+    kind = running[0] if running else "rectify"
+    ladder = wf.ladder_for(kind)
     top = max((s.level for s in ladder), default=0)
     target = level if level is not None else item.escalation_level + 1
     if not item.escalation_level < target <= top:
@@ -38,7 +39,13 @@ def escalate(
     step_name = step.name if step else f"level-{target}"
     with change(session, item, at=now(session)) as escalated:
         raise_level(item, target)
-        data = {"level": target, "step": step_name, "manual": True, "reason": reason}
+        data = {
+            "deadline": kind,  # as the scan's steps say which ladder they are on
+            "level": target,
+            "step": step_name,
+            "manual": True,
+            "reason": reason,
+        }
         escalated.record("escalate", actor=caller.actor, comment=reason, data=data)
         hook = {"hook": step.hook} if step and step.hook else {}
         escalated.emit("item.escalated", actor=caller.identity(), **data, **hook)

@@ -169,6 +169,15 @@ def take(
     machine = registry.machine(item.workflow_name, item.workflow_version)
     action = wf.action(req.action)
     if action is None:
+        if any(other.action(req.action) for other in registry.workflows.values()):
+            # An action of another workflow (``close`` on a hotline order, ``merge`` on
+            # an item under rectification): not possible for this item, as any refused
+            # action is, and what it can do instead is said.
+            raise ActionNotAllowed(
+                f"The {wf.name} workflow has no {req.action!r}.",
+                allowed_actions=[a.name for a in allowed_actions(session, caller, item, lead)],
+                state=item.state,
+            )
         raise Invalid(
             f"Unknown action {req.action!r}.",
             errors=[{"field": "action", "message": "not an action of this workflow"}],

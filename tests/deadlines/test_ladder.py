@@ -203,6 +203,9 @@ def test_manual_escalation_fires_the_same_event_and_is_not_repeated(api, people)
         expect=200,
     )
     assert r.json()["escalation_level"] == 2
+    sent = api.get("/events", params={"type": "item.escalated"}, expect=200).json()["data"]
+    assert [e["data"]["deadline"] for e in sent] == ["rectify"]  # as the scan's events say
+    assert (sent[0]["data"]["step"], sent[0]["data"]["manual"]) == ("supervise", True)
     api.post(f"/admin/items/{iid}/escalate", json={"level": 2, "reason": "again"}, expect=422)
     listed = api.get("/admin/escalations?level=2", expect=200).json()["data"]
     assert [i["id"] for i in listed] == [iid]

@@ -130,7 +130,10 @@ def test_settled_callbacks_close_the_order(api, hotline, result):
 def test_there_is_no_close_without_a_callback(api, hotline):
     item = verified(api, hotline)
     r = api.act(item["id"], "close", hotline["sup"], expect=None)
-    assert_problem(r, 422)
+    assert assert_problem(r, 409)["allowed_actions"] == ["callback"]
+    assert "no 'close'" in r.json()["detail"]
+    r = api.act(item["id"], "fly", hotline["sup"], expect=None)  # no workflow's action
+    assert assert_problem(r, 422)["errors"][0]["field"] == "action"
     actions = api.get(f"/items/{item['id']}/actions", token=hotline["sup"], expect=200).json()
     assert [a["name"] for a in actions["actions"]] == ["callback"]
     r = api.act(item["id"], "callback", hotline["sup"], expect=None)
@@ -200,6 +203,9 @@ def test_merge_refusals(api, hotline):
     other = order(api, hotline)
     r = api.post(f"/items/{other['id']}/merge", token=hotline["sup"], json={"into": fresh["id"]})
     assert str(original["id"]) in assert_problem(r, 422)["errors"][0]["message"]
+    audit = api.item(token=hotline["sup"])  # under rectification, which has no merge
+    r = api.post(f"/items/{audit['id']}/merge", token=hotline["sup"], json=body)
+    assert "assign" in assert_problem(r, 409)["allowed_actions"]
 
 
 def test_satisfaction_rate_and_redo_count_from_a_known_mix(api, hotline):
