@@ -260,8 +260,8 @@ def update_measure(
     session: Session, caller: Caller, item_id: int, measure_id: int, data: MeasureUpdate
 ) -> Measure:
     item = _lead_item(session, caller, item_id, "edit measures")
+    measure = _measure(session, item, measure_id)  # another item's measure: 404 first
     _refuse_if_closed(item)
-    measure = _measure(session, item, measure_id)
     return change_measure(session, item, measure, data, caller)
 
 
@@ -325,8 +325,8 @@ def _its_unit_or_lead(session: Session, caller: Caller, item_id: int, measure_id
     if caller.role == Role.viewer:
         raise Forbidden(f"The viewer role may not {what}.")
     item, lead = get_item_as(session, caller, item_id, lock=True)
+    measure = _measure(session, item, measure_id)  # another item's measure: 404 first
     _refuse_if_closed(item)
-    measure = _measure(session, item, measure_id)
     mine = lead or measure.unit_code in with_unit_codes(session, caller).unit_codes
     if caller.role == Role.unit and not mine:
         raise Forbidden(f"Only the measure's unit or the lead unit may {what}.")
@@ -378,8 +378,8 @@ def reopen_measure(
     if caller.role not in SUPERVISING:
         raise Forbidden("Only a supervisor may reopen a measure.")
     item = get_item(session, caller, item_id, lock=True)
+    measure = _measure(session, item, measure_id)  # another item's measure: 404 first
     _refuse_if_closed(item)
-    measure = _measure(session, item, measure_id)
     if measure.status == MeasureStatus.open:
         raise ActionNotAllowed(
             f"Measure {measure.seq} is already open.", allowed_actions=[], state=item.state

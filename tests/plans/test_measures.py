@@ -151,6 +151,13 @@ def test_the_lead_adds_measures_only_while_assigned_or_rectifying(world):
         f"/items/{closed['id']}/measures", json={"title": "x", "kind": "long_term"}, token=world.sup
     )
     assert_problem(r, 409)
+    elsewhere = _measure(world, _item(world))  # a measure of another item: not there
+    path = f"/items/{closed['id']}/measures/{elsewhere['id']}"
+    progress = {"comment": "进展"}
+    assert_problem(api.post(f"{path}/progress", json=progress, token=world.unit), 404)
+    assert_problem(api.post(f"{path}/complete", json=progress, token=world.unit), 404)
+    assert_problem(api.post(f"{path}/reopen", json=progress, token=world.sup), 404)
+    assert_problem(api.patch(path, json={"title": "改"}, token=world.sup), 404)
 
 
 def test_submit_is_refused_while_a_measure_is_open_naming_it(world):
