@@ -34,7 +34,7 @@ from app.items.models import Item
 from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
 from app.items.service import get_item, order_type, update_item, workflow_for
 from app.ledger import bulk, measure_rows
-from app.ledger.columns import ZH_OF
+from app.ledger.columns import ZH_OF, source_choices
 from app.ledger.reader import FileError, LedgerRows, file_error, read_ledger
 from app.ledger.rows import Draft, RowCheck, RowContext, Units, read_row
 from app.plans.models import Measure
@@ -241,7 +241,8 @@ def _reconcile(
 def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
     """Check every row against the units and the items: what to create and update."""
     columns = frozenset(ledger.columns)
-    if "source" not in columns and options.default_source is None:
+    # (An upsert's rows may all update: a row that creates without a 来源 is its error.)
+    if "source" not in columns and options.default_source is None and options.mode != Mode.upsert:
         raise file_error(
             f"The header row (row {ledger.header_row}) has no column 来源 (source); add one, "
             "or give the source of every row with ?source=.",
@@ -249,7 +250,8 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
             "指定所有行的来源。",
         ).in_language(options.lang)
     units = Units(session)
-    ctx = RowContext(units, columns, options.lang, options.default_source)
+    upsert = options.mode == Mode.upsert
+    ctx = RowContext(units, columns, options.lang, options.default_source, upsert)
     today = to_local_date(now(session))
     result = Plan()
     drafts = []
@@ -258,7 +260,6 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         result.errors += errors
         if draft is not None:
             drafts.append(draft)
-    upsert = options.mode == Mode.upsert
     drafts = _grouped(drafts, lambda d: _identity(d, upsert))
     existing = _matches(session, drafts, by_number=upsert)
     measures = {}
@@ -282,8 +283,12 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         check = RowCheck(draft.row, options.lang)
         if item is not None:
             check.fail("external_ref", "ref_taken", value=draft.external_ref, number=item.number)
+        if draft.create is None:  # an upsert's row without 来源 that names no item
+            check.fail("source", "required_source", choices=source_choices())
+            result.errors += check.errors
+            continue
         measure_rows.check_due(check, draft.due_date, today)
-        create = _creatable(check, draft.create or ItemCreate(**draft.fields))
+        create = _creatable(check, draft.create)
         new = None if check.errors or create is None else _new_item(draft, create)
         if new is not None and draft.measures:
             wf = workflow_for(new.create)

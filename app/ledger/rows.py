@@ -131,6 +131,9 @@ class RowContext:
     columns: frozenset[str]
     lang: str = "zh"
     default_source: str | None = None
+    upsert: bool = False
+    """A row may then leave 来源 empty: it can only update (``importer.plan`` says so
+    of one that would create)."""
 
 
 def _unit(check: RowCheck, ctx: RowContext, key: str, text: str) -> str | None:
@@ -199,7 +202,8 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
         check.fail("title", "required")
     source_text = cells.text(record.get("source")) or ctx.default_source
     if source_text is None:
-        check.fail("source", "required_source", choices=source_choices())
+        if not ctx.upsert:
+            check.fail("source", "required_source", choices=source_choices())
     else:
         fields["source"] = read_source(source_text)
         if fields["source"] is None:
@@ -237,6 +241,8 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
     draft.measures = _measures(check, ctx, record, due)
     if check.errors:
         return None, check.errors
+    if "source" not in fields:  # an upsert's row without 来源: no item to create
+        return draft, []
     try:
         draft.create = ItemCreate(**fields)
     except ValidationError as exc:

@@ -247,3 +247,21 @@ def test_a_row_the_item_rules_refuse_is_a_row_error_in_dry_run_and_import_alike(
         body = assert_problem(upload(api, content, "a.csv", **params), 422)
         assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "type")], params
     assert api.get("/items", expect=200).json()["data"] == []
+
+
+def test_an_upsert_that_only_updates_needs_no_source_column(api, office):
+    """来源 is not among the fields an upsert updates: a file of updates need not carry
+    it. A row in it that would create an item is that row's error, naming 来源."""
+    upload(api, csv_file(HEADER, [["审计", "链C", "d", "court", "2027-01-20", "CHAIN-C"]]), "a.csv")
+    header = ["标题", "外部编号", "责任单位", "整改时限"]
+    body = upsert(api, csv_file(header, [["链C（改）", "CHAIN-C", "court", "2027-01-20"]]))
+    assert (body["created"], body["updated"]) == (0, 1)
+    assert by_ref(api, "CHAIN-C")["title"] == "链C（改）"
+    new = csv_file(header, [["链C", "CHAIN-C", None, None], ["新问题", "CHAIN-D", None, None]])
+    refused = assert_problem(upload(api, new, "a.csv", mode="upsert"), 422)
+    assert [(e["row"], e["field"]) for e in refused["errors"]] == [(3, "source")]
+    assert "来源" in refused["errors"][0]["message"]
+    plain = assert_problem(
+        upload(api, csv_file(header, [["x", "CHAIN-E", None, None]]), "a.csv"), 422
+    )
+    assert "来源" in plain["detail"]  # a plain import creates every row: the column first
