@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
@@ -43,6 +43,8 @@ async def bearer_token(request: Request) -> str:
 
 
 BearerDep = Annotated[str, Depends(bearer_token)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+"""An item mutation's precondition: its ETag as last read (412 when stale)."""
 
 
 def _query_names(dependant) -> Iterator[str]:

@@ -5,21 +5,31 @@ from sqlmodel import Session, col
 
 from app.auth.service import Caller, with_unit_codes
 from app.clock import now
+from app.deadlines.ladder import ESCALATED
 from app.deadlines.schedule import raise_level, running_deadline
 from app.errors import ActionNotAllowed, field_error
 from app.items.models import Item
 from app.items.queries import page, scoped
 from app.items.scope import covering
-from app.items.writer import change, get_item
+from app.items.writer import change, check_if_match, get_item
 from app.units.service import subtree_code_list
 from app.workflow.registry import registry
 
 
 def escalate(
-    session: Session, caller: Caller, item_id: int, level: int | None, reason: str
+    session: Session,
+    caller: Caller,
+    item_id: int,
+    level: int | None,
+    reason: str,
+    if_match: str | None = None,
 ) -> Item:
-    """Step an open item up the ladder by hand; fires the same ``item.escalated`` event."""
+    """Step an open item up the ladder by hand; fires the event the ladder's step of that
+    level fires (API.md: "fires the same events"): ``item.overdue`` for level 1,
+    ``item.escalated`` above it. The scan then sends no second notice for that level
+    (``ladder.advance``: ``covered``)."""
     item = get_item(session, caller, item_id, lock=True)
+    check_if_match(item, if_match)
     wf = registry.get(item.workflow_name, item.workflow_version)
     if wf.state(item.state).final:
         raise ActionNotAllowed(
@@ -48,7 +58,8 @@ def escalate(
         }
         escalated.record("escalate", actor=caller.actor, comment=reason, data=data)
         hook = {"hook": step.hook} if step and step.hook else {}
-        escalated.emit("item.escalated", actor=caller.identity(), **data, **hook)
+        event = step.event if step else ESCALATED
+        escalated.emit(event, actor=caller.identity(), **data, **hook)
     return item
 
 

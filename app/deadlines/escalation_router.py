@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StrictInt
 from app.auth.models import Role
 from app.deadlines import escalation, extensions
 from app.deadlines.scan import run_scan
-from app.deps import CallerDep, Id, SessionDep, StandaloneAdminDep, require
+from app.deps import CallerDep, Id, IfMatch, SessionDep, StandaloneAdminDep, require
 from app.errors import problems
 from app.items.schemas import ItemPage
 from app.items.writer import item_json
@@ -75,9 +75,14 @@ def reject_extension(
 
 @router.post("/admin/items/{item_id:int}/escalate", responses=problems(409))
 def escalate(
-    item_id: Id, body: EscalateRequest, session: SessionDep, caller: CallerDep, _s: Supervising
+    item_id: Id,
+    body: EscalateRequest,
+    session: SessionDep,
+    caller: CallerDep,
+    _s: Supervising,
+    if_match: IfMatch = None,
 ):
-    item = escalation.escalate(session, caller, item_id, body.level, body.reason)
+    item = escalation.escalate(session, caller, item_id, body.level, body.reason, if_match)
     return etag.json_response(item_json(item), item.version)
 
 

@@ -84,7 +84,8 @@ def advance(item, wf: Workflow, cal: WorkdayCalendar, tz: ZoneInfo, now: datetim
         return None
     step, at = passed[-1]
     item.ladder_fired += len(passed)
-    covered = step.event == ESCALATED and step.level <= item.escalation_level
+    # A level reached by hand already sent this level's notice (``escalation.escalate``).
+    covered = 0 < step.level <= item.escalation_level
     raise_level(item, max(s.level for s, _at in passed))
     if any(s.light == "red" for s, _at in passed):
         note_overdue(item, kind)

@@ -1,6 +1,6 @@
 """Calendar and test-clock endpoints."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -96,11 +96,12 @@ def get_clock(session: SessionDep, _admin: AdminDep):
 @router.put("/admin/clock", response_model=ClockAnswer, responses=problems(404))
 def set_clock(body: ClockBody, session: SessionDep, _admin: AdminDep):
     _require_test_clock()
-    row = session.get(TestClock, 1) or TestClock(id=1, now=body.now)
-    row.now = body.now
+    moment = body.now.astimezone(UTC)  # stored UTC, rendered UTC "Z" as every time is
+    row = session.get(TestClock, 1) or TestClock(id=1, now=moment)
+    row.now = moment
     session.add(row)
     session.flush()
-    return ClockAnswer(now=row.now, frozen=True)
+    return ClockAnswer(now=moment, frozen=True)
 
 
 @router.delete("/admin/clock", status_code=204, responses=problems(404))

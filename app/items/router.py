@@ -17,6 +17,7 @@ from app.deps import (
     BearerDep,
     CallerDep,
     Id,
+    IfMatch,
     SessionDep,
     body_doc,
     get_caller_outside_transaction,
@@ -53,7 +54,6 @@ router = APIRouter(prefix="/items", tags=["items"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
 
 Editor = Annotated[object, require(Role.admin, Role.supervisor)]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
 def _item_response(item, status: int = 200) -> JSONResponse:

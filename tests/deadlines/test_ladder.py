@@ -217,6 +217,30 @@ def test_manual_escalation_fires_the_same_event_and_is_not_repeated(api, people)
     assert supervise["data"]["skipped"] == ["reminder", "overdue"]
 
 
+def test_a_manual_step_to_level_1_sends_the_overdue_notice_once(api, people):
+    """Level 1 is the ladder's ``overdue`` step: by hand it fires ``item.overdue`` (the
+    same event), and when the due date passes the scan sends no second one."""
+    api.set_clock("2026-10-12T02:00:00Z")
+    iid = api.item(people["sup"])["id"]
+    api.act(iid, "assign", people["sup"], unit_code="court", due_date="2026-10-30")
+    version = api.act(iid, "accept", people["court"]).json()["version"]
+    path = f"/admin/items/{iid}/escalate"
+    stale = {"If-Match": f'"{version - 1}"'}
+    api.post(path, token=people["sup"], json={"reason": "x"}, headers=stale, expect=412)
+    done = api.post(path, token=people["sup"], json={"reason": "进度滞后，提前预警"}, expect=200)
+    assert done.json()["escalation_level"] == 1 and done.json()["light"] == "green"
+    sent = api.get("/events", params={"subject": f"items/{iid}"}, expect=200).json()["data"]
+    manual = [e for e in sent if e["type"] in ("item.overdue", "item.escalated")]
+    assert [(e["type"], e["data"]["step"], e["data"]["manual"]) for e in manual] == [
+        ("item.overdue", "overdue", True)
+    ]
+    assert tick(api, "2026-10-30T16:00:00Z")["fired"]["overdue"] == 1  # 00:00 of D+1
+    after = api.get(f"/items/{iid}", expect=200).json()
+    assert (after["light"], after["was_overdue"], after["escalation_level"]) == ("red", True, 1)
+    overdue = api.get("/events", params={"type": "item.overdue"}, expect=200).json()["data"]
+    assert len(overdue) == 1  # the manual one; the scan's was covered by it
+
+
 def test_calendar_endpoints_and_overrides(api, people):
     r = api.get("/calendar/workdays?from=2026-09-28&to=2026-10-11", expect=200).json()
     assert r["days"] == [
@@ -245,6 +269,12 @@ def test_test_clock_is_absent_unless_enabled(api, people, monkeypatch):
     get_settings.cache_clear()
     api.get("/admin/clock", expect=404)
     api.call("PUT", "/admin/clock", json={"now": "2026-01-01T00:00:00Z"}, expect=404)
+
+
+def test_the_test_clock_answers_in_utc_whatever_offset_it_was_set_with(api, people):
+    set_to = api.call("PUT", "/admin/clock", json={"now": "2026-11-05T10:00:00+08:00"}, expect=200)
+    assert set_to.json() == {"now": "2026-11-05T02:00:00Z", "frozen": True}
+    assert api.get("/admin/clock", expect=200).json() == set_to.json()
 
 
 @pytest.mark.parametrize("now", [0, "0", 1760000000.5, "2026-10-12T02:00:00", "2026-10-12"])
