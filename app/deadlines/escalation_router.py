@@ -38,9 +38,16 @@ class EscalateRequest(BaseModel):
 
 @router.post("/items/{item_id:int}/extensions", status_code=201, responses=problems(409))
 def request_extension(
-    item_id: Id, body: ExtensionRequest, session: SessionDep, caller: CallerDep, response: Response
+    item_id: Id,
+    body: ExtensionRequest,
+    session: SessionDep,
+    caller: CallerDep,
+    response: Response,
+    if_match: IfMatch = None,
 ):
-    ext = extensions.request_extension(session, caller, item_id, body.due_date, body.reason)
+    ext = extensions.request_extension(
+        session, caller, item_id, body.due_date, body.reason, if_match
+    )
     response.headers.update(location(f"/items/{item_id}/extensions/{ext.id}"))
     return extensions.public(ext)
 
@@ -59,18 +66,30 @@ def get_extension(item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDe
 
 @router.post("/items/{item_id:int}/extensions/{ext_id:int}/approve", responses=problems(409))
 def approve_extension(
-    item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep, body: Decision | None = None
+    item_id: Id,
+    ext_id: Id,
+    session: SessionDep,
+    caller: CallerDep,
+    body: Decision | None = None,
+    if_match: IfMatch = None,
 ):
     comment = body.comment if body else None
-    return extensions.public(extensions.decide(session, caller, item_id, ext_id, True, comment))
+    decided = extensions.decide(session, caller, item_id, ext_id, True, comment, if_match)
+    return extensions.public(decided)
 
 
 @router.post("/items/{item_id:int}/extensions/{ext_id:int}/reject", responses=problems(409))
 def reject_extension(
-    item_id: Id, ext_id: Id, session: SessionDep, caller: CallerDep, body: Decision | None = None
+    item_id: Id,
+    ext_id: Id,
+    session: SessionDep,
+    caller: CallerDep,
+    body: Decision | None = None,
+    if_match: IfMatch = None,
 ):
     comment = body.comment if body else None
-    return extensions.public(extensions.decide(session, caller, item_id, ext_id, False, comment))
+    decided = extensions.decide(session, caller, item_id, ext_id, False, comment, if_match)
+    return extensions.public(decided)
 
 
 @router.post("/admin/items/{item_id:int}/escalate", responses=problems(409))

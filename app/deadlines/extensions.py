@@ -21,7 +21,7 @@ from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
 from app.items.models import Item
 from app.items.schemas import ActionInfo
-from app.items.writer import Change, change, get_item, require_lead
+from app.items.writer import Change, change, check_if_match, get_item, require_lead
 from app.kit.children import children
 from app.settings import get_settings
 from app.workflow.registry import registry
@@ -93,11 +93,17 @@ def action_info(
 
 
 def request_extension(
-    session: Session, caller: Caller, item_id: int, due_date: date, reason: str
+    session: Session,
+    caller: Caller,
+    item_id: int,
+    due_date: date,
+    reason: str,
+    if_match: str | None = None,
 ) -> Extension:
     if caller.role not in REQUESTERS:
         raise Forbidden("Only the responsible unit may request an extension.")
     item = require_lead(session, caller, item_id, "request an extension")
+    check_if_match(item, if_match)
     moment = now(session)
     refused = refusal(session, item, to_local_date(moment))
     if refused is not None and refused[1] is not None:
@@ -126,11 +132,18 @@ def request_extension(
 
 
 def decide(
-    session: Session, caller: Caller, item_id: int, ext_id: int, approve: bool, comment: str | None
+    session: Session,
+    caller: Caller,
+    item_id: int,
+    ext_id: int,
+    approve: bool,
+    comment: str | None,
+    if_match: str | None = None,
 ) -> Extension:
     if caller.role not in DECIDERS:
         raise Forbidden("Only the supervising body decides extension requests.")
     item = get_item(session, caller, item_id, lock=True)
+    check_if_match(item, if_match)
     ext = _extension(session, item, ext_id)
     if ext.status != ExtensionStatus.pending:
         raise Conflict(f"Extension request {ext_id} was already {ext.status}.")

@@ -20,7 +20,7 @@ from app.auth.service import Caller
 from app.clock import now
 from app.errors import ActionNotAllowed, Forbidden, NotFound, PayloadTooLarge, field_error
 from app.items.models import Evidence
-from app.items.writer import change, get_item
+from app.items.writer import change, check_if_match, get_item
 from app.kit.children import children
 from app.settings import get_settings
 from app.workflow.registry import registry
@@ -77,10 +77,13 @@ def _store(upload: UploadFile, limit: int) -> tuple[str, int]:
         raise
 
 
-def upload(session: Session, caller: Caller, item_id: int, file: UploadFile) -> Evidence:
+def upload(
+    session: Session, caller: Caller, item_id: int, file: UploadFile, if_match: str | None = None
+) -> Evidence:
     if caller.role not in UPLOADERS:
         raise Forbidden("The viewer role cannot upload evidence.")
     item = get_item(session, caller, item_id, lock=True)
+    check_if_match(item, if_match)
     wf = registry.get(item.workflow_name, item.workflow_version)
     if wf.state(item.state).final:
         raise ActionNotAllowed(

@@ -223,8 +223,9 @@ def upload_evidence(
     caller: CallerDep,
     file: Annotated[UploadFile, File()],
     response: Response,
+    if_match: IfMatch = None,
 ):
-    evidence = evidence_service.upload(session, caller, item_id, file)
+    evidence = evidence_service.upload(session, caller, item_id, file, if_match)
     response.headers.update(location(f"/items/{item_id}/evidence/{evidence.id}"))
     return evidence
 

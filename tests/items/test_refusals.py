@@ -3,6 +3,8 @@
 The module shares one database per backend; each test builds its own items.
 """
 
+from datetime import date, timedelta
+
 import pytest
 
 from tests.factories import DUE, TODAY, assert_problem, make_world
@@ -260,6 +262,34 @@ def test_a_stale_if_match_is_412_and_a_current_one_passes(world, method):
     assert r.status_code == 200, r.text
     assert r.json()["version"] == v + 1
     assert_problem(send(f'"{v}"'), 412)
+
+
+def test_the_items_other_mutations_take_if_match_too(world):
+    """Evidence, extension requests and their decisions (API.md: "Mutations accept
+    If-Match and answer 412 on a stale one")."""
+    item = world.item_in("rectifying")
+    base, v = f"/items/{item['id']}", item["version"]
+    stale, current = {"If-Match": f'"{v - 1}"'}, {"If-Match": f'"{v}"'}
+    files = {"file": ("整改报告.pdf", b"%PDF-1.4 report", "application/pdf")}
+    for headers, status in ((stale, 412), (current, 201)):
+        r = world.api.client.post(
+            f"/api/v1{base}/evidence",
+            files=files,
+            headers={"Authorization": f"Bearer {world.unit}", **headers},
+        )
+        assert r.status_code == status, r.text
+    later = (date.fromisoformat(item["due_date"]) + timedelta(days=14)).isoformat()
+    ask = {"due_date": later, "reason": "工程量大"}
+    assert_problem(
+        world.api.post(f"{base}/extensions", token=world.unit, json=ask, headers=stale), 412
+    )
+    ext = world.api.post(
+        f"{base}/extensions", token=world.unit, json=ask, headers=current, expect=201
+    ).json()
+    approve = f"{base}/extensions/{ext['id']}/approve"
+    assert_problem(world.api.post(approve, token=world.sup, json={}, headers=stale), 412)
+    world.api.post(approve, token=world.sup, json={}, headers=current, expect=200)
+    assert world.api.get(base, expect=200).json()["due_date"] == later
 
 
 @pytest.mark.parametrize("tag", ["*", 'W/"{v}"', '"0", "{v}"'])
