@@ -241,8 +241,9 @@ def _reconcile(
 def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
     """Check every row against the units and the items: what to create and update."""
     columns = frozenset(ledger.columns)
+    upsert = options.mode == Mode.upsert
     # (An upsert's rows may all update: a row that creates without a 来源 is its error.)
-    if "source" not in columns and options.default_source is None and options.mode != Mode.upsert:
+    if "source" not in columns and options.default_source is None and not upsert:
         raise file_error(
             f"The header row (row {ledger.header_row}) has no column 来源 (source); add one, "
             "or give the source of every row with ?source=.",
@@ -250,7 +251,6 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
             "指定所有行的来源。",
         ).in_language(options.lang)
     units = Units(session)
-    upsert = options.mode == Mode.upsert
     ctx = RowContext(units, columns, options.lang, options.default_source, upsert)
     today = to_local_date(now(session))
     result = Plan()

@@ -53,10 +53,10 @@ def upgrade() -> None:
         ).execution_options(yield_per=5000)
     )
     moves: dict[int, str | None] = {}
+    # Who would hold each canonical ref the migration writes: the items moving to it,
+    # then (below) the item already holding it (a canonical ref is its own canonical
+    # form, so an item holding one never moves).
     holders: dict[str, list[str]] = {}
-    """Who would hold each canonical ref the migration writes: the items moving to it,
-    then (below) the item already holding it (a canonical ref is its own canonical form,
-    so an item holding one never moves)."""
     for item_id, number, ref in rows:
         new = _canonical(ref)
         if new != ref:
