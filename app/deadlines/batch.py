@@ -14,7 +14,7 @@ item is filling in its id, chain head and version: its history hash and the
 head's HMAC, and its event's ``item`` (``fast_json.item_text``, the text
 ``item_json`` gives, without a model per item).
 
-The batch's writes are a few statements per step that fires (``_Many``): an
+The batch's writes are a few statements per step that fires (``bulk.Bulk``): an
 UPDATE of its items, one of the items whose light or next check alone moved,
 an INSERT of the history entries, and one INSERT of the batch's events, in the
 items' order. An UPDATE sets only the columns the rules move for some of its
@@ -32,20 +32,19 @@ writer), so writing the computed values back is safe.
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, String, Text, cast, null, type_coerce
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import Text, cast, null, type_coerce
 from sqlalchemy.types import NullType
 from sqlmodel import Session
 
-from app.db import json_text, table_of
+from app.db import table_of
+from app.deadlines.bulk import Bulk, Writer
 from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.ladder import SYSTEM_ACTOR, advance, event_data
 from app.deadlines.schedule import refresh
@@ -98,210 +97,31 @@ WRITTEN = (*MOVED, *STEPPED, "updated_at")
 """The item columns the ladder and the history chain move."""
 
 
-class _Many:
-    """One statement writing many rows of ``table``: an UPDATE by ``key`` or an INSERT.
-
-    A row's values are ``constant`` ones, the same for all rows of a call (the batch's
-    moment, its actor), and ``varying`` ones (then ``key``), each in the driver's
-    form: made by ``convert``, the column's own bind processor (stored exactly as
-    SQLAlchemy stores it), which the batch runs once per distinct value (a step's
-    values once per ``_Shape``).
-
-    SQLite runs it as the driver's ``executemany`` (one prepared statement).
-    PostgreSQL runs one statement for all the rows: the constants as parameters,
-    the varying values as one JSON array of rows that the server takes apart
-    (``jsonb_array_elements``); so the server plans and runs it once per call, and
-    the client encodes the rows with ``json_text`` (pydantic-core's encoder: a third
-    of the stdlib's time), where psycopg's arrays (one per column, ``unnest``) cost a
-    Python call per value.
-    """
-
-    def __init__(
-        self,
-        table,
-        constant: tuple[str, ...],
-        varying: tuple[str, ...],
-        key: str | None = None,
-        texts: int = 0,
-    ) -> None:
-        self.table, self.constant, self.varying, self.key = table, constant, varying, key
-        self.columns = (*constant, *varying, *((key,) if key else ()))
-        self.texts = texts
-        """The last ``texts`` varying columns (not with a key) are long texts, handed to
-        PostgreSQL as arrays beside the JSON rows: escaped into those, they cost more."""
-        self._prepared: dict = {}
-
-    def _sql(self, dialect) -> tuple[str, dict]:
-        got = self._prepared.get(dialect.name)
-        if got is not None:
-            return got
-        t, key = self.table, self.key
-        names = (*self.constant, *self.varying)
-        procs = {name: _processor(t.c[name].type, dialect) for name in self.columns}
-        if dialect.name == "postgresql":
-            cast_to = {n: _pg_type(t.c[n].type, dialect) for n in self.columns}
-            values = {n: f"%({n})s::{cast_to[n]}" for n in self.constant}
-            in_rows = (*self.varying, *((key,) if key else ()))
-            texts = in_rows[len(in_rows) - self.texts :]
-            for i, n in enumerate(in_rows[: len(in_rows) - self.texts]):
-                values[n] = f"(v.row->>{i})::{cast_to[n]}"
-            for n in texts:
-                values[n] = f"v.{n}::{cast_to[n]}"
-            unnests = "".join(f", unnest(%({n})b::text[])" for n in texts)
-            columns = ", ".join(("row", *texts))
-            source = f"ROWS FROM (jsonb_array_elements(%(rows)s::jsonb){unnests}) AS v({columns})"
-            if key:
-                sets = ", ".join(f"{n} = {values[n]}" for n in names)
-                sql = (
-                    f"UPDATE {t.name} SET {sets} FROM {source} WHERE {t.name}.{key} = {values[key]}"
-                )
-            else:
-                selected = ", ".join(values[n] for n in names)
-                sql = f"INSERT INTO {t.name} ({', '.join(names)}) SELECT {selected} FROM {source}"
-        elif key:
-            sets = ", ".join(f"{n} = ?" for n in names)
-            sql = f"UPDATE {t.name} SET {sets} WHERE {key} = ?"
-        else:
-            sql = (
-                f"INSERT INTO {t.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-            )
-        got = self._prepared[dialect.name] = (sql, procs)
-        return got
-
-    def convert(self, dialect, name: str, value):
-        """``value`` of column ``name`` as the driver takes it."""
-        proc = self._sql(dialect)[1][name]
-        return value if proc is None else proc(value)
-
-    def row_of(self, dialect, names: tuple[str, ...], values: tuple) -> tuple:
-        """``values`` of the varying columns ``names`` as a row holds them: as the driver
-        takes them (SQLite) or as JSON can carry them to the server (PostgreSQL: a
-        moment as its ISO text, which the statement casts back to the same moment)."""
-        row = tuple(self.convert(dialect, n, v) for n, v in zip(names, values, strict=True))
-        if dialect.name == "postgresql":
-            row = tuple(v.isoformat() if isinstance(v, datetime) else v for v in row)
-        return row
-
-    def run(self, writer: "_Writer", constants: tuple, rows: list[tuple]) -> None:
-        """Write ``rows`` (the varying values, then the key), each with ``constants``."""
-        if not rows:
-            return
-        sql = self._sql(writer.dialect)[0]
-        if writer.dialect.name == "postgresql":
-            params = dict(zip(self.constant, constants, strict=True))
-            if self.texts:
-                cut = len(self.varying) - self.texts
-                for i, name in enumerate(self.varying[cut:], start=cut):
-                    params[name] = [row[i] for row in rows]
-                rows = [row[:cut] for row in rows]
-            params["rows"] = json_text(rows)
-            writer.execute(sql, params)
-        elif constants:
-            writer.execute(sql, [(*constants, *row) for row in rows])
-        else:
-            writer.execute(sql, rows)
+_UPDATES: dict[tuple[str, ...], tuple[Bulk, Bulk]] = {}
 
 
-class _Writer:
-    """Where a batch's statements go: on PostgreSQL into a pipeline of the transaction's
-    connection (each is sent and runs on the server while the batch goes on making the
-    next; their results, errors included, are awaited when the block ends), on SQLite
-    (in the process) straight to ``executemany``. A driver's error is raised as
-    SQLAlchemy raises it (``IntegrityError``, ``OperationalError`` ...), as if the
-    statement had gone through SQLAlchemy."""
-
-    def __init__(self, conn) -> None:
-        self.conn, self.dialect = conn, conn.dialect
-        self.pipelined = self.dialect.name == "postgresql"
-        self._cursor = None
-        self._sent = ""
-
-    def __enter__(self) -> "_Writer":
-        if self.pipelined:
-            driver = self.conn.connection.driver_connection  # psycopg's, in the transaction
-            self._pipeline = driver.pipeline()
-            self._pipeline.__enter__()
-            self._cursor = driver.cursor()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._cursor is None:
-            return
-        try:
-            with self._translated():
-                self._pipeline.__exit__(*exc)  # waits for the statements; raises their error
-        finally:
-            self._cursor.close()
-
-    def execute(self, sql: str, params) -> None:
-        if self._cursor is None:
-            self.conn.exec_driver_sql(sql, params)
-            return
-        self._sent = sql
-        with self._translated():
-            self._cursor.execute(sql, params)
-
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        dbapi = self.dialect.loaded_dbapi
-        try:
-            yield
-        except dbapi.Error as err:
-            gone = self.dialect.is_disconnect(err, self.conn.connection, self._cursor)
-            raise sa_exc.DBAPIError.instance(
-                self._sent,
-                None,
-                err,
-                dbapi.Error,
-                connection_invalidated=gone,
-                dialect=self.dialect,
-            ) from err
-
-
-def _pg_type(type_, dialect) -> str:
-    """What a value is cast to: its column's type, but a string's without its length
-    (an explicit cast to VARCHAR(n) would cut a longer value; the column's assignment
-    refuses it, as an INSERT of the value would)."""
-    return "TEXT" if issubclass(type_._type_affinity, String) else type_.compile(dialect)
-
-
-def _processor(type_, dialect):
-    """The column's bind processor; a JSON column's value is handed over as its text,
-    the text SQLAlchemy writes on SQLite and psycopg's ``Json`` on PostgreSQL (``None``
-    too: JSON ``null``, as SQLAlchemy stores it by default)."""
-    if isinstance(type_, JSON):
-        return json_text
-    # The dialect's own implementation of the type (SQLite's DATETIME text), as a
-    # statement compiled by SQLAlchemy runs it: the generic type's processor would hand
-    # SQLite a datetime for its driver to format (no microseconds when they are 0).
-    return type_._cached_bind_processor(dialect)
-
-
-_UPDATES: dict[tuple[str, ...], tuple[_Many, _Many]] = {}
-
-
-def _updates(written: tuple[str, ...]) -> tuple[_Many, _Many]:
+def _updates(written: tuple[str, ...]) -> tuple[Bulk, Bulk]:
     """The UPDATEs that set the columns ``written`` (of ``MOVED``), made once per
     distinct set: the one of items whose step fired (the moment; the step's values, the
     item's version and head) and the one of items whose light or next check alone moved."""
     got = _UPDATES.get(written)
     if got is None:
         got = _UPDATES[written] = (
-            _Many(_TABLE, ("updated_at",), (*written, *STEPPED), key="id"),
-            _Many(_TABLE, (), written, key="id"),
+            Bulk(_TABLE, ("updated_at",), (*written, *STEPPED), key="id"),
+            Bulk(_TABLE, (), written, key="id"),
         )
     return got
 
 
 _FIRE = _updates(MOVED)[0]
 """The UPDATE of fired items writing every moved column: it converts the batch's moment."""
-_HISTORY = _Many(
+_HISTORY = Bulk(
     table_of(HistoryEntry),
     ("at", "actor", "comment"),
     ("action", "from_state", "to_state", "item_id", "seq", "prev_hash", "hash", "data"),
     texts=1,
 )
-_EVENTS = _Many(
+_EVENTS = Bulk(
     table_of(Event),
     ("time", "dispatched"),
     ("event_id", "type", "subject", "item_id", "unit_code", "co_unit_codes", "data"),
@@ -412,7 +232,7 @@ _UNIT, _CO_UNITS = _AT["unit_code"], _AT["co_unit_codes"]
 
 PART = 100
 """On PostgreSQL the batch is written a part of this many items at a time: the server
-writes one part while the next is computed (``_Writer``)."""
+writes one part while the next is computed (``bulk.Writer``)."""
 
 
 def fire_batch(
@@ -432,7 +252,7 @@ def fire_batch(
         for n, v in zip(_HISTORY.constant, (now, SYSTEM_ACTOR, None), strict=True)
     )
     sent = (_EVENTS.convert(dialect, "time", now), _EVENTS.convert(dialect, "dispatched", False))
-    with _Writer(conn) as writer:
+    with Writer(conn) as writer:
         part = PART if writer.pipelined else max(len(rows), 1)
         for start in range(0, len(rows), part):
             fires: list[tuple[_Shape, tuple]] = []
@@ -469,7 +289,7 @@ def fire_batch(
 
 
 def _update(
-    writer: _Writer, rows: list[tuple[_Shape, tuple]], constants: tuple, fired: bool
+    writer: Writer, rows: list[tuple[_Shape, tuple]], constants: tuple, fired: bool
 ) -> None:
     """UPDATE the items of ``rows`` ((shape, the row's values after the moved ones) each),
     all with one statement (``_updates``: ``fired`` or not): it sets the moved columns

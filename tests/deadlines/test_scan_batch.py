@@ -269,16 +269,16 @@ def test_a_batch_is_written_with_a_few_statements_whatever_its_steps(api, engine
     """Items of many shapes (steps, deadlines, levels, a pause) in one batch: the items,
     their history and their events are written with one statement each, not one per
     step or item (a catch-up after downtime mixes every step and due date)."""
-    from app.deadlines import batch as batch_module
+    from app.deadlines import bulk
 
     sent: list[str] = []
-    execute = batch_module._Writer.execute
+    execute = bulk.Writer.execute
 
     def counted(self, sql, params):
         sent.append(sql.split()[0] + " " + sql.split()[2 if sql.startswith("INSERT") else 1])
         return execute(self, sql, params)
 
-    monkeypatch.setattr(batch_module._Writer, "execute", counted)
+    monkeypatch.setattr(bulk.Writer, "execute", counted)
     api.unit("city", "某市")
     api.unit("court", "市中级人民法院", parent="city")
     sup, court = api.key("supervisor"), api.key("unit", "court")
@@ -295,17 +295,17 @@ def test_a_batch_updates_only_the_columns_its_steps_move(api, engine, monkeypatc
     """Reminders move neither the level nor the overdue flags: the batch's UPDATE leaves
     those columns (and their indexes) alone, and the items end as firing them one by one
     leaves them; a batch with a step that raises the level sets it."""
-    from app.deadlines import batch as batch_module
+    from app.deadlines import bulk
 
     updates: list[str] = []
-    execute = batch_module._Writer.execute
+    execute = bulk.Writer.execute
 
     def seen(self, sql, params):
         if sql.startswith("UPDATE"):
             updates.append(sql.split(" WHERE ")[0])
         return execute(self, sql, params)
 
-    monkeypatch.setattr(batch_module._Writer, "execute", seen)
+    monkeypatch.setattr(bulk.Writer, "execute", seen)
     api.unit("court", "市中级人民法院")
     sup, court = api.key("supervisor"), api.key("unit", "court")
     api.set_clock(CREATED)
