@@ -22,38 +22,35 @@ changes them; their index rows are written from the final lists
 
 import hashlib
 import heapq
-import os
-import threading
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from app.auth.models import Role
 from app.auth.service import Caller
-from app.db import is_postgres, table_of
+from app.db import table_of
 from app.deadlines.calendar import WorkdayCalendar
 from app.deadlines.extensions import public as extension_json
 from app.deadlines.ladder import SYSTEM_ACTOR, fire_due_steps
 from app.deadlines.models import Extension, ExtensionStatus
 from app.deadlines.schedule import deadline_dates, note_if_past_due
-from app.demo import data
+from app.demo import data, rows
 from app.demo import measures as planned
 from app.demo.plan import ItemPlan, Step
 from app.items import history
-from app.items.evidence import blob_path
 from app.items.models import Evidence, Item, Light, Severity, Source
 from app.items.schemas import ItemCreate, TransitionRequest
 from app.items.service import item_number, new_item_columns, refresh_deadlines
 from app.items.transitions import apply
 from app.items.writer import change, column_values
-from app.kit.executemany import FastInsert, FastUpdate
+from app.kit.executemany import FastInsert
 from app.kit.standin import stand_in
-from app.plans.co_units import ROWS_LATER, link_rows
+from app.plans.co_units import ROWS_LATER
 from app.plans.lights import overdue_due, refresh_light
-from app.plans.models import ItemCoUnit, Measure, MeasureKind, MeasureProgress, MeasureStatus
+from app.plans.models import Measure, MeasureKind, MeasureProgress, MeasureStatus
 from app.plans.service import created_data, note_change, progress_json, set_counts
 from app.settings import get_settings
 from app.workflow.registry import registry
@@ -66,78 +63,9 @@ EVIDENCE_TYPE = "text/plain; charset=utf-8"
 _ITEMS = table_of(Item)
 _INSERT_ITEM = FastInsert(_ITEMS)
 _UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
-_UPDATE_ITEMS = FastUpdate(_ITEMS, "id", "item_id")
-_INSERT_EVIDENCE = FastInsert(table_of(Evidence))
-_INSERT_CO_UNITS = FastInsert(table_of(ItemCoUnit))
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 HISTORY_BATCH = 2000
 """History entries the play inserts at a time: as the outbox does with the events, so
 that on PostgreSQL the server writes them while the year goes on (``writes_behind``)."""
-FILE_WRITERS = 2
-"""Threads writing the evidence files while the rows are written (a file system can be
-slow). Not while the year plays: a thread switching in whenever the player's thread
-lets go of the GIL (for a random event id, a statement) made the play wait for it
-(more wall time than the files' own)."""
-
-
-def _new_row(model, **required) -> dict:
-    """The column values a new ``model`` row starts with: its fields' defaults.
-
-    The demo's rows are plain objects (``kit.standin.stand_in``) with these columns:
-    an ORM instance costs more to build and to change than everything else the
-    engine does for it (``app.ledger.bulk`` does the same)."""
-    instance = model(**required)
-    return {name: getattr(instance, name) for name in table_of(model).c.keys()}  # noqa: SIM118
-
-
-_ITEM = _new_row(
-    Item,
-    title="",
-    source="",
-    state="",
-    workflow_name="",
-    workflow_version=0,
-    created_at=_EPOCH,
-    updated_at=_EPOCH,
-)
-_MEASURE = _new_row(
-    Measure,
-    item_id=0,
-    seq=0,
-    title="",
-    unit_code="",
-    kind="",
-    created_at=_EPOCH,
-    updated_at=_EPOCH,
-)
-_EXTENSION = _new_row(
-    Extension,
-    item_id=0,
-    due_date=_EPOCH.date(),
-    reason="",
-    requested_by="",
-    requested_at=_EPOCH,
-)
-
-
-def reserve_ids(session: Session, table, n: int) -> list[int]:
-    """``n`` ids of ``table`` nobody else will take: from its sequence on PostgreSQL;
-    on SQLite the ones after the highest (the write transaction holds the lock)."""
-    if n == 0:
-        return []
-    if is_postgres(session):
-        stmt = text(
-            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-            "FROM generate_series(1, :n)"
-        )
-        return list(session.scalars(stmt, {"n": n}))
-    top = session.scalar(select(func.max(table.c.id))) or 0
-    return list(range(top + 1, top + 1 + n))
-
-
-def _rows(objects, table, *, with_id: bool = True) -> list[dict]:
-    names = [c.name for c in table.c if with_id or c.name != "id"]
-    return [{name: getattr(o, name) for name in names} for o in objects]
 
 
 class Player:
@@ -177,10 +105,11 @@ class Player:
         def count(action: str) -> int:
             return sum(1 for p in plans for s in p.steps if s.action == action)
 
-        self.item_ids = iter(reserve_ids(session, _ITEMS, len(plans)))
-        self.measure_ids = iter(reserve_ids(session, table_of(Measure), count("measure")))
-        self.extension_ids = iter(reserve_ids(session, table_of(Extension), count("extension")))
-        self.evidence_ids = iter(reserve_ids(session, table_of(Evidence), count("evidence")))
+        reserve = partial(rows.reserve_ids, session)
+        self.item_ids = iter(reserve(_ITEMS, len(plans)))
+        self.measure_ids = iter(reserve(table_of(Measure), count("measure")))
+        self.extension_ids = iter(reserve(table_of(Extension), count("extension")))
+        self.evidence_ids = iter(reserve(table_of(Evidence), count("evidence")))
 
     # -- the year ---------------------------------------------------------------------
 
@@ -268,7 +197,7 @@ class Player:
             type=plan.type,
         )
         item_id = next(self.item_ids)
-        item = stand_in(Item, **_ITEM)
+        item = stand_in(Item, **rows.ITEM)
         item.__dict__.update(
             id=item_id, number=item_number(at, item_id), **new_item_columns(body, at)
         )
@@ -319,7 +248,7 @@ class Player:
     def _merge(self, item: Item, original: Item, sup: Caller) -> None:
         """``merge``: its effect locks and changes the original through the session, so
         the original's row is brought up to date first and its changes taken back after."""
-        self.conn.execute(_UPDATE_ITEM, {"item_id": original.id, **_changes(original)})
+        self.conn.execute(_UPDATE_ITEM, {"item_id": original.id, **rows.changes(original)})
         self._transition(item, sup, Step(item.created_at.date(), "merge"), into=original.id)
         loaded = self.session.get(Item, original.id)
         for name, value in column_values(loaded).items():
@@ -352,7 +281,7 @@ class Player:
         if item.state not in ("assigned", "rectifying") or not item.due_date < due:
             raise ValueError(f"demo plan {index}: no extension possible now")
         reason = data.COMMENTS["extension"][item.id % 2]
-        ext = stand_in(Extension, **_EXTENSION)
+        ext = stand_in(Extension, **rows.EXTENSION)
         ext.__dict__.update(
             id=next(self.extension_ids),
             item_id=item.id,
@@ -441,7 +370,7 @@ class Player:
                 due = item.due_date
             if fields["unit_code"] not in [item.unit_code, *item.co_unit_codes]:
                 raise ValueError(f"demo plan {index}: a measure of a unit not on the item")
-            measure = stand_in(Measure, **_MEASURE)
+            measure = stand_in(Measure, **rows.MEASURE)
             measure.__dict__.update(
                 id=next(self.measure_ids),
                 item_id=item.id,
@@ -554,51 +483,17 @@ class Player:
             comment=comment, write="later", **record,
         )  # fmt: skip
 
-    # -- the rows ---------------------------------------------------------------------
-
     def write(self) -> dict[str, int]:
-        """Every row not written yet, a few statements per table, and the evidence
-        files meanwhile: their counts."""
-        _directories(self.files)
-        files = list(self.files.items())
-        with ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="demo-files") as writers:
-            # a share of the files each (a task a file: a thousand futures to make and wait on)
-            shares = [
-                writers.submit(_store_all, files[n::FILE_WRITERS]) for n in range(FILE_WRITERS)
-            ]
-            counts = self._write_rows()
-            for written in shares:
-                written.result()  # a file that could not be written fails the load
-        return counts
-
-    def _write_rows(self) -> dict[str, int]:
-        items = list(self.items.values())
-        if items:
-            _UPDATE_ITEMS.execute(self.session, [{"item_id": i.id, **_changes(i)} for i in items])
-        measures = [m for ms in self.measures.values() for m in ms]
-        _INSERT_CO_UNITS.execute(self.session, link_rows(items))
-        if self.evidence:  # ids reserved: history names them
-            _INSERT_EVIDENCE.execute(self.session, self.evidence)
-        for objects, model, with_id in (
-            (self.extensions, Extension, True),
-            (measures, Measure, True),  # ids reserved: history and events name them
-            (self.progress, MeasureProgress, False),
-        ):
-            writer = FastInsert(table_of(model))
-            writer.execute(self.session, _rows(objects, writer.table, with_id=with_id))
-        return {
-            "items": len(items),
-            "measures": len(measures),
-            "progress reports": len(self.progress),
-            "extensions": len(self.extensions),
-            "evidence files": len(self.evidence),
-        }
-
-
-def _changes(item: Item) -> dict:
-    values = column_values(item)
-    values.pop("id")
-    return values
+        """Every row not written yet, and the evidence files: their counts."""
+        return rows.write(
+            self.session,
+            self.items.values(),
+            (m for ms in self.measures.values() for m in ms),
+            self.evidence,
+            self.extensions,
+            self.progress,
+            self.files,
+        )
 
 
 def _final(item: Item) -> bool:
@@ -610,27 +505,3 @@ def _report(plan: ItemPlan, step: Step) -> str:
         f"整改报告\n\n问题：{plan.title}\n责任单位：{plan.unit}\n"
         f"整改措施：{data.COMMENTS['submit'][0]}\n报送日期：{step.day.isoformat()}\n"
     )
-
-
-def _directories(shas) -> None:
-    """The evidence directories of these files, each made once (not once a file: making
-    a directory that exists costs a file system's round trip too)."""
-    for directory in {blob_path(sha).parent for sha in shas}:
-        directory.mkdir(parents=True, exist_ok=True)
-
-
-def _store_all(files: list[tuple[str, bytes]]) -> None:
-    for sha, body in files:
-        _store(sha, body)
-
-
-def _store(sha: str, body: bytes) -> None:
-    """The file where ``items.evidence`` keeps it (content-addressed; kept once), written
-    under a temporary name first so an interrupted load leaves no truncated file. Its
-    directory exists (``_directories``)."""
-    target = blob_path(sha)
-    if target.exists():
-        return
-    tmp = target.with_name(f".demo-{os.getpid()}-{threading.get_ident()}")
-    tmp.write_bytes(body)
-    os.replace(tmp, target)
