@@ -142,15 +142,11 @@ def require_lead(session: Session, caller: Caller, item_id: int, what: str) -> I
     return item
 
 
-def etag_matches(item: Item, header: str) -> bool:
-    """Whether an ``If-Match`` / ``If-None-Match`` list names the item's current ETag."""
-    return etag.matches(item.version, header)
-
-
 def check_if_match(item: Item, if_match: str | None) -> None:
+    """412 unless an ``If-Match`` given names the item's current ETag (compared strongly)."""
     if if_match is None:
         return
-    if not etag_matches(item, if_match):
+    if not etag.matches(item.version, if_match, strong=True):
         raise PreconditionFailed(
             f"The item has changed (version {item.version}); reload it and try again.",
             current_version=item.version,

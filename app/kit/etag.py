@@ -1,4 +1,7 @@
-"""ETags of versioned resources: the version, quoted; weak tags compare equal."""
+"""ETags of versioned resources: the version, quoted (a strong tag).
+
+``If-None-Match`` compares weakly (``W/"4"`` names version 4), ``If-Match`` strongly
+(RFC 9110 13.1.1: a weak tag never matches, so it is 412)."""
 
 from fastapi.responses import JSONResponse, Response
 
@@ -7,10 +10,13 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def matches(version: int, header: str) -> bool:
-    """Whether an ``If-Match`` / ``If-None-Match`` list names this version (or ``*``)."""
-    tags = [t.strip().removeprefix("W/").strip('"') for t in header.split(",")]
-    return "*" in tags or str(version) in tags
+def matches(version: int, header: str, strong: bool = False) -> bool:
+    """Whether an ``If-None-Match`` list (or, ``strong``, an ``If-Match`` one) names this
+    version, or is ``*``."""
+    tags = [t.strip() for t in header.split(",")]
+    if not strong:
+        tags = [t.removeprefix("W/") for t in tags]
+    return "*" in tags or etag(version) in tags or str(version) in tags
 
 
 def json_response(body: dict, version: int, status: int = 200, **headers: str) -> JSONResponse:

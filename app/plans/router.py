@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.deps import CallerDep, Id, SessionDep
+from app.deps import CallerDep, Id, IfMatch, SessionDep
 from app.errors import problems
 from app.plans import service
 from app.plans.schemas import (
@@ -25,10 +25,16 @@ def _public(m) -> MeasurePublic:
 
 
 @router.post("", status_code=201, response_model=MeasurePublic, responses=problems(409))
-def create_measure(item_id: Id, body: MeasureCreate, session: SessionDep, caller: CallerDep):
+def create_measure(
+    item_id: Id,
+    body: MeasureCreate,
+    session: SessionDep,
+    caller: CallerDep,
+    if_match: IfMatch = None,
+):
     """Add a measure (supervisor, or the lead unit while the item is assigned or
     rectifying); ``unit_code`` defaults to the lead unit."""
-    m = service.add_measure(session, caller, item_id, body)
+    m = service.add_measure(session, caller, item_id, body, if_match)
     return JSONResponse(
         service.measure_json(m),
         status_code=201,
@@ -48,10 +54,15 @@ def get_measure(item_id: Id, measure_id: Id, session: SessionDep, caller: Caller
 
 @router.patch("/{measure_id:int}", response_model=MeasurePublic, responses=problems(409))
 def update_measure(
-    item_id: Id, measure_id: Id, body: MeasureUpdate, session: SessionDep, caller: CallerDep
+    item_id: Id,
+    measure_id: Id,
+    body: MeasureUpdate,
+    session: SessionDep,
+    caller: CallerDep,
+    if_match: IfMatch = None,
 ):
     """Edit an open measure (supervisor or the lead unit)."""
-    return _public(service.update_measure(session, caller, item_id, measure_id, body))
+    return _public(service.update_measure(session, caller, item_id, measure_id, body, if_match))
 
 
 @router.post(
@@ -61,10 +72,15 @@ def update_measure(
     responses=problems(409),
 )
 def report_progress(
-    item_id: Id, measure_id: Id, body: ProgressCreate, session: SessionDep, caller: CallerDep
+    item_id: Id,
+    measure_id: Id,
+    body: ProgressCreate,
+    session: SessionDep,
+    caller: CallerDep,
+    if_match: IfMatch = None,
 ):
     """A progress report (阶段性进展): the measure's unit, the lead unit or a supervisor."""
-    p = service.report_progress(session, caller, item_id, measure_id, body)
+    p = service.report_progress(session, caller, item_id, measure_id, body, if_match)
     return JSONResponse(
         service.progress_json(p),
         status_code=201,
@@ -80,15 +96,27 @@ def list_progress(item_id: Id, measure_id: Id, session: SessionDep, caller: Call
 
 @router.post("/{measure_id:int}/complete", response_model=MeasurePublic, responses=problems(409))
 def complete_measure(
-    item_id: Id, measure_id: Id, body: MeasureComment, session: SessionDep, caller: CallerDep
+    item_id: Id,
+    measure_id: Id,
+    body: MeasureComment,
+    session: SessionDep,
+    caller: CallerDep,
+    if_match: IfMatch = None,
 ):
     """Done (``ongoing`` for a long-term measure): the measure's unit or the lead unit."""
-    return _public(service.complete_measure(session, caller, item_id, measure_id, body.comment))
+    done = service.complete_measure(session, caller, item_id, measure_id, body.comment, if_match)
+    return _public(done)
 
 
 @router.post("/{measure_id:int}/reopen", response_model=MeasurePublic, responses=problems(409))
 def reopen_measure(
-    item_id: Id, measure_id: Id, body: MeasureComment, session: SessionDep, caller: CallerDep
+    item_id: Id,
+    measure_id: Id,
+    body: MeasureComment,
+    session: SessionDep,
+    caller: CallerDep,
+    if_match: IfMatch = None,
 ):
     """Back to ``open`` (supervisor)."""
-    return _public(service.reopen_measure(session, caller, item_id, measure_id, body.comment))
+    back = service.reopen_measure(session, caller, item_id, measure_id, body.comment, if_match)
+    return _public(back)

@@ -21,7 +21,7 @@ from app.deadlines.schedule import validate_due_date
 from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Forbidden, NotFound, field_error
 from app.items.models import Item
-from app.items.writer import change, get_item, get_item_as
+from app.items.writer import change, check_if_match, get_item, get_item_as
 from app.kit.children import children
 from app.plans.co_units import hand_over_measures
 from app.plans.lights import refresh_light
@@ -218,18 +218,28 @@ def record_new_measures(
         )  # fmt: skip
 
 
-def _lead_item(session: Session, caller: Caller, item_id: int, what: str) -> Item:
-    """The locked item, if the caller supervises or acts for its lead unit."""
+def _lead_item(
+    session: Session, caller: Caller, item_id: int, what: str, if_match: str | None
+) -> Item:
+    """The locked item, if the caller supervises or acts for its lead unit (and
+    ``if_match``, if given, names its version: a measure's change changes the item)."""
     if caller.role not in SUPERVISING | {Role.unit}:
         raise Forbidden(f"The role {caller.role.value} may not {what}.")
     item, lead = get_item_as(session, caller, item_id, lock=True)
     if not lead:
         raise Forbidden(f"Only a supervisor or the lead unit (牵头单位) may {what}.")
+    check_if_match(item, if_match)
     return item
 
 
-def add_measure(session: Session, caller: Caller, item_id: int, data: MeasureCreate) -> Measure:
-    item = _lead_item(session, caller, item_id, "add measures")
+def add_measure(
+    session: Session,
+    caller: Caller,
+    item_id: int,
+    data: MeasureCreate,
+    if_match: str | None = None,
+) -> Measure:
+    item = _lead_item(session, caller, item_id, "add measures", if_match)
     if caller.role == Role.unit and item.state not in LEAD_CREATES_IN:
         raise ActionNotAllowed(
             "The lead unit adds measures while the item is assigned or rectifying.",
@@ -257,9 +267,14 @@ def _require_open(item: Item, measure: Measure) -> None:
 
 
 def update_measure(
-    session: Session, caller: Caller, item_id: int, measure_id: int, data: MeasureUpdate
+    session: Session,
+    caller: Caller,
+    item_id: int,
+    measure_id: int,
+    data: MeasureUpdate,
+    if_match: str | None = None,
 ) -> Measure:
-    item = _lead_item(session, caller, item_id, "edit measures")
+    item = _lead_item(session, caller, item_id, "edit measures", if_match)
     measure = _measure(session, item, measure_id)  # another item's measure: 404 first
     _refuse_if_closed(item)
     return change_measure(session, item, measure, data, caller)
@@ -319,13 +334,16 @@ def change_measure(
     return measure
 
 
-def _its_unit_or_lead(session: Session, caller: Caller, item_id: int, measure_id: int, what: str):
+def _its_unit_or_lead(
+    session: Session, caller: Caller, item_id: int, measure_id: int, what: str, if_match
+):
     """(item, measure), locked, if the caller may act on the measure as its unit or the
     lead unit (a unit key) or is an admin; supervisors only where ``what`` allows."""
     if caller.role == Role.viewer:
         raise Forbidden(f"The viewer role may not {what}.")
     item, lead = get_item_as(session, caller, item_id, lock=True)
     measure = _measure(session, item, measure_id)  # another item's measure: 404 first
+    check_if_match(item, if_match)
     _refuse_if_closed(item)
     mine = lead or measure.unit_code in with_unit_codes(session, caller).unit_codes
     if caller.role == Role.unit and not mine:
@@ -334,9 +352,16 @@ def _its_unit_or_lead(session: Session, caller: Caller, item_id: int, measure_id
 
 
 def report_progress(
-    session: Session, caller: Caller, item_id: int, measure_id: int, data: ProgressCreate
+    session: Session,
+    caller: Caller,
+    item_id: int,
+    measure_id: int,
+    data: ProgressCreate,
+    if_match: str | None = None,
 ) -> MeasureProgress:
-    item, measure = _its_unit_or_lead(session, caller, item_id, measure_id, "report progress")
+    item, measure = _its_unit_or_lead(
+        session, caller, item_id, measure_id, "report progress", if_match
+    )
     moment = now(session)
     progress = MeasureProgress(
         measure_id=measure.id,
@@ -359,11 +384,16 @@ def progress_json(p: MeasureProgress) -> dict:
 
 
 def complete_measure(
-    session: Session, caller: Caller, item_id: int, measure_id: int, comment: str
+    session: Session,
+    caller: Caller,
+    item_id: int,
+    measure_id: int,
+    comment: str,
+    if_match: str | None = None,
 ) -> Measure:
     if caller.role == Role.supervisor:
         raise Forbidden("The measure's unit or the lead unit completes a measure.")
-    item, measure = _its_unit_or_lead(session, caller, item_id, measure_id, "complete it")
+    item, measure = _its_unit_or_lead(session, caller, item_id, measure_id, "complete it", if_match)
     _require_open(item, measure)
     long_term = measure.kind == MeasureKind.long_term
     status = MeasureStatus.ongoing if long_term else MeasureStatus.done
@@ -373,12 +403,18 @@ def complete_measure(
 
 
 def reopen_measure(
-    session: Session, caller: Caller, item_id: int, measure_id: int, comment: str
+    session: Session,
+    caller: Caller,
+    item_id: int,
+    measure_id: int,
+    comment: str,
+    if_match: str | None = None,
 ) -> Measure:
     if caller.role not in SUPERVISING:
         raise Forbidden("Only a supervisor may reopen a measure.")
     item = get_item(session, caller, item_id, lock=True)
     measure = _measure(session, item, measure_id)  # another item's measure: 404 first
+    check_if_match(item, if_match)
     _refuse_if_closed(item)
     if measure.status == MeasureStatus.open:
         raise ActionNotAllowed(

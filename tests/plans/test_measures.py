@@ -316,3 +316,31 @@ def test_reports_count_measures(world):
         "overdue": 0,
     }
     assert api.get("/reports/summary", token=world.district).json()["measures"]["total"] == 3
+
+
+def test_measure_changes_take_the_items_if_match(world):
+    """A measure's change changes its item (version, ``measures_summary``): each takes
+    ``If-Match`` with the item's ETag, a stale one is 412 and changes nothing."""
+    api = world.api
+    iid = _item(world)
+
+    def tag() -> dict:
+        return {"If-Match": api.get(f"/items/{iid}", token=world.sup).headers["etag"]}
+
+    stale = {"If-Match": '"1"'}
+    body = {"title": "完善制度", "kind": "deadline", "due_date": DUE}
+    base = f"/items/{iid}/measures"
+    api.post(base, json=body, token=world.sup, headers=stale, expect=412)
+    mid = api.post(base, json=body, token=world.sup, headers=tag(), expect=201).json()["id"]
+    steps = [
+        ("patch", f"{base}/{mid}", {"title": "完善并落实制度"}, world.sup, 200),
+        ("post", f"{base}/{mid}/progress", {"comment": "已起草"}, world.unit, 201),
+        ("post", f"{base}/{mid}/complete", {"comment": "已印发"}, world.unit, 200),
+        ("post", f"{base}/{mid}/reopen", {"comment": "未落实"}, world.sup, 200),
+    ]
+    for method, path, json, token, ok in steps:
+        before = api.get(f"/items/{iid}", token=world.sup).json()
+        send = getattr(api, method)
+        assert_problem(send(path, json=json, token=token, headers=stale), 412)
+        assert api.get(f"/items/{iid}", token=world.sup).json() == before, path
+        send(path, json=json, token=token, headers=tag(), expect=ok)
