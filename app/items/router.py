@@ -240,10 +240,25 @@ def list_evidence(item_id: Id, session: SessionDep, caller: CallerDep):
     )
 
 
+class WholeFile(FileResponse):
+    """A file sent whole, whatever ``Range`` asks (a server may ignore it, RFC 9110
+    14.2), with ``Accept-Ranges: none``: evidence is at most ``RECTIFY_MAX_UPLOAD_MB``,
+    and a range would answer statuses the contract has not (206, and a plain-text 416
+    instead of problem+json)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.headers["accept-ranges"] = "none"
+
+    async def __call__(self, scope, receive, send) -> None:
+        headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
+        await super().__call__({**scope, "headers": headers}, receive, send)
+
+
 @router.get("/{item_id:int}/evidence/{evidence_id:int}")
 def download_evidence(item_id: Id, evidence_id: Id, session: SessionDep, caller: CallerDep):
     ev = evidence_service.get_evidence(session, caller, item_id, evidence_id)
-    return FileResponse(
+    return WholeFile(
         evidence_service.blob_path(ev.sha256),
         media_type=evidence_service.media_type(ev.content_type),
         filename=ev.filename,

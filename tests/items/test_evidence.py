@@ -48,6 +48,18 @@ def test_upload_list_download_round_trip(world):
     assert last["action"] == "evidence" and last["data"]["sha256"] == meta["sha256"]
 
 
+@pytest.mark.parametrize("asked", ["bytes=0-3", "bytes=100-200", "bytes=-5", "lines=1-2"])
+def test_a_download_is_the_whole_file_whatever_range_asks(world, asked):
+    """No 206 or plain-text 416 (statuses the contract has not): the file whole, 200,
+    with ``Accept-Ranges: none``."""
+    item = world.item_in("assigned")
+    meta = world.api.evidence(item["id"], world.sup, content=b"0123456789").json()
+    path = f"/items/{item['id']}/evidence/{meta['id']}"
+    r = world.api.get(path, token=world.sup, headers={"Range": asked}, expect=200)
+    assert r.content == b"0123456789" and r.headers["accept-ranges"] == "none"
+    assert "content-range" not in r.headers
+
+
 def test_the_same_bytes_twice_are_two_records_one_blob(world):
     api = world.api
     item = world.item_in("rectifying")
