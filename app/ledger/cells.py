@@ -85,8 +85,23 @@ def names(value: Any) -> list[str]:
 def measure_lines(value: Any) -> list[str]:
     """整改措施: one measure per non-empty line, leading numbering removed."""
     raw = text(value) or ""
-    lines = (_NUMBERING.sub("", line).strip() for line in raw.splitlines())
+    lines = (one_line(_NUMBERING.sub("", line)) for line in raw.splitlines())
     return [line for line in lines if line]
+
+
+def one_line(title: str) -> str:
+    """A measure's title as one ledger line: each run of whitespace, line breaks too, one
+    space. The export writes titles so and an upsert matches measures by it, so a title
+    typed on several lines exports and imports back as the same measure."""
+    return " ".join(title.split())
+
+
+def lone_measure(title: str, n: int) -> str:
+    """A measure's title as the only line of its 整改措施 cell (``rows=measures``): one
+    line, numbered ``n.`` only when it starts with what an import takes for numbering
+    (``1.``, ``（一）`` ...), so that it reads back as the same title."""
+    line = one_line(title)
+    return f"{n}. {line}" if _NUMBERING.match(line) else line
 
 
 def kind(value: Any) -> str | None:

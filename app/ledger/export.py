@@ -28,7 +28,7 @@ from app.auth.service import Caller
 from app.db import unit_of_work
 from app.items.models import Item
 from app.items.queries import ItemFilters, scoped
-from app.ledger.cells import KINDS
+from app.ledger.cells import KINDS, lone_measure, one_line
 from app.ledger.columns import (
     COLUMNS,
     LIGHT_LABELS,
@@ -197,20 +197,20 @@ class RowFormatter:
     def rows(self, entry: Entry) -> list[list[Any]]:
         if not self.per_measure:
             measures = entry.measures
-            lines = _numbered([m.title for m in measures])
+            lines = _numbered([one_line(m.title) for m in measures])
             progress = _numbered([_progress(m.latest_progress) for m in measures])
             return [self.values(entry.item, lines, progress)]
         if not entry.measures:
             return [self.values(entry.item, None, None) + [None] * len(MEASURE_COLUMNS)]
         return [
-            self.values(entry.item, m.title, _progress(m.latest_progress))
+            self.values(entry.item, lone_measure(m.title, n), _progress(m.latest_progress))
             + [
                 KINDS.get(m.kind, m.kind),
                 m.due_date,
                 MEASURE_STATUS_LABELS.get(m.status, m.status),
                 self._unit(m.unit_code),
             ]
-            for m in entry.measures
+            for n, m in enumerate(entry.measures, start=1)
         ]
 
     def values(self, row: Row, measures: str | None = None, progress: str | None = None):

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from app.deadlines.schedule import MAX_DUE_DAYS
 from app.errors import ProblemError
+from app.ledger.cells import one_line
 from app.ledger.rows import Draft, RowCheck
 from app.plans.models import Measure, MeasureStatus
 from app.plans.schemas import MeasureCreate
@@ -26,13 +27,13 @@ LOOKUP_CHUNK = 500
 
 
 def existing_measures(session: Session, item_ids: list[int]) -> dict[int, dict[str, Measure]]:
-    """The measures of these items, by item and text."""
+    """The measures of these items, by item and text (as a ledger line: ``one_line``)."""
     found: dict[int, dict[str, Measure]] = {}
     for start in range(0, len(item_ids), LOOKUP_CHUNK):
         chunk = item_ids[start : start + LOOKUP_CHUNK]
         stmt = select(Measure).where(col(Measure.item_id).in_(chunk)).order_by(col(Measure.seq))
         for measure in session.scalars(stmt):
-            found.setdefault(measure.item_id, {}).setdefault(measure.title, measure)
+            found.setdefault(measure.item_id, {}).setdefault(one_line(measure.title), measure)
     return found
 
 

@@ -286,6 +286,28 @@ def test_an_export_imports_back_with_its_measures(api, office, second_api, per, 
     assert second_api.get("/admin/history/verify", expect=200).json()["ok"]
 
 
+TRICKY_TITLES = ["多行措施第一行\n第二行", "1. 编号开头的措施", "（1）带编号的措施", "两个  空格"]
+
+
+@pytest.mark.parametrize("per", ["items", "measures"])
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_titles_on_several_lines_or_starting_with_numbering_import_back_as_themselves(
+    api, office, per, fmt
+):
+    """A ledger line holds one measure and an import takes leading numbering off: the
+    export writes each title on one line (numbered where it starts with numbering), and
+    the upsert matches measures on that line, so none comes back as a new measure."""
+    upload(api, lines_ledger(LINES[:1]), source="inspection").raise_for_status()
+    item = items(api)["XC-001"]
+    for title in TRICKY_TITLES:
+        api.post(f"/items/{item['id']}/measures", json={"title": title, "kind": "long_term"},
+                 expect=201)  # fmt: skip
+    before = measures(api, item)
+    exported = api.get("/items/export", params={"format": fmt, "rows": per}, expect=200).content
+    assert counts(upload(api, exported, f"台账.{fmt}", mode="upsert")) == (0, 0, 1)
+    assert measures(api, item) == before
+
+
 def _rows(content: bytes, fmt: str) -> list[list]:
     if fmt == "xlsx":
         return sheet_rows(content)
