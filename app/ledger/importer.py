@@ -36,7 +36,7 @@ from app.items.service import get_item, order_type, update_item, workflow_for
 from app.ledger import bulk, measure_rows
 from app.ledger.columns import ZH_OF, source_choices
 from app.ledger.reader import FileError, LedgerRows, file_error, read_ledger
-from app.ledger.rows import Draft, RowCheck, RowContext, Units, read_row
+from app.ledger.rows import Draft, RowCheck, RowContext, Units, differences, read_row
 from app.plans.models import Measure
 from app.plans.schemas import MeasureCreate, MeasureUpdate
 from app.plans.service import change_measure, create_measure
@@ -88,11 +88,14 @@ def _identity(draft: Draft, by_number: bool) -> tuple[str, str] | None:
     return None
 
 
-def _grouped(drafts: list[Draft], key: Callable[[Draft], Hashable | None]) -> list[Draft]:
+def _grouped(
+    drafts: list[Draft], key: Callable[[Draft], Hashable | None], lang: str
+) -> tuple[list[Draft], list[dict]]:
     """Rows of one ``key`` are one item: the first row, with every row's measures (an
-    export's ``rows=measures`` repeats an item on each measure's row)."""
+    export's ``rows=measures`` repeats an item on each measure's row); and the errors
+    of later rows that give the item another value than the first (lost otherwise)."""
     first: dict[Hashable, Draft] = {}
-    result = []
+    result, errors = [], []
     for draft in drafts:
         name = key(draft)
         if name is None or name not in first:
@@ -100,9 +103,14 @@ def _grouped(drafts: list[Draft], key: Callable[[Draft], Hashable | None]) -> li
             if name is not None:
                 first[name] = draft
             continue
-        known = {m.title for m in first[name].measures}
-        first[name].measures += [m for m in draft.measures if m.title not in known]
-    return result
+        head = first[name]
+        check = RowCheck(draft.row, lang)
+        for column, _value, _was in differences(head, draft):
+            check.fail(column, "same_item_differs", row=head.row)
+        errors += check.errors
+        known = {m.title for m in head.measures}
+        head.measures += [m for m in draft.measures if m.title not in known]
+    return result, errors
 
 
 def _existing(session: Session, column, values: list[str]) -> dict[str, Item]:
@@ -260,12 +268,16 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         result.errors += errors
         if draft is not None:
             drafts.append(draft)
-    drafts = _grouped(drafts, lambda d: _identity(d, upsert))
+    drafts, errors = _grouped(drafts, lambda d: _identity(d, upsert), options.lang)
+    result.errors += errors
     existing = _matches(session, drafts, by_number=upsert)
     measures = {}
     if upsert:
         # one update an item, if rows name it both by its 外部编号 and by its 编号
-        drafts = _grouped(drafts, lambda d: existing[d.row].id if d.row in existing else None)
+        drafts, errors = _grouped(
+            drafts, lambda d: existing[d.row].id if d.row in existing else None, options.lang
+        )
+        result.errors += errors
         ids = list(dict.fromkeys(i.id for i in existing.values()))
         measures = measure_rows.existing_measures(session, ids)
     rules = measure_rows.Rules(today, now(session), load_calendar(session))
@@ -289,6 +301,9 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
             continue
         measure_rows.check_due(check, draft.due_date, today)
         create = _creatable(check, draft.create)
+        if draft.measures and draft.unit_code and not draft.assigns:
+            # the measures' unit would be the lead, and an item is given one when assigned
+            check.fail("due_date", "measures_need_assignment")
         new = None if check.errors or create is None else _new_item(draft, create)
         if new is not None and draft.measures:
             wf = workflow_for(new.create)

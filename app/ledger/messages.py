@@ -60,6 +60,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "too_long": ("超过 {limit} 个字符", "longer than {limit} characters"),
     "co_unit_is_lead": ("配合单位不能是牵头单位 {value}", "{value} is the lead unit"),
     "not_importable": ("无法导入：{why}", "could not be imported: {why}"),
+    "same_item_differs": (
+        "与第 {row} 行是同一问题，此列却不同（同一问题的各行须一致或留空）",
+        "the row names the same item as row {row} but differs here (rows of one item "
+        "must agree or leave the cell empty)",
+    ),
+    "measures_need_assignment": (
+        "有整改措施的问题须填写整改时限：填了责任单位和整改时限的问题才交办，措施才有牵头单位",
+        "a row with measures needs a due date: only a row with both unit and due date "
+        "assigns the item, and its measures belong to the lead unit",
+    ),
+    "long_term_no_due": (
+        "长期坚持的措施没有时限，请清空措施时限（{value}）",
+        "a long-term measure (长期坚持) has no date; leave it empty ({value})",
+    ),
     "measure_unit": (
         "措施“{title}”的责任单位须为牵头单位或配合单位",
         "measure {title!r}: its unit must be the lead unit or a co-unit",

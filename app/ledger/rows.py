@@ -112,6 +112,22 @@ class Draft:
         return self.fields.get("external_ref")
 
 
+def differences(first: Draft, later: Draft) -> list[tuple[str, Any, Any]]:
+    """(column, later's value, first's) where ``later``, a row of the same item as
+    ``first``, gives the item a value ``first`` does not: a cell it leaves empty agrees."""
+    derived = {"source"} | ({"title"} if "title" not in later.columns else set())  # 问题's
+    pairs = [(k, v, first.fields.get(k)) for k, v in later.fields.items() if k not in derived]
+    if later.source_given:
+        pairs.append(("source", later.fields.get("source"), first.fields.get("source")))
+    pairs += [
+        ("unit", later.unit_code, first.unit_code),
+        ("due_date", later.due_date, first.due_date),
+        ("co_units", later.co_unit_codes or None, first.co_unit_codes or None),
+        *((k, v, first.people.get(k)) for k, v in later.people.items()),
+    ]
+    return [(k, v, was) for k, v, was in pairs if v not in (None, "") and v != was]
+
+
 class RowCheck:
     """Collects one row's errors as ``{"row","field","message"}``."""
 
@@ -175,6 +191,9 @@ def _measures(
     kind = kind or ("deadline" if due else "immediate")
     unit_text = cells.text(record.get("measure_unit"))
     unit = _unit(check, ctx, "measure_unit", unit_text) if unit_text else None
+    if kind == "long_term" and own_due is not None and own_due.due is not None:
+        # as ``POST .../measures`` refuses one: the date would be dropped unseen
+        check.fail("measure_due", "long_term_no_due", value=own_due.due)
     due = None if kind == "long_term" else due
     given = {"kind_given": kind_given, "due_given": own_due is not None, "unit_given": bool(unit)}
     return [Measure(line, kind, due, unit, **given, row=check.number) for line in lines]

@@ -155,6 +155,54 @@ def test_a_measure_the_rules_refuse_is_a_chinese_row_error_and_nothing_is_create
     assert items(api) == {}
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "field"),
+    [(0, "另一个问题", "description"), (1, "zjj", "unit"), (3, "2026-10-31", "due_date"),
+     (2, "zjj", "co_units")],
+)  # fmt: skip
+def test_rows_of_one_item_that_disagree_are_an_error_not_a_silent_first_row(
+    api, office, column, value, field
+):
+    """Rows sharing an 外部编号 are one item: a later row may leave an item cell empty,
+    but a different value would be lost, so it is that row's error (and nothing is
+    created, in create and upsert mode alike)."""
+    rows = [list(r) for r in MEASURE_ROWS]
+    if column:  # (every row needs its problem text: 存在问题 is the title)
+        rows[1][column] = None  # a continuation row may leave it empty
+    assert counts(upload(api, rows_ledger(rows), source="audit")) == (1, None, None)
+    rows = [list(r) for r in MEASURE_ROWS]
+    for r in rows:
+        r[8] = "M-2"
+    rows[2][column] = value
+    for mode in ("create", "upsert"):
+        body = assert_problem(upload(api, rows_ledger(rows), source="audit", mode=mode), 422)
+        assert [(e["row"], e["field"]) for e in body["errors"]] == [(5, field)], body
+        assert "第 3 行" in body["errors"][0]["message"]
+    assert list(items(api)) == ["M-1"]
+
+
+def test_a_long_term_measure_with_a_date_is_a_row_error_as_in_the_api(api, office):
+    rows = [list(r) for r in MEASURE_ROWS]
+    rows[2][6] = "2026-11-30"  # 定期通报, 长期坚持
+    body = assert_problem(upload(api, rows_ledger(rows), source="audit"), 422)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(5, "measure_due")]
+    assert "长期坚持" in body["errors"][0]["message"]
+    item = {"title": "t", "source": "audit"}
+    iid = api.post("/items", json=item, expect=201).json()["id"]
+    api.act(iid, "assign", "admin", unit_code="court", due_date="2026-09-30")
+    measure = {"title": "定期通报", "kind": "long_term", "due_date": "2026-11-30"}
+    assert_problem(api.post(f"/items/{iid}/measures", json=measure), 422)
+
+
+def test_measures_of_a_row_without_a_due_date_name_the_missing_due_date(api, office):
+    """责任单位 without 整改时限 leaves the item unassigned, without a lead unit for its
+    measures: the error names 整改时限, the missing cell, not the measures' unit."""
+    row = ["审判执行案款发放不及时", "court", None, None, "清理积案", None, None, None, "M-5"]
+    body = assert_problem(upload(api, rows_ledger([row]), source="audit"), 422)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(3, "due_date")]
+    assert body["errors"][0]["message"].startswith("整改时限：")
+
+
 def test_upsert_of_the_same_ledger_changes_nothing_and_notices_measures_and_people(api, office):
     upload(api, lines_ledger(), source="inspection").raise_for_status()
     upload(api, rows_ledger(), source="audit").raise_for_status()
