@@ -56,13 +56,17 @@ CLOSE = {"Connection": "close"}
 JSON_TYPE = (b"content-type", b"application/json")
 JSON_UTF8 = (b"content-type", b"application/json; charset=utf-8")
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters but tab, newline and carriage return; and a lone surrogate (JSON's
+``\\ud800`` escape parses to one, which no UTF-8 text can hold: nothing could store it)."""
 _SUSPECT_JSON = re.compile(
     rb"\\u00[01][0-9a-fA-F]|\\u00[78][0-9a-fA-F]|\\u009[0-9a-fA-F]|\\[bf]|\x7f|\xc2[\x80-\x9f]"
+    rb"|\\u[dD][89a-fA-F]"
 )
 """Bytes that may stand for a control character in JSON text (an escape, DEL, or
-a UTF-8 C1 control). A match only means "look closer": the body is then parsed
-and its strings checked one by one."""
+a UTF-8 C1 control), or a surrogate escape. A match only means "look closer": the
+body is then parsed and its strings checked one by one (a surrogate pair, an emoji,
+is one character then)."""
 _SUSPECT_QUERY = re.compile(rb"%(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF])|[\x00-\x1f\x7f]")
 
 
@@ -85,10 +89,15 @@ class NotUtf8(BadRequest, HTTPException):
 class ControlCharacters(Invalid, HTTPException):
     def __init__(self, fields: list[str]) -> None:
         errors = [
-            {"field": f, "message": "must not contain NUL or other control characters"}
+            {
+                "field": f,
+                "message": "must not contain NUL, other control characters or lone surrogates",
+            }
             for f in fields
         ]
-        HTTPException.__init__(self, 422, "Text must not contain control characters.")
+        HTTPException.__init__(
+            self, 422, "Text must not contain control characters or lone surrogates."
+        )
         self.extensions = {"errors": errors}
 
 

@@ -154,6 +154,28 @@ def test_control_characters_in_any_text_field_are_422_naming_it(live_api, ids, m
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "field"), TEXT_FIELDS, ids=[f"{m} {p} {f}" for m, p, f in TEXT_FIELDS]
+)
+def test_a_lone_surrogate_in_any_text_field_is_422_naming_it(live_api, ids, method, path, field):
+    """``"\\ud800"`` is valid JSON but no text: UTF-8 cannot hold it, so nothing could
+    store it (it was a 500 inside a list, ``tags``). A pair (an emoji) is one character."""
+    url = path.replace("/api/v1", "").format(**ids)
+    for lone in ("\ud800", "\udc80", "a\udbffb"):
+        raw = json.dumps(_body(field, lone)).encode()  # ASCII: the surrogate as its escape
+        r = live_api.call(method, url, content=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, (method, url, field, repr(lone), r.status_code, r.text)
+        assert ".".join(map(str, field)) in [e["field"] for e in r.json()["errors"]]
+
+
+def test_a_surrogate_pair_is_one_character_and_round_trips(live_api):
+    raw = json.dumps({"title": "整改😀", "source": "audit", "tags": ["😀"]}).encode()
+    assert b"\\ud83d\\ude00" in raw
+    r = live_api.post("/items", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["title"], r.json()["tags"]) == ("整改😀", ["😀"])
+
+
+@pytest.mark.parametrize(
     ("method", "path", "field"), INT_FIELDS, ids=[f"{m} {p} {f}" for m, p, f in INT_FIELDS]
 )
 def test_a_number_field_takes_only_a_json_number(live_api, ids, method, path, field):
