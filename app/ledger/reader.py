@@ -215,11 +215,29 @@ def _not_text() -> Invalid:
     )
 
 
+def _declared(data: bytes, encoding: str, skip: int) -> str:
+    """The text of a file whose byte-order mark names its ``encoding``; bytes that are
+    not that encoding are the file's error, naming their line (replacing them would
+    store U+FFFD in place of the text: "Chinese text round-trips unchanged")."""
+    try:
+        return data[skip:].decode(encoding)
+    except UnicodeDecodeError as exc:
+        at = data[skip : skip + exc.start]
+        line = (at.count(b"\n") if encoding == "utf-8" else at.decode(encoding).count("\n")) + 1
+        name = "UTF-8" if encoding == "utf-8" else "UTF-16"
+        raise file_error(
+            f"The CSV file starts with a {name} byte-order mark, but line {line} is not "
+            f"{name} text; save it again as {name}.",
+            f"CSV 文件以 {name} 字节顺序标记开头，但第 {line} 行不是 {name} 文本，"
+            f"请重新另存为 {name}。",
+        ) from None
+
+
 def _read_csv(data: bytes, max_rows: int) -> LedgerRows:
     if data.startswith(b"\xef\xbb\xbf"):
-        text = data[3:].decode("utf-8", errors="replace")
+        text = _declared(data, "utf-8", 3)
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16", errors="replace")
+        text = _declared(data, "utf-16", 0)
     elif b"\x00" in data[:65536]:
         raise _not_text()
     else:

@@ -242,6 +242,22 @@ def test_csv_with_and_without_bom_in_gbk_and_utf16(api, people):
         assert second["state"] == "found"
 
 
+@pytest.mark.parametrize(
+    ("bom", "good", "bad"),
+    [
+        (b"\xef\xbb\xbf", "标题,来源\r\n短标题,audit\r\n".encode(), b"\xff\xfe\x80abc,audit\r\n"),
+        (b"", "标题,来源\r\n短标题,audit\r\n".encode("utf-16"), b"\x00\xd8a\x00,\x00"),
+    ],
+    ids=["utf-8", "utf-16"],
+)
+def test_a_csv_whose_bom_names_an_encoding_it_breaks_is_a_file_error(api, people, bom, good, bad):
+    """Bytes that are not the encoding the byte-order mark names: 422 naming the line,
+    not the text stored with U+FFFD in place of what could not be read."""
+    body = assert_problem(upload(api, bom + good + bad, "台账.csv"), 422)
+    assert "第 3 行" in body["detail"], body
+    assert items(api) == []
+
+
 def test_a_csv_cell_over_the_parsers_limit_is_a_file_error_in_the_callers_language(api, people):
     content = ("标题,来源\r\n短标题,audit\r\n" + "长" * 200_000 + ",audit\r\n").encode()
     zh = assert_problem(upload(api, content, "台账.csv"), 422)["detail"]
