@@ -113,6 +113,14 @@ class PayloadTooLarge(ProblemError):
     status, title, slug = 413, "Payload too large", "payload-too-large"
 
 
+class Unavailable(ProblemError):
+    """Something the service needs cannot be used now (the evidence directory): 503 with
+    ``Retry-After``, as for the database; ``/readyz`` says which."""
+
+    status, title, slug = 503, "Service unavailable", "unavailable"
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+
+
 class Invalid(ProblemError):
     status, title, slug = 422, "Unprocessable content", "validation-error"
 

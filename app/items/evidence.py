@@ -6,6 +6,7 @@ harmless (nothing refers to it).
 """
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -18,12 +19,21 @@ from sqlmodel import Session
 from app.auth.models import Role
 from app.auth.service import Caller
 from app.clock import now
-from app.errors import ActionNotAllowed, Forbidden, NotFound, PayloadTooLarge, field_error
+from app.errors import (
+    ActionNotAllowed,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    field_error,
+)
 from app.items.models import Evidence
 from app.items.writer import change, check_if_match, get_item
 from app.kit.children import children
 from app.settings import get_settings
 from app.workflow.registry import registry
+
+log = logging.getLogger("rectify.evidence")
 
 CHUNK = 1024 * 1024
 OCTET_STREAM = "application/octet-stream"
@@ -49,12 +59,23 @@ def media_type(declared: str | None) -> str:
     """The uploader's content type when it is a valid media type (RFC 9110) of at
     most 100 characters, else ``application/octet-stream``."""
     value = (declared or "").strip()
-    if len(value) > MAX_CONTENT_TYPE or not _MEDIA_TYPE.fullmatch(value):
+    essence = value.split(";", 1)[0]  # a file has one type: */* and text/* are ranges
+    if len(value) > MAX_CONTENT_TYPE or not _MEDIA_TYPE.fullmatch(value) or "*" in essence:
         return OCTET_STREAM
     return value
 
 
 def _store(upload: UploadFile, limit: int) -> tuple[str, int]:
+    try:
+        return _write_blob(upload, limit)
+    except OSError as exc:  # not writable, full, gone: the deployment's, not the caller's
+        log.error("evidence not stored: %s", exc)
+        raise Unavailable(
+            "The evidence store cannot be written at the moment; retry shortly."
+        ) from None
+
+
+def _write_blob(upload: UploadFile, limit: int) -> tuple[str, int]:
     directory = get_settings().evidence_dir
     directory.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0

@@ -32,6 +32,8 @@ def _upload_raw(live, item_id: int, content_type: bytes) -> tuple[int, dict]:
         (b"text/plain\x00evil", "application/octet-stream"),
         (b"text/" + b"x" * 200, "application/octet-stream"),
         (b"not a media type", "application/octet-stream"),
+        (b"*/*", "application/octet-stream"),  # a range of types, not a file's type
+        (b"text/*; charset=utf-8", "application/octet-stream"),
     ],
 )
 def test_content_types_are_checked_and_downloads_are_attachments(live, live_api, declared, stored):
