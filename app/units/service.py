@@ -27,6 +27,7 @@ def _parent_path(session: Session, parent_code: str | None) -> str:
 def create_unit(session: Session, data: UnitCreate) -> Unit:
     if session.get(Unit, data.code) is not None:
         raise Conflict(f"A unit with code {data.code!r} already exists.")
+    _refuse_others_aliases(session, data.code, {"code": data.code, "name": data.name})
     path = _parent_path(session, data.parent_code) + data.code + "/"
     unit = Unit(
         code=data.code,
@@ -44,6 +45,7 @@ def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
     unit = get_unit(session, code)
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is not None:
+        _refuse_others_aliases(session, code, {"name": changes["name"].strip()})
         unit.name = changes["name"].strip()
     if changes.get("aliases") is not None:
         _set_aliases(session, unit.code, changes["aliases"])
@@ -68,8 +70,47 @@ def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
     return unit
 
 
+def _refuse_others_aliases(session: Session, code: str, fields: dict[str, str]) -> None:
+    """409 when a unit's code or name is another unit's alias: a ledger's 责任单位 is
+    matched by code and name before aliases, so the alias would silently stop working."""
+    taken = session.execute(
+        select(col(UnitAlias.alias), col(UnitAlias.unit_code)).where(
+            col(UnitAlias.alias).in_(list(fields.values())), col(UnitAlias.unit_code) != code
+        )
+    ).all()
+    if taken:
+        errors = [
+            {"field": field, "message": f"{alias} is an alias of {owner}"}
+            for alias, owner in taken
+            for field, value in fields.items()
+            if value == alias
+        ]
+        names = "、".join(f"{alias} ({owner})" for alias, owner in taken)
+        raise Conflict(f"Aliases of other units: {names}.", errors=errors)
+
+
 def _set_aliases(session: Session, code: str, aliases: list[str]) -> None:
-    """Replace the unit's aliases; an alias another unit already has is 409."""
+    """Replace the unit's aliases. 409 for an alias another unit already has, or that is
+    another unit's code or exact name (a ledger matches those first: the alias would
+    never name this unit)."""
+    named = session.execute(
+        select(col(Unit.code), col(Unit.name)).where(
+            (col(Unit.code).in_(aliases) | col(Unit.name).in_(aliases)), col(Unit.code) != code
+        )
+    ).all()
+    if named:
+        clashes = [
+            (alias, f"the {what} of {other}")
+            for other, name in named
+            for alias, what in ((other, "code"), (name, "name"))
+            if alias in aliases
+        ]
+        raise Conflict(
+            "Aliases that are another unit's code or name: "
+            + "、".join(f"{alias} ({why})" for alias, why in clashes)
+            + ".",
+            errors=[{"field": "aliases", "message": f"{a} is {why}"} for a, why in clashes],
+        )
     taken = session.execute(
         select(col(UnitAlias.alias), col(UnitAlias.unit_code)).where(
             col(UnitAlias.alias).in_(aliases), col(UnitAlias.unit_code) != code
