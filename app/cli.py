@@ -160,6 +160,9 @@ def serve(
 
     SIGTERM stops it gracefully: in-flight requests and the worker's current round
     finish, then it exits 0."""
+    from app.preflight import check_listen
+
+    check_listen(host, port)
     engine = _start()  # first: a misconfiguration is said before the server is imported
 
     import uvicorn

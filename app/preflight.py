@@ -8,6 +8,7 @@ The CLI runs these before it migrates or serves anything and turns a
 import logging
 import os
 import re
+import socket
 import tempfile
 from pathlib import Path
 
@@ -174,6 +175,26 @@ def _check_sign_in(found: Settings) -> None:
                 "scheme://host[:port], comma-separated (e.g. https://rectify.example.gov.cn); "
                 "'*' is not allowed."
             )
+
+
+def check_listen(host: str, port: int) -> None:
+    """``serve``'s address can be listened on: a port of 1..65535 (uvicorn takes 99999
+    modulo 65536 and listens elsewhere than it says) that nothing else holds. Said
+    before the migrations and the demo, not as uvicorn's log lines after them."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port {port}: a TCP port is 1..65535.")
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        raise ConfigError(
+            f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc}); "
+            "stop what holds the port or choose another with --port."
+        ) from None
 
 
 def check_history_key() -> None:

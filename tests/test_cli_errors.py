@@ -6,6 +6,7 @@ all of them start at once, so the module costs about one start-up.
 
 import logging
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -147,6 +148,16 @@ CLI_HISTORY_KEY = "cli-errors-history-key-0123456789abcdef"
 
 def test_every_misconfiguration_is_one_line_and_exit_2(tmp_path):
     cases = _cases(tmp_path)
+    busy = socket.create_server(("127.0.0.1", 0))  # held by "another server" meanwhile
+    cases["port in use"] = (["serve", "--port", str(busy.getsockname()[1])], {}, "--port")
+    cases["port out of range"] = (["serve", "--port", "99999"], {}, "1..65535")
+    try:
+        _run_all(cases, tmp_path)
+    finally:
+        busy.close()
+
+
+def _run_all(cases: dict, tmp_path: Path) -> None:
     running = {}
     for index, (name, (args, settings, _named)) in enumerate(cases.items()):
         cwd = tmp_path / f"case{index}"
