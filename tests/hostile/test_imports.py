@@ -19,9 +19,10 @@ IMPORT_ROWS = int(os.environ.get("RECTIFY_TEST_IMPORT_ROWS", "50000"))
 for a quick local run)."""
 
 
-@pytest.fixture(scope="session")
-def bomb() -> bytes:
-    return xlsx_bomb(2 << 30)
+@pytest.fixture(scope="session", params=[2 << 30, 60 << 20], ids=["2GB", "60MB"])
+def bomb(request) -> bytes:
+    """Over the unpacked-size allowance, and under it (only the ratio gives it away)."""
+    return xlsx_bomb(request.param)
 
 
 def _import(client: httpx.Client, content: bytes, **params) -> httpx.Response:
