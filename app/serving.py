@@ -50,6 +50,10 @@ def problem_bytes(status: int, title: str, detail: str) -> bytes:
     )
 
 
+class HeadTooLarge(Exception):
+    """Raised from a parser callback: the parser stops, the head has been answered."""
+
+
 class GuardedHttp(HttpToolsProtocol):
     """``HttpToolsProtocol`` with the head's size and time limits and the body's
     (the module's docstring); pass it as uvicorn's ``http``.
@@ -58,6 +62,7 @@ class GuardedHttp(HttpToolsProtocol):
     callbacks note: a request arms no timer of its own."""
 
     _head_bytes = 0
+    _head_parsed = 0
     _in_head = True
     _head_started = 0.0
     _body_started: float | None = None
@@ -87,16 +92,34 @@ class GuardedHttp(HttpToolsProtocol):
                 )
 
     def send_400_response(self, msg: str) -> None:
-        self._refuse(400, "Bad request", f"{msg} (malformed HTTP)")
+        if not self.transport.is_closing():  # (not after a 431 that stopped the parser)
+            self._refuse(400, "Bad request", f"{msg} (malformed HTTP)")
 
     # parser callbacks: note the times ---------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes = True, 0
+        self._in_head, self._head_bytes, self._head_parsed = True, 0, 0
         self._head_started = self.loop.time()
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self._head_parsed += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self._head_parsed += len(name) + len(value) + 4  # ": " and CRLF
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        # A head that came whole in one read was parsed before ``data_received`` could
+        # count it: its size is what the callbacks saw.
+        if self._head_parsed > MAX_HEAD_BYTES:
+            self._refuse(
+                431,
+                "Request header fields too large",
+                f"The request line and headers exceed {MAX_HEAD_BYTES // 1024} KB.",
+            )
+            raise HeadTooLarge  # stops the parser: the request never reaches the app
         super().on_headers_complete()
         # A request without a body completes in this same read, before the watch looks.
         self._body_started = self._body_seen = self.loop.time()

@@ -68,6 +68,27 @@ def test_a_head_of_many_small_headers_counts_too(connect):
     _refused(sock, 431)
 
 
+@pytest.mark.parametrize("size_kb", [65, 100])
+def test_a_head_over_the_limit_sent_in_one_write_is_431_and_never_served(connect, size_kb):
+    """A head that arrives whole in one read is parsed in it: counted by what the parser
+    saw, not only by the reads that end inside it."""
+    sock = connect()
+    big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (size_kb * 1024) + b"\r\n\r\n"
+    with contextlib.suppress(OSError):  # (the server may close before it has all)
+        sock.sendall(big)
+    _refused(sock, 431)
+
+
+def test_a_head_just_under_the_limit_is_served(connect):
+    sock = connect()
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: "
+                 + b"a" * (60 * 1024) + b"\r\n\r\n")  # fmt: skip
+    data = b""
+    while more := sock.recv(65536):
+        data += more
+    assert data.startswith(b"HTTP/1.1 200"), data[:200]
+
+
 def test_a_head_that_trickles_is_408(connect, monkeypatch):
     monkeypatch.setattr(serving, "HEAD_TIMEOUT_S", 0.5)
     sock = connect()
