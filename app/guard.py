@@ -174,11 +174,17 @@ class Guard:
             await self.app(scope, receive, send)
             return
 
+        head = scope["method"] == "HEAD"
+        if head:  # RFC 9110 9.3.2: what GET answers, without the body (routes list GET only)
+            scope = {**scope, "method": "GET"}
+
         async def send_nosniff(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [JSON_UTF8 if h == JSON_TYPE else h for h in message.get("headers", ())]
                 headers.append(NOSNIFF)
                 message["headers"] = headers
+            elif head and message.get("body"):
+                message = {**message, "body": b""}
             await send(message)
 
         refusal = await self._refusal(scope)

@@ -72,3 +72,26 @@ def test_json_bodies_say_their_charset(live_api, live):
     for r in (live_api.get("/items"), live_api.get("/me"), httpx.get(live.url + "/healthz")):
         assert r.headers["content-type"] == "application/json; charset=utf-8", r.url
     assert live_api.get("/items/999").headers["content-type"] == "application/problem+json"
+
+
+def test_head_answers_what_get_does_without_the_body(live_api, live):
+    """RFC 9110 9.3.2 (a load balancer's probe is often a HEAD): the status and headers
+    of the GET, ETag and Content-Length included, and no body."""
+    import httpx
+
+    item = live_api.item()
+    for path, headers in (
+        ("/healthz", {}),
+        ("/readyz", {}),
+        (f"/api/v1/items/{item['id']}", {"Authorization": f"Bearer {ADMIN_TOKEN}"}),
+        ("/api/v1/items/999999", {"Authorization": f"Bearer {ADMIN_TOKEN}"}),
+    ):
+        got = httpx.get(live.url + path, headers=headers, timeout=60)
+        head = httpx.head(live.url + path, headers=headers, timeout=60)
+        assert head.status_code == got.status_code, (path, head.status_code, head.text)
+        assert head.content == b""
+        for name in ("content-type", "content-length", "etag", "x-content-type-options"):
+            assert head.headers.get(name) == got.headers.get(name), (path, name)
+    # a route without GET is still 405 for HEAD
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert httpx.head(live.url + "/api/v1/items/batch", headers=admin).status_code == 405
