@@ -113,7 +113,9 @@ async def in_unit_of_work(request: Request, token: str, work: Callable[[Session,
 
 def parse_body(model: type[M], raw: bytes) -> M:
     """Validate a JSON body as FastAPI would (bad JSON 400, field errors 422), for an
-    endpoint that reads it only once the caller is known."""
+    endpoint that reads it only once the caller is known. A UTF-8 byte-order mark is
+    ignored, as FastAPI's ``json.loads`` does (RFC 8259 8.1 lets a parser)."""
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
     if not raw.strip():
         missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
         raise RequestValidationError([missing])
