@@ -3,12 +3,14 @@
 Runs embedded in ``rectify serve`` or alone as ``rectify worker``. Several
 delivery lanes run side by side, so one slow receiver holding a round open
 (up to the 15 s timeout) does not hold up everyone else. A failing job is
-logged and the loop goes on.
+logged and the loop goes on; the database out of reach is said once, in one line,
+and once more when it is back (not a traceback a round from every lane).
 """
 
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -17,6 +19,8 @@ from sqlalchemy import Engine
 
 from app.db import get_engine
 from app.deadlines.scan import run_scan
+from app.errors import OUTAGE_ERRORS
+from app.preflight import one_line
 from app.settings import get_settings
 from app.webhooks import delivery
 from app.webhooks.transport import delivery_client
@@ -45,6 +49,24 @@ class Worker:
         self.lanes = lanes
         self.batch = batch
         self.scan_interval_s = scan_interval_s or get_settings().scan_interval_s
+        self.database_down = False
+
+    def _failed(self, what: str) -> None:
+        """Log the exception being handled: an outage once, anything else in full."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OUTAGE_ERRORS):
+            log.exception("%s failed", what)
+        elif not self.database_down:
+            self.database_down = True
+            log.warning(
+                "the database is out of reach (%s); retrying",
+                one_line(getattr(exc, "orig", None) or exc),
+            )
+
+    def _succeeded(self) -> None:
+        if self.database_down:
+            self.database_down = False
+            log.warning("the database is reachable again")
 
     async def run(self, stop: asyncio.Event) -> None:
         client = delivery_client(delivery.TIMEOUT_S)
@@ -61,8 +83,9 @@ class Worker:
             try:
                 result = await delivery.run_once(self.engine, client, self.batch)
                 busy = result["attempted"] >= self.batch or result["fanned_out"] > 0
+                self._succeeded()
             except Exception:
-                log.exception("webhook delivery round failed")
+                self._failed("webhook delivery round")
             if busy:
                 await asyncio.sleep(0)
             else:
@@ -72,8 +95,9 @@ class Worker:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.scan)
+                self._succeeded()
             except Exception:
-                log.exception("deadline scan failed")
+                self._failed("deadline scan")
             await _pause(stop, self.scan_interval_s)
 
     def scan(self) -> dict:

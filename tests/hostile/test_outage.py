@@ -2,6 +2,7 @@
 service recovers by itself. A private PostgreSQL cluster is stopped and started
 under load (the shared one is never touched)."""
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -31,7 +32,10 @@ def cluster():
         made.remove()
 
 
-def test_a_stopped_database_is_503_and_the_service_recovers(cluster, monkeypatch, tmp_path):
+def test_a_stopped_database_is_503_and_the_service_recovers(cluster, monkeypatch, tmp_path, caplog):
+    """And the embedded worker says the outage once and the recovery once, in one line
+    each: not a traceback a round from each of its delivery lanes."""
+    caplog.set_level(logging.INFO, logger="rectify.worker")
     upgrade(cluster.url)
     _set_env(monkeypatch, cluster.url, tmp_path)
     engine = make_engine(cluster.url)
@@ -64,7 +68,7 @@ def test_a_stopped_database_is_503_and_the_service_recovers(cluster, monkeypatch
                 time.sleep(0.02)
 
     try:
-        with LiveServer(create_app(engine, migrate=False)) as server:
+        with LiveServer(create_app(engine, migrate=False, worker=True)) as server:
             threads = [threading.Thread(target=load, args=(n,)) for n in range(8)]
             for t in threads:
                 t.start()
@@ -82,7 +86,9 @@ def test_a_stopped_database_is_503_and_the_service_recovers(cluster, monkeypatch
             cluster.start()
             phase["name"] = "back"
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and seen[("back", 201)] < 5:
+            while time.monotonic() < deadline and (
+                seen[("back", 201)] < 5 or "reachable again" not in caplog.text
+            ):
                 time.sleep(0.2)
             stop.set()
             for t in threads:
@@ -95,3 +101,9 @@ def test_a_stopped_database_is_503_and_the_service_recovers(cluster, monkeypatch
     assert seen[("down", 503)] > 0, seen
     assert seen[("back", 201)] >= 5 and seen[("back", 200)] > 0, seen
     assert not any(status == 500 for (_phase, status) in seen), seen
+    said = [r for r in caplog.records if r.name == "rectify.worker"]
+    assert [r.getMessage().split(" (")[0] for r in said] == [
+        "the database is out of reach",
+        "the database is reachable again",
+    ], [(r.levelname, r.getMessage()[:200]) for r in said]
+    assert not any(r.exc_info for r in said)
