@@ -162,8 +162,8 @@ def serve(
     finish, then it exits 0."""
     from app.preflight import check_listen
 
-    check_listen(host, port)
     engine = _start()  # first: a misconfiguration is said before the server is imported
+    check_listen(host, port)  # before the demo's load, not as uvicorn's lines after it
 
     import uvicorn
 

@@ -241,10 +241,7 @@ def prepare(engine: Engine) -> None:
     try:
         prepare_app(engine)
     except WorkflowError as exc:
-        raise ConfigError(
-            f"RECTIFY_WORKFLOWS_DIR: {one_line(exc)}. Fix the file, or give a changed "
-            "definition a new version number."
-        ) from None
+        raise ConfigError(f"RECTIFY_WORKFLOWS_DIR: {one_line(exc)}. {exc.fix}") from None
 
 
 def warn_without_admin(engine: Engine) -> None:

@@ -62,6 +62,11 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
             {"RECTIFY_EVIDENCE_DIR": blocked},
             "RECTIFY_EVIDENCE_DIR",
         ),
+        "missing workflows directory": (
+            ["tick"],
+            {"RECTIFY_WORKFLOWS_DIR": str(tmp / "no-such-directory")},
+            "directory of workflow .yaml files",
+        ),
         "invalid workflow file": (
             ["serve"],
             {"RECTIFY_WORKFLOWS_DIR": str(tmp / "workflows")},

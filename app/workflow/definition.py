@@ -51,7 +51,11 @@ EVENT_TYPES = {
 
 
 class WorkflowError(Exception):
-    """A workflow file that cannot be loaded."""
+    """A workflow file that cannot be loaded; ``fix`` says what to do about it."""
+
+    def __init__(self, message: str, fix: str = "Fix the file.") -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 class Label(BaseModel):
@@ -310,5 +314,8 @@ def load_dir(directory: Path) -> dict[tuple[str, int], Workflow]:
             raise WorkflowError(f"{path}: workflow {wf.name} v{wf.version} is defined twice")
         found[wf.key] = wf
     if not found:
-        raise WorkflowError(f"{directory}: no workflow definitions found")
+        raise WorkflowError(
+            f"{directory}: no workflow definitions found",
+            "Point it at a directory of workflow .yaml files, or unset it for the package's own.",
+        )
     return found

@@ -53,7 +53,8 @@ class Registry:
             elif _normalised(snap.body) != body:
                 raise WorkflowError(
                     f"workflow {wf.name} v{wf.version} differs from the version items were "
-                    "started under; give the changed definition a new version number"
+                    "started under",
+                    "Give the changed definition a new version number.",
                 )
         for key, snap in known.items():
             if key not in merged:

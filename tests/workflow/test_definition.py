@@ -101,8 +101,9 @@ def test_a_recorded_version_cannot_be_edited_in_place(engine, tmp_path):
     data = default_data()
     data["sla"]["accept_within"] = 5
     write(tmp_path, data, "rectification.yaml")
-    with unit_of_work(engine=engine) as s, pytest.raises(WorkflowError, match="new version"):
+    with unit_of_work(engine=engine) as s, pytest.raises(WorkflowError, match="differs") as err:
         Registry().load(tmp_path, s)
+    assert "new version number" in err.value.fix
 
 
 def test_a_version_recorded_before_the_model_gained_fields_still_loads(engine, tmp_path):
