@@ -81,10 +81,11 @@ def report_progress(
 ):
     """A progress report (阶段性进展): the measure's unit, the lead unit or a supervisor."""
     p = service.report_progress(session, caller, item_id, measure_id, body, if_match)
+    session.flush()  # its id, for the answer and its Location
     return JSONResponse(
-        service.progress_json(p),
+        {"id": p.id, **service.progress_json(p)},
         status_code=201,
-        headers={"Location": f"/api/v1/items/{item_id}/measures/{measure_id}/progress"},
+        headers={"Location": f"/api/v1/items/{item_id}/measures/{measure_id}/progress/{p.id}"},
     )
 
 
@@ -92,6 +93,14 @@ def report_progress(
 def list_progress(item_id: Id, measure_id: Id, session: SessionDep, caller: CallerDep):
     rows = service.list_progress(session, caller, item_id, measure_id)
     return ProgressList(data=[ProgressPublic.model_validate(p, from_attributes=True) for p in rows])
+
+
+@router.get("/{measure_id:int}/progress/{progress_id:int}", response_model=ProgressPublic)
+def get_progress(
+    item_id: Id, measure_id: Id, progress_id: Id, session: SessionDep, caller: CallerDep
+):
+    p = service.get_progress(session, caller, item_id, measure_id, progress_id)
+    return ProgressPublic.model_validate(p, from_attributes=True)
 
 
 @router.post("/{measure_id:int}/complete", response_model=MeasurePublic, responses=problems(409))

@@ -50,11 +50,19 @@ class MeasureComment(BaseModel):
     _comment = field_validator("comment")(classmethod(lambda cls, v: _not_blank(v)))
 
 
-class ProgressPublic(BaseModel):
+class Progress(BaseModel):
+    """A progress report as a measure shows its latest (``latest_progress``)."""
+
     at: datetime
     actor: str
     comment: str
     percent: int | None
+
+
+class ProgressPublic(Progress):
+    """A progress report as its own resource (``.../progress/{id}``)."""
+
+    id: int
 
 
 class MeasurePublic(BaseModel):
@@ -68,7 +76,7 @@ class MeasurePublic(BaseModel):
     status: MeasureStatus
     light: Light
     completed_at: datetime | None
-    latest_progress: ProgressPublic | None
+    latest_progress: Progress | None
     created_at: datetime
     updated_at: datetime
 

@@ -472,6 +472,17 @@ def list_measures(session: Session, caller: Caller, item_id: int) -> list[Measur
     return children(session, Measure, Measure.item_id, item_id, order=Measure.seq)
 
 
+def get_progress(
+    session: Session, caller: Caller, item_id: int, measure_id: int, progress_id: int
+) -> MeasureProgress:
+    """One progress report of a measure in the caller's scope (the 201's ``Location``)."""
+    measure = _measure(session, get_item(session, caller, item_id), measure_id, lock=False)
+    found = session.get(MeasureProgress, progress_id)
+    if found is None or found.measure_id != measure.id:
+        raise NotFound(f"No progress report {progress_id} on measure {measure_id}.")
+    return found
+
+
 def list_progress(
     session: Session, caller: Caller, item_id: int, measure_id: int
 ) -> list[MeasureProgress]:

@@ -92,6 +92,7 @@ def ids(live_api):
         "evidence_id": 1,
         "delivery_id": 1,
         "measure_id": 1,
+        "progress_id": 1,
         "year": 2031,
     }
 

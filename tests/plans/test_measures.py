@@ -344,3 +344,21 @@ def test_measure_changes_take_the_items_if_match(world):
         assert_problem(send(path, json=json, token=token, headers=stale), 412)
         assert api.get(f"/items/{iid}", token=world.sup).json() == before, path
         send(path, json=json, token=token, headers=tag(), expect=ok)
+
+
+def test_a_progress_reports_location_names_the_report_itself(world):
+    """Every 201 carries ``Location``: the report's own URL, which reads it back (it was
+    the list's); a report read through another measure is 404."""
+    api = world.api
+    iid = _item(world)
+    first, other = _measure(world, iid), _measure(world, iid, title="另一措施")
+    base = f"/items/{iid}/measures/{first['id']}/progress"
+    r = api.post(base, json={"comment": "已起草", "percent": 30}, token=world.unit, expect=201)
+    made = r.json()
+    assert r.headers["location"] == f"/api/v1{base}/{made['id']}"
+    got = api.get(r.headers["location"].removeprefix("/api/v1"), token=world.viewer, expect=200)
+    assert got.json() == made
+    assert api.get(base, expect=200).json()["data"] == [made]
+    wrong = f"/items/{iid}/measures/{other['id']}/progress/{made['id']}"
+    assert_problem(api.get(wrong), 404)
+    assert_problem(api.get(f"{base}/999999"), 404)
