@@ -36,7 +36,13 @@ def escalate(
             "A closed item cannot be escalated.", allowed_actions=[], state=item.state
         )
     running = running_deadline(item, wf)
-    kind = running[0] if running else "rectify"
+    if running is None:  # found, verified: the level is the running deadline's (API.md)
+        raise ActionNotAllowed(
+            f"No deadline is running in the state {item.state}: nothing to escalate.",
+            allowed_actions=[],
+            state=item.state,
+        )
+    kind = running[0]
     ladder = wf.ladder_for(kind)
     top = max((s.level for s in ladder), default=0)
     target = level if level is not None else item.escalation_level + 1

@@ -241,6 +241,18 @@ def test_a_manual_step_to_level_1_sends_the_overdue_notice_once(api, people):
     assert len(overdue) == 1  # the manual one; the scan's was covered by it
 
 
+def test_an_item_without_a_running_deadline_cannot_be_escalated(api, people):
+    """``escalation_level`` is the running deadline's level: a found item (no unit, no
+    date) and a verified one have none, so a manual step is 409 and sends nothing."""
+    iid = api.item(people["sup"])["id"]
+    body = {"reason": "提级"}
+    refused = api.post(f"/admin/items/{iid}/escalate", token=people["sup"], json=body)
+    assert refused.status_code == 409 and refused.json()["allowed_actions"] == [], refused.text
+    got = api.get(f"/items/{iid}", expect=200).json()
+    assert (got["escalation_level"], got["max_escalation_level"], got["version"]) == (0, 0, 1)
+    assert api.get("/events", params={"type": "item.overdue"}, expect=200).json()["data"] == []
+
+
 def test_calendar_endpoints_and_overrides(api, people):
     r = api.get("/calendar/workdays?from=2026-09-28&to=2026-10-11", expect=200).json()
     assert r["days"] == [
