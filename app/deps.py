@@ -73,6 +73,16 @@ def strict_query(request: Request) -> None:
             + (f"; this endpoint takes {', '.join(sorted(names))}." if names else "."),
             errors=[{"field": name, "message": "unknown query parameter"} for name in unknown],
         )
+    # Every parameter takes one value (a list is comma-separated: ``type=a,b``): a second
+    # would be dropped silently (``state=found&state=closed`` answered the closed ones).
+    repeated = [
+        n for n in dict.fromkeys(request.query_params) if len(request.query_params.getlist(n)) > 1
+    ]
+    if repeated:
+        raise BadRequest(
+            f"The query parameter {repeated[0]!r} is given more than once; give it once.",
+            errors=[{"field": name, "message": "given more than once"} for name in repeated],
+        )
 
 
 def _caller(session: Session, token: str, with_calendar: bool = False) -> Caller:

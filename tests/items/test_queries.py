@@ -210,6 +210,24 @@ def test_an_unknown_query_parameter_is_400_naming_it(ledger, path):
     assert world.api.get(path).status_code == 200  # the same endpoint, no typo
 
 
+@pytest.mark.parametrize(
+    ("path", "name", "values"),
+    [
+        ("/items", "state", ["found", "closed"]),
+        ("/items", "limit", ["5", "5"]),
+        ("/items/export", "source", ["audit", "hotline"]),
+        ("/reports/summary", "campaign", ["a", "b"]),
+        ("/events", "type", ["item.created", "item.assigned"]),
+    ],
+)
+def test_a_query_parameter_given_twice_is_400_naming_it(ledger, path, name, values):
+    """Each takes one value (lists are comma-separated): the second was dropped silently,
+    ``state=found&state=closed`` answering the closed items only."""
+    r = ledger[0].api.get(path, params=[(name, v) for v in values])
+    body = assert_problem(r, 400)
+    assert body["errors"] == [{"field": name, "message": "given more than once"}]
+
+
 def _b64(raw: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
