@@ -48,7 +48,6 @@ MAX_IDS = 500
 
 ROW_LOCAL_EFFECTS = frozenset(
     {
-        "clear_unit",
         "set_due_date",
         "keep_due_date",
         "start_accept_deadline",

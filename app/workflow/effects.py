@@ -14,7 +14,7 @@ from app.deadlines.schedule import deadline_key, validate_due_date
 from app.errors import field_error
 from app.items.models import SATISFIED, Item
 from app.items.writer import change
-from app.plans.co_units import apply_lead_change
+from app.plans.co_units import apply_lead_change, set_co_units
 from app.units.models import Unit
 
 
@@ -29,9 +29,16 @@ def _set_unit(ctx) -> None:
 
 
 def _clear_unit(ctx) -> None:
+    """Off the lead unit (``return``): no lead, no dates, and no co-units either -- they
+    work on the lead's item, and would otherwise keep seeing and changing an item nobody
+    leads. (The next ``assign`` names them again; open measures pass to its lead.)"""
     ctx.item.unit_code = None
     ctx.item.due_date = None
     ctx.item.accept_due_date = None
+    removed = list(ctx.item.co_unit_codes or [])
+    if removed:
+        set_co_units(ctx.session, ctx.item, [])
+        ctx.record["co_unit_codes_removed"] = removed
 
 
 def _check_future(ctx, due) -> None:

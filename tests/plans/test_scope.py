@@ -314,3 +314,23 @@ def test_a_reassign_hands_the_former_leads_open_measures_to_the_new_lead(world):
     reopen = f"/items/{iid}/measures/{done['id']}/reopen"
     reopened = api.post(reopen, json={"comment": "需返工"}, token=world.sup, expect=200).json()
     assert (reopened["status"], reopened["unit_code"]) == ("open", "bureau")
+
+
+def test_a_returned_item_has_no_co_units_and_its_measures_pass_to_the_next_lead(world):
+    """``return`` takes the lead off: the co-units work on the lead's item, so they go
+    too (recorded), and no longer see it; the next ``assign`` hands the open measures to
+    its lead (the returning unit's included, which no longer sees the item)."""
+    api = world.api
+    plan = _plan(world, "assigned")
+    iid = plan["id"]
+    back = api.act(iid, "return", world.unit, comment="不归我们").json()
+    assert (back["state"], back["unit_code"], back["co_unit_codes"]) == ("found", None, [])
+    assert api.history(iid)[-1]["data"]["co_unit_codes_removed"] == ["district"]
+    assert_problem(api.get(f"/items/{iid}", token=world.district), 404)
+    assert_problem(api.evidence(iid, world.district, expect=None), 404)
+    assigned = api.act(iid, "assign", world.sup, unit_code="bureau", due_date=DUE).json()
+    assert assigned["co_unit_codes"] == []
+    units = {m["unit_code"] for m in api.get(f"/items/{iid}/measures").json()["data"]}
+    assert units == {"bureau"}
+    handed = api.history(iid)[-1]["data"]["measures_handed_over"]
+    assert {h["from"] for h in handed} == {"court", "district"}
