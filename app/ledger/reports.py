@@ -220,8 +220,12 @@ def units(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     }
     unit_rows = select(col(Unit.code), col(Unit.name)).order_by(col(Unit.path))
     if caller.scoped:
+        # its subtree's units, and the leads of the items it sees as a co-unit: the rows
+        # add up to the summary's figures for the same caller
+        leads = [code for code in grouped if code is not None]
         unit_rows = unit_rows.where(
             col(Unit.path).startswith(unit_path_or_none(caller.unit_path), autoescape=True)
+            | col(Unit.code).in_(leads)
         )
     empty = dict.fromkeys(MEASURES, 0)
     data = [

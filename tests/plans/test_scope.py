@@ -79,6 +79,11 @@ def test_lists_export_reports_and_the_feed_include_co_unit_items(world):
         summary = api.get("/reports/summary", params={"campaign": campaign}, token=token).json()
         assert summary["total"] == expected
         assert summary["measures"]["total"] == 2 * expected
+        # the units report adds up to the same: the lead's row too, outside the subtree
+        rows = api.get("/reports/units", params={"campaign": campaign}, token=token).json()
+        assert sum(r["total"] for r in rows["data"]) == expected
+    rows = api.get("/reports/units", params={"campaign": campaign}, token=world.district).json()
+    assert {r["unit_code"]: r["total"] for r in rows["data"]} == {"district": 0, "court": 1}
 
     def subjects(token):
         events = api.get("/events", params={"limit": 500}, token=token).json()["data"]
