@@ -98,31 +98,41 @@ def _ranges(days: list[tuple[date, str]]) -> list[HolidayRange]:
 
 
 def year_schedule(session: Session, year: int) -> YearPublic:
+    """The year as the calendar counts it: the package's holidays and make-up workdays
+    (when it has the year), with the overrides on top (an override wins, as in
+    ``WorkdayCalendar``). ``source``: ``overrides`` once an admin set any day of it."""
     first, last = _year_bounds(year)
     rows = session.execute(
         select(col(CalendarOverride.day), col(CalendarOverride.workday), col(CalendarOverride.note))
         .where(col(CalendarOverride.day) >= first, col(CalendarOverride.day) <= last)
         .order_by(col(CalendarOverride.day))
     ).all()
-    if rows:
-        return YearPublic(
-            year=year,
-            source="overrides",
-            holidays=_ranges([(r.day, r.note or "休息日") for r in rows if not r.workday]),
-            workdays=[r.day for r in rows if r.workday],
-        )
-    if not has_statutory_data(year):
-        return YearPublic(year=year, source="fallback", holidays=[], workdays=[])
-    holidays, workdays = [], []
+    packaged = has_statutory_data(year)
+    holidays: dict[date, str] = {}
+    workdays: set[date] = set()
     day = first
-    while day <= last:
+    while packaged and day <= last:
         is_holiday, name = chinese_calendar.get_holiday_detail(day)
         if is_holiday and name:
-            holidays.append((day, _HOLIDAY_NAMES.get(name, name)))
+            holidays[day] = _HOLIDAY_NAMES.get(name, name)
         elif not is_holiday and day.weekday() >= 5:
-            workdays.append(day)
+            workdays.add(day)
         day += _ONE_DAY
-    return YearPublic(year=year, source="package", holidays=_ranges(holidays), workdays=workdays)
+    for row in rows:
+        if row.workday:
+            holidays.pop(row.day, None)
+            if row.day.weekday() >= 5:
+                workdays.add(row.day)
+        else:
+            workdays.discard(row.day)
+            holidays[row.day] = row.note or "休息日"
+    source = "overrides" if rows else "package" if packaged else "fallback"
+    return YearPublic(
+        year=year,
+        source=source,
+        holidays=_ranges(list(holidays.items())),
+        workdays=sorted(workdays),
+    )
 
 
 _HOLIDAY_NAMES = {

@@ -70,6 +70,23 @@ def test_a_year_the_package_knows_lists_its_holidays_and_make_up_days(api):
     assert "2026-10-10" in got["workdays"]  # the make-up Saturday after National Day
 
 
+def test_a_day_override_in_a_year_the_package_knows_keeps_its_holidays(api):
+    """The year as the calendar counts it: one admin day on top of the package's year,
+    not a year of that one day (the package's holidays still hold, and did vanish)."""
+    api.call("PUT", "/calendar/days/2026-10-05", json={"workday": True, "note": "加班"})
+    api.call("PUT", "/calendar/days/2026-06-01", json={"workday": False, "note": "停电"})
+    got = api.get("/calendar/years/2026", expect=200).json()
+    assert got["source"] == "overrides"
+    holidays = {(h["from"], h["to"], h["name"]) for h in got["holidays"]}
+    assert ("2026-10-01", "2026-10-04", "国庆节") in holidays
+    assert ("2026-10-06", "2026-10-07", "国庆节") in holidays
+    assert ("2026-06-01", "2026-06-01", "停电") in holidays
+    assert any(name == "春节" for _f, _t, name in holidays)
+    assert "2026-10-10" in got["workdays"] and "2026-10-05" not in got["workdays"]  # a Monday
+    workdays = api.get("/calendar/workdays?from=2026-10-01&to=2026-10-07", expect=200).json()
+    assert workdays["days"] == ["2026-10-05"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
