@@ -73,8 +73,9 @@ REGISTRY: dict[str, Guard] = {
         _has_unit,
         409,
         "unit_code",
-        "The item was never handed to a unit; assign it instead.",
-        "该问题从未交办，请改用交办",
+        "The item was closed before it was ever handed to a unit: there is no "
+        "rectification to look back on; create a new item if one is needed.",
+        "该问题未交办即已撤销，没有可回头看的整改；如需整改请新建问题",
     ),
     "has_evidence": Guard(
         _has_evidence,

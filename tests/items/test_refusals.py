@@ -453,7 +453,7 @@ def test_a_withdrawn_never_assigned_item_cannot_be_reopened(api):
     iid = api.item()["id"]
     api.act(iid, "withdraw", comment="重复立项")
     r = api.act(iid, "reopen", expect=409, comment="回头看", due_date="2099-12-31")
-    assert "never handed to a unit" in r.json()["detail"]
+    assert "before it was ever handed to a unit" in r.json()["detail"]
 
 
 def test_the_last_admin_key_cannot_be_revoked(api):
