@@ -180,7 +180,7 @@ def _check_sign_in(found: Settings) -> None:
 def check_listen(host: str, port: int) -> None:
     """``serve``'s address can be listened on: a port of 1..65535 (uvicorn takes 99999
     modulo 65536 and listens elsewhere than it says) that nothing else holds. Said
-    before the migrations and the demo, not as uvicorn's log lines after them."""
+    before the demo loads, not as uvicorn's log lines after it."""
     if not 1 <= port <= 65535:
         raise ConfigError(f"--port {port}: a TCP port is 1..65535.")
     try:

@@ -85,11 +85,14 @@ class GuardedHttp(HttpToolsProtocol):
         if self._in_head and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
-                self._refuse(
-                    431,
-                    "Request header fields too large",
-                    f"The request line and headers exceed {MAX_HEAD_BYTES // 1024} KB.",
-                )
+                self._refuse_head()
+
+    def _refuse_head(self) -> None:
+        self._refuse(
+            431,
+            "Request header fields too large",
+            f"The request line and headers exceed {MAX_HEAD_BYTES // 1024} KB.",
+        )
 
     def send_400_response(self, msg: str) -> None:
         if not self.transport.is_closing():  # (not after a 431 that stopped the parser)
@@ -114,11 +117,7 @@ class GuardedHttp(HttpToolsProtocol):
         # A head that came whole in one read was parsed before ``data_received`` could
         # count it: its size is what the callbacks saw.
         if self._head_parsed > MAX_HEAD_BYTES:
-            self._refuse(
-                431,
-                "Request header fields too large",
-                f"The request line and headers exceed {MAX_HEAD_BYTES // 1024} KB.",
-            )
+            self._refuse_head()
             raise HeadTooLarge  # stops the parser: the request never reaches the app
         super().on_headers_complete()
         # A request without a body completes in this same read, before the watch looks.

@@ -81,7 +81,6 @@ def report_progress(
 ):
     """A progress report (阶段性进展): the measure's unit, the lead unit or a supervisor."""
     p = service.report_progress(session, caller, item_id, measure_id, body, if_match)
-    session.flush()  # its id, for the answer and its Location
     return JSONResponse(
         {"id": p.id, **service.progress_json(p)},
         status_code=201,

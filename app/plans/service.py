@@ -335,7 +335,12 @@ def change_measure(
 
 
 def _its_unit_or_lead(
-    session: Session, caller: Caller, item_id: int, measure_id: int, what: str, if_match
+    session: Session,
+    caller: Caller,
+    item_id: int,
+    measure_id: int,
+    what: str,
+    if_match: str | None,
 ):
     """(item, measure), locked, if the caller may act on the measure as its unit or the
     lead unit (a unit key) or is an admin; supervisors only where ``what`` allows."""
@@ -375,6 +380,7 @@ def report_progress(
     reported = ("measure_progress", "measure.progress")
     kw = {"comment": data.comment, "progress": measure.latest_progress}
     _changed_by(session, caller, item, measure, moment, reported, **kw)
+    session.flush()  # its id: the answer's and its ``Location``'s
     return progress
 
 
