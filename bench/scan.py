@@ -9,8 +9,12 @@ baseline a bare SQL UPDATE of the same 10,000 rows; plus the query plan.
 Beside it, a second baseline: the bare UPDATE plus bare INSERT ... SELECTs of
 the 10,000 history rows and 10,000 outbox rows the scan writes (fixed
 payloads of the same size, no Python per row): the database's own floor for
-this work. On SQLite, where the database runs in the process, the CPU time of
-each is printed too (steadier than wall time on a shared machine).
+this work. And a third: the same rows as a program that computes them must send
+them, through the driver (read the due rows, then ``executemany`` an UPDATE by
+key, the history rows and the outbox rows, their values made beforehand: no
+rules, hashes or JSON): what the scan's writes cost before it computes anything.
+On SQLite, where the database runs in the process, the CPU time of each is
+printed too (steadier than wall time on a shared machine).
 
     python bench/scan.py [--items 1000000] [--due 10000] [--pg postgresql+psycopg://...]
         [--no-sqlite] [--rounds 1]
@@ -44,11 +48,11 @@ def main() -> None:
         type=int,
         default=1,
         help="measure the scan and both baselines this many times, on fresh rows each "
-        "(3 x due items a round), and compare the best of each: a shared machine's noise",
+        "(4 x due items a round), and compare the best of each: a shared machine's noise",
     )
     args = ap.parse_args()
-    if 3 * args.due * args.rounds > args.items:
-        ap.error("--items must hold 3 x --due items per round")
+    if 4 * args.due * args.rounds > args.items:
+        ap.error("--items must hold 4 x --due items per round")
     urls = [] if args.no_sqlite else [("sqlite", f"sqlite:///{tempfile.mkdtemp()}/scan.db")]
     if args.pg:
         urls.append(("postgresql", args.pg))
@@ -107,7 +111,7 @@ def run(name: str, url: str, n_items: int, n_due: int, rounds: int = 1) -> None:
 
     best: dict[str, tuple[float, float]] = {}
     for r in range(rounds):
-        base = 3 * n_due * r  # each round's own rows: a scan's, the bare UPDATE's, the floor's
+        base = 4 * n_due * r  # each round's own rows: the scan's and each baseline's
         _make_due(engine, n_due, offset=base)
         result: dict = {}
         busy = _measured(best, "scan", lambda got=result: got.update(run_scan(engine)))
@@ -115,18 +119,18 @@ def run(name: str, url: str, n_items: int, n_due: int, rounds: int = 1) -> None:
         bare = _measured(best, "bare", partial(_bare_update, engine, n_due, base + n_due))
         _make_due(engine, n_due, offset=base + 2 * n_due)
         floor = _measured(best, "floor", partial(_bare_writes, engine, n_due, base + 2 * n_due))
+        _make_due(engine, n_due, offset=base + 3 * n_due)
+        sent = _measured(best, "driver", partial(_driver_writes, engine, n_due, base + 3 * n_due))
         print(
             f"[{name}] round {r + 1}: scan, {n_due:,} due: {busy[0]:.2f} s "
             f"(process CPU {busy[1]:.2f} s), fired {result['fired']} "
             f"({n_due / busy[0]:,.0f} items/s); bare UPDATE {bare[0]:.3f} s "
             f"(CPU {bare[1]:.3f} s); bare writes {floor[0]:.3f} s (CPU {floor[1]:.3f} s); "
+            f"driver writes {sent[0]:.3f} s (CPU {sent[1]:.3f} s); "
             f"ratio scan/bare {busy[0] / bare[0]:.1f}x"
         )
-    (busy, busy_cpu), (bare, bare_cpu), (floor, floor_cpu) = (
-        best["scan"],
-        best["bare"],
-        best["floor"],
-    )
+    (busy, busy_cpu), (bare, bare_cpu) = best["scan"], best["bare"]
+    (floor, floor_cpu), (sent, sent_cpu) = best["floor"], best["driver"]
     of = f"best of {rounds}" if rounds > 1 else "one round"
     print(f"[{name}] scan, {n_due:,} due: {busy:.2f} s (process CPU {busy_cpu:.2f} s) ({of})")
     print(
@@ -136,12 +140,17 @@ def run(name: str, url: str, n_items: int, n_due: int, rounds: int = 1) -> None:
         f"[{name}] bare UPDATE + INSERT ... SELECT of {n_due:,} history and {n_due:,} outbox "
         f"rows: {floor:.3f} s (process CPU {floor_cpu:.3f} s)"
     )
+    print(
+        f"[{name}] the same rows through the driver (read, then executemany of values made "
+        f"beforehand): {sent:.3f} s (process CPU {sent_cpu:.3f} s)"
+    )
     sqlite = name == "sqlite"
     print(
         f"[{name}] ratio scan/bare: {busy / bare:.1f}x "
         f"(the scan also writes {n_due:,} history rows and {n_due:,} events); "
         f"bare writes of the same rows/bare UPDATE: {floor / bare:.1f}x; scan/bare writes: "
-        f"{busy / floor:.1f}x"
+        f"{busy / floor:.1f}x; driver writes/bare UPDATE: {sent / bare:.1f}x; scan/driver writes: "
+        f"{busy / sent:.1f}x"
         + (f"; process CPU scan/bare UPDATE: {busy_cpu / bare_cpu:.1f}x" if sqlite else "")
     )
     engine.dispose()
@@ -307,6 +316,76 @@ def _bare_writes(engine, n: int, offset: int) -> None:
                 f"FROM item WHERE {rng}"
             ),
             params,
+        )
+
+
+def _driver_writes(engine, n: int, offset: int) -> None:
+    """What the scan's writes cost a program before it computes anything: read the due
+    rows (every column: what the rules and the event's item are made from), then send
+    one UPDATE by key, one history row and one outbox row per item through the driver's
+    ``executemany``, one transaction, the values made beforehand (fixed hashes and
+    payloads of the scan's sizes)."""
+    sqlite = engine.dialect.name == "sqlite"
+    at = "2026-12-28 01:00:00.000000" if sqlite else datetime(2026, 12, 28, 1, tzinfo=UTC)
+    later = "2026-12-29 01:00:00.000000" if sqlite else datetime(2026, 12, 29, 1, tzinfo=UTC)
+    mark = "?" if sqlite else "%s"
+
+    def marks(k: int) -> str:
+        return ", ".join([mark] * k)
+
+    with engine.begin() as c:
+        result = c.exec_driver_sql(
+            f"SELECT * FROM item WHERE id > {mark} AND id <= {mark} ORDER BY id",
+            (offset, offset + n),
+        )
+        at_ = {name: i for i, name in enumerate(result.keys())}
+        rows = result.all()
+        id_, version, state, head, unit = (
+            at_[k] for k in ("id", "version", "state", "history_hash", "unit_code")
+        )
+        c.exec_driver_sql(
+            f"UPDATE item SET light = 'yellow', ladder_fired = 1, next_check_at = {mark}, "
+            f"version = {mark}, history_seq = {mark}, history_hash = {mark}, "
+            f"history_mac = {mark}, updated_at = {mark} WHERE id = {mark}",
+            [(later, row[version] + 1, 4, "c" * 64, "d" * 64, at, row[id_]) for row in rows],
+        )
+        c.exec_driver_sql(
+            "INSERT INTO history_entry (item_id, seq, at, actor, action, from_state, to_state, "
+            f"comment, data, prev_hash, hash) VALUES ({marks(11)})",
+            [
+                (
+                    row[id_],
+                    4,
+                    at,
+                    "system:scheduler",
+                    "reminder",
+                    row[state],
+                    row[state],
+                    None,
+                    '{"deadline": "rectify", "level": 0}',
+                    row[head],
+                    "c" * 64,
+                )
+                for row in rows
+            ],
+        )
+        c.exec_driver_sql(
+            "INSERT INTO event (event_id, type, subject, item_id, unit_code, co_unit_codes, "
+            f"time, data, dispatched) VALUES ({marks(9)})",
+            [
+                (
+                    f"evt_sent_{row[id_]}",
+                    "item.reminder",
+                    f"items/{row[id_]}",
+                    row[id_],
+                    row[unit],
+                    None,
+                    at,
+                    _PAYLOAD,
+                    False,
+                )
+                for row in rows
+            ],
         )
 
 
