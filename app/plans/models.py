@@ -9,6 +9,19 @@ from sqlmodel import Field, SQLModel
 from app.db import UTCDateTime, stored_as_string
 from app.items.models import Light
 
+MEASURE_EVENTS = frozenset(
+    {
+        "measure.created",
+        "measure.updated",
+        "measure.progress",
+        "measure.completed",
+        "measure.reopened",
+        "measure.overdue",
+    }
+)
+"""The events of measures: written by the service and the deadline scan, not by a
+workflow's transitions; a webhook subscribes to them by name like to an item's."""
+
 
 class MeasureKind(StrEnum):
     immediate = "immediate"  # 立行立改

@@ -10,6 +10,7 @@ from app.clock import real_now
 from app.errors import Conflict, Invalid, NotFound, field_error
 from app.kit import cloudevents, cursors
 from app.kit.children import children
+from app.plans.models import MEASURE_EVENTS
 from app.settings import get_settings
 from app.units.models import Unit
 from app.webhooks.models import (
@@ -50,8 +51,12 @@ def check_target(url: str) -> None:
         raise field_error("url", str(exc)) from None
 
 
+SUBSCRIBABLE = EVENT_TYPES | MEASURE_EVENTS
+"""Every event a subscription may name: the workflows' and the measures'."""
+
+
 def check_events(events: list[str]) -> list[str]:
-    unknown = [e for e in events if e != "*" and e not in EVENT_TYPES]
+    unknown = [e for e in events if e != "*" and e not in SUBSCRIBABLE]
     if unknown:
         raise Invalid(
             "Unknown event types.",

@@ -40,3 +40,26 @@ def test_a_co_unit_subscription_receives_the_items_events(api, engine, receiver)
     assert created["data"]["measure"]["unit_code"] == "district-a"
     assert created["data"]["item"]["co_unit_codes"] == ["district-a"]
     assert receiver.delivered("/bureau") == []
+
+
+def test_a_subscription_names_measure_events_like_an_items(api, engine, receiver):
+    """API.md lists ``measure.*`` among the events: a subscription may name them, and
+    hears only those it names."""
+    api.unit("court", "市中级人民法院")
+    api.set_clock("2026-03-02T02:00:00Z")
+    sup, court = api.key("supervisor"), api.key("unit", "court")
+    events = ["measure.created", "measure.progress", "measure.completed", "measure.overdue"]
+    created = subscribe(api, receiver, "/measures", events=events)
+    assert created["events"] == events
+
+    iid = api.item(sup)["id"]
+    api.act(iid, "assign", sup, unit_code="court", due_date="2026-03-31")
+    api.act(iid, "accept", court)
+    body = {"title": "建立复核台账", "kind": "deadline", "due_date": "2026-03-20"}
+    mid = api.post(f"/items/{iid}/measures", json=body, token=sup, expect=201).json()["id"]
+    progress = {"comment": "已完成一半", "percent": 50}
+    api.post(f"/items/{iid}/measures/{mid}/progress", json=progress, token=court, expect=201)
+    deliver(engine)
+
+    got = [r.json["type"] for r in receiver.delivered("/measures")]
+    assert got == ["measure.created", "measure.progress"]
