@@ -19,7 +19,7 @@ from app.deadlines.models import Extension, ExtensionStatus
 from app.deadlines.schedule import deadline_dates, note_if_past_due, rearm, validate_due_date
 from app.deadlines.store import load_calendar
 from app.errors import ActionNotAllowed, Conflict, Forbidden, NotFound, field_error
-from app.items.models import Item
+from app.items.models import HistoryEntry, Item
 from app.items.schemas import ActionInfo
 from app.items.writer import Change, change, check_if_match, get_item, require_lead
 from app.kit.children import children
@@ -147,6 +147,9 @@ def decide(
     ext = _extension(session, item, ext_id)
     if ext.status != ExtensionStatus.pending:
         raise Conflict(f"Extension request {ext_id} was already {ext.status}.")
+    stale = approve and _superseded(session, item, ext)
+    if stale:
+        raise Conflict(f"{stale} Extension request {ext_id} can only be rejected.")
     moment = now(session)
     ext.status = ExtensionStatus.approved if approve else ExtensionStatus.rejected
     ext.decided_by, ext.decided_at, ext.decision_comment = caller.actor, moment, comment
@@ -164,6 +167,35 @@ def decide(
         decided.record(action, actor=caller.actor, comment=comment, data=data)
         _emit(decided, "extension.decided", ext, caller)
     return ext
+
+
+HANDS_OVER = {"set_unit", "clear_unit", "set_due_date", "set_redo_due_date"}
+"""Effects that give an item another lead unit or another deadline."""
+
+
+def _superseded(session: Session, item: Item, ext: Extension) -> str | None:
+    """Why a pending request no longer stands, if it does not: the item's deadline no
+    longer runs (closed, verified, sent back), or since the request the item was handed
+    to another unit or given a new deadline (reassign, reopen, redo): the request was
+    the former lead's, about a deadline that is gone. None when it stands."""
+    if not extendable(item) or item.due_date is None:
+        return f"No deadline runs in state {item.state!r}."
+    wf = registry.get(item.workflow_name, item.workflow_version)
+    entries = session.execute(
+        select(col(HistoryEntry.action), col(HistoryEntry.data))
+        .where(col(HistoryEntry.item_id) == item.id, col(HistoryEntry.at) >= ext.requested_at)
+        .order_by(col(HistoryEntry.seq))
+    )
+    requested = False
+    for action, data in entries:
+        if not requested:
+            requested = action == "extension_requested" and data.get("extension_id") == ext.id
+            continue
+        act = wf.action(action)
+        effects = act and {*act.effects, *(e for b in act.branches for e in b.effects)}
+        if effects and effects & HANDS_OVER:
+            return f"The item was {action} after the request was made."
+    return None
 
 
 def get_extension(session: Session, caller: Caller, item_id: int, ext_id: int) -> Extension:

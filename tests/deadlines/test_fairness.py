@@ -119,6 +119,51 @@ def test_an_extension_approved_after_the_due_date_never_clears_the_record(api, p
     assert closed["was_overdue"] is True and closed["on_time"] is False
 
 
+def _request(api, people, iid, due="2026-11-13") -> dict:
+    body = {"due_date": due, "reason": "涉及多部门协调"}
+    return api.post(f"/items/{iid}/extensions", token=people["court"], json=body, expect=201).json()
+
+
+def test_a_request_outlived_by_its_deadline_can_only_be_rejected(api, people):
+    """The audit's repros: approving a request after the item was closed rewrote the
+    closed item's due date; after a reassign, the former lead's request overrode the
+    new lead's deadline. Both are 409; rejecting still clears the request."""
+    api.unit("bureau", "市审计局")
+    api.set_clock("2026-10-12T02:00:00Z")
+    closed = rectifying(api, people, "2026-10-30")
+    late = _request(api, people, closed)
+    submit(api, people, closed)
+    api.act(closed, "verify", people["sup"])
+    api.act(closed, "close", people["sup"])
+    path = f"/items/{closed}/extensions/{late['id']}"
+    assert_problem(api.post(f"{path}/approve", token=people["sup"], json={}), 409)
+    assert show(api, closed)["due_date"] == "2026-10-30"
+
+    handed = rectifying(api, people, "2026-10-30")
+    former = _request(api, people, handed)
+    api.act(
+        handed, "reassign", people["sup"], unit_code="bureau", due_date="2026-11-06", comment="改派"
+    )
+    path = f"/items/{handed}/extensions/{former['id']}"
+    assert_problem(api.post(f"{path}/approve", token=people["sup"], json={}), 409)
+    assert show(api, handed)["due_date"] == "2026-11-06"
+    rejected = api.post(f"{path}/reject", token=people["sup"], json={"comment": "已改派"})
+    assert rejected.json()["status"] == "rejected"
+
+
+def test_a_request_made_under_review_still_stands_after_the_rejection(api, people):
+    """A rejected closure request moves the due date (the review pause), but the item
+    keeps its unit and its deadline: the pending request is decided as usual."""
+    api.set_clock("2026-10-12T02:00:00Z")
+    iid = rectifying(api, people, "2026-10-30")
+    submit(api, people, iid)
+    ext = _request(api, people, iid, due="2026-12-31")
+    api.set_clock("2026-10-15T02:00:00Z")
+    api.act(iid, "reject", people["sup"], comment="佐证不足")
+    api.post(f"/items/{iid}/extensions/{ext['id']}/approve", token=people["sup"], json={})
+    assert show(api, iid)["due_date"] == "2026-12-31"
+
+
 def test_extension_requests_after_the_due_date_are_409(api, people):
     api.set_clock("2026-10-12T02:00:00Z")
     iid = rectifying(api, people, "2026-10-30")
