@@ -63,7 +63,15 @@ class Rules:
 
 def stand_in(item_like, **overrides) -> SimpleNamespace:
     """The fields of an item the measure rules read, as they will be when it is written."""
-    names = ("id", "state", "workflow_name", "workflow_version", "unit_code", "due_date")
+    names = (
+        "id",
+        "state",
+        "workflow_name",
+        "workflow_version",
+        "unit_code",
+        "due_date",
+        "review_pending",
+    )
     fields = {n: getattr(item_like, n, None) for n in names}
     fields["co_unit_codes"] = list(getattr(item_like, "co_unit_codes", None) or [])
     return SimpleNamespace(**(fields | overrides))

@@ -111,6 +111,23 @@ def _refuse_if_closed(item: Item) -> None:
         )
 
 
+def _refuse_if_settled(item: Item) -> None:
+    """A measure may not be added or reopened once the unit has asked for closure: while
+    the request is under review (a supervisor rejects it first; the unit asks again
+    when the measure is done) or after verification. Else a verified item would be
+    closed as rectified with an open measure that nobody could complete any more."""
+    _refuse_if_closed(item)
+    wf = registry.get(item.workflow_name, item.workflow_version)
+    state = wf.state(item.state)
+    if item.review_pending or (state.deadline is None and item.state != wf.initial):
+        raise ActionNotAllowed(
+            "The unit has asked for closure (销号): reject the request before adding or "
+            "reopening a measure.",
+            allowed_actions=[],
+            state=item.state,
+        )
+
+
 def _due_for(kind: str, due: date | None, item: Item) -> date | None:
     if kind == MeasureKind.long_term:
         if due is not None:
@@ -133,7 +150,7 @@ def new_measure(
 ) -> Measure:
     """The measure ``data`` asks for on ``item``, checked against the rules (closed
     items, kinds and their dates, the unit) and lit; nothing is written."""
-    _refuse_if_closed(item)
+    _refuse_if_settled(item)
     due = _due_for(data.kind, data.due_date, item)
     if due is not None and due != item.due_date:
         validate_due_date(due, to_local_date(moment))
@@ -421,7 +438,7 @@ def reopen_measure(
     item = get_item(session, caller, item_id, lock=True)
     measure = _measure(session, item, measure_id)  # another item's measure: 404 first
     check_if_match(item, if_match)
-    _refuse_if_closed(item)
+    _refuse_if_settled(item)
     if measure.status == MeasureStatus.open:
         raise ActionNotAllowed(
             f"Measure {measure.seq} is already open.", allowed_actions=[], state=item.state

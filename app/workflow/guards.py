@@ -65,8 +65,9 @@ def _open_measures(ctx) -> tuple[str, dict]:
 
 
 MEASURES_SETTLED = "measures_settled"
-"""Implied by every closure request (an action with ``mark_review_pending``): every
-measure done or ongoing (``app.workflow.machine``)."""
+"""Implied by every closure request (an action with ``mark_review_pending``) and every
+closure as rectified (``resolve_rectified``): every measure done or ongoing
+(``app.workflow.machine``)."""
 
 REGISTRY: dict[str, Guard] = {
     "has_unit": Guard(

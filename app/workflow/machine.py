@@ -92,8 +92,9 @@ class WorkflowMachine:
 
     @staticmethod
     def _guards(action) -> list[str]:
-        """The target's guards; a closure request also needs its measures settled."""
-        if "mark_review_pending" in action.effects:
+        """The target's guards; a closure request, and a closure as rectified, also need
+        the item's measures settled."""
+        if {"mark_review_pending", "resolve_rectified"} & set(action.effects):
             return [*action.guards, guards.MEASURES_SETTLED]
         return list(action.guards)
 

@@ -362,3 +362,37 @@ def test_a_progress_reports_location_names_the_report_itself(world):
     wrong = f"/items/{iid}/measures/{other['id']}/progress/{made['id']}"
     assert_problem(api.get(wrong), 404)
     assert_problem(api.get(f"{base}/999999"), 404)
+
+
+def test_once_closure_is_asked_measures_are_neither_added_nor_reopened(world):
+    """The audit's repro: a measure added or reopened during the review let an item be
+    verified and closed as rectified with open measures nobody could complete."""
+    api = world.api
+    iid = _item(world)
+    api.evidence(iid, world.unit)
+    done = _measure(world, iid, title="建立台账")
+    path = f"/items/{iid}/measures/{done['id']}"
+    api.post(f"{path}/complete", json={"comment": "已建立"}, token=world.unit, expect=200)
+    api.act(iid, "submit", world.unit, comment="已整改")
+
+    for token in (world.unit, world.sup):  # under review
+        _measure(world, iid, token=token, expect=409)
+    assert_problem(api.post(f"{path}/reopen", json={"comment": "再看"}, expect=None), 409)
+    api.act(iid, "verify", world.sup)
+    _measure(world, iid, expect=409)  # verified
+    assert_problem(api.post(f"{path}/reopen", json={"comment": "再看"}, expect=None), 409)
+    closed = api.act(iid, "close", world.sup).json()
+    assert closed["measures_summary"]["open"] == 0 and closed["on_time"] is True
+
+
+def test_a_rejected_request_opens_the_plan_again(world):
+    api = world.api
+    iid = _item(world)
+    api.evidence(iid, world.unit)
+    api.act(iid, "submit", world.unit, comment="已整改")
+    api.act(iid, "reject", world.sup, comment="还需建立长效机制")
+    added = _measure(world, iid, title="建立长效机制")
+    assert added["status"] == "open"
+    api.evidence(iid, world.unit)
+    body = assert_problem(api.act(iid, "submit", world.unit, expect=None, comment="再次申请"), 409)
+    assert "建立长效机制" in body["detail"]
