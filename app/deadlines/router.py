@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as FastPath
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
 from app.clock import now
 from app.clock.models import TestClock
@@ -35,8 +35,20 @@ class DayOverridePublic(DayOverride):
     date: date
 
 
+CLOCK_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
+"""Where a test clock may stand: item numbers carry a four-digit year, and deadlines run
+up to ten years past "now" (a clock near the year 9999 overflowed the date arithmetic)."""
+
+
 class ClockBody(BaseModel):
     now: IsoMoment
+
+    @field_validator("now")
+    @classmethod
+    def _in_range(cls, value: datetime) -> datetime:
+        if not CLOCK_RANGE[0] <= value < CLOCK_RANGE[1]:
+            raise ValueError("the test clock stands between 1970-01-01 and 2999-12-31 (UTC)")
+        return value
 
 
 class ClockAnswer(BaseModel):

@@ -299,6 +299,19 @@ def test_the_test_clock_is_set_to_a_moment_with_its_offset(api, people, now):
     assert before["now"] <= after["now"] < "2027", (before, after)  # the clock ran on, unset
 
 
+@pytest.mark.parametrize(
+    "now", ["9999-12-30T00:00:00Z", "0001-01-01T00:00:00Z", "3000-01-01T00:00:00Z"]
+)
+def test_the_test_clock_stands_where_deadlines_can_run(api, people, now):
+    """A clock near the year 9999 made assigning a 500 (the date arithmetic overflowed)
+    and a year 1 clock numbered items ``1-000052``."""
+    r = api.call("PUT", "/admin/clock", json={"now": now}, expect=422)
+    assert r.json()["errors"][0]["field"] == "now"
+    api.set_clock("2999-12-31T15:59:59Z")
+    iid = api.item(people["sup"])["id"]
+    assert api.act(iid, "assign", people["sup"], unit_code="court").json()["state"] == "assigned"
+
+
 def test_far_dates_are_refused_or_answered_never_a_500(api, people):
     api.set_clock("2026-10-12T02:00:00Z")
     iid = api.item(people["sup"])["id"]
