@@ -8,6 +8,7 @@ from app.errors import BadRequest
 from app.items.models import ItemType, Light, Source
 from app.items.queries import ItemFilters
 from app.kit.dates import IsoDate
+from app.workflow.registry import registry
 
 
 def refuse_nul(**params: str | None) -> None:
@@ -18,6 +19,11 @@ def refuse_nul(**params: str | None) -> None:
             "Query parameters must not contain NUL characters.",
             errors=[{"field": name, "message": "contains a NUL character"} for name in bad],
         )
+
+
+def _states() -> set[str]:
+    """The states of every loaded workflow (an item's state is one of its workflow's)."""
+    return {s.name for wf in registry.workflows.values() for s in wf.states}
 
 
 def item_filters(
@@ -38,6 +44,11 @@ def item_filters(
 ) -> ItemFilters:
     """The filters of GET /items."""
     refuse_nul(state=state, unit=unit, campaign=campaign, q=q, tag=tag, external_ref=external_ref)
+    if state is not None and state not in _states():
+        raise BadRequest(
+            f"No workflow has a state {state!r}.",
+            errors=[{"field": "state", "message": f"one of {', '.join(sorted(_states()))}"}],
+        )
     return ItemFilters(
         state,
         unit,

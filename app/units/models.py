@@ -1,7 +1,7 @@
 import re
 from datetime import datetime
 
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -48,6 +48,11 @@ class UnitCreate(UnitBase):
 
 
 class UnitUpdate(SQLModel):
+    """What ``PATCH /units/{code}`` may change; any other field (``code``: a unit's code
+    never changes) is refused, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     parent_code: str | None = None
     aliases: list[str] | None = Field(default=None, max_length=50)

@@ -175,6 +175,7 @@ def test_filters_apply_within_a_unit_keys_scope(ledger):
         {"limit": -1},
         {"limit": "ten"},
         {"light": "purple"},
+        {"state": "nope"},  # no workflow has it
         {"source": "newspaper"},
         {"overdue": "maybe"},
         {"due_before": "2026-13-01"},

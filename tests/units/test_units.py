@@ -82,6 +82,15 @@ def test_patch_renames(api, c):
     assert_problem(api.patch(f"/units/{c('nowhere')}", json={"name": "x"}), 404)
 
 
+@pytest.mark.parametrize("body", [{"code": "renamed"}, {"bogus": 1}, {"name": "新名", "x": 2}])
+def test_patch_refuses_fields_it_cannot_change(api, c, body):
+    """A rename of the code, or a misspelt field, answered 200 and changed nothing."""
+    api.unit(c("court"), "旧名")
+    problem = assert_problem(api.patch(f"/units/{c('court')}", json=body), 422)
+    assert problem["errors"][0]["field"] in body
+    assert api.get(f"/units/{c('court')}").json()["name"] == "旧名"
+
+
 def test_moving_a_unit_moves_its_subtree_and_scope_follows(api, c):
     api.unit(c("city"))
     api.unit(c("county"))
