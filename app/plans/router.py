@@ -2,9 +2,12 @@
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from app.deps import CallerDep, Id, IfMatch, SessionDep
 from app.errors import problems
+from app.items.models import Item
+from app.kit import etag
 from app.plans import service
 from app.plans.schemas import (
     MeasureComment,
@@ -24,6 +27,14 @@ def _public(m) -> MeasurePublic:
     return MeasurePublic.model_validate(m, from_attributes=True)
 
 
+def _answer(session: Session, m, status: int = 200, **headers: str) -> JSONResponse:
+    """A measure with its item's ETag: a measure's change is a change of the item (its
+    version), and ``If-Match`` on the next one names that version."""
+    item = session.get(Item, m.item_id)  # loaded (and locked, on a change) by the service
+    assert item is not None
+    return etag.json_response(service.measure_json(m), item.version, status, **headers)
+
+
 @router.post("", status_code=201, response_model=MeasurePublic, responses=problems(409))
 def create_measure(
     item_id: Id,
@@ -35,11 +46,7 @@ def create_measure(
     """Add a measure (supervisor, or the lead unit while the item is assigned or
     rectifying); ``unit_code`` defaults to the lead unit."""
     m = service.add_measure(session, caller, item_id, body, if_match)
-    return JSONResponse(
-        service.measure_json(m),
-        status_code=201,
-        headers={"Location": f"/api/v1/items/{item_id}/measures/{m.id}"},
-    )
+    return _answer(session, m, 201, Location=f"/api/v1/items/{item_id}/measures/{m.id}")
 
 
 @router.get("", response_model=MeasureList)
@@ -49,7 +56,7 @@ def list_measures(item_id: Id, session: SessionDep, caller: CallerDep):
 
 @router.get("/{measure_id:int}", response_model=MeasurePublic)
 def get_measure(item_id: Id, measure_id: Id, session: SessionDep, caller: CallerDep):
-    return _public(service.get_measure(session, caller, item_id, measure_id))
+    return _answer(session, service.get_measure(session, caller, item_id, measure_id))
 
 
 @router.patch("/{measure_id:int}", response_model=MeasurePublic, responses=problems(409))
@@ -62,7 +69,8 @@ def update_measure(
     if_match: IfMatch = None,
 ):
     """Edit an open measure (supervisor or the lead unit)."""
-    return _public(service.update_measure(session, caller, item_id, measure_id, body, if_match))
+    changed = service.update_measure(session, caller, item_id, measure_id, body, if_match)
+    return _answer(session, changed)
 
 
 @router.post(
@@ -81,10 +89,13 @@ def report_progress(
 ):
     """A progress report (阶段性进展): the measure's unit, the lead unit or a supervisor."""
     p = service.report_progress(session, caller, item_id, measure_id, body, if_match)
-    return JSONResponse(
+    item = session.get(Item, item_id)
+    assert item is not None
+    return etag.json_response(
         {"id": p.id, **service.progress_json(p)},
-        status_code=201,
-        headers={"Location": f"/api/v1/items/{item_id}/measures/{measure_id}/progress/{p.id}"},
+        item.version,
+        201,
+        Location=f"/api/v1/items/{item_id}/measures/{measure_id}/progress/{p.id}",
     )
 
 
@@ -113,7 +124,7 @@ def complete_measure(
 ):
     """Done (``ongoing`` for a long-term measure): the measure's unit or the lead unit."""
     done = service.complete_measure(session, caller, item_id, measure_id, body.comment, if_match)
-    return _public(done)
+    return _answer(session, done)
 
 
 @router.post("/{measure_id:int}/reopen", response_model=MeasurePublic, responses=problems(409))
@@ -127,4 +138,4 @@ def reopen_measure(
 ):
     """Back to ``open`` (supervisor)."""
     back = service.reopen_measure(session, caller, item_id, measure_id, body.comment, if_match)
-    return _public(back)
+    return _answer(session, back)

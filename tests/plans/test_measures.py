@@ -346,6 +346,32 @@ def test_measure_changes_take_the_items_if_match(world):
         send(path, json=json, token=token, headers=tag(), expect=ok)
 
 
+def test_a_measures_answers_carry_the_items_etag_to_chain_changes(world):
+    """Measure responses had no ETag, so a front end read the item again before each
+    change. Each answer carries the item's, and the next change sends it back."""
+    api = world.api
+    iid = _item(world)
+    body = {"title": "完善制度", "kind": "deadline", "due_date": DUE}
+    r = api.post(f"/items/{iid}/measures", json=body, token=world.sup, expect=201)
+    base = f"/items/{iid}/measures/{r.json()['id']}"
+    item = api.get(f"/items/{iid}", token=world.sup)
+    assert r.headers["etag"] == item.headers["etag"] == f'"{item.json()["version"]}"'
+    assert api.get(base, token=world.unit).headers["etag"] == r.headers["etag"]
+    steps = [
+        ("patch", base, {"title": "完善并落实制度"}, world.sup, 200),
+        ("post", f"{base}/progress", {"comment": "已起草"}, world.unit, 201),
+        ("post", f"{base}/complete", {"comment": "已印发"}, world.unit, 200),
+        ("post", f"{base}/reopen", {"comment": "未落实"}, world.sup, 200),
+    ]
+    tag = r.headers["etag"]
+    for method, path, json, token, ok in steps:
+        got = getattr(api, method)(path, json=json, token=token, headers={"If-Match": tag})
+        assert got.status_code == ok, (path, got.text)
+        assert got.headers["etag"] != tag, path
+        tag = got.headers["etag"]
+    assert api.get(f"/items/{iid}", token=world.sup).headers["etag"] == tag
+
+
 def test_a_progress_reports_location_names_the_report_itself(world):
     """Every 201 carries ``Location``: the report's own URL, which reads it back (it was
     the list's); a report read through another measure is 404."""
