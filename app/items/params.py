@@ -44,9 +44,10 @@ def item_filters(
 ) -> ItemFilters:
     """The filters of GET /items."""
     refuse_nul(state=state, unit=unit, campaign=campaign, q=q, tag=tag, external_ref=external_ref)
-    if state is not None and state not in _states():
+    unknown = [name for name in (state or "").split(",") if state and name not in _states()]
+    if unknown:
         raise BadRequest(
-            f"No workflow has a state {state!r}.",
+            f"No workflow has a state {unknown[0]!r}.",
             errors=[{"field": "state", "message": f"one of {', '.join(sorted(_states()))}"}],
         )
     return ItemFilters(

@@ -176,6 +176,7 @@ def test_filters_apply_within_a_unit_keys_scope(ledger):
         {"limit": "ten"},
         {"light": "purple"},
         {"state": "nope"},  # no workflow has it
+        {"state": "assigned,nope"},
         {"source": "newspaper"},
         {"overdue": "maybe"},
         {"due_before": "2026-13-01"},
