@@ -189,6 +189,13 @@ REGISTRY: dict[str, Callable] = {
     "mark_duplicate": _mark_duplicate,
 }
 
+RESOLVES: dict[str, str] = {
+    "resolve_rectified": "rectified",
+    "resolve_withdrawn": "withdrawn",
+    "mark_duplicate": "duplicate",
+}
+"""The resolution each closing effect gives an item."""
+
 SETS_DEADLINE = frozenset(
     {
         "set_due_date",
