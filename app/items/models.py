@@ -167,6 +167,15 @@ class HistoryEntry(SQLModel, table=True):
             postgresql_where=text("action = 'callback'"),
             sqlite_where=text("action = 'callback'"),
         ),
+        # The reopens (回头看) by time: the period report counts the items reopened
+        # since its start from their history (0018).
+        Index(
+            "ix_history_reopen",
+            "at",
+            "item_id",
+            postgresql_where=text("action = 'reopen'"),
+            sqlite_where=text("action = 'reopen'"),
+        ),
     )
     id: int = Field(default=None, primary_key=True)  # None only until the first flush
     item_id: int = Field(foreign_key="item.id")

@@ -1,4 +1,5 @@
-"""The period report (月度调度) and the circular (通报), counted in SQL.
+"""The period report (月度调度) and the circular (通报), counted in SQL (reopened items
+from their history).
 
 Figures of a period ``from``..``to`` (local dates, inclusive; ``start`` and
 ``end`` are 00:00 local of ``from`` and of the day after ``to``):
@@ -17,17 +18,40 @@ Figures of a period ``from``..``to`` (local dates, inclusive; ``start`` and
 - ``satisfaction_rate`` (满意率) = callbacks (回访) made in the period that found
   the caller satisfied or basically satisfied / callbacks made in it other than
   ``unreachable`` (duplicates excluded); ``redo``: the orders sent back in it
-  (its dissatisfied callbacks). A past month's figures stay as they were.
+  (its dissatisfied callbacks).
 - Rates are ``null`` when there is nothing to divide by.
 
-One grouped query per report; ``group=unit`` sums the lead units' rows up to
-their top-level unit (a county, a department), each with its children, ranked
-by ``rectification_rate`` (highest first) then fewest ``overdue_at_end``.
+A past month's figures stay as they were. The figures follow each closure at its
+own time: an item closed in the period counts as closed (rectified) in it even if
+it was reopened (回头看) since, ``open_at_end`` and ``cumulative_rectified`` take
+the item as it was at ``end`` (closed or not, with the resolution it had then),
+and an item closed, reopened and closed again counts in each closure's period,
+once per figure. A reopen clears the row's ``closed_at``, ``resolution`` and
+``on_time``, so:
+
+- the items not reopened since ``start`` are counted from their rows in SQL (one
+  grouped query, a range of the covering ``ix_item_period``): their row holds
+  their one closure since ``start``, if any, and their state at ``end``;
+- the items reopened since ``start`` (``ix_history_reopen``: few, and none in
+  most months) are counted from their history (``_from_history``): the entries
+  that enter a final state (closures: ``at``, the resolution) and the reopens
+  that leave it. Their group key, filters, ``new`` and ``overdue_at_end`` are
+  their rows', as everyone's: ``overdue_at_end`` compares the current
+  ``due_date`` (a reopen sets a new one; the history of due dates is not
+  replayed), as it does for an item that was never closed. An item rectified
+  more than once in the period counts the latest rectification's ``on_time``.
+
+One grouped query of items and one of callbacks per report, and one of the
+reopened items' moves; ``group=unit`` sums the lead units' rows up to their
+top-level unit (a county, a department), each with its children, ranked by
+``rectification_rate`` (highest first) then fewest ``overdue_at_end``.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from itertools import groupby
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
@@ -44,6 +68,8 @@ from app.ledger.columns import SOURCE_LABELS, type_labels
 from app.ledger.reports import UNASSIGNED_NAME
 from app.settings import get_settings
 from app.units.models import Unit
+from app.workflow.definition import Workflow
+from app.workflow.effects import RESOLVES
 from app.workflow.registry import registry
 
 ITEM_COUNTS = (
@@ -187,17 +213,147 @@ def _filtered(stmt, period: Period):
     return stmt
 
 
+def _reopened_since(start):
+    """The ids of the items reopened at or after ``start``: a range of the partial
+    ``ix_history_reopen`` (every workflow leaves a final state by ``reopen`` only)."""
+    entry = HistoryEntry
+    return select(col(entry.item_id)).where(
+        # a literal, as the partial index says it: SQLite uses the index only then
+        col(entry.action) == literal_column("'reopen'"),
+        col(entry.at) >= start,
+    )
+
+
+@dataclass
+class _Closure:
+    """One closure of a reopened item: when, how, and when it was undone."""
+
+    at: datetime
+    resolution: str | None
+    on_time: bool | None = None
+    reopened_at: datetime | None = None
+
+
+def _resolution(wf: Workflow, action: str, state: str) -> str | None:
+    """The resolution the action's effects give on the way to ``state``: its history
+    entry does not record it."""
+    act = wf.action(action)
+    targets = act.targets() if act is not None else []
+    effects = [e for t in targets if t.to == state for e in t.effects]
+    return next((RESOLVES[e] for e in effects if e in RESOLVES), None)
+
+
+def _closures(row, moves: list) -> list[_Closure]:
+    """The item's closures, oldest first, from its entries that enter or leave a final
+    state (``moves``, in ``seq`` order).
+
+    The closure in force now is the row's: its ``resolution`` and ``on_time``. A closure
+    undone by a reopen has the resolution and the on-time verdict the reopen's entry
+    recorded as it cleared them (``previous_resolution``, ``previous_on_time``). A
+    reopen's entry written before reopens recorded them gives its closure the
+    resolution of the closing action's effects in the item's workflow (the closing
+    entry does not name it), and no verdict: that closure is left out of ``on_time``
+    and ``on_time_base`` alike, as a closure without a due date is, rather than given
+    a verdict the service never made (it weighed the due date in force then and
+    whether the rectify deadline had ever gone red, which the history does not hold
+    as such)."""
+    wf = registry.get(row.workflow_name, row.workflow_version)
+    closures: list[_Closure] = []
+    for move in moves:
+        if wf.state(move.to_state).final and not wf.state(move.from_state).final:
+            closures.append(_Closure(move.at, _resolution(wf, move.action, move.to_state)))
+        elif wf.state(move.from_state).final and closures:  # a reopen
+            undone, data = closures[-1], move.data or {}
+            undone.reopened_at = move.at
+            undone.resolution = data.get("previous_resolution", undone.resolution)
+            undone.on_time = data.get("previous_on_time")
+    if closures and closures[-1].reopened_at is None and row.closed_at is not None:
+        closures[-1].resolution, closures[-1].on_time = row.resolution, row.on_time
+    return closures
+
+
+def _history_counts(row, moves: list, period: Period, start, end) -> dict[str, int]:
+    """``ITEM_COUNTS`` of one reopened item, by its closures (``_closures``)."""
+    closures = _closures(row, moves)
+    in_period = [c for c in closures if start <= c.at < end]
+    rectified = [c for c in in_period if c.resolution == "rectified"]
+    before_end = [c for c in closures if c.at < end]
+    at_end = before_end[-1] if before_end else None
+    if at_end is not None and at_end.reopened_at is not None and at_end.reopened_at < end:
+        at_end = None
+    is_open = at_end is None
+    # the period's latest rectification gives its verdict: an item counts once
+    verdict = rectified[-1].on_time if rectified else None
+    counts = {
+        "new": row.created_at >= start,
+        "closed": bool(in_period),
+        "rectified": bool(rectified),
+        "open_at_end": is_open,
+        "overdue_at_end": is_open and row.due_date is not None and row.due_date < period.to,
+        "cumulative_rectified": at_end is not None and at_end.resolution == "rectified",
+        "on_time": verdict is True,
+        "on_time_base": verdict is not None,
+    }
+    return {k: int(v) for k, v in counts.items()}
+
+
+def _from_history(
+    session: Session, caller: Caller, period: Period, column, start, end
+) -> Iterator[tuple[object, dict[str, int]]]:
+    """(group value, counts) of each of the caller's items reopened since ``start`` and
+    created before ``end``, under the period's filters: the items ``_grouped``'s SQL
+    leaves out. Each item's row with its entries that enter or leave a final state,
+    oldest first (none for an item whose closures all came after ``end``)."""
+    entry = HistoryEntry
+    finals = sorted({s.name for wf in registry.workflows.values() for s in wf.states if s.final})
+    crossing = and_(
+        col(entry.item_id) == col(Item.id),
+        col(entry.from_state) != col(entry.to_state),
+        or_(col(entry.to_state).in_(finals), col(entry.from_state).in_(finals)),
+    )
+    stmt = scoped(
+        select(
+            column.label("key"),
+            col(Item.id),
+            col(Item.created_at),
+            col(Item.due_date),
+            col(Item.closed_at),
+            col(Item.resolution),
+            col(Item.on_time),
+            col(Item.workflow_name),
+            col(Item.workflow_version),
+            col(entry.at),
+            col(entry.action),
+            col(entry.from_state),
+            col(entry.to_state),
+            col(entry.data),
+        ).outerjoin(entry, crossing),
+        caller,
+    ).where(col(Item.created_at) < end, col(Item.id).in_(_reopened_since(start)))
+    stmt = _filtered(stmt, period).order_by(col(Item.id), col(entry.seq))
+    for _id, group in groupby(session.execute(stmt), key=lambda row: row.id):
+        rows = list(group)  # the item's row once per entry (once, entry empty, without)
+        moves = [row for row in rows if row.at is not None]
+        yield rows[0].key, _history_counts(rows[0], moves, period, start, end)
+
+
 def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:
-    """{group value: counts} over the caller's items created before the period's end
-    (one range of ``ix_item_period``: every column read here, by ``created_at``), with
-    the callbacks made in the period (``_callbacks``)."""
+    """{group value: counts} over the caller's items created before the period's end:
+    those not reopened since its start from their rows (one range of ``ix_item_period``:
+    every column read here, by ``created_at``), the others from their history
+    (``_from_history``); with the callbacks made in the period (``_callbacks``)."""
     tz = get_settings().tz
     start = local_midnight_utc(period.from_, tz)
     end = local_midnight_utc(period.to + timedelta(days=1), tz)
     stmt = scoped(select(column.label("key"), *_counts(period, start, end)), caller)
-    stmt = _filtered(stmt.where(col(Item.created_at) < end), period)
+    stmt = stmt.where(col(Item.created_at) < end, col(Item.id).not_in(_reopened_since(start)))
+    stmt = _filtered(stmt, period)
     rows = session.execute(stmt.group_by(_NotForOrder(column)))
     grouped = {row.key: {k: int(getattr(row, k)) for k in ITEM_COUNTS} for row in rows}
+    for key, counts in _from_history(session, caller, period, column, start, end):
+        into = grouped.setdefault(key, dict.fromkeys(ITEM_COUNTS, 0))
+        for k in ITEM_COUNTS:
+            into[k] += counts[k]
     zero = dict.fromkeys(CALLBACK_COUNTS, 0)
     for counts in grouped.values():
         counts.update(zero)

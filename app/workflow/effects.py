@@ -114,8 +114,13 @@ def _resolve_rectified(ctx) -> None:
 
 
 def _clear_resolution(ctx) -> None:
-    ctx.item.resolution = None
-    ctx.item.on_time = None
+    """Open again (``reopen``): no resolution, no on-time verdict. The entry records the
+    ones the closure had (``previous_resolution``, ``previous_on_time``): the period report
+    keeps counting that closure in its month as it was (``app.ledger.period``)."""
+    item = ctx.item
+    ctx.record.update(previous_resolution=item.resolution, previous_on_time=item.on_time)
+    item.resolution = None
+    item.on_time = None
 
 
 def _record_satisfaction(ctx) -> None:
@@ -183,6 +188,13 @@ REGISTRY: dict[str, Callable] = {
     "set_redo_due_date": _set_redo_due_date,
     "mark_duplicate": _mark_duplicate,
 }
+
+RESOLVES: dict[str, str] = {
+    "resolve_rectified": "rectified",
+    "resolve_withdrawn": "withdrawn",
+    "mark_duplicate": "duplicate",
+}
+"""The resolution each closing effect gives an item."""
 
 SETS_DEADLINE = frozenset(
     {

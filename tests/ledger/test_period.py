@@ -253,14 +253,15 @@ def test_the_period_counts_the_callbacks_made_in_it_and_a_past_month_stays_as_it
 def test_the_period_report_reads_the_covering_index_on_sqlite(api, month, group):
     """The report's grouped query of items is a range of ix_item_period, every column it
     needs in the index: on SQLite not a walk of another index with a table read per item
-    (PostgreSQL picks by size and visibility; bench/period_report.py measures it); its
-    query of the period's callbacks reads their partial index."""
+    (PostgreSQL picks by size and visibility; bench/period_report.py measures it); the
+    items reopened since the period's start, which it leaves out, and its query of the
+    period's callbacks read their partial indexes."""
     if api.engine.dialect.name != "sqlite":
         pytest.skip("the plan is SQLite's; PostgreSQL's depends on the table's size")
     statements = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        if "FILTER" in statement:
+        if "history_entry" in statement:
             statements.append((statement, parameters))
 
     event.listen(api.engine, "before_cursor_execute", capture)
@@ -268,14 +269,21 @@ def test_the_period_report_reads_the_covering_index_on_sqlite(api, month, group)
         api.get("/reports/period", params={**MARCH, "group": group}, expect=200)
     finally:
         event.remove(api.engine, "before_cursor_execute", capture)
-    items, callbacks = sorted(statements, key=lambda got: "history_entry" in got[0])
+    [items] = [got for got in statements if "NOT IN" in got[0]]
+    [reopened] = [got for got in statements if "LEFT OUTER JOIN history_entry" in got[0]]
+    [callbacks] = [got for got in statements if "'callback'" in got[0]]
     with api.engine.connect() as conn:
 
         def plan(statement, parameters) -> str:
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-            return " ".join(row[3] for row in rows)
+            return " | ".join(row[3] for row in rows)
 
         assert "COVERING INDEX ix_item_period" in plan(*items), plan(*items)
+        # the items reopened since the start: a range of the partial index of reopens
+        assert "history_entry USING INDEX ix_history_reopen" in plan(*items)
+        # and their rows by id, each with its entries by (item_id, seq)
+        assert "item USING INTEGER PRIMARY KEY" in plan(*reopened), plan(*reopened)
+        assert "history_entry USING INDEX ix_history_reopen" in plan(*reopened)
         # the period's callbacks: a range of the partial index of callbacks alone
         assert "history_entry USING INDEX ix_history_callback" in plan(*callbacks)
 
@@ -299,3 +307,245 @@ def test_a_limited_circular_keeps_the_highest_levels_first(api, month):
     assert [i for u in one["data"] for i in u["items"]] == [first]
     assert (one["total"], one["truncated"]) == (2, True)
     assert (empty["data"], empty["total"], empty["truncated"]) == ([], 2, True)
+
+
+JAN_OPEN, JAN_CLOSE, FEB_REOPEN, MAR_CLOSE = (
+    "2027-01-11T02:00:00Z",
+    "2027-01-20T02:00:00Z",
+    "2027-02-10T02:00:00Z",
+    "2027-03-10T02:00:00Z",
+)
+JANUARY = {"from": "2027-01-01", "to": "2027-01-31"}
+FEBRUARY = {"from": "2027-02-01", "to": "2027-02-28"}
+MARCH_2027 = {"from": "2027-03-01", "to": "2027-03-31"}
+FIRST_QUARTER = {"from": "2027-01-01", "to": "2027-03-31"}
+LOOK_BACK = {"comment": "回头看发现反弹", "due_date": "2027-02-26"}
+
+
+def _counts(body: dict) -> dict:
+    keys = ("new", "closed", "rectified", "open_at_end", "overdue_at_end")
+    return {k: body[k] for k in (*keys, "cumulative_rectified", "on_time_rate")}
+
+
+@pytest.fixture
+def january(api):
+    """In January 2027: R (audit, 青山县教育局) closed as rectified on time, W (inspection,
+    court) withdrawn, H (a hotline order of the court's) closed by a satisfied callback,
+    K (audit, court) closed and never reopened, O (audit, court) open and overdue at the
+    month's end."""
+    api.unit("xian", "青山县")
+    api.unit("xian-edu", "青山县教育局", parent="xian")
+    api.unit("court", "市中级人民法院")
+    sup, court, xian = api.key("supervisor"), api.key("unit", "court"), api.key("unit", "xian")
+    api.set_clock(JAN_OPEN)
+    due = "2027-01-29"
+    r = _assigned(api, sup, "audit", "xian-edu", due)
+    w = _assigned(api, sup, "inspection", "court", due)
+    h = api.item(sup, source="hotline", type="help")["id"]
+    api.act(h, "assign", sup, unit_code="court", due_date=due)
+    k = _assigned(api, sup, "audit", "court", due)
+    o = _assigned(api, sup, "audit", "court", "2027-01-15")
+    api.set_clock(JAN_CLOSE)
+    _to_verified(api, sup, xian, r)
+    api.act(r, "close", sup)
+    api.act(w, "withdraw", sup, comment="重复立项")
+    _to_verified(api, sup, court, h)
+    api.act(h, "callback", sup, satisfaction="satisfied")
+    _to_verified(api, sup, court, k)
+    api.act(k, "close", sup)
+    return {"sup": sup, "court": court, "xian": xian, "r": r, "w": w, "h": h, "k": k, "o": o}
+
+
+def _views(api, january, params: dict) -> dict:
+    """Every way of reading the period: each grouping, a unit key's, the filters, and
+    the docx's headline paragraph and table."""
+    got = {}
+    for group in ("source", "unit", "type"):
+        got[group] = api.get("/reports/period", params={**params, "group": group}).json()
+    for who in ("xian", "court"):
+        got[who] = api.get(
+            "/reports/period", params={**params, "group": "unit"}, token=january[who]
+        ).json()
+    for source in ("audit", "inspection", "hotline"):
+        got[source] = api.get("/reports/period", params={**params, "source": source}).json()
+    got["help"] = api.get("/reports/period", params={**params, "type": "help"}).json()
+    r = api.get("/reports/period", params={**params, "format": "docx"}, expect=200)
+    doc = Document(io.BytesIO(r.content))
+    got["docx"] = [p.text for p in doc.paragraphs if "本期" in p.text] + [
+        [c.text for c in row.cells] for row in doc.tables[0].rows
+    ]
+    r = api.get("/reports/period", params={**params, "format": "xlsx"}, expect=200)
+    ws = load_workbook(io.BytesIO(r.content))["月度调度"]
+    got["xlsx"] = [list(row) for row in ws.iter_rows(min_row=3, values_only=True)]
+    return got
+
+
+def test_a_past_months_figures_stay_as_they_were_when_items_are_reopened_later(api, january):
+    """January's report counts R, W and H closed in January; reopening them in February
+    (回头看) changes nothing in it, however it is read. February's has them open at its
+    end, and overdue (their new due date is before its end)."""
+    before = _views(api, january, JANUARY)
+    assert _counts(before["source"]["totals"]) == {
+        "new": 5,
+        "closed": 4,
+        "rectified": 3,
+        "open_at_end": 1,
+        "overdue_at_end": 1,
+        "cumulative_rectified": 3,
+        "on_time_rate": 1.0,
+    }
+    api.set_clock(FEB_REOPEN)
+    for name in ("r", "w", "h"):
+        api.act(january[name], "reopen", january["sup"], **LOOK_BACK)
+    assert _views(api, january, JANUARY) == before
+    february = api.get("/reports/period", params=FEBRUARY).json()["totals"]
+    assert _counts(february) == {
+        "new": 0,
+        "closed": 0,
+        "rectified": 0,
+        "open_at_end": 4,
+        "overdue_at_end": 4,
+        "cumulative_rectified": 1,
+        "on_time_rate": None,
+    }
+    by_unit = api.get("/reports/period", params={**FEBRUARY, "group": "unit"}).json()
+    xian = next(g for g in by_unit["groups"] if g["key"] == "xian")
+    assert (xian["open_at_end"], xian["cumulative_rectified"]) == (1, 0)
+    # the reopen records the closure's resolution and on-time verdict it clears
+    entry = api.history(january["r"])[-1]
+    assert entry["action"] == "reopen"
+    assert (entry["data"]["previous_resolution"], entry["data"]["previous_on_time"]) == (
+        "rectified",
+        True,
+    )
+
+
+def test_an_item_closed_reopened_and_closed_again_counts_each_closure_in_its_month(api, january):
+    """R, closed in January, reopened in February, closed again in March (late: its new
+    due date was February 26): January's and March's closures, February open at its end,
+    and the quarter counts it once."""
+    sup, xian, r = january["sup"], january["xian"], january["r"]
+    api.set_clock(FEB_REOPEN)
+    api.act(r, "reopen", sup, **LOOK_BACK)
+    api.set_clock(MAR_CLOSE)
+    _to_verified_again(api, sup, xian, r)
+    api.act(r, "close", sup)
+
+    def xian_figures(params: dict) -> dict:
+        body = api.get("/reports/period", params={**params, "group": "unit"}, token=xian).json()
+        [group] = body["groups"]
+        assert _counts(group) == _counts(body["totals"])
+        return _counts(group)
+
+    assert xian_figures(JANUARY) == {
+        "new": 1,
+        "closed": 1,
+        "rectified": 1,
+        "open_at_end": 0,
+        "overdue_at_end": 0,
+        "cumulative_rectified": 1,
+        "on_time_rate": 1.0,
+    }
+    assert xian_figures(FEBRUARY) == {
+        "new": 0,
+        "closed": 0,
+        "rectified": 0,
+        "open_at_end": 1,
+        "overdue_at_end": 1,
+        "cumulative_rectified": 0,
+        "on_time_rate": None,
+    }
+    assert xian_figures(MARCH_2027) == {
+        "new": 0,
+        "closed": 1,
+        "rectified": 1,
+        "open_at_end": 0,
+        "overdue_at_end": 0,
+        "cumulative_rectified": 1,
+        "on_time_rate": 0.0,
+    }
+    # once per figure; its on-time verdict the latest closure's of the period
+    assert xian_figures(FIRST_QUARTER) == {
+        "new": 1,
+        "closed": 1,
+        "rectified": 1,
+        "open_at_end": 0,
+        "overdue_at_end": 0,
+        "cumulative_rectified": 1,
+        "on_time_rate": 0.0,
+    }
+    totals = api.get("/reports/period", params=FIRST_QUARTER).json()["totals"]
+    assert (totals["closed"], totals["rectified"], totals["cumulative_rectified"]) == (4, 3, 3)
+
+
+def test_an_item_reopened_and_closed_again_within_the_month_counts_once(api, january):
+    """A withdrawn item reopened and rectified in the same month: closed once, rectified
+    once (its closure in force at the end)."""
+    sup, court, w = january["sup"], january["court"], january["w"]
+    api.set_clock("2027-01-21T02:00:00Z")
+    api.act(w, "reopen", sup, **LOOK_BACK)
+    _to_verified_again(api, sup, court, w)
+    api.act(w, "close", sup)
+    totals = api.get("/reports/period", params={**JANUARY, "source": "inspection"}).json()
+    assert _counts(totals["totals"]) == {
+        "new": 1,
+        "closed": 1,
+        "rectified": 1,
+        "open_at_end": 0,
+        "overdue_at_end": 0,
+        "cumulative_rectified": 1,
+        "on_time_rate": 1.0,
+    }
+
+
+def _to_verified_again(api, sup, unit_key, item_id):
+    """A reopened item back to verified: new evidence, a closure request, acceptance."""
+    api.evidence(item_id, unit_key, content=b"second report")
+    api.act(item_id, "submit", unit_key, comment="已再次整改")
+    api.act(item_id, "verify", sup)
+
+
+def test_every_way_out_of_a_final_state_is_a_reopen(api):
+    """The period report finds the items whose closures were undone by their ``reopen``
+    entries (``ix_history_reopen``): no workflow leaves a final state otherwise."""
+    from app.workflow.registry import registry
+
+    assert registry.workflows
+    for wf in registry.workflows.values():
+        for action in wf.actions:
+            if any(wf.state(s).final for s in action.from_):
+                assert action.name == "reopen", (wf.name, wf.version, action.name)
+
+
+def test_a_closure_undone_by_a_reopen_that_recorded_nothing_keeps_its_resolution(api, january):
+    """Reopens written before they recorded the closure they clear: the closure counts
+    with the resolution its action gives (close and a settled callback: rectified;
+    withdraw: withdrawn) and no on-time verdict (out of the rate's base)."""
+    from sqlalchemy import update
+
+    from app.db import unit_of_work
+    from app.items.models import HistoryEntry
+
+    api.set_clock(FEB_REOPEN)
+    for name in ("r", "w", "h"):
+        api.act(january[name], "reopen", january["sup"], **LOOK_BACK)
+    with unit_of_work(engine=api.engine) as session:
+        session.execute(
+            update(HistoryEntry)
+            .where(HistoryEntry.action == "reopen")
+            .values(data={"due_date": LOOK_BACK["due_date"]})
+        )
+    totals = api.get("/reports/period", params=JANUARY).json()["totals"]
+    assert _counts(totals) == {
+        "new": 5,
+        "closed": 4,
+        "rectified": 3,
+        "open_at_end": 1,
+        "overdue_at_end": 1,
+        "cumulative_rectified": 3,
+        "on_time_rate": 1.0,  # K's alone
+    }
+    xian = api.get("/reports/period", params=JANUARY, token=january["xian"]).json()["totals"]
+    assert (xian["closed"], xian["rectified"], xian["on_time_rate"]) == (1, 1, None)
+    hotline = api.get("/reports/period", params={**JANUARY, "source": "hotline"}).json()
+    assert (hotline["totals"]["rectified"], hotline["totals"]["cumulative_rectified"]) == (1, 1)
