@@ -33,13 +33,14 @@ once per figure. A reopen clears the row's ``closed_at``, ``resolution`` and
   grouped query, a range of the covering ``ix_item_period``): their row holds
   their one closure since ``start``, if any, and their state at ``end``;
 - the items reopened since ``start`` (``ix_history_reopen``: few, and none in
-  most months) are counted from their history (``_from_history``): the entries
-  that enter a final state (closures: ``at``, the resolution) and the reopens
-  that leave it. Their group key, filters, ``new`` and ``overdue_at_end`` are
-  their rows', as everyone's: ``overdue_at_end`` compares the current
-  ``due_date`` (a reopen sets a new one; the history of due dates is not
-  replayed), as it does for an item that was never closed. An item rectified
-  more than once in the period counts the latest rectification's ``on_time``.
+  most months) are counted from their history (``_from_history``, by
+  ``app.ledger.reopened``): the entries that enter a final state (closures:
+  ``at``, the resolution) and the reopens that leave it. Their group key,
+  filters, ``new`` and ``overdue_at_end`` are their rows', as everyone's:
+  ``overdue_at_end`` compares the current ``due_date`` (a reopen sets a new one;
+  the history of due dates is not replayed), as it does for an item that was
+  never closed. An item rectified more than once in the period counts the latest
+  rectification's ``on_time``.
 
 One grouped query of items and one of callbacks per report, and one of the
 reopened items' moves; ``group=unit`` sums the lead units' rows up to their
@@ -49,7 +50,7 @@ top-level unit (a county, a department), each with its children, ranked by
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from itertools import groupby
 
@@ -65,11 +66,10 @@ from app.deadlines.store import load_calendar
 from app.items.models import SATISFIED, HistoryEntry, Item, Satisfaction, Source
 from app.items.queries import scoped
 from app.ledger.columns import SOURCE_LABELS, type_labels
+from app.ledger.reopened import history_counts, reopened_since
 from app.ledger.reports import UNASSIGNED_NAME
 from app.settings import get_settings
 from app.units.models import Unit
-from app.workflow.definition import Workflow
-from app.workflow.effects import RESOLVES
 from app.workflow.registry import registry
 
 ITEM_COUNTS = (
@@ -213,90 +213,6 @@ def _filtered(stmt, period: Period):
     return stmt
 
 
-def _reopened_since(start):
-    """The ids of the items reopened at or after ``start``: a range of the partial
-    ``ix_history_reopen`` (every workflow leaves a final state by ``reopen`` only)."""
-    entry = HistoryEntry
-    return select(col(entry.item_id)).where(
-        # a literal, as the partial index says it: SQLite uses the index only then
-        col(entry.action) == literal_column("'reopen'"),
-        col(entry.at) >= start,
-    )
-
-
-@dataclass
-class _Closure:
-    """One closure of a reopened item: when, how, and when it was undone."""
-
-    at: datetime
-    resolution: str | None
-    on_time: bool | None = None
-    reopened_at: datetime | None = None
-
-
-def _resolution(wf: Workflow, action: str, state: str) -> str | None:
-    """The resolution the action's effects give on the way to ``state``: its history
-    entry does not record it."""
-    act = wf.action(action)
-    targets = act.targets() if act is not None else []
-    effects = [e for t in targets if t.to == state for e in t.effects]
-    return next((RESOLVES[e] for e in effects if e in RESOLVES), None)
-
-
-def _closures(row, moves: list) -> list[_Closure]:
-    """The item's closures, oldest first, from its entries that enter or leave a final
-    state (``moves``, in ``seq`` order).
-
-    The closure in force now is the row's: its ``resolution`` and ``on_time``. A closure
-    undone by a reopen has the resolution and the on-time verdict the reopen's entry
-    recorded as it cleared them (``previous_resolution``, ``previous_on_time``). A
-    reopen's entry written before reopens recorded them gives its closure the
-    resolution of the closing action's effects in the item's workflow (the closing
-    entry does not name it), and no verdict: that closure is left out of ``on_time``
-    and ``on_time_base`` alike, as a closure without a due date is, rather than given
-    a verdict the service never made (it weighed the due date in force then and
-    whether the rectify deadline had ever gone red, which the history does not hold
-    as such)."""
-    wf = registry.get(row.workflow_name, row.workflow_version)
-    closures: list[_Closure] = []
-    for move in moves:
-        if wf.state(move.to_state).final and not wf.state(move.from_state).final:
-            closures.append(_Closure(move.at, _resolution(wf, move.action, move.to_state)))
-        elif wf.state(move.from_state).final and closures:  # a reopen
-            undone, data = closures[-1], move.data or {}
-            undone.reopened_at = move.at
-            undone.resolution = data.get("previous_resolution", undone.resolution)
-            undone.on_time = data.get("previous_on_time")
-    if closures and closures[-1].reopened_at is None and row.closed_at is not None:
-        closures[-1].resolution, closures[-1].on_time = row.resolution, row.on_time
-    return closures
-
-
-def _history_counts(row, moves: list, period: Period, start, end) -> dict[str, int]:
-    """``ITEM_COUNTS`` of one reopened item, by its closures (``_closures``)."""
-    closures = _closures(row, moves)
-    in_period = [c for c in closures if start <= c.at < end]
-    rectified = [c for c in in_period if c.resolution == "rectified"]
-    before_end = [c for c in closures if c.at < end]
-    at_end = before_end[-1] if before_end else None
-    if at_end is not None and at_end.reopened_at is not None and at_end.reopened_at < end:
-        at_end = None
-    is_open = at_end is None
-    # the period's latest rectification gives its verdict: an item counts once
-    verdict = rectified[-1].on_time if rectified else None
-    counts = {
-        "new": row.created_at >= start,
-        "closed": bool(in_period),
-        "rectified": bool(rectified),
-        "open_at_end": is_open,
-        "overdue_at_end": is_open and row.due_date is not None and row.due_date < period.to,
-        "cumulative_rectified": at_end is not None and at_end.resolution == "rectified",
-        "on_time": verdict is True,
-        "on_time_base": verdict is not None,
-    }
-    return {k: int(v) for k, v in counts.items()}
-
-
 def _from_history(
     session: Session, caller: Caller, period: Period, column, start, end
 ) -> Iterator[tuple[object, dict[str, int]]]:
@@ -329,12 +245,12 @@ def _from_history(
             col(entry.data),
         ).outerjoin(entry, crossing),
         caller,
-    ).where(col(Item.created_at) < end, col(Item.id).in_(_reopened_since(start)))
+    ).where(col(Item.created_at) < end, col(Item.id).in_(reopened_since(start)))
     stmt = _filtered(stmt, period).order_by(col(Item.id), col(entry.seq))
     for _id, group in groupby(session.execute(stmt), key=lambda row: row.id):
         rows = list(group)  # the item's row once per entry (once, entry empty, without)
         moves = [row for row in rows if row.at is not None]
-        yield rows[0].key, _history_counts(rows[0], moves, period, start, end)
+        yield rows[0].key, history_counts(rows[0], moves, period.to, start, end)
 
 
 def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:
@@ -346,7 +262,7 @@ def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:
     start = local_midnight_utc(period.from_, tz)
     end = local_midnight_utc(period.to + timedelta(days=1), tz)
     stmt = scoped(select(column.label("key"), *_counts(period, start, end)), caller)
-    stmt = stmt.where(col(Item.created_at) < end, col(Item.id).not_in(_reopened_since(start)))
+    stmt = stmt.where(col(Item.created_at) < end, col(Item.id).not_in(reopened_since(start)))
     stmt = _filtered(stmt, period)
     rows = session.execute(stmt.group_by(_NotForOrder(column)))
     grouped = {row.key: {k: int(getattr(row, k)) for k in ITEM_COUNTS} for row in rows}
