@@ -36,7 +36,16 @@ from app.items.service import get_item, order_type, update_item, workflow_for
 from app.ledger import bulk, measure_rows
 from app.ledger.columns import ZH_OF, source_choices
 from app.ledger.reader import FileError, LedgerRows, file_error, read_ledger
-from app.ledger.rows import Draft, RowCheck, RowContext, Units, differences, read_row
+from app.ledger.rows import (
+    Draft,
+    RowCheck,
+    RowContext,
+    Units,
+    differences,
+    inherit,
+    read_row,
+    row_identity,
+)
 from app.plans.models import Measure
 from app.plans.schemas import MeasureCreate, MeasureUpdate
 from app.plans.service import change_measure, create_measure
@@ -246,6 +255,30 @@ def _reconcile(
     return Update(draft.row, item.id, changes, new_measures, measure_changes), []
 
 
+def _read_rows(ledger: LedgerRows, ctx: RowContext) -> Iterator[tuple[Draft | None, list]]:
+    """Each row's ``Draft`` or errors; a later row of an item (the same ``row_identity``)
+    read with the empty item cells of its first row (``rows.inherit``). An error of a
+    cell it took is the first row's, and said there once: the later row leaves it out
+    (its draft is still None, but the first row's error keeps the import from writing)."""
+    firsts: dict[tuple[str, str], tuple[dict, set[tuple[str, str]]]] = {}
+    for number, record in ledger.rows:
+        name = row_identity(record, ctx.upsert)
+        first = firsts.get(name) if name is not None else None
+        if first is None:
+            draft, errors = read_row(number, record, ctx)
+            if name is not None:
+                firsts[name] = (record, {(e["field"], e["message"]) for e in errors})
+            yield draft, errors
+            continue
+        filled, taken = inherit(record, first[0])
+        draft, errors = read_row(number, filled, ctx)
+        said = first[1]
+        yield (
+            draft,
+            [e for e in errors if not (e["field"] in taken and (e["field"], e["message"]) in said)],
+        )
+
+
 def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
     """Check every row against the units and the items: what to create and update."""
     columns = frozenset(ledger.columns)
@@ -263,8 +296,7 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
     today = to_local_date(now(session))
     result = Plan()
     drafts = []
-    for number, record in ledger.rows:
-        draft, errors = read_row(number, record, ctx)
+    for draft, errors in _read_rows(ledger, ctx):
         result.errors += errors
         if draft is not None:
             drafts.append(draft)

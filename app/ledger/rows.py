@@ -34,6 +34,12 @@ TITLE_FROM_DESCRIPTION = 40
 PERSON_MAX = 100
 _TEXT_FIELDS = ("title", "description", "category", "campaign", "external_ref")
 _PEOPLE = ("responsible_person", "responsible_leader")
+ITEM_KEYS = (
+    *("title", "description", "source", "category", "severity", "unit", "due_date"),
+    *("campaign", "co_units", *_PEOPLE, "type"),
+)
+"""The cells that say something of the item, not of one measure (nor name the item):
+a later row of the same item may leave them empty (``inherit``)."""
 
 
 class Units:
@@ -126,6 +132,31 @@ def differences(first: Draft, later: Draft) -> list[tuple[str, Any, Any]]:
         *((k, v, first.people.get(k)) for k, v in later.people.items()),
     ]
     return [(k, v, was) for k, v, was in pairs if v not in (None, "") and v != was]
+
+
+def row_identity(record: dict, by_number: bool) -> tuple[str, str] | None:
+    """What names a row's item, from its cells (as ``importer._identity`` from its
+    ``Draft``): its 外部编号, else (upsert only) its 编号."""
+    for key in ("external_ref", "number") if by_number else ("external_ref",):
+        value = record.get(key)
+        if isinstance(value, CellError):
+            return None
+        text = canonical_ref(cells.text(value)) if key == "external_ref" else cells.text(value)
+        if text is not None:
+            return (key, text)
+    return None
+
+
+def inherit(record: dict, first: dict) -> tuple[dict, frozenset[str]]:
+    """A later row of an item (``row_identity``) with the cells it leaves empty taken from
+    the item's first row: "an empty cell agrees" (README), a merged cell's lower rows
+    included (a workbook keeps a merged cell's value in its first row only). So the
+    item's required cells (标题, 来源) are required of its first row, and a later row's
+    measures take the item's 整改时限 as the first row's do. Also the keys it took."""
+    taken = frozenset(
+        k for k in ITEM_KEYS if k in first and cells.blank(record.get(k)) and k in record
+    )
+    return {**record, **{k: first[k] for k in taken}}, taken
 
 
 class RowCheck:
