@@ -461,3 +461,40 @@ def test_the_first_row_of_an_item_still_needs_its_title_and_its_errors_are_its_o
     body = assert_problem(upload(api, _csv(CONTINUED_HEADER, rows), "a.csv", source="audit"), 422)
     assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "unit")]
     assert items(api) == {}
+
+
+@pytest.mark.parametrize("per", ["items", "measures"])
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_units_whose_name_would_not_read_back_as_them_are_exported_by_code(api, office, per, fmt):
+    """Units may share a name (court2 is also 市中级人民法院), a name may be another unit's
+    code (jyj2 is named "jyj") or hold a list separator: an import would refuse such a
+    name, or read it as another unit or as two. The export writes those units' codes,
+    every other unit's name, so the ledger still imports back unchanged."""
+    api.unit("court2", "市中级人民法院")
+    api.unit("jyj2", "jyj")
+    api.unit("joint", "纪委、监委联合办")
+    header = ["外部编号", "标题", "来源", "牵头单位", "配合单位", "完成时限", "整改措施"]
+    header += ["措施责任单位"]
+    rows = [
+        ["DUP-1", "同名单位的问题", "审计", "court2", "court、jyj2、joint、jyj", "2027-06-30",
+         "措施一", "court"],
+        ["DUP-1", None, None, None, None, None, "措施二", "jyj2"],
+        ["DUP-1", None, None, None, None, None, "措施三", "joint"],
+        ["DUP-2", "唯一名称的问题", "审计", "court", None, "2027-06-30", None, None],
+    ]  # fmt: skip
+    assert counts(upload(api, _csv(header, rows), "a.csv")) == (2, None, None)
+    params = {"format": fmt, "rows": per}
+    exported = api.get("/items/export", params=params, expect=200).content
+    table = _rows(exported, fmt)
+    cells = [dict(zip(table[0], r, strict=True)) for r in table[1:]]
+    first = next(r for r in cells if r["外部编号"] == "DUP-1")
+    assert first["责任单位"] == "court2"
+    assert first["配合单位"] == "court、jyj2、joint、市教育局"
+    if per == "measures":
+        assert [r["措施责任单位"] for r in cells if r["外部编号"] == "DUP-1"] == [
+            "court",
+            "jyj2",
+            "纪委、监委联合办",  # one unit a cell: no list to split
+        ]
+    assert next(r for r in cells if r["外部编号"] == "DUP-2")["责任单位"] == "court"
+    assert counts(upload(api, exported, f"台账.{fmt}", mode="upsert")) == (0, 0, 2)
