@@ -8,8 +8,9 @@ names an existing item is a row error, or with ``mode=upsert`` an update of
 the item's descriptive fields, co-units and people, adds the measures it does
 not have yet and changes the ones whose 措施类型, 措施时限 or 措施责任单位 the
 file gives otherwise (measures are matched by their text; 责任单位 and 整改时限
-must each be empty or equal to the item's). With ``mode=upsert`` a row without
-外部编号 names an item by its 编号 (``_matches``). New items are written in bulk
+must each be empty or equal to the item's). With ``mode=upsert`` a row also names
+an item by its 编号, and an 外部编号 it gives an item without one becomes the item's
+(``_matches``). New items are written in bulk
 (``app.ledger.bulk``). Measures are checked against the rules of
 ``app.plans.service`` while planning, so a refusal is a row error.
 """
@@ -22,14 +23,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app.auth.service import Caller
 from app.clock import now, to_local_date
 from app.deadlines.store import load_calendar
-from app.errors import Invalid, ProblemError
+from app.errors import Conflict, Invalid, ProblemError
 from app.items.models import Item
 from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
 from app.items.service import get_item, order_type, update_item, workflow_for
@@ -56,6 +58,13 @@ MAX_ERRORS = 1000
 LOOKUP_CHUNK = 500
 _UPDATABLE = ("title", "description", "category", "severity", "campaign")
 _NULLABLE_TEXT = ("category", "campaign")
+
+
+class LedgerUpdate(ItemUpdate):
+    """What an upsert row changes of an item: ``PATCH /items/{id}``'s fields, and the
+    外部编号 of an item named by its 编号 that has none yet (``_matches``)."""
+
+    external_ref: str | None = Field(default=None, max_length=200)
 
 
 class Mode(StrEnum):
@@ -98,11 +107,13 @@ def _identity(draft: Draft, by_number: bool) -> tuple[str, str] | None:
 
 
 def _grouped(
-    drafts: list[Draft], key: Callable[[Draft], Hashable | None], lang: str
+    drafts: list[Draft], key: Callable[[Draft], Hashable | None], lang: str, numbers: bool = False
 ) -> tuple[list[Draft], list[dict]]:
     """Rows of one ``key`` are one item: the first row, with every row's measures (an
     export's ``rows=measures`` repeats an item on each measure's row); and the errors
-    of later rows that give the item another value than the first (lost otherwise)."""
+    of later rows that give the item another value than the first (lost otherwise).
+    ``numbers``: a later row's 编号 is one of those values (rows of one 外部编号 naming
+    two items by 编号; not when the rows were grouped by the item they name)."""
     first: dict[Hashable, Draft] = {}
     result, errors = [], []
     for draft in drafts:
@@ -116,6 +127,8 @@ def _grouped(
         check = RowCheck(draft.row, lang)
         for column, _value, _was in differences(head, draft):
             check.fail(column, "same_item_differs", row=head.row)
+        if numbers and draft.item_number not in (None, head.item_number):
+            check.fail("number", "same_item_differs", row=head.row)
         errors += check.errors
         known = {m.title for m in head.measures}
         head.measures += [m for m in draft.measures if m.title not in known]
@@ -132,29 +145,50 @@ def _existing(session: Session, column, values: list[str]) -> dict[str, Item]:
     return found
 
 
-def _matches(session: Session, drafts: list[Draft], by_number: bool) -> dict[int, Item]:
-    """The existing item each row names, by row: by 外部编号, as API.md says; with
-    ``mode=upsert`` a row without one also by 编号, the item's number -- the column
-    an export writes first, so that "the export still imports back unchanged with
-    ``mode=upsert`` (0 created)" holds for items without an 外部编号 too. A row with
-    an 外部编号 is matched by it alone, and without ``mode=upsert`` 编号 is ignored
-    (API.md: the import reads 标题 through 外部编号), so a ledger exported from one
-    database imports into another. (A 编号 names an item of this database: upsert a
-    ledger into the database it was exported from.)"""
-    keys = {d.row: key for d in drafts if (key := _identity(d, by_number)) is not None}
-    values: dict[str, list[str]] = {"external_ref": [], "number": []}
-    for column, value in keys.values():
-        values[column].append(value)
-    items = {
-        "external_ref": _existing(session, Item.external_ref, values["external_ref"]),
-        "number": _existing(session, Item.number, values["number"]),
-    }
+def _matches(
+    session: Session, drafts: list[Draft], by_number: bool, lang: str
+) -> tuple[dict[int, Item], list[dict]]:
+    """The existing item each row names, by row, and the errors of rows that name two:
+    by 外部编号, as API.md says; with ``mode=upsert`` also by 编号, the item's number --
+    the column an export writes first, so that "the export still imports back
+    unchanged with ``mode=upsert`` (0 created)" holds for items without an 外部编号
+    too, and an 外部编号 filled in on an exported row is that item's new ref (an
+    update: ``_changes``), not a second item. A row whose 编号 names one item and
+    外部编号 another, or whose item has another ref already, is an error: refs are
+    unique and an upsert does not replace one. A 编号 that names no item is passed
+    over (the row is matched by its 外部编号 or creates), and without ``mode=upsert``
+    编号 is ignored (API.md: the import reads 标题 through 外部编号), so a ledger
+    exported from one database imports into another. (A 编号 names an item of this
+    database: upsert a ledger into the database it was exported from.)"""
+    refs = [d.external_ref for d in drafts if d.external_ref is not None]
+    numbers = [d.item_number for d in drafts if by_number and d.item_number is not None]
+    by_ref = _existing(session, Item.external_ref, refs)
+    by_nr = _existing(session, Item.number, numbers)
     found: dict[int, Item] = {}
-    for row, (column, value) in keys.items():
-        item = items[column].get(value)
+    errors: list[dict] = []
+    for draft in drafts:
+        ref = draft.external_ref
+        named = by_ref.get(ref) if ref is not None else None
+        numbered = by_nr.get(draft.item_number) if draft.item_number is not None else None
+        if numbered is not None and ref is not None and numbered.external_ref != ref:
+            check = RowCheck(draft.row, lang)
+            if named is not None:
+                check.fail(
+                    "external_ref", "ref_elsewhere", value=ref, other=named.number,
+                    number=numbered.number,
+                )  # fmt: skip
+            elif numbered.external_ref is not None:
+                check.fail(
+                    "external_ref", "ref_replaces", value=ref, number=numbered.number,
+                    current=numbered.external_ref,
+                )  # fmt: skip
+            errors += check.errors
+            if check.errors:
+                continue
+        item = numbered or named
         if item is not None:
-            found[row] = item
-    return found
+            found[draft.row] = item
+    return found, errors
 
 
 def _creatable(check: RowCheck, create: ItemCreate) -> ItemCreate | None:
@@ -200,6 +234,8 @@ def _changes(draft: Draft, item: Item) -> dict[str, Any]:
     if draft.co_unit_codes is not None:
         wanted["co_unit_codes"] = draft.co_unit_codes
     wanted.update(draft.people)
+    if draft.external_ref is not None:  # named by 编号: the item's first ref (``_matches``)
+        wanted["external_ref"] = draft.external_ref
     current = {k: getattr(item, k) for k in wanted}
     if "co_unit_codes" in current:
         current["co_unit_codes"] = list(current["co_unit_codes"] or [])
@@ -237,7 +273,7 @@ def _reconcile(
         check.fail("co_units", "co_unit_is_lead", value=item.unit_code)
     if changes and not check.errors:
         try:
-            ItemUpdate(**changes)
+            LedgerUpdate(**changes)
         except ValidationError as exc:
             for err in exc.errors():
                 key = str(err["loc"][0])
@@ -300,9 +336,12 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         result.errors += errors
         if draft is not None:
             drafts.append(draft)
-    drafts, errors = _grouped(drafts, lambda d: _identity(d, upsert), options.lang)
+    drafts, errors = _grouped(drafts, lambda d: _identity(d, upsert), options.lang, numbers=True)
     result.errors += errors
-    existing = _matches(session, drafts, by_number=upsert)
+    existing, errors = _matches(session, drafts, upsert, options.lang)
+    result.errors += errors
+    refused = {e["row"] for e in errors}  # naming two items: neither updated nor created
+    drafts = [d for d in drafts if d.row not in refused]
     measures = {}
     if upsert:
         # one update an item, if rows name it both by its 外部编号 and by its 编号
@@ -470,7 +509,13 @@ def write(session: Session, caller: Caller, planned: Plan, options: Options) -> 
     bulk.create_items(session, caller, planned.creates)
     for update in planned.updates:
         if update.changes:
-            update_item(session, caller, update.item_id, ItemUpdate(**update.changes), None)
+            try:
+                update_item(session, caller, update.item_id, LedgerUpdate(**update.changes), None)
+            except IntegrityError:  # an 外部编号 given to another item since ``check``
+                raise Conflict(
+                    "Another request used one of the file's 外部编号 (external_ref) while it "
+                    "was being checked; nothing was imported. Import the file again."
+                ) from None
         if not (update.new_measures or update.measure_changes):
             continue
         item = get_item(session, caller, update.item_id, lock=True)

@@ -51,6 +51,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the external_ref {value!r} is already used by item {number} (use mode=upsert "
         "to update it)",
     ),
+    "ref_elsewhere": (
+        "外部编号“{value}”已是问题 {other} 的，而编号 {number} 是另一个问题；一行只能对应一个问题",
+        "the external_ref {value!r} is item {other}'s, but the number {number} names another "
+        "item; a row names one item",
+    ),
+    "ref_replaces": (
+        "问题 {number} 已有外部编号“{current}”，不能改为“{value}”",
+        "item {number} already has the external_ref {current!r}; it cannot become {value!r}",
+    ),
     "differs": (
         "与已有问题 {number} 的{column}（{current}）不一致；请用改派或延期申请修改",
         "differs from item {number}'s {column} ({current}); change it by reassigning "

@@ -102,7 +102,8 @@ class Draft:
     measures: list[Measure] = field(default_factory=list)
     source_given: bool = False
     item_number: str | None = None
-    """编号: the item an upsert row without 外部编号 names (an export's own rows)."""
+    """编号 (``mode=upsert`` only): the item the row names (an export's own rows), with
+    or without an 外部编号 (``importer._matches``)."""
     assigns: bool = False
     """Both 责任单位 and 整改时限 given (a date or a phrase such as 长期坚持): a new item
     is assigned. With only one of them it is created ``found`` without it -- a found
@@ -269,7 +270,8 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
         if fields["type"] is None:
             check.fail("type", "not_type", value=type_text, choices=type_choices())
     draft = Draft(number, fields, ctx.columns, source_given=bool(cells.text(record.get("source"))))
-    draft.item_number = cells.text(record.get("number"))
+    # (without mode=upsert 编号 is ignored: API.md, the import reads 标题 through 外部编号)
+    draft.item_number = cells.text(record.get("number")) if ctx.upsert else None
     unit_text = cells.text(record.get("unit"))
     if unit_text is not None:
         draft.unit_code = _unit(check, ctx, "unit", unit_text)
