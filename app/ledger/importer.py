@@ -36,7 +36,8 @@ from app.items.models import Item
 from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
 from app.items.service import get_item, order_type, update_item, workflow_for
 from app.ledger import bulk, measure_rows
-from app.ledger.columns import ZH_OF, source_choices
+from app.ledger.columns import SOURCE_LABELS, ZH_OF, source_choices, type_labels
+from app.ledger.messages import validation_error
 from app.ledger.reader import FileError, LedgerRows, file_error, read_ledger
 from app.ledger.rows import (
     Draft,
@@ -208,12 +209,20 @@ def _creatable(check: RowCheck, create: ItemCreate) -> ItemCreate | None:
         ]
         if len(typed) == 1:
             create = create.model_copy(update={"workflow": typed[0]})
+    wf = workflow_for(create)
     try:
-        order_type(workflow_for(create), create)
-    except ProblemError as exc:
+        order_type(wf, create)
+    except ProblemError as exc:  # said in the row's language, not the service's English
         errors = exc.extensions.get("errors") or [{}]
         key = errors[0].get("field") or "type"
-        check.fail(key if key in ZH_OF else "type", "not_importable", why=exc.detail)
+        if key == "type" and wf.types is None:
+            check.fail("type", "no_types", value=create.type, workflow=wf.name)
+        elif key == "type" and wf.types is not None:
+            labels = type_labels()
+            choices = "、".join(labels.get(t, t) for t in wf.types.names())
+            check.fail("type", "not_type", value=create.type, choices=choices)
+        else:
+            check.fail(key if key in ZH_OF else "type", "not_importable", why=exc.detail)
         return None
     return create
 
@@ -252,22 +261,26 @@ def _reconcile(
 ) -> tuple[Update | None, list]:
     """An upsert row against the item its 外部编号 names: (update or None, errors)."""
     check = RowCheck(draft.row, lang)
-    current_unit = units.names.get(item.unit_code or "", item.unit_code) or "空"
+
+    def differs(key: str, current: Any, code: str = "differs", en: Any = None) -> None:
+        # the item's value as each language says it (a label in Chinese, the code in English)
+        check.fail(
+            key, code, number=item.number, column=ZH_OF[key], column_en=key,
+            current="空" if current is None else current,
+            current_en="none" if current is None else (en or current),
+        )  # fmt: skip
+
     # A row that does not assign (``Draft.assigns``) created its item without them:
     # against an item with neither, the same row is no change, so it imports again.
     as_created = not draft.assigns and item.unit_code is None and item.due_date is None
     if draft.unit_code is not None and draft.unit_code != item.unit_code and not as_created:
-        check.fail("unit", "differs", number=item.number, column="责任单位", current=current_unit)
+        differs("unit", units.names.get(item.unit_code or "", item.unit_code), en=item.unit_code)
     if draft.due_date is not None and draft.due_date != item.due_date and not as_created:
-        check.fail(
-            "due_date",
-            "differs",
-            number=item.number,
-            column="整改时限",
-            current=item.due_date or "空",
-        )
+        differs("due_date", item.due_date)
     if draft.source_given and draft.fields.get("source") != item.source:
-        check.fail("source", "differs", number=item.number, column="来源", current=item.source)
+        differs(
+            "source", SOURCE_LABELS.get(item.source, item.source), "source_differs", item.source
+        )
     changes = _changes(draft, item)
     if item.unit_code and item.unit_code in changes.get("co_unit_codes", []):
         check.fail("co_units", "co_unit_is_lead", value=item.unit_code)
@@ -277,7 +290,8 @@ def _reconcile(
         except ValidationError as exc:
             for err in exc.errors():
                 key = str(err["loc"][0])
-                check.fail("co_units" if key == "co_unit_codes" else key, "invalid", why=err["msg"])
+                code, params = validation_error(err)
+                check.fail("co_units" if key == "co_unit_codes" else key, code, **params)
     fresh = [m for m in draft.measures if m.title not in measures]
     as_updated = measure_rows.stand_in(
         item, co_unit_codes=changes.get("co_unit_codes", item.co_unit_codes)

@@ -26,7 +26,7 @@ from app.ledger.columns import (
     source_choices,
     type_choices,
 )
-from app.ledger.messages import message
+from app.ledger.messages import message, validation_error
 from app.ledger.reader import CellError
 from app.units.models import Unit, UnitAlias
 
@@ -300,6 +300,7 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
     except ValidationError as exc:
         for err in exc.errors():
             key = str(err["loc"][0]) if err.get("loc") else "title"
-            check.fail(key if key in ZH_OF else "title", "invalid", why=err["msg"])
+            code, params = validation_error(err)
+            check.fail(key if key in ZH_OF else "title", code, **params)
         return None, check.errors
     return draft, []

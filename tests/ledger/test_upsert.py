@@ -247,6 +247,10 @@ def test_a_row_the_item_rules_refuse_is_a_row_error_in_dry_run_and_import_alike(
     for params in ({"dry_run": "true"}, {}, {"mode": "upsert"}):
         body = assert_problem(upload(api, content, "a.csv", **params), 422)
         assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "type")], params
+        assert (
+            body["errors"][0]["message"]
+            == "工单类型：此类问题没有工单类型（“mystery”），请清空此列"
+        )
     assert api.get("/items", expect=200).json()["data"] == []
 
 
@@ -372,3 +376,42 @@ def test_a_ref_another_request_takes_while_the_file_is_checked_is_a_conflict(
     body = assert_problem(upload(api, content, "a.csv", mode="upsert"), 409)
     assert "NEWREF-3" not in body["detail"] and "外部编号" in body["detail"]
     assert api.get(f"/items/{item['id']}", expect=200).json()["external_ref"] is None
+
+
+def _latin(text: str) -> bool:
+    return any("a" <= c.lower() <= "z" for c in text)
+
+
+def test_row_errors_the_item_and_measure_rules_raise_are_said_in_chinese(api, office):
+    """A refusal of the services' rules (a closed item's measures, a field too long) is
+    a row error in the user's language, not the service's English text inside it."""
+    court = api.key("unit", "court")
+    closed = api.item_in(
+        "closed_withdrawn", sup=office, unit=court, unit_code="court", due_date="2026-04-30"
+    )
+    rows = [[closed["number"], closed["title"], "回头看措施"]]
+    content = csv_file(["编号", "标题", "整改措施"], rows)
+    body = assert_problem(upload(api, content, "a.csv", mode="upsert"), 422)
+    assert [(e["field"], e["message"]) for e in body["errors"]] == [
+        ("measures", "整改措施：措施“回头看措施”无法导入：所属问题已办结，不能再增加或修改措施")
+    ]
+    english = assert_problem(upload(api, content, "a.csv", mode="upsert", lang="en"), 422)
+    assert english["errors"][0]["message"] == (
+        "measures: measure '回头看措施' cannot be imported: the item is closed; its measures "
+        "can no longer change"
+    )
+    long_title = "很长的标题" * 101  # 505 characters: ItemCreate allows 500
+    for params in ({}, {"mode": "upsert"}):
+        content = csv_file(HEADER, [["审计", long_title, "d", None, None, None]])
+        body = assert_problem(upload(api, content, "a.csv", **params), 422)
+        assert [e["message"] for e in body["errors"]] == ["标题：超过 500 个字符"]
+        english = assert_problem(upload(api, content, "a.csv", lang="en", **params), 422)
+        assert english["errors"][0]["message"] == "title: longer than 500 characters"
+    # an upsert's 来源 that differs from the item's names the item's by its label
+    content = csv_file(HEADER, [["审计", "有编号已交办", "d", None, None, "REF-1"]])
+    _ledger(api, office)
+    body = assert_problem(upload(api, content, "a.csv", mode="upsert"), 422)
+    (error,) = body["errors"]
+    assert "来源（巡视巡察）" in error["message"] and not _latin(error["message"])
+    english = assert_problem(upload(api, content, "a.csv", mode="upsert", lang="en"), 422)
+    assert "'s source (inspection)" in english["errors"][0]["message"]
