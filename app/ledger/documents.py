@@ -5,6 +5,7 @@ Word 整改进展情况 report; the circular (通报) as a Word document.
 """
 
 import io
+from datetime import date
 
 from docx import Document
 from docx.document import Document as DocxDocument
@@ -152,7 +153,15 @@ def _save(doc: DocxDocument) -> bytes:
     return buf.getvalue()
 
 
-def period_docx(report: dict, escalated: dict) -> bytes:
+def chinese_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def period_docx(report: dict, escalated: dict, today: date) -> bytes:
+    """The meeting's report. Its figures are the period's; the items at 督办/约谈 level
+    are those at that level ``today`` (the service's local date: ``circular`` knows
+    the levels as they are now, not as they were at the period's end), and headed so,
+    with a note when the period ended before today."""
     doc = _document(title(report))
     doc.add_paragraph(headline(report))
     doc.add_heading("一、分" + GROUP_HEADER.get(report["group"], "组") + "情况", level=2)
@@ -162,14 +171,20 @@ def period_docx(report: dict, escalated: dict) -> bytes:
     ]
     rows.append(["", "合计", *(_cell(k, report["totals"][k]) for k, _ in COLUMNS)])
     _table(doc, header, rows)
-    doc.add_heading("二、督办、约谈事项", level=2)
-    _escalated_items(doc, escalated)
+    day = chinese_date(today)
+    doc.add_heading(f"二、截至{day}处于督办、约谈的问题", level=2)
+    end = date.fromisoformat(report["to"])
+    if end < today:
+        doc.add_paragraph(
+            f"本期截至{chinese_date(end)}；以下是{day}处于督办、约谈的问题，不是本期期末的情况。"
+        )
+    _escalated_items(doc, escalated, day)
     return _save(doc)
 
 
-def _escalated_items(doc: DocxDocument, escalated: dict) -> None:
+def _escalated_items(doc: DocxDocument, escalated: dict, day: str) -> None:
     if not escalated["data"]:
-        doc.add_paragraph("目前无督办、约谈事项。")
+        doc.add_paragraph(f"截至{day}，没有处于督办、约谈的问题。")
         return
     rows = [
         [unit["name"], *_overdue_cells(item)]
@@ -186,6 +201,11 @@ def _escalated_items(doc: DocxDocument, escalated: dict) -> None:
 def circular_docx(result: dict, day: str) -> bytes:
     doc = _document(f"关于问题整改逾期情况的通报（截至{day}）")
     units, items = len(result["data"]), result["total"]
+    if not items:  # no "0个单位共有0个问题……现予通报。请相关单位立即整改"
+        doc.add_paragraph(
+            f"截至{day}，没有督办级别在{result['min_level']}级及以上的未完成问题，无需通报。"
+        )
+        return _save(doc)
     doc.add_paragraph(
         f"截至{day}，{units}个单位共有{items}个问题逾期未完成整改、已被督办或约谈，现予通报。"
         "请相关单位立即整改，并于5个工作日内报送整改情况。"

@@ -13,6 +13,7 @@ and 整改进展 that measure's, then 措施类型, 措施时限, 措施状态 a
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,7 +29,7 @@ from app.auth.service import Caller
 from app.db import unit_of_work
 from app.items.models import Item
 from app.items.queries import ItemFilters, scoped
-from app.ledger.cells import KINDS, lone_measure, one_line
+from app.ledger.cells import KINDS, lone_measure, names, one_line
 from app.ledger.columns import (
     COLUMNS,
     LIGHT_LABELS,
@@ -58,7 +59,6 @@ _SELECTED: tuple[Any, ...] = (
     col(Item.category),
     col(Item.severity),
     col(Item.unit_code),
-    col(Unit.name).label("unit_name"),
     col(Item.due_date),
     col(Item.campaign),
     col(Item.external_ref),
@@ -131,7 +131,7 @@ def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[l
     with unit_of_work(write=False, engine=engine) as session:
         last = 0
         while True:
-            stmt = select(*_SELECTED).outerjoin(Unit, col(Unit.code) == col(Item.unit_code))
+            stmt = select(*_SELECTED)
             stmt = query.filters.apply(scoped(stmt, query.caller), query.unit_path)
             rows = session.execute(
                 stmt.where(col(Item.id) > last).order_by(col(Item.id)).limit(size)
@@ -144,8 +144,18 @@ def batches(engine: Engine, query: ExportQuery, size: int = BATCH) -> Iterator[l
 
 
 def unit_names(session: Session) -> dict[str, str]:
-    """Every unit's name by code: co-units and measure units are written by name."""
-    return dict(session.execute(select(col(Unit.code), col(Unit.name))).all())
+    """How the ledger writes each unit (责任单位, 配合单位, 措施责任单位), by code: its
+    name, unless an import would not read that name back as this unit (API.md: "a unit
+    code or a unit's exact name", codes matched first) -- when another unit has the
+    same name (units may share one; the import refuses it as ambiguous) or that name
+    as its code. Those units are written by code, so the export imports back."""
+    units = session.execute(select(col(Unit.code), col(Unit.name))).all()
+    codes = {code for code, _name in units}
+    shared = Counter(name for _code, name in units)
+    return {
+        code: name if shared[name] == 1 and (name == code or name not in codes) else code
+        for code, name in units
+    }
 
 
 def _progress(p: dict | None) -> str | None:
@@ -194,6 +204,12 @@ class RowFormatter:
     def _unit(self, code: str | None) -> str | None:
         return self.names.get(code, code) if code else None
 
+    def _co_unit(self, code: str) -> str:
+        """A co-unit in the 配合单位 list: by code when its name holds a separator of the
+        list (、，, ; or a line break), which the import would split into two names."""
+        name = self.names.get(code, code)
+        return name if names(name) == [name] else code
+
     def rows(self, entry: Entry) -> list[list[Any]]:
         if not self.per_measure:
             measures = entry.measures
@@ -221,7 +237,7 @@ class RowFormatter:
             SOURCE_LABELS.get(row.source, row.source),
             row.category,
             SEVERITY_LABELS.get(row.severity, row.severity),
-            row.unit_name or row.unit_code,
+            self._unit(row.unit_code),
             row.due_date,
             row.campaign,
             row.external_ref,
@@ -230,7 +246,7 @@ class RowFormatter:
             row.escalation_level,
             self._local(row.created_at),
             self._local(row.closed_at),
-            "、".join(self.names.get(c, c) for c in row.co_unit_codes or []) or None,
+            "、".join(self._co_unit(c) for c in row.co_unit_codes or []) or None,
             row.responsible_person,
             row.responsible_leader,
             measures,

@@ -8,8 +8,9 @@ names an existing item is a row error, or with ``mode=upsert`` an update of
 the item's descriptive fields, co-units and people, adds the measures it does
 not have yet and changes the ones whose 措施类型, 措施时限 or 措施责任单位 the
 file gives otherwise (measures are matched by their text; 责任单位 and 整改时限
-must each be empty or equal to the item's). With ``mode=upsert`` a row without
-外部编号 names an item by its 编号 (``_matches``). New items are written in bulk
+must each be empty or equal to the item's). With ``mode=upsert`` a row also names
+an item by its 编号, and an 外部编号 it gives an item without one becomes the item's
+(``_matches``). New items are written in bulk
 (``app.ledger.bulk``). Measures are checked against the rules of
 ``app.plans.service`` while planning, so a refusal is a row error.
 """
@@ -22,21 +23,32 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app.auth.service import Caller
 from app.clock import now, to_local_date
 from app.deadlines.store import load_calendar
-from app.errors import Invalid, ProblemError
+from app.errors import Conflict, Invalid, ProblemError
 from app.items.models import Item
 from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
 from app.items.service import get_item, order_type, update_item, workflow_for
 from app.ledger import bulk, measure_rows
-from app.ledger.columns import ZH_OF, source_choices
+from app.ledger.columns import SOURCE_LABELS, ZH_OF, source_choices, type_labels
+from app.ledger.messages import validation_error
 from app.ledger.reader import FileError, LedgerRows, file_error, read_ledger
-from app.ledger.rows import Draft, RowCheck, RowContext, Units, differences, read_row
+from app.ledger.rows import (
+    Draft,
+    RowCheck,
+    RowContext,
+    Units,
+    differences,
+    inherit,
+    read_row,
+    row_identity,
+)
 from app.plans.models import Measure
 from app.plans.schemas import MeasureCreate, MeasureUpdate
 from app.plans.service import change_measure, create_measure
@@ -47,6 +59,13 @@ MAX_ERRORS = 1000
 LOOKUP_CHUNK = 500
 _UPDATABLE = ("title", "description", "category", "severity", "campaign")
 _NULLABLE_TEXT = ("category", "campaign")
+
+
+class LedgerUpdate(ItemUpdate):
+    """What an upsert row changes of an item: ``PATCH /items/{id}``'s fields, and the
+    外部编号 of an item named by its 编号 that has none yet (``_matches``)."""
+
+    external_ref: str | None = Field(default=None, max_length=200)
 
 
 class Mode(StrEnum):
@@ -89,11 +108,13 @@ def _identity(draft: Draft, by_number: bool) -> tuple[str, str] | None:
 
 
 def _grouped(
-    drafts: list[Draft], key: Callable[[Draft], Hashable | None], lang: str
+    drafts: list[Draft], key: Callable[[Draft], Hashable | None], lang: str, numbers: bool = False
 ) -> tuple[list[Draft], list[dict]]:
     """Rows of one ``key`` are one item: the first row, with every row's measures (an
     export's ``rows=measures`` repeats an item on each measure's row); and the errors
-    of later rows that give the item another value than the first (lost otherwise)."""
+    of later rows that give the item another value than the first (lost otherwise).
+    ``numbers``: a later row's 编号 is one of those values (rows of one 外部编号 naming
+    two items by 编号; not when the rows were grouped by the item they name)."""
     first: dict[Hashable, Draft] = {}
     result, errors = [], []
     for draft in drafts:
@@ -107,6 +128,8 @@ def _grouped(
         check = RowCheck(draft.row, lang)
         for column, _value, _was in differences(head, draft):
             check.fail(column, "same_item_differs", row=head.row)
+        if numbers and draft.item_number not in (None, head.item_number):
+            check.fail("number", "same_item_differs", row=head.row)
         errors += check.errors
         known = {m.title for m in head.measures}
         head.measures += [m for m in draft.measures if m.title not in known]
@@ -123,29 +146,50 @@ def _existing(session: Session, column, values: list[str]) -> dict[str, Item]:
     return found
 
 
-def _matches(session: Session, drafts: list[Draft], by_number: bool) -> dict[int, Item]:
-    """The existing item each row names, by row: by 外部编号, as API.md says; with
-    ``mode=upsert`` a row without one also by 编号, the item's number -- the column
-    an export writes first, so that "the export still imports back unchanged with
-    ``mode=upsert`` (0 created)" holds for items without an 外部编号 too. A row with
-    an 外部编号 is matched by it alone, and without ``mode=upsert`` 编号 is ignored
-    (API.md: the import reads 标题 through 外部编号), so a ledger exported from one
-    database imports into another. (A 编号 names an item of this database: upsert a
-    ledger into the database it was exported from.)"""
-    keys = {d.row: key for d in drafts if (key := _identity(d, by_number)) is not None}
-    values: dict[str, list[str]] = {"external_ref": [], "number": []}
-    for column, value in keys.values():
-        values[column].append(value)
-    items = {
-        "external_ref": _existing(session, Item.external_ref, values["external_ref"]),
-        "number": _existing(session, Item.number, values["number"]),
-    }
+def _matches(
+    session: Session, drafts: list[Draft], by_number: bool, lang: str
+) -> tuple[dict[int, Item], list[dict]]:
+    """The existing item each row names, by row, and the errors of rows that name two:
+    by 外部编号, as API.md says; with ``mode=upsert`` also by 编号, the item's number --
+    the column an export writes first, so that "the export still imports back
+    unchanged with ``mode=upsert`` (0 created)" holds for items without an 外部编号
+    too, and an 外部编号 filled in on an exported row is that item's new ref (an
+    update: ``_changes``), not a second item. A row whose 编号 names one item and
+    外部编号 another, or whose item has another ref already, is an error: refs are
+    unique and an upsert does not replace one. A 编号 that names no item is passed
+    over (the row is matched by its 外部编号 or creates), and without ``mode=upsert``
+    编号 is ignored (API.md: the import reads 标题 through 外部编号), so a ledger
+    exported from one database imports into another. (A 编号 names an item of this
+    database: upsert a ledger into the database it was exported from.)"""
+    refs = [d.external_ref for d in drafts if d.external_ref is not None]
+    numbers = [d.item_number for d in drafts if by_number and d.item_number is not None]
+    by_ref = _existing(session, Item.external_ref, refs)
+    by_nr = _existing(session, Item.number, numbers)
     found: dict[int, Item] = {}
-    for row, (column, value) in keys.items():
-        item = items[column].get(value)
+    errors: list[dict] = []
+    for draft in drafts:
+        ref = draft.external_ref
+        named = by_ref.get(ref) if ref is not None else None
+        numbered = by_nr.get(draft.item_number) if draft.item_number is not None else None
+        if numbered is not None and ref is not None and numbered.external_ref != ref:
+            check = RowCheck(draft.row, lang)
+            if named is not None:
+                check.fail(
+                    "external_ref", "ref_elsewhere", value=ref, other=named.number,
+                    number=numbered.number,
+                )  # fmt: skip
+            elif numbered.external_ref is not None:
+                check.fail(
+                    "external_ref", "ref_replaces", value=ref, number=numbered.number,
+                    current=numbered.external_ref,
+                )  # fmt: skip
+            errors += check.errors
+            if check.errors:
+                continue
+        item = numbered or named
         if item is not None:
-            found[row] = item
-    return found
+            found[draft.row] = item
+    return found, errors
 
 
 def _creatable(check: RowCheck, create: ItemCreate) -> ItemCreate | None:
@@ -165,12 +209,20 @@ def _creatable(check: RowCheck, create: ItemCreate) -> ItemCreate | None:
         ]
         if len(typed) == 1:
             create = create.model_copy(update={"workflow": typed[0]})
+    wf = workflow_for(create)
     try:
-        order_type(workflow_for(create), create)
-    except ProblemError as exc:
+        order_type(wf, create)
+    except ProblemError as exc:  # said in the row's language, not the service's English
         errors = exc.extensions.get("errors") or [{}]
         key = errors[0].get("field") or "type"
-        check.fail(key if key in ZH_OF else "type", "not_importable", why=exc.detail)
+        if key == "type" and wf.types is None:
+            check.fail("type", "no_types", value=create.type, workflow=wf.name)
+        elif key == "type" and wf.types is not None:
+            labels = type_labels()
+            choices = "、".join(labels.get(t, t) for t in wf.types.names())
+            check.fail("type", "not_type", value=create.type, choices=choices)
+        else:
+            check.fail(key if key in ZH_OF else "type", "not_importable", why=exc.detail)
         return None
     return create
 
@@ -191,6 +243,8 @@ def _changes(draft: Draft, item: Item) -> dict[str, Any]:
     if draft.co_unit_codes is not None:
         wanted["co_unit_codes"] = draft.co_unit_codes
     wanted.update(draft.people)
+    if draft.external_ref is not None:  # named by 编号: the item's first ref (``_matches``)
+        wanted["external_ref"] = draft.external_ref
     current = {k: getattr(item, k) for k in wanted}
     if "co_unit_codes" in current:
         current["co_unit_codes"] = list(current["co_unit_codes"] or [])
@@ -207,32 +261,37 @@ def _reconcile(
 ) -> tuple[Update | None, list]:
     """An upsert row against the item its 外部编号 names: (update or None, errors)."""
     check = RowCheck(draft.row, lang)
-    current_unit = units.names.get(item.unit_code or "", item.unit_code) or "空"
+
+    def differs(key: str, current: Any, code: str = "differs", en: Any = None) -> None:
+        # the item's value as each language says it (a label in Chinese, the code in English)
+        check.fail(
+            key, code, number=item.number, column=ZH_OF[key], column_en=key,
+            current="空" if current is None else current,
+            current_en="none" if current is None else (en or current),
+        )  # fmt: skip
+
     # A row that does not assign (``Draft.assigns``) created its item without them:
     # against an item with neither, the same row is no change, so it imports again.
     as_created = not draft.assigns and item.unit_code is None and item.due_date is None
     if draft.unit_code is not None and draft.unit_code != item.unit_code and not as_created:
-        check.fail("unit", "differs", number=item.number, column="责任单位", current=current_unit)
+        differs("unit", units.names.get(item.unit_code or "", item.unit_code), en=item.unit_code)
     if draft.due_date is not None and draft.due_date != item.due_date and not as_created:
-        check.fail(
-            "due_date",
-            "differs",
-            number=item.number,
-            column="整改时限",
-            current=item.due_date or "空",
-        )
+        differs("due_date", item.due_date)
     if draft.source_given and draft.fields.get("source") != item.source:
-        check.fail("source", "differs", number=item.number, column="来源", current=item.source)
+        differs(
+            "source", SOURCE_LABELS.get(item.source, item.source), "source_differs", item.source
+        )
     changes = _changes(draft, item)
     if item.unit_code and item.unit_code in changes.get("co_unit_codes", []):
         check.fail("co_units", "co_unit_is_lead", value=item.unit_code)
     if changes and not check.errors:
         try:
-            ItemUpdate(**changes)
+            LedgerUpdate(**changes)
         except ValidationError as exc:
             for err in exc.errors():
                 key = str(err["loc"][0])
-                check.fail("co_units" if key == "co_unit_codes" else key, "invalid", why=err["msg"])
+                code, params = validation_error(err)
+                check.fail("co_units" if key == "co_unit_codes" else key, code, **params)
     fresh = [m for m in draft.measures if m.title not in measures]
     as_updated = measure_rows.stand_in(
         item, co_unit_codes=changes.get("co_unit_codes", item.co_unit_codes)
@@ -244,6 +303,30 @@ def _reconcile(
     if not (changes or new_measures or measure_changes):
         return None, []
     return Update(draft.row, item.id, changes, new_measures, measure_changes), []
+
+
+def _read_rows(ledger: LedgerRows, ctx: RowContext) -> Iterator[tuple[Draft | None, list]]:
+    """Each row's ``Draft`` or errors; a later row of an item (the same ``row_identity``)
+    read with the empty item cells of its first row (``rows.inherit``). An error of a
+    cell it took is the first row's, and said there once: the later row leaves it out
+    (its draft is still None, but the first row's error keeps the import from writing)."""
+    firsts: dict[tuple[str, str], tuple[dict, set[tuple[str, str]]]] = {}
+    for number, record in ledger.rows:
+        name = row_identity(record, ctx.upsert)
+        first = firsts.get(name) if name is not None else None
+        if first is None:
+            draft, errors = read_row(number, record, ctx)
+            if name is not None:
+                firsts[name] = (record, {(e["field"], e["message"]) for e in errors})
+            yield draft, errors
+            continue
+        filled, taken = inherit(record, first[0])
+        draft, errors = read_row(number, filled, ctx)
+        said = first[1]
+        yield (
+            draft,
+            [e for e in errors if not (e["field"] in taken and (e["field"], e["message"]) in said)],
+        )
 
 
 def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
@@ -263,14 +346,16 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
     today = to_local_date(now(session))
     result = Plan()
     drafts = []
-    for number, record in ledger.rows:
-        draft, errors = read_row(number, record, ctx)
+    for draft, errors in _read_rows(ledger, ctx):
         result.errors += errors
         if draft is not None:
             drafts.append(draft)
-    drafts, errors = _grouped(drafts, lambda d: _identity(d, upsert), options.lang)
+    drafts, errors = _grouped(drafts, lambda d: _identity(d, upsert), options.lang, numbers=True)
     result.errors += errors
-    existing = _matches(session, drafts, by_number=upsert)
+    existing, errors = _matches(session, drafts, upsert, options.lang)
+    result.errors += errors
+    refused = {e["row"] for e in errors}  # naming two items: neither updated nor created
+    drafts = [d for d in drafts if d.row not in refused]
     measures = {}
     if upsert:
         # one update an item, if rows name it both by its 外部编号 and by its 编号
@@ -438,7 +523,13 @@ def write(session: Session, caller: Caller, planned: Plan, options: Options) -> 
     bulk.create_items(session, caller, planned.creates)
     for update in planned.updates:
         if update.changes:
-            update_item(session, caller, update.item_id, ItemUpdate(**update.changes), None)
+            try:
+                update_item(session, caller, update.item_id, LedgerUpdate(**update.changes), None)
+            except IntegrityError:  # an 外部编号 given to another item since ``check``
+                raise Conflict(
+                    "Another request used one of the file's 外部编号 (external_ref) while it "
+                    "was being checked; nothing was imported. Import the file again."
+                ) from None
         if not (update.new_measures or update.measure_changes):
             continue
         item = get_item(session, caller, update.item_id, lock=True)

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.deadlines.schedule import MAX_DUE_DAYS
-from app.errors import ProblemError
+from app.errors import ActionNotAllowed, ProblemError
 from app.ledger.cells import one_line
+from app.ledger.messages import validation_error
 from app.ledger.rows import Draft, RowCheck
 from app.plans.models import Measure, MeasureStatus
 from app.plans.schemas import MeasureCreate
@@ -90,24 +91,43 @@ def checked_measures(check: RowCheck, measures: list, item, rules: Rules) -> lis
                 title=m.title, kind=m.kind, unit_code=m.unit_code, due_date=m.due_date
             )
         except ValidationError as exc:
-            check.fail("measures", "invalid", m.row, why=exc.errors()[0]["msg"])
+            code, params = validation_error(exc.errors()[0])
+            check.fail("measures", code, m.row, **params)
             continue
         if len(check.errors) > before:
             continue
         try:
             new_measure(item, data, seq=0, moment=rules.moment, calendar=rules.calendar)
         except ProblemError as exc:
-            errors = exc.extensions.get("errors") or [{}]
-            key, code = _RULE_FIELDS.get(errors[0].get("field"), ("measures", None))
-            if key == "measure_due" and data.kind == "deadline" and data.due_date is None:
-                code = "measure_needs_due"
-            if code:
-                check.fail(key, code, m.row, title=m.title)
-            else:
-                check.fail(key, "measure_refused", m.row, title=m.title, why=exc.detail)
+            _refused(check, m, data, item, rules, exc)
             continue
         result.append(data)
     return result
+
+
+def _refused(check: RowCheck, m, data: MeasureCreate, item, rules: Rules, exc: ProblemError):
+    """``new_measure``'s refusal as the row's error, said in the row's language: each rule
+    has its message (the service's English text is kept for ``lang=en`` alone)."""
+    if isinstance(exc, ActionNotAllowed):  # ``_refuse_if_closed``: the item is closed
+        check.fail("measures", "measure_item_closed", m.row, title=m.title)
+        return
+    errors = exc.extensions.get("errors") or [{}]
+    key, code = _RULE_FIELDS.get(errors[0].get("field"), ("measures", None))
+    if key == "measure_due":
+        if data.kind == "long_term":
+            check.fail(key, "long_term_no_due", m.row, value=data.due_date)
+            return
+        if data.kind == "deadline" and data.due_date is None:
+            check.fail(key, "measure_needs_due", m.row, title=m.title)
+            return
+        before = len(check.errors)  # ``validate_due_date``: in the past, or too far
+        check_due(check, data.due_date or item.due_date, rules.today, key, m.row)
+        if len(check.errors) > before:
+            return
+    if code:
+        check.fail(key, code, m.row, title=m.title)
+    else:
+        check.fail(key, "measure_refused", m.row, title=m.title, why=exc.detail)
 
 
 def measure_changes(check: RowCheck, draft: Draft, existing: dict[str, Measure], today: date):

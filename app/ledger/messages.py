@@ -51,15 +51,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the external_ref {value!r} is already used by item {number} (use mode=upsert "
         "to update it)",
     ),
+    "ref_elsewhere": (
+        "外部编号“{value}”已是问题 {other} 的，而编号 {number} 是另一个问题；一行只能对应一个问题",
+        "the external_ref {value!r} is item {other}'s, but the number {number} names another "
+        "item; a row names one item",
+    ),
+    "ref_replaces": (
+        "问题 {number} 已有外部编号“{current}”，不能改为“{value}”",
+        "item {number} already has the external_ref {current!r}; it cannot become {value!r}",
+    ),
     "differs": (
         "与已有问题 {number} 的{column}（{current}）不一致；请用改派或延期申请修改",
-        "differs from item {number}'s {column} ({current}); change it by reassigning "
+        "differs from item {number}'s {column_en} ({current_en}); change it by reassigning "
         "or with an extension",
     ),
-    "invalid": ("内容无效：{why}", "invalid: {why}"),
+    "source_differs": (
+        "与已有问题 {number} 的来源（{current}）不一致；导入不修改来源",
+        "differs from item {number}'s source ({current_en}); an import does not change it",
+    ),
+    "invalid": ("内容无效", "invalid: {why}"),
+    "blank": ("不能为空", "must not be blank"),
     "too_long": ("超过 {limit} 个字符", "longer than {limit} characters"),
+    "too_many": ("最多 {limit} 项", "at most {limit} entries"),
     "co_unit_is_lead": ("配合单位不能是牵头单位 {value}", "{value} is the lead unit"),
-    "not_importable": ("无法导入：{why}", "could not be imported: {why}"),
+    "not_importable": ("无法导入", "could not be imported: {why}"),
+    "no_types": (
+        "此类问题没有工单类型（“{value}”），请清空此列",
+        "{value!r}: items of the workflow {workflow!r} have no order type",
+    ),
     "same_item_differs": (
         "与第 {row} 行是同一问题，此列却不同（同一问题的各行须一致或留空）",
         "the row names the same item as row {row} but differs here (rows of one item "
@@ -82,12 +101,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "限期整改的措施“{title}”须有时限（填写措施时限或整改时限）",
         "measure {title!r}: a deadline measure (限期整改) needs a date",
     ),
-    "measure_refused": ("措施“{title}”无法导入：{why}", "measure {title!r}: {why}"),
+    "measure_refused": ("措施“{title}”不符合整改措施的规则，无法导入", "measure {title!r}: {why}"),
+    "measure_item_closed": (
+        "措施“{title}”无法导入：所属问题已办结，不能再增加或修改措施",
+        "measure {title!r} cannot be imported: the item is closed; its measures can no "
+        "longer change",
+    ),
     "measure_closed": (
         "措施“{title}”已{status}，不能再修改（须先由监督方重新打开）",
         "measure {title!r} is {status}; a supervisor must reopen it before it can change",
     ),
 }
+
+
+def validation_error(err: Any) -> tuple[str, dict[str, Any]]:
+    """A pydantic error of a model the import fills (``ItemCreate``, ``ItemUpdate``,
+    ``MeasureCreate``) as a message code and its parameters: the Chinese message says
+    it in Chinese, not pydantic's English (which the English one keeps as ``why``)."""
+    kind, ctx = err.get("type"), err.get("ctx") or {}
+    if kind == "string_too_long":
+        return "too_long", {"limit": ctx.get("max_length")}
+    if kind == "too_long":
+        return "too_many", {"limit": ctx.get("max_length")}
+    if kind in ("missing", "string_too_short") or "blank" in str(err.get("msg")):
+        return "blank", {}
+    return "invalid", {"why": err.get("msg")}
 
 
 def column_name(key: str, lang: str) -> str:

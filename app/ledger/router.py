@@ -236,7 +236,7 @@ def report_period(
         content = documents.period_xlsx(report)
         return _document(content, export.XLSX_MEDIA_TYPE, f"{stem}.xlsx", f"{fallback}.xlsx")
     escalated = period.circular(session, caller, min_level=2, limit=documents.LISTED_ITEMS)
-    content = documents.period_docx(report, escalated)
+    content = documents.period_docx(report, escalated, today(session))
     return _document(content, documents.DOCX_MEDIA_TYPE, f"{stem}.docx", f"{fallback}.docx")
 
 

@@ -26,7 +26,7 @@ from app.ledger.columns import (
     source_choices,
     type_choices,
 )
-from app.ledger.messages import message
+from app.ledger.messages import message, validation_error
 from app.ledger.reader import CellError
 from app.units.models import Unit, UnitAlias
 
@@ -34,6 +34,12 @@ TITLE_FROM_DESCRIPTION = 40
 PERSON_MAX = 100
 _TEXT_FIELDS = ("title", "description", "category", "campaign", "external_ref")
 _PEOPLE = ("responsible_person", "responsible_leader")
+ITEM_KEYS = (
+    *("title", "description", "source", "category", "severity", "unit", "due_date"),
+    *("campaign", "co_units", *_PEOPLE, "type"),
+)
+"""The cells that say something of the item, not of one measure (nor name the item):
+a later row of the same item may leave them empty (``inherit``)."""
 
 
 class Units:
@@ -96,7 +102,8 @@ class Draft:
     measures: list[Measure] = field(default_factory=list)
     source_given: bool = False
     item_number: str | None = None
-    """编号: the item an upsert row without 外部编号 names (an export's own rows)."""
+    """编号 (``mode=upsert`` only): the item the row names (an export's own rows), with
+    or without an 外部编号 (``importer._matches``)."""
     assigns: bool = False
     """Both 责任单位 and 整改时限 given (a date or a phrase such as 长期坚持): a new item
     is assigned. With only one of them it is created ``found`` without it -- a found
@@ -126,6 +133,31 @@ def differences(first: Draft, later: Draft) -> list[tuple[str, Any, Any]]:
         *((k, v, first.people.get(k)) for k, v in later.people.items()),
     ]
     return [(k, v, was) for k, v, was in pairs if v not in (None, "") and v != was]
+
+
+def row_identity(record: dict, by_number: bool) -> tuple[str, str] | None:
+    """What names a row's item, from its cells (as ``importer._identity`` from its
+    ``Draft``): its 外部编号, else (upsert only) its 编号."""
+    for key in ("external_ref", "number") if by_number else ("external_ref",):
+        value = record.get(key)
+        if isinstance(value, CellError):
+            return None
+        text = canonical_ref(cells.text(value)) if key == "external_ref" else cells.text(value)
+        if text is not None:
+            return (key, text)
+    return None
+
+
+def inherit(record: dict, first: dict) -> tuple[dict, frozenset[str]]:
+    """A later row of an item (``row_identity``) with the cells it leaves empty taken from
+    the item's first row: "an empty cell agrees" (README), a merged cell's lower rows
+    included (a workbook keeps a merged cell's value in its first row only). So the
+    item's required cells (标题, 来源) are required of its first row, and a later row's
+    measures take the item's 整改时限 as the first row's do. Also the keys it took."""
+    taken = frozenset(
+        k for k in ITEM_KEYS if k in first and cells.blank(record.get(k)) and k in record
+    )
+    return {**record, **{k: first[k] for k in taken}}, taken
 
 
 class RowCheck:
@@ -238,7 +270,8 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
         if fields["type"] is None:
             check.fail("type", "not_type", value=type_text, choices=type_choices())
     draft = Draft(number, fields, ctx.columns, source_given=bool(cells.text(record.get("source"))))
-    draft.item_number = cells.text(record.get("number"))
+    # (without mode=upsert 编号 is ignored: API.md, the import reads 标题 through 外部编号)
+    draft.item_number = cells.text(record.get("number")) if ctx.upsert else None
     unit_text = cells.text(record.get("unit"))
     if unit_text is not None:
         draft.unit_code = _unit(check, ctx, "unit", unit_text)
@@ -267,6 +300,7 @@ def read_row(number: int, record: dict, ctx: RowContext) -> tuple[Draft | None, 
     except ValidationError as exc:
         for err in exc.errors():
             key = str(err["loc"][0]) if err.get("loc") else "title"
-            check.fail(key if key in ZH_OF else "title", "invalid", why=err["msg"])
+            code, params = validation_error(err)
+            check.fail(key if key in ZH_OF else "title", code, **params)
         return None, check.errors
     return draft, []

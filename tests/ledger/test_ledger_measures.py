@@ -167,8 +167,7 @@ def test_rows_of_one_item_that_disagree_are_an_error_not_a_silent_first_row(
     but a different value would be lost, so it is that row's error (and nothing is
     created, in create and upsert mode alike)."""
     rows = [list(r) for r in MEASURE_ROWS]
-    if column:  # (every row needs its problem text: 存在问题 is the title)
-        rows[1][column] = None  # a continuation row may leave it empty
+    rows[1][column] = None  # a continuation row may leave it empty (存在问题 too)
     assert counts(upload(api, rows_ledger(rows), source="audit")) == (1, None, None)
     rows = [list(r) for r in MEASURE_ROWS]
     for r in rows:
@@ -380,3 +379,122 @@ def test_measures_land_on_their_items_across_write_chunks(api, office, monkeypat
         "ok": True,
         "broken": [],
     }
+
+
+CONTINUED_HEADER = ["外部编号", "标题", "牵头单位", "完成时限", "整改措施", "措施类型", "措施时限"]
+CONTINUED = [
+    ["REC-M3", "多措施问题3", "court", "2027-06-30", "措施一", "限期整改", "2027-03-31"],
+    ["REC-M3", None, "court", "2027-06-30", "措施二", "长期坚持", None],
+]
+
+
+def _csv(header: list, rows: list[list]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *[["" if v is None else v for v in r] for r in rows]])
+    return buf.getvalue().encode()
+
+
+@pytest.mark.parametrize("mode", ["create", "upsert"])
+def test_a_later_row_of_one_item_may_leave_its_title_empty(api, office, mode):
+    """The audit's repro: rows sharing an 外部编号 are one item, and an empty cell in a
+    later row agrees with the first row's, 标题 included."""
+    r = upload(api, _csv(CONTINUED_HEADER, CONTINUED), "台账.csv", source="audit", mode=mode)
+    assert counts(r)[0] == 1
+    item = items(api)["REC-M3"]
+    assert item["title"] == "多措施问题3"
+    assert measures(api, item) == [
+        ("措施一", "deadline", "2027-03-31", "court"),
+        ("措施二", "long_term", None, "court"),
+    ]
+
+
+def test_merged_item_cells_are_the_first_rows_for_every_row_of_the_item(api, office):
+    """An office ledger merges the item's cells over its measures' rows: only the first
+    row holds 标题, 来源, 牵头单位 and 完成时限. The later rows take them (their
+    measures the item's 完成时限 too); a row of another item still needs its own."""
+    header = ["外部编号", "标题", "来源", "牵头单位", "完成时限", "整改措施", "措施类型"]
+    rows = [
+        ["REC-M4", "合并单元格的问题", "审计", "court", "2027-06-30", "措施一", "限期整改"],
+        ["REC-M4", None, None, None, None, "措施二", None],
+        ["REC-M4", None, None, None, None, "措施三", "长期坚持"],
+        ["REC-M5", "另一个问题", "审计", None, None, None, None],
+    ]
+    wb = Workbook()
+    ws = wb.active
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    for column in range(2, 6):
+        ws.merge_cells(start_row=2, start_column=column, end_row=4, end_column=column)
+    buf = io.BytesIO()
+    wb.save(buf)
+    for mode in ("create", "upsert"):
+        dry = upload(api, buf.getvalue(), mode=mode, dry_run="true")
+        assert dry.status_code == 200 and dry.json()["would_create"] == 2, dry.text
+    assert counts(upload(api, buf.getvalue())) == (2, None, None)
+    item = items(api)["REC-M4"]
+    assert (item["title"], item["source"], item["unit_code"]) == (
+        "合并单元格的问题",
+        "audit",
+        "court",
+    )
+    assert measures(api, item) == [
+        ("措施一", "deadline", "2027-06-30", "court"),
+        ("措施二", "deadline", "2027-06-30", "court"),
+        ("措施三", "long_term", None, "court"),
+    ]
+    # the same file upserted again changes nothing
+    assert counts(upload(api, buf.getvalue(), mode="upsert")) == (0, 0, 2)
+
+
+def test_the_first_row_of_an_item_still_needs_its_title_and_its_errors_are_its_own(api, office):
+    """The item's required cells are required of its first row; a later row that leaves
+    a bad first-row cell empty does not repeat that row's error."""
+    rows = [list(r) for r in CONTINUED]
+    rows[0][1], rows[1][1] = None, "多措施问题3"
+    body = assert_problem(upload(api, _csv(CONTINUED_HEADER, rows), "a.csv", source="audit"), 422)
+    assert [(e["row"], e["field"], e["message"]) for e in body["errors"]] == [
+        (2, "title", "标题：必填")
+    ]
+    rows = [list(r) for r in CONTINUED]
+    rows[0][2], rows[1][2] = "不存在的单位", None
+    body = assert_problem(upload(api, _csv(CONTINUED_HEADER, rows), "a.csv", source="audit"), 422)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "unit")]
+    assert items(api) == {}
+
+
+@pytest.mark.parametrize("per", ["items", "measures"])
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_units_whose_name_would_not_read_back_as_them_are_exported_by_code(api, office, per, fmt):
+    """Units may share a name (court2 is also 市中级人民法院), a name may be another unit's
+    code (jyj2 is named "jyj") or hold a list separator: an import would refuse such a
+    name, or read it as another unit or as two. The export writes those units' codes,
+    every other unit's name, so the ledger still imports back unchanged."""
+    api.unit("court2", "市中级人民法院")
+    api.unit("jyj2", "jyj")
+    api.unit("joint", "纪委、监委联合办")
+    header = ["外部编号", "标题", "来源", "牵头单位", "配合单位", "完成时限", "整改措施"]
+    header += ["措施责任单位"]
+    rows = [
+        ["DUP-1", "同名单位的问题", "审计", "court2", "court、jyj2、joint、jyj", "2027-06-30",
+         "措施一", "court"],
+        ["DUP-1", None, None, None, None, None, "措施二", "jyj2"],
+        ["DUP-1", None, None, None, None, None, "措施三", "joint"],
+        ["DUP-2", "唯一名称的问题", "审计", "court", None, "2027-06-30", None, None],
+    ]  # fmt: skip
+    assert counts(upload(api, _csv(header, rows), "a.csv")) == (2, None, None)
+    params = {"format": fmt, "rows": per}
+    exported = api.get("/items/export", params=params, expect=200).content
+    table = _rows(exported, fmt)
+    cells = [dict(zip(table[0], r, strict=True)) for r in table[1:]]
+    first = next(r for r in cells if r["外部编号"] == "DUP-1")
+    assert first["责任单位"] == "court2"
+    assert first["配合单位"] == "court、jyj2、joint、市教育局"
+    if per == "measures":
+        assert [r["措施责任单位"] for r in cells if r["外部编号"] == "DUP-1"] == [
+            "court",
+            "jyj2",
+            "纪委、监委联合办",  # one unit a cell: no list to split
+        ]
+    assert next(r for r in cells if r["外部编号"] == "DUP-2")["责任单位"] == "court"
+    assert counts(upload(api, exported, f"台账.{fmt}", mode="upsert")) == (0, 0, 2)

@@ -247,6 +247,10 @@ def test_a_row_the_item_rules_refuse_is_a_row_error_in_dry_run_and_import_alike(
     for params in ({"dry_run": "true"}, {}, {"mode": "upsert"}):
         body = assert_problem(upload(api, content, "a.csv", **params), 422)
         assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "type")], params
+        assert (
+            body["errors"][0]["message"]
+            == "工单类型：此类问题没有工单类型（“mystery”），请清空此列"
+        )
     assert api.get("/items", expect=200).json()["data"] == []
 
 
@@ -266,3 +270,148 @@ def test_an_upsert_that_only_updates_needs_no_source_column(api, office):
         upload(api, csv_file(header, [["x", "CHAIN-E", None, None]]), "a.csv"), 422
     )
     assert "来源" in plain["detail"]  # a plain import creates every row: the column first
+
+
+def _item(api, title: str) -> dict:
+    data = api.get("/items", params={"limit": 500}, expect=200).json()["data"]
+    return next(i for i in data if i["title"] == title)
+
+
+@pytest.mark.parametrize("per", ["items", "measures"])
+def test_an_external_ref_filled_in_on_an_exported_row_is_given_to_that_item(api, office, per):
+    """A row names its item by 编号 whether or not it has an 外部编号: one filled in on an
+    exported row is the item's new ref (an update, recorded in its history), not a
+    second item with the same title."""
+    _ledger(api, office)
+    item = _item(api, "无编号已交办")
+    exported = api.get("/items/export", params={"format": "csv", "rows": per}, expect=200)
+    table = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    header, rows = table[0], table[1:]
+    number, ref = header.index("编号"), header.index("外部编号")
+    for row in rows:
+        if row[number] == item["number"]:
+            row[ref] = "NEWREF-1"
+    content = csv_file(header, rows)
+    body = upsert(api, content)
+    assert (body["created"], body["updated"], body["unchanged"]) == (0, 1, 3)
+    after = api.get(f"/items/{item['id']}", expect=200).json()
+    assert after["external_ref"] == "NEWREF-1" and after["version"] == item["version"] + 1
+    assert len(api.get("/items", params={"limit": 500}).json()["data"]) == 4  # none new
+    last = api.history(item["id"])[-1]
+    assert (last["action"], last["data"]["changed"]) == ("edit", {"external_ref": "NEWREF-1"})
+    assert verify(api, item)["ok"]
+    again = upsert(api, content)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 4)
+
+
+def test_a_row_whose_number_and_external_ref_name_different_items_is_an_error(api, office):
+    """编号 and 外部编号 of one row must name one item: the ref of another item, another
+    ref than the item's own, or one ref given to two items in the file is the row's
+    error (in Chinese, or English with lang=en), and nothing changes."""
+    _ledger(api, office)
+    with_ref, without = by_ref(api, "REF-1"), _item(api, "无编号已交办")
+    header = ["编号", "标题", "来源", "外部编号"]
+    cases = [
+        ([[without["number"], "无编号已交办", "巡视巡察", "REF-1"]], [2], "REF-1"),
+        ([[with_ref["number"], "有编号已交办", "巡视巡察", "REF-2"]], [2], "REF-2"),
+        (
+            [
+                [without["number"], "无编号已交办", "巡视巡察", "NEWREF-2"],
+                [_item(api, "无编号未交办")["number"], None, None, "NEWREF-2"],
+            ],
+            [3],
+            "NEWREF-2",
+        ),
+    ]
+    for rows, bad, ref in cases:
+        body = assert_problem(upload(api, csv_file(header, rows), "a.csv", mode="upsert"), 422)
+        assert [(e["row"], e["field"]) for e in body["errors"]] == [
+            (r, "number" if len(rows) > 1 else "external_ref") for r in bad
+        ], body
+        message = body["errors"][0]["message"]
+        assert ref in message or "第 2 行" in message, message
+        english = upload(api, csv_file(header, rows), "a.csv", mode="upsert", lang="en").json()
+        assert all(not any("\u4e00" <= c <= "\u9fff" for c in e["message"].split(":", 1)[1])
+                   for e in english["errors"] if len(rows) == 1), english  # fmt: skip
+    first = assert_problem(upload(api, csv_file(header, cases[0][0]), "a.csv", mode="upsert"), 422)
+    assert first["errors"][0]["message"] == (
+        f"外部编号：外部编号“REF-1”已是问题 {with_ref['number']} 的，"
+        f"而编号 {without['number']} 是另一个问题；一行只能对应一个问题"
+    )
+    second = assert_problem(upload(api, csv_file(header, cases[1][0]), "a.csv", mode="upsert"), 422)
+    assert second["errors"][0]["message"] == (
+        f"外部编号：问题 {with_ref['number']} 已有外部编号“REF-1”，不能改为“REF-2”"
+    )
+    assert by_ref(api, "REF-1")["version"] == with_ref["version"]
+    assert _item(api, "无编号已交办")["external_ref"] is None
+    # a file of updates without 来源: the row is refused for naming two items, nothing else
+    rows = [[without["number"], "无编号已交办", "REF-1"]]
+    content = csv_file(["编号", "标题", "外部编号"], rows)
+    body = assert_problem(upload(api, content, "a.csv", mode="upsert"), 422)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "external_ref")]
+
+
+def test_a_ref_another_request_takes_while_the_file_is_checked_is_a_conflict(
+    api, office, monkeypatch
+):
+    from sqlalchemy import update
+
+    from app.db import unit_of_work
+    from app.items.models import Item
+    from app.ledger import importer
+
+    _ledger(api, office)
+    item, other = _item(api, "无编号已交办"), _item(api, "无编号未交办")
+    checked = importer.check
+
+    def check_then_take(*args, **kwargs):
+        planned = checked(*args, **kwargs)
+        with unit_of_work(engine=api.engine) as session:
+            taken = update(Item).where(Item.id == other["id"]).values(external_ref="NEWREF-3")
+            session.execute(taken)
+        return planned
+
+    monkeypatch.setattr(importer, "check", check_then_take)
+    content = csv_file(["编号", "标题", "外部编号"], [[item["number"], "无编号已交办", "NEWREF-3"]])
+    body = assert_problem(upload(api, content, "a.csv", mode="upsert"), 409)
+    assert "NEWREF-3" not in body["detail"] and "外部编号" in body["detail"]
+    assert api.get(f"/items/{item['id']}", expect=200).json()["external_ref"] is None
+
+
+def _latin(text: str) -> bool:
+    return any("a" <= c.lower() <= "z" for c in text)
+
+
+def test_row_errors_the_item_and_measure_rules_raise_are_said_in_chinese(api, office):
+    """A refusal of the services' rules (a closed item's measures, a field too long) is
+    a row error in the user's language, not the service's English text inside it."""
+    court = api.key("unit", "court")
+    closed = api.item_in(
+        "closed_withdrawn", sup=office, unit=court, unit_code="court", due_date="2026-04-30"
+    )
+    rows = [[closed["number"], closed["title"], "回头看措施"]]
+    content = csv_file(["编号", "标题", "整改措施"], rows)
+    body = assert_problem(upload(api, content, "a.csv", mode="upsert"), 422)
+    assert [(e["field"], e["message"]) for e in body["errors"]] == [
+        ("measures", "整改措施：措施“回头看措施”无法导入：所属问题已办结，不能再增加或修改措施")
+    ]
+    english = assert_problem(upload(api, content, "a.csv", mode="upsert", lang="en"), 422)
+    assert english["errors"][0]["message"] == (
+        "measures: measure '回头看措施' cannot be imported: the item is closed; its measures "
+        "can no longer change"
+    )
+    long_title = "很长的标题" * 101  # 505 characters: ItemCreate allows 500
+    for params in ({}, {"mode": "upsert"}):
+        content = csv_file(HEADER, [["审计", long_title, "d", None, None, None]])
+        body = assert_problem(upload(api, content, "a.csv", **params), 422)
+        assert [e["message"] for e in body["errors"]] == ["标题：超过 500 个字符"]
+        english = assert_problem(upload(api, content, "a.csv", lang="en", **params), 422)
+        assert english["errors"][0]["message"] == "title: longer than 500 characters"
+    # an upsert's 来源 that differs from the item's names the item's by its label
+    content = csv_file(HEADER, [["审计", "有编号已交办", "d", None, None, "REF-1"]])
+    _ledger(api, office)
+    body = assert_problem(upload(api, content, "a.csv", mode="upsert"), 422)
+    (error,) = body["errors"]
+    assert "来源（巡视巡察）" in error["message"] and not _latin(error["message"])
+    english = assert_problem(upload(api, content, "a.csv", mode="upsert", lang="en"), 422)
+    assert "'s source (inspection)" in english["errors"][0]["message"]
