@@ -23,6 +23,7 @@ from app.ledger.rows import Draft, RowCheck
 from app.plans.models import Measure, MeasureStatus
 from app.plans.schemas import MeasureCreate
 from app.plans.service import new_measure
+from app.workflow.registry import registry
 
 LOOKUP_CHUNK = 500
 
@@ -108,8 +109,11 @@ def checked_measures(check: RowCheck, measures: list, item, rules: Rules) -> lis
 def _refused(check: RowCheck, m, data: MeasureCreate, item, rules: Rules, exc: ProblemError):
     """``new_measure``'s refusal as the row's error, said in the row's language: each rule
     has its message (the service's English text is kept for ``lang=en`` alone)."""
-    if isinstance(exc, ActionNotAllowed):  # ``_refuse_if_closed``: the item is closed
-        check.fail("measures", "measure_item_closed", m.row, title=m.title)
+    if isinstance(exc, ActionNotAllowed):  # the item is closed, or its closure asked
+        wf = registry.get(item.workflow_name, item.workflow_version)
+        closed = wf.state(item.state).final
+        refusal = "measure_item_closed" if closed else "measure_item_settled"
+        check.fail("measures", refusal, m.row, title=m.title)
         return
     errors = exc.extensions.get("errors") or [{}]
     key, code = _RULE_FIELDS.get(errors[0].get("field"), ("measures", None))

@@ -102,6 +102,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "measure {title!r}: a deadline measure (限期整改) needs a date",
     ),
     "measure_refused": ("措施“{title}”不符合整改措施的规则，无法导入", "measure {title!r}: {why}"),
+    "measure_item_settled": (
+        "措施“{title}”无法导入：所属问题已申请销号（审核中或已验收），请先退回销号申请再增加措施",
+        "measure {title!r} cannot be imported: the item's closure has been asked (under "
+        "review or verified); reject the request before adding measures",
+    ),
     "measure_item_closed": (
         "措施“{title}”无法导入：所属问题已办结，不能再增加或修改措施",
         "measure {title!r} cannot be imported: the item is closed; its measures can no "

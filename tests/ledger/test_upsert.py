@@ -400,6 +400,17 @@ def test_row_errors_the_item_and_measure_rules_raise_are_said_in_chinese(api, of
         "measures: measure '回头看措施' cannot be imported: the item is closed; its measures "
         "can no longer change"
     )
+    pending = api.item_in(
+        "review_pending", sup=office, unit=court, unit_code="court", due_date="2026-04-30"
+    )
+    content = csv_file(
+        ["编号", "标题", "整改措施"], [[pending["number"], pending["title"], "补充措施"]]
+    )
+    body = assert_problem(upload(api, content, "a.csv", mode="upsert"), 422)
+    assert [e["message"] for e in body["errors"]] == [
+        "整改措施：措施“补充措施”无法导入：所属问题已申请销号（审核中或已验收），"
+        "请先退回销号申请再增加措施"
+    ]
     long_title = "很长的标题" * 101  # 505 characters: ItemCreate allows 500
     for params in ({}, {"mode": "upsert"}):
         content = csv_file(HEADER, [["审计", long_title, "d", None, None, None]])
