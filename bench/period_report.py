@@ -27,6 +27,8 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from app.main import prepare  # noqa: E402
+from app.workflow.registry import registry  # noqa: E402
 from bench.scan import _drop_pg, _fresh_pg  # noqa: E402
 from bench.server import served  # noqa: E402
 
@@ -39,6 +41,8 @@ def populate(engine, n: int) -> None:
     sqlite = engine.dialect.name == "sqlite"
     ts = "'2026-01-01 00:00:00'" if sqlite else "TIMESTAMPTZ '2026-01-01 00:00:00+00'"
     codes = TOPS + [c for c, _ in BELOW]
+    prepare(engine)  # the workflows, as the service loads them: items pin the latest
+    version = registry.latest("rectification").version
     with engine.begin() as c:
         for code in TOPS:
             c.execute(
@@ -96,7 +100,7 @@ def populate(engine, n: int) -> None:
                 "light, escalation_level, ladder_fired, version, history_seq, history_hash, tags, "
                 "redo_count, duplicate_count, created_at, updated_at, closed_at) "
                 f"SELECT 'P-' || i, '问题' || i, '', {source}, 'normal', {units}, {state}, false, "
-                f"{resolution}, 'rectification', 1, {due}, 'green', i % 4, 0, 1, 0, "
+                f"{resolution}, 'rectification', {version}, {due}, 'green', i % 4, 0, 1, 0, "
                 f"'{'0' * 64}', '[]', 0, 0, {created}, {created}, {closed_at} {src}"
             )
         )
@@ -110,7 +114,9 @@ def _timed(client: httpx.Client, path: str, params: dict, n: int) -> list[float]
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        client.get(path, params=params).raise_for_status()
+        r = client.get(path, params=params)
+        if r.is_error:
+            raise SystemExit(f"{path} {params}: {r.status_code} {r.text[:500]}")
         times.append(time.perf_counter() - t)
     return times
 
