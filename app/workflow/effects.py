@@ -121,6 +121,23 @@ def _clear_resolution(ctx) -> None:
     ctx.record.update(previous_resolution=item.resolution, previous_on_time=item.on_time)
     item.resolution = None
     item.on_time = None
+    if item.duplicate_of is not None:
+        _unmerge(ctx)
+
+
+def _unmerge(ctx) -> None:
+    """A duplicate reopened (a merge found wrong, 误合并) is an order of its own again:
+    no longer counted on the original, whose chain records it (``merged_out``), and
+    free to be merged again."""
+    item = ctx.item
+    stmt = select(Item).where(Item.id == item.duplicate_of).with_for_update()
+    original = ctx.session.scalars(stmt).one()
+    ctx.record.update(previous_duplicate_of=original.id)
+    item.duplicate_of = None
+    with change(ctx.session, original, at=ctx.moment, write="later") as unmerged:
+        original.duplicate_count = max(original.duplicate_count - 1, 0)
+        data = {"duplicate": item.id, "duplicate_number": item.number}
+        unmerged.record("merged_out", actor=ctx.caller.actor, data=data)
 
 
 def _record_satisfaction(ctx) -> None:

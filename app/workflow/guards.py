@@ -76,7 +76,7 @@ REGISTRY: dict[str, Guard] = {
         "unit_code",
         "The item was closed before it was ever handed to a unit: there is no "
         "rectification to look back on; create a new item if one is needed.",
-        "该问题未交办即已撤销，没有可回头看的整改；如需整改请新建问题",
+        "该问题未交办即已办结（撤销或并入重复件），没有可回头看的整改；如需整改请新建问题",
     ),
     "has_evidence": Guard(
         _has_evidence,

@@ -185,6 +185,26 @@ def test_merging_a_duplicate_order_closes_it_and_counts_it_on_the_original(api, 
         assert api.get(f"/items/{iid}/history/verify", expect=200).json()["ok"]
 
 
+def test_a_duplicate_reopened_is_an_order_of_its_own_again(api, hotline):
+    """误合并: reopening a merged order left it ``duplicate_of`` the original, still
+    counted there, and it could not be merged anywhere else."""
+    original, duplicate, other = (dispatched(api, hotline) for _ in range(3))
+    merge = {"into": original["id"], "comment": "重复来电"}
+    api.post(f"/items/{duplicate['id']}/merge", token=hotline["sup"], json=merge, expect=200)
+    body = {"comment": "误合并，诉求不同", "due_date": "2026-10-30"}
+    reopened = api.act(duplicate["id"], "reopen", hotline["sup"], **body).json()
+    assert (reopened["state"], reopened["resolution"]) == ("rectifying", None)
+    assert reopened["duplicate_of"] is None
+    assert api.history(duplicate["id"])[-1]["data"]["previous_duplicate_of"] == original["id"]
+    again = api.get(f"/items/{original['id']}", expect=200).json()
+    assert again["duplicate_count"] == 0
+    assert api.history(original["id"])[-1]["action"] == "merged_out"
+    merge = {"into": duplicate["id"], "comment": "与重开的工单重复"}  # was 422: "a duplicate"
+    api.post(f"/items/{other['id']}/merge", token=hotline["sup"], json=merge, expect=200)
+    for iid in (original["id"], duplicate["id"], other["id"]):
+        assert api.get(f"/items/{iid}/history/verify", expect=200).json()["ok"]
+
+
 def test_merge_refusals(api, hotline):
     original = dispatched(api, hotline)
     rectifying = dispatched(api, hotline)
