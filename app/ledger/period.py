@@ -35,12 +35,14 @@ once per figure. A reopen clears the row's ``closed_at``, ``resolution`` and
 - the items reopened since ``start`` (``ix_history_reopen``: few, and none in
   most months) are counted from their history (``_from_history``, by
   ``app.ledger.reopened``): the entries that enter a final state (closures:
-  ``at``, the resolution) and the reopens that leave it. Their group key,
-  filters, ``new`` and ``overdue_at_end`` are their rows', as everyone's:
-  ``overdue_at_end`` compares the current ``due_date`` (a reopen sets a new one;
-  the history of due dates is not replayed), as it does for an item that was
-  never closed. An item rectified more than once in the period counts the latest
-  rectification's ``on_time``.
+  ``at``, the resolution), the reopens that leave it, and the due date in force
+  at ``end`` (a reopen sets a new one). Their group key, filters and ``new`` are
+  their rows', as everyone's. An item rectified more than once in the period
+  counts the latest rectification's ``on_time``.
+
+``overdue_at_end`` of an item never reopened compares its current ``due_date``: one
+moved after ``end`` (an extension approved late, a reassign) moves it in past months
+too (the due dates' history is replayed for reopened items only).
 
 One grouped query of items and one of callbacks per report, and one of the
 reopened items' moves; ``group=unit`` sums the lead units' rows up to their
@@ -218,15 +220,10 @@ def _from_history(
 ) -> Iterator[tuple[object, dict[str, int]]]:
     """(group value, counts) of each of the caller's items reopened since ``start`` and
     created before ``end``, under the period's filters: the items ``_grouped``'s SQL
-    leaves out. Each item's row with its entries that enter or leave a final state,
-    oldest first (none for an item whose closures all came after ``end``)."""
+    leaves out. Each item's row with its history entries, oldest first: the ones that
+    enter or leave a final state, and those that set its deadlines (the due date in
+    force at ``end``)."""
     entry = HistoryEntry
-    finals = sorted({s.name for wf in registry.workflows.values() for s in wf.states if s.final})
-    crossing = and_(
-        col(entry.item_id) == col(Item.id),
-        col(entry.from_state) != col(entry.to_state),
-        or_(col(entry.to_state).in_(finals), col(entry.from_state).in_(finals)),
-    )
     stmt = scoped(
         select(
             column.label("key"),
@@ -243,14 +240,14 @@ def _from_history(
             col(entry.from_state),
             col(entry.to_state),
             col(entry.data),
-        ).outerjoin(entry, crossing),
+        ).outerjoin(entry, col(entry.item_id) == col(Item.id)),
         caller,
     ).where(col(Item.created_at) < end, col(Item.id).in_(reopened_since(start)))
     stmt = _filtered(stmt, period).order_by(col(Item.id), col(entry.seq))
     for _id, group in groupby(session.execute(stmt), key=lambda row: row.id):
-        rows = list(group)  # the item's row once per entry (once, entry empty, without)
-        moves = [row for row in rows if row.at is not None]
-        yield rows[0].key, history_counts(rows[0], moves, period.to, start, end)
+        rows = list(group)  # the item's row once per entry
+        entries = [row for row in rows if row.at is not None]
+        yield rows[0].key, history_counts(rows[0], entries, period.to, start, end)
 
 
 def _grouped(session: Session, caller: Caller, period: Period, column) -> dict:

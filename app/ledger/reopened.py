@@ -77,8 +77,28 @@ def _closures(row, moves: list) -> list[_Closure]:
     return closures
 
 
-def history_counts(row, moves: list, to: date, start, end) -> dict[str, int]:
-    """``ITEM_COUNTS`` of one reopened item, by its closures (``_closures``)."""
+def _due_at(row, entries: list, end) -> date | None:
+    """The due date in force at ``end``: as the last entry before it that set the item's
+    deadlines recorded them (``deadline_dates``: ``due_date`` beside ``accept_due_date``;
+    an extension request names only the date it asks for, a measure its own). A reopen
+    since sets a new one, so the row's is the answer only for an item whose history
+    records none (written before entries recorded them)."""
+    recorded, due = False, None
+    for entry in entries:
+        data = entry.data or {}
+        if "accept_due_date" not in data:
+            continue
+        recorded = True
+        if entry.at >= end:
+            break
+        due = data.get("due_date") and date.fromisoformat(data["due_date"])
+    return due if recorded else row.due_date
+
+
+def history_counts(row, entries: list, to: date, start, end) -> dict[str, int]:
+    """``ITEM_COUNTS`` of one reopened item, by its closures (``_closures``) and the due
+    date in force at ``end`` (``_due_at``); ``entries``: its history, oldest first."""
+    moves = [e for e in entries if e.from_state and e.to_state and e.from_state != e.to_state]
     closures = _closures(row, moves)
     in_period = [c for c in closures if start <= c.at < end]
     rectified = [c for c in in_period if c.resolution == "rectified"]
@@ -87,6 +107,7 @@ def history_counts(row, moves: list, to: date, start, end) -> dict[str, int]:
     if at_end is not None and at_end.reopened_at is not None and at_end.reopened_at < end:
         at_end = None
     is_open = at_end is None
+    due = _due_at(row, entries, end) if is_open else None
     # the period's latest rectification gives its verdict: an item counts once
     verdict = rectified[-1].on_time if rectified else None
     counts = {
@@ -94,7 +115,7 @@ def history_counts(row, moves: list, to: date, start, end) -> dict[str, int]:
         "closed": bool(in_period),
         "rectified": bool(rectified),
         "open_at_end": is_open,
-        "overdue_at_end": is_open and row.due_date is not None and row.due_date < to,
+        "overdue_at_end": is_open and due is not None and due < to,
         "cumulative_rectified": at_end is not None and at_end.resolution == "rectified",
         "on_time": verdict is True,
         "on_time_base": verdict is not None,

@@ -421,6 +421,23 @@ def test_a_past_months_figures_stay_as_they_were_when_items_are_reopened_later(a
     )
 
 
+def test_an_item_overdue_at_a_months_end_stays_so_in_it_when_reopened_later(api, january):
+    """The audit's repro: O, due January 15 and open at January's end, closed in
+    February, reopened in March with a due date in April. January's report counted it
+    against its new date (``overdue_at_end`` 1 -> 0); it takes the date in force then."""
+    sup, court, o = january["sup"], january["court"], january["o"]
+    before = api.get("/reports/period", params=JANUARY).json()["totals"]
+    assert before["overdue_at_end"] == 1
+    api.set_clock(FEB_REOPEN)
+    _to_verified(api, sup, court, o)
+    api.act(o, "close", sup)
+    api.set_clock(MAR_CLOSE)
+    api.act(o, "reopen", sup, comment="回头看发现反弹", due_date="2027-04-30")
+    assert api.get("/reports/period", params=JANUARY).json()["totals"] == before
+    march = api.get("/reports/period", params=MARCH_2027).json()["totals"]
+    assert (march["open_at_end"], march["overdue_at_end"]) == (1, 0)  # due in April
+
+
 def test_an_item_closed_reopened_and_closed_again_counts_each_closure_in_its_month(api, january):
     """R, closed in January, reopened in February, closed again in March (late: its new
     due date was February 26): January's and March's closures, February open at its end,
