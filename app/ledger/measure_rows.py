@@ -87,10 +87,13 @@ def checked_measures(check: RowCheck, measures: list, item, rules: Rules) -> lis
         before = len(check.errors)
         if m.due_given:
             check_due(check, m.due_date, rules.today, "measure_due", m.row)
+        kind, due = m.kind, m.due_date
+        if not (m.kind_given or m.due_given) and due is None and item.due_date is not None:
+            # an upsert's row leaves 整改时限 empty (the item's): its measures default
+            # as a new item's do, to the item's deadline
+            kind, due = "deadline", item.due_date
         try:
-            data = MeasureCreate(
-                title=m.title, kind=m.kind, unit_code=m.unit_code, due_date=m.due_date
-            )
+            data = MeasureCreate(title=m.title, kind=kind, unit_code=m.unit_code, due_date=due)
         except ValidationError as exc:
             code, params = validation_error(exc.errors()[0])
             check.fail("measures", code, m.row, **params)

@@ -426,3 +426,24 @@ def test_row_errors_the_item_and_measure_rules_raise_are_said_in_chinese(api, of
     assert "来源（巡视巡察）" in error["message"] and not _latin(error["message"])
     english = assert_problem(upload(api, content, "a.csv", mode="upsert", lang="en"), 422)
     assert "'s source (inspection)" in english["errors"][0]["message"]
+
+
+def test_a_measure_added_by_upsert_defaults_to_the_items_deadline_as_a_new_items_does(api, office):
+    """A measure line without 措施类型 on a row that creates its item is 限期整改 by the
+    row's 整改时限; on an upsert row that leaves 整改时限 empty (the item's) it was
+    立行立改: the same file gave different kinds."""
+    _ledger(api, office)
+    content = csv_file(
+        [*HEADER, "整改措施"], [[None, "有编号已交办", None, None, None, "REF-1", "措施三"]]
+    )
+    body = upsert(api, content, "a.csv")
+    assert (body["created"], body["updated"]) == (0, 1)
+    (item,) = api.get("/items", params={"external_ref": "REF-1"}).json()["data"]
+    added = api.get(f"/items/{item['id']}/measures").json()["data"][-1]
+    assert (added["title"], added["kind"], added["due_date"]) == (
+        "措施三",
+        "deadline",
+        "2026-12-31",
+    )
+    first = api.get(f"/items/{item['id']}/measures").json()["data"][0]
+    assert (first["kind"], first["due_date"]) == ("deadline", "2026-12-31")  # as created
