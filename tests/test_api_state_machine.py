@@ -78,8 +78,12 @@ class Model:
         self.unit: str | None = None
         self.review_pending = False
         self.evidence = False
-        self.duplicate = False
+        self.duplicate_of: int | None = None
         self.entries = 1
+
+    @property
+    def duplicate(self) -> bool:
+        return self.duplicate_of is not None
 
     def expect(self, action: str, role: str, fields: set[str]) -> bool:
         if action not in self.table:
@@ -162,7 +166,12 @@ class ApiMachine(RuleBasedStateMachine):
             assert r.status_code == 200, (action, role, model.state, r.text)
             model.apply(action)
             model.entries += 1
+            if action == "reopen" and model.duplicate_of is not None:
+                # a merge undone: the original records it (merged_out)
+                self.models[model.duplicate_of].entries += 1
+                model.duplicate_of = None
             assert r.json()["state"] == model.state
+            assert r.json()["duplicate_of"] == model.duplicate_of
         else:
             assert r.status_code in (403, 404, 409, 422), (action, role, model.state, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
@@ -194,7 +203,7 @@ class ApiMachine(RuleBasedStateMachine):
         if ok:
             assert r.status_code == 200, (model.state, r.text)
             assert r.json()["resolution"] == "duplicate" and r.json()["duplicate_of"] == into
-            model.state, model.duplicate = "closed", True
+            model.state, model.duplicate_of = "closed", into
             model.entries += 1
             original.entries += 1  # the original records the duplicate merged into it
         else:
