@@ -10,23 +10,22 @@ not have yet and changes the ones whose 措施类型, 措施时限 or 措施责�
 file gives otherwise (measures are matched by their text; 责任单位 and 整改时限
 must each be empty or equal to the item's). With ``mode=upsert`` a row also names
 an item by its 编号, and an 外部编号 it gives an item without one becomes the item's
-(``_matches``). New items are written in bulk
+(``matching.matches``). New items are written in bulk
 (``app.ledger.bulk``). Measures are checked against the rules of
 ``app.plans.service`` while planning, so a refusal is a row error.
 """
 
 import gc
 import threading
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 from pydantic import Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.auth.service import Caller
 from app.clock import now, to_local_date
@@ -35,20 +34,11 @@ from app.errors import Conflict, Invalid, ProblemError
 from app.items.models import Item
 from app.items.schemas import PERSON_FIELDS, ItemCreate, ItemUpdate
 from app.items.service import get_item, order_type, update_item, workflow_for
-from app.ledger import bulk, measure_rows
+from app.ledger import bulk, matching, measure_rows
 from app.ledger.columns import SOURCE_LABELS, ZH_OF, source_choices, type_labels
 from app.ledger.messages import validation_error
 from app.ledger.reader import FileError, LedgerRows, file_error, read_ledger
-from app.ledger.rows import (
-    Draft,
-    RowCheck,
-    RowContext,
-    Units,
-    differences,
-    inherit,
-    read_row,
-    row_identity,
-)
+from app.ledger.rows import Draft, RowCheck, RowContext, Units, inherit, read_row, row_identity
 from app.plans.models import Measure
 from app.plans.schemas import MeasureCreate, MeasureUpdate
 from app.plans.service import change_measure, create_measure
@@ -56,14 +46,13 @@ from app.settings import get_settings
 from app.workflow.registry import registry
 
 MAX_ERRORS = 1000
-LOOKUP_CHUNK = 500
 _UPDATABLE = ("title", "description", "category", "severity", "campaign")
 _NULLABLE_TEXT = ("category", "campaign")
 
 
 class LedgerUpdate(ItemUpdate):
     """What an upsert row changes of an item: ``PATCH /items/{id}``'s fields, and the
-    外部编号 of an item named by its 编号 that has none yet (``_matches``)."""
+    外部编号 of an item named by its 编号 that has none yet (``matching.matches``)."""
 
     external_ref: str | None = Field(default=None, max_length=200)
 
@@ -96,100 +85,6 @@ class Options:
     lang: str = "zh"
     default_source: str | None = None
     dry_run: bool = False
-
-
-def _identity(draft: Draft, by_number: bool) -> tuple[str, str] | None:
-    """What names the row's item: its 外部编号, else (upsert only) its 编号."""
-    if draft.external_ref is not None:
-        return ("external_ref", draft.external_ref)
-    if by_number and draft.item_number is not None:
-        return ("number", draft.item_number)
-    return None
-
-
-def _grouped(
-    drafts: list[Draft], key: Callable[[Draft], Hashable | None], lang: str, numbers: bool = False
-) -> tuple[list[Draft], list[dict]]:
-    """Rows of one ``key`` are one item: the first row, with every row's measures (an
-    export's ``rows=measures`` repeats an item on each measure's row); and the errors
-    of later rows that give the item another value than the first (lost otherwise).
-    ``numbers``: a later row's 编号 is one of those values (rows of one 外部编号 naming
-    two items by 编号; not when the rows were grouped by the item they name)."""
-    first: dict[Hashable, Draft] = {}
-    result, errors = [], []
-    for draft in drafts:
-        name = key(draft)
-        if name is None or name not in first:
-            result.append(draft)
-            if name is not None:
-                first[name] = draft
-            continue
-        head = first[name]
-        check = RowCheck(draft.row, lang)
-        for column, _value, _was in differences(head, draft):
-            check.fail(column, "same_item_differs", row=head.row)
-        if numbers and draft.item_number not in (None, head.item_number):
-            check.fail("number", "same_item_differs", row=head.row)
-        errors += check.errors
-        known = {m.title for m in head.measures}
-        head.measures += [m for m in draft.measures if m.title not in known]
-    return result, errors
-
-
-def _existing(session: Session, column, values: list[str]) -> dict[str, Item]:
-    """The items whose ``column`` (外部编号 or 编号) is one of ``values``, by it."""
-    found: dict[str, Item] = {}
-    for start in range(0, len(values), LOOKUP_CHUNK):
-        chunk = values[start : start + LOOKUP_CHUNK]
-        for item in session.scalars(select(Item).where(col(column).in_(chunk))):
-            found[cast(str, getattr(item, column.key))] = item  # selected by it: never None
-    return found
-
-
-def _matches(
-    session: Session, drafts: list[Draft], by_number: bool, lang: str
-) -> tuple[dict[int, Item], list[dict]]:
-    """The existing item each row names, by row, and the errors of rows that name two:
-    by 外部编号, as API.md says; with ``mode=upsert`` also by 编号, the item's number --
-    the column an export writes first, so that "the export still imports back
-    unchanged with ``mode=upsert`` (0 created)" holds for items without an 外部编号
-    too, and an 外部编号 filled in on an exported row is that item's new ref (an
-    update: ``_changes``), not a second item. A row whose 编号 names one item and
-    外部编号 another, or whose item has another ref already, is an error: refs are
-    unique and an upsert does not replace one. A 编号 that names no item is passed
-    over (the row is matched by its 外部编号 or creates), and without ``mode=upsert``
-    编号 is ignored (API.md: the import reads 标题 through 外部编号), so a ledger
-    exported from one database imports into another. (A 编号 names an item of this
-    database: upsert a ledger into the database it was exported from.)"""
-    refs = [d.external_ref for d in drafts if d.external_ref is not None]
-    numbers = [d.item_number for d in drafts if by_number and d.item_number is not None]
-    by_ref = _existing(session, Item.external_ref, refs)
-    by_nr = _existing(session, Item.number, numbers)
-    found: dict[int, Item] = {}
-    errors: list[dict] = []
-    for draft in drafts:
-        ref = draft.external_ref
-        named = by_ref.get(ref) if ref is not None else None
-        numbered = by_nr.get(draft.item_number) if draft.item_number is not None else None
-        if numbered is not None and ref is not None and numbered.external_ref != ref:
-            check = RowCheck(draft.row, lang)
-            if named is not None:
-                check.fail(
-                    "external_ref", "ref_elsewhere", value=ref, other=named.number,
-                    number=numbered.number,
-                )  # fmt: skip
-            elif numbered.external_ref is not None:
-                check.fail(
-                    "external_ref", "ref_replaces", value=ref, number=numbered.number,
-                    current=numbered.external_ref,
-                )  # fmt: skip
-            errors += check.errors
-            if check.errors:
-                continue
-        item = numbered or named
-        if item is not None:
-            found[draft.row] = item
-    return found, errors
 
 
 def _creatable(check: RowCheck, create: ItemCreate) -> ItemCreate | None:
@@ -243,7 +138,7 @@ def _changes(draft: Draft, item: Item) -> dict[str, Any]:
     if draft.co_unit_codes is not None:
         wanted["co_unit_codes"] = draft.co_unit_codes
     wanted.update(draft.people)
-    if draft.external_ref is not None:  # named by 编号: the item's first ref (``_matches``)
+    if draft.external_ref is not None:  # named by 编号: its first ref (``matching.matches``)
         wanted["external_ref"] = draft.external_ref
     current = {k: getattr(item, k) for k in wanted}
     if "co_unit_codes" in current:
@@ -350,16 +245,18 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         result.errors += errors
         if draft is not None:
             drafts.append(draft)
-    drafts, errors = _grouped(drafts, lambda d: _identity(d, upsert), options.lang, numbers=True)
+    drafts, errors = matching.grouped(
+        drafts, lambda d: matching.identity(d, upsert), options.lang, numbers=True
+    )
     result.errors += errors
-    existing, errors = _matches(session, drafts, upsert, options.lang)
+    existing, errors = matching.matches(session, drafts, upsert, options.lang)
     result.errors += errors
     refused = {e["row"] for e in errors}  # naming two items: neither updated nor created
     drafts = [d for d in drafts if d.row not in refused]
     measures = {}
     if upsert:
         # one update an item, if rows name it both by its 外部编号 and by its 编号
-        drafts, errors = _grouped(
+        drafts, errors = matching.grouped(
             drafts, lambda d: existing[d.row].id if d.row in existing else None, options.lang
         )
         result.errors += errors

@@ -136,7 +136,7 @@ def differences(first: Draft, later: Draft) -> list[tuple[str, Any, Any]]:
 
 
 def row_identity(record: dict, by_number: bool) -> tuple[str, str] | None:
-    """What names a row's item, from its cells (as ``importer._identity`` from its
+    """What names a row's item, from its cells (as ``matching.identity`` from its
     ``Draft``): its 外部编号, else (upsert only) its 编号."""
     for key in ("external_ref", "number") if by_number else ("external_ref",):
         value = record.get(key)
