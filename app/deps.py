@@ -73,7 +73,7 @@ def strict_query(request: Request) -> None:
             + (f"; this endpoint takes {', '.join(sorted(names))}." if names else "."),
             errors=[{"field": name, "message": "unknown query parameter"} for name in unknown],
         )
-    # Every parameter takes one value (a list is comma-separated: ``type=a,b``): a second
+    # Every parameter takes one value (a list is comma-separated: ``state=a,b``): a second
     # would be dropped silently (``state=found&state=closed`` answered the closed ones).
     repeated = [
         n for n in dict.fromkeys(request.query_params) if len(request.query_params.getlist(n)) > 1

@@ -21,9 +21,16 @@ def refuse_nul(**params: str | None) -> None:
         )
 
 
-def _states() -> set[str]:
-    """The states of every loaded workflow (an item's state is one of its workflow's)."""
-    return {s.name for wf in registry.workflows.values() for s in wf.states}
+def _check_states(state: str) -> None:
+    """400 unless every name of the comma-separated ``state`` is a state of a loaded
+    workflow (an item's state is one of its workflow's)."""
+    known = {s.name for wf in registry.workflows.values() for s in wf.states}
+    unknown = [name for name in state.split(",") if name not in known]
+    if unknown:
+        raise BadRequest(
+            f"No workflow has a state {unknown[0]!r}.",
+            errors=[{"field": "state", "message": f"one of {', '.join(sorted(known))}"}],
+        )
 
 
 def item_filters(
@@ -44,12 +51,8 @@ def item_filters(
 ) -> ItemFilters:
     """The filters of GET /items."""
     refuse_nul(state=state, unit=unit, campaign=campaign, q=q, tag=tag, external_ref=external_ref)
-    unknown = [name for name in (state or "").split(",") if state and name not in _states()]
-    if unknown:
-        raise BadRequest(
-            f"No workflow has a state {unknown[0]!r}.",
-            errors=[{"field": "state", "message": f"one of {', '.join(sorted(_states()))}"}],
-        )
+    if state:
+        _check_states(state)
     return ItemFilters(
         state,
         unit,

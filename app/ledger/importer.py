@@ -213,15 +213,18 @@ def _read_rows(ledger: LedgerRows, ctx: RowContext) -> Iterator[tuple[Draft | No
             draft, errors = read_row(number, record, ctx)
             if name is not None:
                 firsts[name] = (record, {(e["field"], e["message"]) for e in errors})
-            yield draft, errors
-            continue
-        filled, taken = inherit(record, first[0])
-        draft, errors = read_row(number, filled, ctx)
-        said = first[1]
-        yield (
-            draft,
-            [e for e in errors if not (e["field"] in taken and (e["field"], e["message"]) in said)],
-        )
+        else:
+            filled, taken = inherit(record, first[0])
+            draft, errors = read_row(number, filled, ctx)
+            said = first[1]
+            errors = [
+                e
+                for e in errors
+                if not (e["field"] in taken and (e["field"], e["message"]) in said)
+            ]
+        if draft is not None:
+            draft.identity = name
+        yield draft, errors
 
 
 def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
@@ -245,9 +248,7 @@ def plan(session: Session, ledger: LedgerRows, options: Options) -> Plan:
         result.errors += errors
         if draft is not None:
             drafts.append(draft)
-    drafts, errors = matching.grouped(
-        drafts, lambda d: matching.identity(d, upsert), options.lang, numbers=True
-    )
+    drafts, errors = matching.grouped(drafts, lambda d: d.identity, options.lang, numbers=True)
     result.errors += errors
     existing, errors = matching.matches(session, drafts, upsert, options.lang)
     result.errors += errors

@@ -17,15 +17,6 @@ from app.ledger.rows import Draft, RowCheck, differences
 LOOKUP_CHUNK = 500
 
 
-def identity(draft: Draft, by_number: bool) -> tuple[str, str] | None:
-    """What names the row's item: its 外部编号, else (upsert only) its 编号."""
-    if draft.external_ref is not None:
-        return ("external_ref", draft.external_ref)
-    if by_number and draft.item_number is not None:
-        return ("number", draft.item_number)
-    return None
-
-
 def grouped(
     drafts: list[Draft], key: Callable[[Draft], Hashable | None], lang: str, numbers: bool = False
 ) -> tuple[list[Draft], list[dict]]:

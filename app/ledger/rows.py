@@ -103,7 +103,9 @@ class Draft:
     source_given: bool = False
     item_number: str | None = None
     """编号 (``mode=upsert`` only): the item the row names (an export's own rows), with
-    or without an 外部编号 (``importer._matches``)."""
+    or without an 外部编号 (``matching.matches``)."""
+    identity: tuple[str, str] | None = None
+    """What names the row's item (``row_identity``): rows of one identity are one item."""
     assigns: bool = False
     """Both 责任单位 and 整改时限 given (a date or a phrase such as 长期坚持): a new item
     is assigned. With only one of them it is created ``found`` without it -- a found
@@ -136,8 +138,8 @@ def differences(first: Draft, later: Draft) -> list[tuple[str, Any, Any]]:
 
 
 def row_identity(record: dict, by_number: bool) -> tuple[str, str] | None:
-    """What names a row's item, from its cells (as ``matching.identity`` from its
-    ``Draft``): its 外部编号, else (upsert only) its 编号."""
+    """What names a row's item, from its cells: its 外部编号, else (upsert only) its 编号
+    (``Draft.identity``)."""
     for key in ("external_ref", "number") if by_number else ("external_ref",):
         value = record.get(key)
         if isinstance(value, CellError):

@@ -27,12 +27,18 @@ def _public(m) -> MeasurePublic:
     return MeasurePublic.model_validate(m, from_attributes=True)
 
 
-def _answer(session: Session, m, status: int = 200, **headers: str) -> JSONResponse:
-    """A measure with its item's ETag: a measure's change is a change of the item (its
+def _with_items_etag(
+    session: Session, item_id: int, body: dict, status: int = 200, **headers: str
+) -> JSONResponse:
+    """``body`` with its item's ETag: a measure's change is a change of the item (its
     version), and ``If-Match`` on the next one names that version."""
-    item = session.get(Item, m.item_id)  # loaded (and locked, on a change) by the service
+    item = session.get(Item, item_id)  # loaded (and locked, on a change) by the service
     assert item is not None
-    return etag.json_response(service.measure_json(m), item.version, status, **headers)
+    return etag.json_response(body, item.version, status, **headers)
+
+
+def _answer(session: Session, m, status: int = 200, **headers: str) -> JSONResponse:
+    return _with_items_etag(session, m.item_id, service.measure_json(m), status, **headers)
 
 
 @router.post("", status_code=201, response_model=MeasurePublic, responses=problems(409))
@@ -89,11 +95,10 @@ def report_progress(
 ):
     """A progress report (阶段性进展): the measure's unit, the lead unit or a supervisor."""
     p = service.report_progress(session, caller, item_id, measure_id, body, if_match)
-    item = session.get(Item, item_id)
-    assert item is not None
-    return etag.json_response(
+    return _with_items_etag(
+        session,
+        item_id,
         {"id": p.id, **service.progress_json(p)},
-        item.version,
         201,
         Location=f"/api/v1/items/{item_id}/measures/{measure_id}/progress/{p.id}",
     )
