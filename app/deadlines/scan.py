@@ -13,12 +13,12 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Engine, and_, bindparam, or_, select
+from sqlalchemy import Engine, Integer, bindparam, select, tuple_
 from sqlmodel import col
 
 from app import metrics
 from app.clock import now
-from app.db import is_postgres, unit_of_work
+from app.db import UTCDateTime, is_postgres, unit_of_work
 from app.deadlines.batch import due_columns, fire_batch, resume_key
 from app.deadlines.store import load_calendar
 from app.items.models import Item
@@ -41,14 +41,13 @@ def _due_statement(resume: bool, limit: int, postgres: bool):
     shape, so SQLAlchemy derives its cache key (49 columns) once, not once a batch."""
     stmt = select(*due_columns()).where(col(Item.next_check_at) <= bindparam("moment"))
     if resume:
-        at: BindParameter = bindparam("after_at")
-        item_id: BindParameter = bindparam("after_id")
-        stmt = stmt.where(
-            or_(
-                col(Item.next_check_at) > at,
-                and_(col(Item.next_check_at) == at, col(Item.id) > item_id),
-            )
+        # A row value, not ``at < a OR (at = a AND id > i)``: both backends then start
+        # the index range at the key and read one batch. With the OR, SQLite read every
+        # due row after the key and sorted them, each batch (quadratic in a large scan).
+        after = tuple_(
+            bindparam("after_at", type_=UTCDateTime), bindparam("after_id", type_=Integer)
         )
+        stmt = stmt.where(tuple_(col(Item.next_check_at), col(Item.id)) > after)
     stmt = stmt.order_by(col(Item.next_check_at), col(Item.id)).limit(limit)
     if postgres:
         stmt = stmt.with_for_update(skip_locked=True)
