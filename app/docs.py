@@ -107,6 +107,9 @@ class Figures(BaseModel):
 
 class Summary(Figures):
     by_state: dict[str, int]
+    by_light: dict[str, int] = Field(
+        description="Items by light (green, yellow, red, paused, none), every light listed"
+    )
 
 
 class UnitFigures(Figures):

@@ -42,7 +42,7 @@ from app.auth.service import Caller, with_unit_codes
 from app.clock import today
 from app.db import is_postgres
 from app.deadlines.calendar import local_midnight_utc
-from app.items.models import Item, Source
+from app.items.models import Item, Light, Source
 from app.items.queries import scoped
 from app.kit.scope import unit_path_or_none
 from app.settings import get_settings
@@ -187,16 +187,19 @@ def summary(session: Session, caller: Caller, filters: ReportFilters) -> dict:
     caller = with_unit_codes(session, caller)
     base = filters.apply(scoped(select(*_measures(session, tz), *_measure_sums()), caller), tz)
     counts = {k: int(v) for k, v in session.execute(base).one()._mapping.items()}
-    by_state = dict.fromkeys(_all_states(), 0)
-    states = filters.apply(
-        scoped(select(col(Item.state), func.count(col(Item.id))), caller), tz
-    ).group_by(Item.state)
-    for state, n in session.execute(states):
-        by_state[state] = int(n)
+
+    def counted_by(column, names) -> dict[str, int]:
+        got = dict.fromkeys(names, 0)
+        stmt = filters.apply(scoped(select(column, func.count(col(Item.id))), caller), tz)
+        for value, n in session.execute(stmt.group_by(column)):
+            got[value] = int(n)
+        return got
+
     figures = _figures(counts)
     return {
         "total": figures["total"],
-        "by_state": by_state,
+        "by_state": counted_by(col(Item.state), _all_states()),
+        "by_light": counted_by(col(Item.light), [light.value for light in Light]),
         "open": figures["open"],
         "closed": figures["closed"],
         "rectified": figures["rectified"],

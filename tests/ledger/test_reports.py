@@ -85,6 +85,7 @@ def test_summary_matches_the_hand_count(api, world):
     assert summary(api, world["viewer"]) == {
         "total": 7,
         "by_state": {"found": 1, "assigned": 0, "rectifying": 2, "verified": 0, "closed": 4},
+        "by_light": {"green": 1, "yellow": 0, "red": 1, "paused": 0, "none": 5},
         "open": 3,
         "closed": 4,
         "rectified": 2,
@@ -146,6 +147,7 @@ def test_filters(api, world):
         got = summary(api, **params)
         assert got["total"] == total, params
         assert got["by_state"] == {s: by_state.get(s, 0) for s in STATES}, params
+        assert sum(got["by_light"].values()) == total, params
         assert sum(r["total"] for r in units(api, **params)) == total, params
 
 
