@@ -8,7 +8,7 @@ from app.deps import CallerDep, Id, IfMatch, SessionDep
 from app.errors import problems
 from app.items.models import Item
 from app.kit import etag
-from app.plans import service
+from app.plans import reads, service
 from app.plans.schemas import (
     MeasureComment,
     MeasureCreate,
@@ -38,7 +38,7 @@ def _with_items_etag(
 
 
 def _answer(session: Session, m, status: int = 200, **headers: str) -> JSONResponse:
-    return _with_items_etag(session, m.item_id, service.measure_json(m), status, **headers)
+    return _with_items_etag(session, m.item_id, reads.measure_json(m), status, **headers)
 
 
 @router.post("", status_code=201, response_model=MeasurePublic, responses=problems(409))
@@ -57,12 +57,12 @@ def create_measure(
 
 @router.get("", response_model=MeasureList)
 def list_measures(item_id: Id, session: SessionDep, caller: CallerDep):
-    return MeasureList(data=[_public(m) for m in service.list_measures(session, caller, item_id)])
+    return MeasureList(data=[_public(m) for m in reads.list_measures(session, caller, item_id)])
 
 
 @router.get("/{measure_id:int}", response_model=MeasurePublic)
 def get_measure(item_id: Id, measure_id: Id, session: SessionDep, caller: CallerDep):
-    return _answer(session, service.get_measure(session, caller, item_id, measure_id))
+    return _answer(session, reads.get_measure(session, caller, item_id, measure_id))
 
 
 @router.patch("/{measure_id:int}", response_model=MeasurePublic, responses=problems(409))
@@ -98,7 +98,7 @@ def report_progress(
     return _with_items_etag(
         session,
         item_id,
-        {"id": p.id, **service.progress_json(p)},
+        {"id": p.id, **reads.progress_json(p)},
         201,
         Location=f"/api/v1/items/{item_id}/measures/{measure_id}/progress/{p.id}",
     )
@@ -106,7 +106,7 @@ def report_progress(
 
 @router.get("/{measure_id:int}/progress", response_model=ProgressList)
 def list_progress(item_id: Id, measure_id: Id, session: SessionDep, caller: CallerDep):
-    rows = service.list_progress(session, caller, item_id, measure_id)
+    rows = reads.list_progress(session, caller, item_id, measure_id)
     return ProgressList(data=[ProgressPublic.model_validate(p, from_attributes=True) for p in rows])
 
 
@@ -114,7 +114,7 @@ def list_progress(item_id: Id, measure_id: Id, session: SessionDep, caller: Call
 def get_progress(
     item_id: Id, measure_id: Id, progress_id: Id, session: SessionDep, caller: CallerDep
 ):
-    p = service.get_progress(session, caller, item_id, measure_id, progress_id)
+    p = reads.get_progress(session, caller, item_id, measure_id, progress_id)
     return ProgressPublic.model_validate(p, from_attributes=True)
 
 

@@ -19,7 +19,7 @@ from app.deadlines.store import load_calendar
 from app.items.models import Item, Light
 from app.plans.lights import overdue_due, refresh_light
 from app.plans.models import Measure
-from app.plans.service import record
+from app.plans.recording import record
 from app.settings import get_settings
 
 SYSTEM_ACTOR = "system:scheduler"
