@@ -17,6 +17,7 @@ def test_export_then_import_with_row_errors_then_a_good_file(live, admin, open_p
 
     with page.expect_download() as download:
         page.click("#export-csv")
+    assert download.value.suggested_filename.startswith("台账-")  # filename*, not the ASCII one
     exported = Path(download.value.path()).read_bytes()
     assert exported.startswith(b"\xef\xbb\xbf") and "已有问题" in exported.decode("utf-8-sig")
 
@@ -58,6 +59,37 @@ def test_batch_actions_report_each_item_or_say_not_available(live, admin, open_p
     watch.assert_clean()
 
 
+def test_batch_assign_needs_a_unit_and_urge_keeps_its_result(live, admin, open_page):
+    admin.post("/units", json={"code": "court", "name": "市中级人民法院"}).raise_for_status()
+    ids = []
+    for title in ("甲", "乙"):
+        item = admin.post("/items", json={"title": title, "source": "audit"}).json()
+        ids.append(item["id"])
+        admin.post(
+            f"/items/{item['id']}/transitions", json={"action": "assign", "unit_code": "court"}
+        ).raise_for_status()
+    page, watch = open_page()
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/items/batch") else None)
+    sign_in(page, live, ADMIN_TOKEN, "/items")
+    for box in page.locator("#ledger .pick").all():
+        box.check()
+    page.click("#batch-assign")  # no unit chosen: refused in the page, nothing sent
+    assert page.inner_text("#batch-result") == "请选择责任单位"
+    assert not sent
+
+    page.fill("#batch-comment", "请加快进度")
+    page.click("#batch-urge")
+    page.wait_for_selector("#batch-result .ok")
+    page.wait_for_timeout(1200)  # the old page reloaded after 600 ms and wiped the line
+    assert "成功 2 条，失败 0 条" in page.inner_text("#batch-result")
+    assert page.locator("#batch-result").count() == 1
+    assert len(sent) == 1
+    history = admin.get(f"/items/{ids[0]}/history").json()["data"]
+    assert history[-1]["action"] == "urge"
+    watch.assert_clean()
+
+
 def test_a_supervisor_decides_an_extension_from_the_queue(live, admin, open_page):
     admin.post("/units", json={"code": "court", "name": "市中级人民法院"}).raise_for_status()
     tokens = keys(admin)
@@ -84,7 +116,12 @@ def test_a_supervisor_decides_an_extension_from_the_queue(live, admin, open_page
     page.click("#sign-out")
     sign_in(page, live, tokens["supervisor"], "/extensions")
     assert "需延期" in page.inner_text("#extension-list")
+    page.click("#extension-list >> text=驳回")  # no comment: a reject must say why
+    page.wait_for_selector("#extension-list >> text=驳回须填写意见")
+    page.locator("#extension-list input.short").fill("同意，请按新时限完成")
     page.click("#extension-list >> text=批准")
     page.wait_for_selector("#extension-list >> text=暂无数据")
     assert admin.get(f"/items/{item['id']}").json()["due_date"] == str(due + timedelta(days=10))
+    history = admin.get(f"/items/{item['id']}/history").json()["data"]
+    assert history[-1]["comment"] == "同意，请按新时限完成"
     watch.assert_clean()

@@ -74,11 +74,52 @@ def test_period_chart_and_circular(live, admin, open_page):
     sign_in(page, live, ADMIN_TOKEN)
     assert page.inner_text(".grid-2 > section.panel h2") == "各县区整改情况（本年度）"
     labels = page.locator("svg.chart .chart-label").all_text_contents()
-    assert labels == ["西河区", "东山县"]
+    assert labels == ["东山县", "西河区"]  # worst first: 东山县's rate is the lower
     assert page.locator('svg.chart a[href="#/items?unit=county-a"]').count() == 1
     goto(page, live, "/escalations")
     assert "农村饮水工程验收资料不全" in page.inner_text("#circular")
     assert "12" in page.inner_text("#circular")
+    watch.assert_clean()
+
+
+def period(groups: list[dict]) -> dict:
+    return {"from": "2026-01-01", "to": "2026-12-31", "group": "unit", "groups": groups}
+
+
+def test_the_chart_draws_the_units_behind_first_and_says_how_many_more(live, admin, open_page):
+    seed(admin)
+    page, watch = open_page()
+    groups = [  # ranked best first, as the report ranks them; the last four are behind
+        {"key": f"u{n:02}", "label": f"单位{n:02}", **GROUP, "rectification_rate": 1 - n / 40}
+        for n in range(20)
+    ]
+    groups[-1]["rectification_rate"] = 0.1
+    groups.append(
+        {
+            "key": "u-tie",
+            "label": "同率逾期多",
+            **GROUP,
+            "rectification_rate": 0.1,
+            "overdue_at_end": 9,
+        }
+    )
+    fake(page, "**/api/v1/reports/period?*", period(groups))
+    sign_in(page, live, ADMIN_TOKEN)
+    labels = page.locator("svg.chart .chart-label").all_text_contents()
+    assert len(labels) == 16
+    assert labels[:3] == ["同率逾期多", "单位19", "单位18"]
+    assert "单位00" not in labels
+    assert "另有 5 个单位未显示" in page.inner_text("#chart-more")
+    assert page.locator("#chart-more #chart-report").count() == 1
+    watch.assert_clean()
+
+
+def test_an_empty_period_report_says_no_data(live, admin, open_page):
+    page, watch = open_page()
+    fake(page, "**/api/v1/reports/period?*", period([]))
+    sign_in(page, live, ADMIN_TOKEN)
+    chart = page.locator(".grid-2 > section.panel").inner_text()
+    assert "暂无数据" in chart and "暂不可用" not in chart
     watch.assert_clean()
 
 

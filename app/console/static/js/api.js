@@ -24,8 +24,9 @@ export const session = {
 let onUnauthorized = () => {};
 export function whenUnauthorized(fn) { onUnauthorized = fn; }
 
-export async function api(path, { method = 'GET', body, form, headers = {}, raw = false } = {}) {
+export async function api(path, { method = 'GET', body, form, headers = {}, raw = false, key } = {}) {
   const h = { Accept: 'application/json', 'Accept-Language': session.lang, ...headers };
+  if (key) h['Idempotency-Key'] = key;  // a POST that creates: a repeat of it creates nothing
   if (session.token) h.Authorization = 'Bearer ' + session.token;
   let payload;
   if (form) payload = form;

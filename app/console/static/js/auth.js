@@ -3,6 +3,7 @@
 import { api, ApiError, dropCache, session } from './api.js';
 import { h, mount } from './dom.js';
 import { t } from './i18n.js';
+import { problemText } from './ui.js';
 
 const PKCE_KEY = 'rectify.pkce';
 let config = { oidc: null };
@@ -113,7 +114,7 @@ export function signInPage(root, onSignedIn, error) {
         onSignedIn();
       } catch (e) {
         signOut();
-        msg.textContent = e instanceof ApiError && e.status === 401 ? t('bad_key') : e.message;
+        msg.textContent = e instanceof ApiError && e.status === 401 ? t('bad_key') : problemText(e);
       }
     },
   },

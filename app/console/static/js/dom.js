@@ -67,6 +67,19 @@ export function link(route, ...children) {
   return h('a', { href: '#' + route }, ...children);
 }
 
+/** The file name a download's Content-Disposition gives: RFC 6266's ``filename*=UTF-8''…``
+ * (RFC 5987, the Chinese name) first, then ``filename=``, then ``fallback``. */
+export function attachmentName(res, fallback) {
+  const header = res.headers.get('Content-Disposition') || '';
+  const star = /filename\*\s*=\s*([\w-]+)'[^']*'([^;]+)/i.exec(header);
+  if (star) {
+    try { return decodeURIComponent(star[2].trim().replace(/^"|"$/g, '')); } catch { /* malformed: the plain one */ }
+  }
+  const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]+))/i.exec(header);
+  if (plain) return (plain[1] ?? plain[2]).replace(/\\(.)/g, '$1').trim();
+  return fallback;
+}
+
 export function saveBlob(blob, filename) {
   const url = URL.createObjectURL(blob);
   const a = h('a', { href: url, download: filename, class: 'hidden' });

@@ -38,6 +38,8 @@ const D = {
   chart_title: ['各县区整改情况（本年度）', 'By county (this year)'],
   chart_fallback: ['按单位汇总（/reports/units）', 'By unit (/reports/units)'],
   rectified: ['已整改', 'Rectified'],
+  chart_more: ['按整改率由低到高显示前 16 个，另有 {0} 个单位未显示。', 'The 16 lowest rates shown; {0} more units not shown.'],
+  full_report: ['下载完整报表（Excel）', 'Download the full report (xlsx)'],
   open_at_end: ['未完成', 'Open'],
   new: ['新增', 'New'],
   search: ['查询', 'Search'],
@@ -65,6 +67,8 @@ const D = {
   severity: ['严重程度', 'Severity'],
   due_date: ['整改时限', 'Due date'],
   accept_due_date: ['签收时限', 'Sign-off due'],
+  sign_off: ['签收', 'sign-off'],
+  deadline_now: ['当前时限', 'Running deadline'],
   escalation_level: ['督办级别', 'Escalation level'],
   level: ['级别', 'Level'],
   created_at: ['创建时间', 'Created'],
@@ -115,6 +119,9 @@ const D = {
   into: ['合并到（问题 ID）', 'Merge into (item id)'],
   new_due_date: ['延期至', 'New due date'],
   approve: ['批准', 'Approve'],
+  reopen_measure: ['重新打开', 'Reopen'],
+  comment_required: ['请填写意见', 'Write a comment first'],
+  reject_reason_required: ['驳回须填写意见', 'Write why you reject it'],
   reject: ['驳回', 'Reject'],
   pending: ['待审批', 'Pending'],
   approved: ['已批准', 'Approved'],
@@ -227,9 +234,46 @@ const D = {
   act_supervise: ['督办', 'Supervise'],
   act_summon: ['约谈', 'Summon'],
   act_urge: ['催办', 'Urged'],
-  act_measure_created: ['新增整改措施', 'Measure added'],
+  act_measure_create: ['新增整改措施', 'Measure added'],
+  act_measure_update: ['修改整改措施', 'Measure changed'],
   act_measure_progress: ['报告措施进展', 'Measure progress'],
-  act_measure_completed: ['措施完成', 'Measure completed'],
+  act_measure_complete: ['措施完成', 'Measure completed'],
+  act_measure_reopen: ['重新打开措施', 'Measure reopened'],
+  act_measure_overdue: ['措施逾期', 'Measure overdue'],
+  act_merged_in: ['合并重复件', 'Duplicate merged in'],
+  act_merged_out: ['作为重复件并入', 'Merged as a duplicate'],
+  measure_no: ['措施 {0}', 'Measure {0}'],
+  unit_required: ['请选择责任单位', 'Choose a unit first'],
+  err_400: ['请求格式有误', 'The request is malformed'],
+  err_401: ['身份验证失败，请重新登录', 'Not signed in, or the key is unknown'],
+  err_403: ['无权执行该操作（需要的角色或单位不符）', 'Not allowed for your role or unit'],
+  err_404: ['未找到，或不在您的管辖范围内', 'Not found, or outside your units'],
+  err_409: ['当前状态下不能执行该操作', 'Not allowed in the current state'],
+  err_conflict: ['与已有记录冲突', 'Conflicts with an existing record'],
+  err_412: ['该问题已被他人修改，请刷新后重试', 'Someone else changed this item; reload and try again'],
+  err_413: ['文件过大', 'The file is too large'],
+  err_422: ['提交的内容有误', 'Some of what you entered is invalid'],
+  err_500: ['服务器内部错误，请联系管理员', 'Server error; tell the administrator'],
+  err_503: ['服务暂不可用，请稍后重试', 'The service is unavailable; try again shortly'],
+  err_other: ['请求失败', 'The request failed'],
+  err_network: ['网络连接失败，请检查网络后重试', 'Network error; check the connection and retry'],
+  allowed_now: ['当前可办理：{0}', 'Allowed now: {0}'],
+  fld_body: ['提交内容', 'Body'],
+  fld_unit_code: ['责任单位', 'Unit'],
+  fld_parent_code: ['上级单位', 'Parent unit'],
+  fld_kind: ['措施类型', 'Measure kind'],
+  fld_percent: ['进度百分比', 'Percent'],
+  fld_file: ['文件', 'File'],
+  fld_ids: ['所选问题', 'Selected items'],
+  fld_action: ['操作', 'Action'],
+  fld_cursor: ['翻页位置', 'Cursor'],
+  fld_limit: ['每页条数', 'Page size'],
+  fld_enabled: ['启用', 'Enabled'],
+  fld_now: ['时间', 'Time'],
+  fld_workday: ['工作日', 'Workday'],
+  fld_secret: ['签名密钥', 'Secret'],
+  'fld_Idempotency-Key': ['重复提交标识', 'Idempotency key'],
+  'fld_If-Match': ['版本标识', 'Version (If-Match)'],
 };
 
 export const SOURCES = ['inspection', 'audit', 'assessment', 'hotline', 'petition', 'analysis', 'talk', 'other'];
@@ -252,6 +296,13 @@ export function t(key, ...args) {
 export function label(prefix, code) {
   if (code === null || code === undefined) return '—';
   return D[`${prefix}_${code}`] ? t(`${prefix}_${code}`) : code;
+}
+
+/** A body or query field's label, from the ledger's vocabulary (``co_unit_codes.0``: 配合单位). */
+export function fieldLabel(path) {
+  const name = String(path || '').split('.')[0];
+  if (D[`fld_${name}`]) return t(`fld_${name}`);
+  return D[name] ? t(name) : name;
 }
 
 export function setLang(lang) {

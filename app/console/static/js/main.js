@@ -10,7 +10,7 @@ import { dashboardPage } from './pages/dashboard.js';
 import { itemPage } from './pages/item.js';
 import { ledgerPage } from './pages/ledger.js';
 import { escalationsPage, extensionsPage } from './pages/supervision.js';
-import { loadWorkflows } from './ui.js';
+import { errorBox, loadWorkflows } from './ui.js';
 
 const SUPERVISING = ['admin', 'supervisor'];
 const NAV = [
@@ -74,7 +74,7 @@ async function route() {
   try {
     await found[1](page, params, path.match(found[0]));
   } catch (e) {
-    mount(page, h('p', { class: 'error' }, e.message));
+    mount(page, errorBox(e));
   }
   document.body.dataset.ready = path;
   performance.mark('rectify:ready ' + path);

@@ -2,7 +2,7 @@
 import { api, cached } from '../api.js';
 import { dt, formData, h, mount } from '../dom.js';
 import { ROLES, t } from '../i18n.js';
-import { errorBox, field, rendered, section, select, table, unitName } from '../ui.js';
+import { errorBox, field, rendered, section, select, submitOnce, table, unitName } from '../ui.js';
 
 function once(text, value, id) {
   return h('div', { class: 'once', id }, h('p', {}, text), h('code', { class: 'secret' }, value));
@@ -12,14 +12,13 @@ export async function keysPage(page) {
   const [{ data: keys }, { data: units }] = await Promise.all([api('/keys'), cached('/units')]);
   const out = h('div', { id: 'key-result' });
   const reload = () => keysPage(page);
-  const form = h('form', { class: 'grid-form', id: 'key-create', onsubmit: async (ev) => {
-    ev.preventDefault();
+  const form = h('form', { class: 'grid-form', id: 'key-create', onsubmit: submitOnce(async (key0) => {
     try {
-      const key = await api('/keys', { method: 'POST', body: formData(form) });
+      const key = await api('/keys', { method: 'POST', body: formData(form), key: key0 });
       await keysPage(page);
       page.querySelector('#key-result').replaceChildren(once(t('token_once'), key.token, 'new-token'));
     } catch (e) { mount(out, errorBox(e)); }
-  } },
+  }) },
   field(t('name'), h('input', { name: 'name', id: 'k-name', required: true })),
   field(t('role'), select('role', ROLES.map((r) => [r, t('role_' + r)]), 'supervisor', { any: false, id: 'k-role' })),
   field(t('unit'), select('unit_code', units.map((u) => [u.code, `${u.name}（${u.code}）`]), '', { id: 'k-unit' })),
@@ -74,16 +73,15 @@ export async function webhooksPage(page) {
   const out = h('div', { id: 'webhook-result' });
   const deliveryBox = h('div', { id: 'deliveries' });
   const act = async (fn) => { try { await fn(); await webhooksPage(page); } catch (e) { mount(out, errorBox(e)); } };
-  const form = h('form', { class: 'grid-form', id: 'webhook-create', onsubmit: async (ev) => {
-    ev.preventDefault();
+  const form = h('form', { class: 'grid-form', id: 'webhook-create', onsubmit: submitOnce(async (key) => {
     const body = formData(form);
     body.events = (body.events || '*').split(/[,，\s]+/).filter(Boolean);
     try {
-      const sub = await api('/webhooks', { method: 'POST', body });
+      const sub = await api('/webhooks', { method: 'POST', body, key });
       await webhooksPage(page);
       page.querySelector('#webhook-result').replaceChildren(once(t('secret_once'), sub.secret, 'new-secret'));
     } catch (e) { mount(out, errorBox(e)); }
-  } },
+  }) },
   field(t('url'), h('input', { name: 'url', id: 'w-url', type: 'url', required: true, placeholder: 'https://' })),
   field(t('events'), h('input', { name: 'events', id: 'w-events', value: '*' })),
   field(t('unit'), select('unit_code', units.map((u) => [u.code, u.name]), '', { id: 'w-unit' })),

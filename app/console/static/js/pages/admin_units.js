@@ -2,7 +2,7 @@
 import { api, dropCache, query } from '../api.js';
 import { formData, h, link, mount } from '../dom.js';
 import { t } from '../i18n.js';
-import { errorBox, field, notAvailable, section, select } from '../ui.js';
+import { errorBox, field, notAvailable, section, select, submitOnce } from '../ui.js';
 
 function tree(units, parent, onPick) {
   const children = units.filter((u) => (u.parent_code || null) === parent);
@@ -16,8 +16,7 @@ function tree(units, parent, onPick) {
 function editor(unit, units, done) {
   const out = h('div', {});
   const hasAliases = Array.isArray(unit.aliases);
-  const form = h('form', { class: 'grid-form', id: 'unit-edit', onsubmit: async (ev) => {
-    ev.preventDefault();
+  const form = h('form', { class: 'grid-form', id: 'unit-edit', onsubmit: submitOnce(async () => {
     const f = formData(form);
     const body = { name: f.name, parent_code: f.parent_code || null };
     if (hasAliases) body.aliases = (f.aliases || '').split(/[,，、]/).map((s) => s.trim()).filter(Boolean);
@@ -25,7 +24,7 @@ function editor(unit, units, done) {
       await api(`/units/${encodeURIComponent(unit.code)}`, { method: 'PATCH', body });
       done();
     } catch (e) { mount(out, errorBox(e)); }
-  } },
+  }) },
   field(t('code'), h('input', { value: unit.code, disabled: true })),
   field(t('name'), h('input', { name: 'name', value: unit.name, required: true })),
   field(t('parent'), select('parent_code', units.filter((u) => u.code !== unit.code).map((u) => [u.code, u.name]), unit.parent_code, { id: 'e-parent' })),
@@ -43,13 +42,12 @@ export async function adminUnitsPage(page) {
   const editBox = h('div', { id: 'unit-editor' });
   const out = h('div', {});
   const reload = () => { dropCache(); adminUnitsPage(page); };
-  const create = h('form', { class: 'grid-form', id: 'unit-create', onsubmit: async (ev) => {
-    ev.preventDefault();
+  const create = h('form', { class: 'grid-form', id: 'unit-create', onsubmit: submitOnce(async (key) => {
     try {
-      await api('/units', { method: 'POST', body: formData(create) });
+      await api('/units', { method: 'POST', body: formData(create), key });
       reload();
     } catch (e) { mount(out, errorBox(e)); }
-  } },
+  }) },
   field(t('code'), h('input', { name: 'code', id: 'u-code', required: true })),
   field(t('name'), h('input', { name: 'name', id: 'u-name', required: true })),
   field(t('parent'), select('parent_code', units.map((u) => [u.code, u.name]), '', { id: 'u-parent' })),

@@ -1,8 +1,8 @@
 // 看板: counts by state and light, overdue and escalated, rates, the county chart.
 import { all, api, cached, query, session, unavailable } from '../api.js';
-import { h, mount, pct, svg, today } from '../dom.js';
+import { attachmentName, h, mount, pct, saveBlob, svg, today } from '../dom.js';
 import { label, t } from '../i18n.js';
-import { allStates, guarded, notAvailable, section } from '../ui.js';
+import { allStates, errorBox, guarded, section } from '../ui.js';
 
 const items = (params) => '/items' + query(params);
 
@@ -51,9 +51,19 @@ function summaryPanels(s, escalated) {
   ];
 }
 
+const CHART_ROWS = 16;
+
+/** Worst first: the lowest rectification rate, then the most overdue and open; groups with
+ * no items (no rate) last. */
+export function worstFirst(groups) {
+  const rate = (g) => (g.rate === null || g.rate === undefined ? Infinity : g.rate);
+  return groups.slice().sort((a, b) => rate(a) - rate(b)
+    || (b.overdue || 0) - (a.overdue || 0) || b.open - a.open);
+}
+
 /** Horizontal bars: rectified and open per top-level unit, each bar a link to its items. */
 function chart(groups, doneLabel) {
-  const rows = groups.slice(0, 16);
+  const rows = groups.slice(0, CHART_ROWS);
   const max = Math.max(1, ...rows.map((g) => g.rectified + g.open));
   const W = 620; const L = 150; const R = 70; const ROW = 22;
   const height = rows.length * ROW + 24;
@@ -77,13 +87,32 @@ function chart(groups, doneLabel) {
   return h('div', { class: 'chart-box' }, graphic);
 }
 
+/** The report's rows beyond the chart: how many, and the whole report as a file. */
+function more(groups, report) {
+  const hidden = groups.length - CHART_ROWS;
+  const out = h('span', {});
+  const download = async () => {
+    try {
+      const res = await api(report, { raw: true, headers: { Accept: '*/*' } });
+      saveBlob(await res.blob(), attachmentName(res, 'report.xlsx'));
+    } catch (e) { mount(out, errorBox(e)); }
+  };
+  return h('p', { class: 'muted chart-more', id: 'chart-more' },
+    hidden > 0 ? t('chart_more', hidden) + ' ' : '',
+    report ? h('button', { type: 'button', class: 'link', id: 'chart-report', onclick: download }, t('full_report')) : null,
+    ' ', h('a', { href: '#/items' }, t('ledger')), out);
+}
+
 async function periodGroups() {
   const from = today().slice(0, 4) + '-01-01';
   try {
-    const rep = await api('/reports/period' + query({ from, to: today(), group: 'unit' }));
-    return { title: t('chart_title'), done: t('rectified'), groups: rep.groups.map((g) => ({
-      key: g.key, label: g.label, rectified: g.cumulative_rectified ?? g.rectified, open: g.open_at_end, rate: g.rectification_rate,
-    })) };
+    const params = { from, to: today(), group: 'unit' };
+    const rep = await api('/reports/period' + query(params));
+    return { title: t('chart_title'), done: t('rectified'), report: '/reports/period' + query({ ...params, format: 'xlsx' }),
+      groups: rep.groups.map((g) => ({
+        key: g.key, label: g.label, rectified: g.cumulative_rectified ?? g.rectified, open: g.open_at_end,
+        overdue: g.overdue_at_end, rate: g.rectification_rate,
+      })) };
   } catch (e) {
     if (!unavailable(e)) throw e;
   }
@@ -100,12 +129,11 @@ async function unitRollup() {
     if (!r.unit_code) continue;
     const key = top(r.unit_code);
     const g = groups.get(key) || { key, label: units.find((u) => u.code === key)?.name || key, rectified: 0, open: 0, closed: 0 };
-    g.rectified += r.closed; g.open += r.open;
+    g.rectified += r.closed; g.open += r.open; g.overdue = (g.overdue || 0) + (r.overdue || 0);
     groups.set(key, g);
   }
   return [...groups.values()]
-    .map((g) => ({ ...g, rate: g.rectified + g.open ? g.rectified / (g.rectified + g.open) : null }))
-    .sort((a, b) => (b.rate ?? -1) - (a.rate ?? -1));
+    .map((g) => ({ ...g, rate: g.rectified + g.open ? g.rectified / (g.rectified + g.open) : null }));
 }
 
 export async function dashboardPage(page) {
@@ -125,9 +153,11 @@ export async function dashboardPage(page) {
     }),
     guarded(lightBox, () => lights(summaryP)),
     guarded(chartBox, async () => {
-      const { title, done, groups } = await periodGroups();
+      const { title, done, groups, report } = await periodGroups();
       chartTitle.textContent = title;
-      return groups.length ? chart(groups, done) : notAvailable();
+      if (!groups.length) return h('p', { class: 'muted', id: 'chart-empty' }, t('empty'));
+      const ranked = worstFirst(groups);
+      return [chart(ranked, done), more(ranked, report)];
     }),
   ]);
 }

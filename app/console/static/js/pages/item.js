@@ -2,7 +2,7 @@
 import { api, cached, session } from '../api.js';
 import { dt, formData, h, mount } from '../dom.js';
 import { label, t } from '../i18n.js';
-import { actionDef, errorBox, field, guarded, lightBadge, rendered, select, stateBadge, unitName } from '../ui.js';
+import { actionDef, errorBox, field, guarded, lightBadge, rendered, select, stateBadge, submitOnce, unitName } from '../ui.js';
 import { evidencePanel, extensionsPanel, historyPanel, measuresPanel } from './item_parts.js';
 
 const SATISFACTION = ['satisfied', 'basically_satisfied', 'dissatisfied', 'unreachable'];
@@ -36,8 +36,7 @@ function actionForm(item, action, units, done) {
   const names = [...required, ...optional];
   if (!special && !names.includes('comment')) names.push('comment');
   const out = h('div', {});
-  const form = h('form', { class: 'stack action-form', id: `form-${action.name}`, onsubmit: async (ev) => {
-    ev.preventDefault();
+  const form = h('form', { class: 'stack action-form', id: `form-${action.name}`, onsubmit: submitOnce(async (key) => {
     const body = formData(form);
     if (body.into) body.into = Number(body.into);
     const co = form.querySelector('[name=co_unit_codes]');
@@ -47,7 +46,7 @@ function actionForm(item, action, units, done) {
     }
     try {
       if (extension) {
-        await api(`/items/${item.id}/extensions`, { method: 'POST', body });
+        await api(`/items/${item.id}/extensions`, { method: 'POST', body, key });
       } else if (escalate) {
         if (body.level) body.level = Number(body.level);
         await api(`/admin/items/${item.id}/escalate`, { method: 'POST', body });
@@ -56,11 +55,11 @@ function actionForm(item, action, units, done) {
           method: 'POST', body: { action: action.name, ...body }, headers: { 'If-Match': `"${item.version}"` },
         });
       }
-      done();
+      await done();
     } catch (e) {
-      mount(out, errorBox(e));
+      mount(out, errorBox(e, item.workflow.name));
     }
-  } },
+  }) },
   names.map((n) => field(t(n === 'due_date' && extension ? 'new_due_date' : n) + (required.includes(n) ? ' *' : ''), input(n, units, required.includes(n)))),
   h('div', { class: 'row' },
     h('button', { type: 'submit', class: 'primary', id: `confirm-${action.name}` }, `${t('confirm')}：${action.label}`),
@@ -71,11 +70,6 @@ function actionForm(item, action, units, done) {
 
 async function actionsPanel(item, units, reload) {
   const { actions } = await api(`/items/${item.id}/actions?lang=${session.lang}`);
-  // Servers before `request_extension` was listed in /actions: offer it to the unit; the server decides.
-  if (session.me.role === 'unit' && item.state === 'rectifying' && item.due_date
-      && !actions.some((a) => a.name === 'request_extension')) {
-    actions.push({ name: 'request_extension', label: t('request_extension'), requires: ['due_date', 'reason'] });
-  }
   if (['admin', 'supervisor'].includes(session.me.role) && (item.due_date || item.accept_due_date) && !item.closed_at) {
     actions.push({ name: 'escalate', label: t('escalate'), requires: ['reason'] });
   }

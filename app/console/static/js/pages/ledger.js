@@ -1,8 +1,8 @@
 // 问题台账: every filter, keyset paging, export, import, batch 交办/催办, a new item.
 import { api, cached, query, session } from '../api.js';
-import { h, link, mount, saveBlob } from '../dom.js';
+import { attachmentName, h, link, mount, saveBlob } from '../dom.js';
 import { label, LIGHTS, SOURCES, t, TYPES } from '../i18n.js';
-import { allStates, errorBox, field, lightBadge, select, stateBadge, table, unitName } from '../ui.js';
+import { allStates, errorBox, field, lightBadge, runningDeadline, select, stateBadge, table, unitName } from '../ui.js';
 import { batchBar, importPanel, newItemForm } from './ledger_tools.js';
 
 const FILTERS = ['q', 'state', 'unit', 'source', 'type', 'campaign', 'tag', 'external_ref',
@@ -54,11 +54,11 @@ function filterForm(f, units) {
 
 async function exportFile(filters, format) {
   const res = await api('/items/export' + query({ ...filters, format }), { raw: true, headers: { Accept: '*/*' } });
-  const name = /filename\*?=(?:UTF-8'')?"?([^";]+)/i.exec(res.headers.get('Content-Disposition') || '');
-  saveBlob(await res.blob(), name ? decodeURIComponent(name[1]) : `ledger.${format}`);
+  saveBlob(await res.blob(), attachmentName(res, `ledger.${format}`));
 }
 
-export async function ledgerPage(page, params) {
+/** The ledger; ``notice`` (a batch's result nodes) stays shown in the re-rendered page. */
+export async function ledgerPage(page, params, _match, notice) {
   const filters = filtersOf(params);
   const cursor = params.get('cursor') || null;
   pageSize = Math.min(500, Math.max(1, Number(params.get('limit')) || PAGE));
@@ -75,7 +75,8 @@ export async function ledgerPage(page, params) {
     status.append(errorBox(e));
   }
   const chosen = new Set();
-  const batch = editor ? batchBar(chosen, units, () => ledgerPage(page, params)) : null;
+  const batch = editor ? batchBar(chosen, units, (kept) => ledgerPage(page, params, _match, kept)) : null;
+  if (batch && notice) batch.out.replaceChildren(...notice);
   const check = (item) => h('input', { type: 'checkbox', class: 'pick', dataset: { id: item.id },
     onchange: (ev) => { ev.target.checked ? chosen.add(item.id) : chosen.delete(item.id); batch?.update(); } });
   const columns = [
@@ -86,7 +87,7 @@ export async function ledgerPage(page, params) {
     { title: t('source'), cell: (r) => label('src', r.source) },
     { title: t('state'), cell: stateBadge },
     { title: t('light'), cell: (r) => lightBadge(r.light) },
-    { title: t('due_date'), cls: 'nowrap', cell: (r) => r.due_date || r.accept_due_date || '—' },
+    { title: t('deadline_now'), cls: 'nowrap', cell: runningDeadline },
     { title: t('escalation_level'), cls: 'num', cell: (r) => r.escalation_level || '' },
   ].filter(Boolean);
   const pager = h('div', { class: 'pager' },

@@ -2,25 +2,31 @@
 import { api, ApiError, unavailable } from '../api.js';
 import { formData, h, link, mount } from '../dom.js';
 import { label, SEVERITIES, SOURCES, t } from '../i18n.js';
-import { errorBox, field, notAvailable, problemText, select, table } from '../ui.js';
+import { clickOnce, errorBox, field, notAvailable, problemLine, problemText, select, submitOnce, table } from '../ui.js';
 
 export function batchBar(chosen, units, reload) {
   const out = h('div', { id: 'batch-result' });
   const count = h('strong', { id: 'batch-count' }, '0');
   const unit = select('unit_code', units.map((u) => [u.code, u.name]), '', { id: 'batch-unit' });
+  unit.required = true;
   const due = h('input', { type: 'date', name: 'due_date', id: 'batch-due' });
   const comment = h('input', { type: 'text', name: 'comment', id: 'batch-comment', placeholder: t('comment') });
   async function run(action, fields) {
     if (!chosen.size) return;
+    if (action === 'assign' && !fields.unit_code) {
+      mount(out, h('p', { class: 'error' }, t('unit_required')));
+      unit.focus();
+      return;
+    }
     try {
       const res = await api('/items/batch', { method: 'POST', body: { action, ids: [...chosen], ...fields } });
       const failed = res.results.filter((r) => r.problem || r.status >= 400 || ['failed', 'error'].includes(r.status));
       mount(out, h('p', { class: failed.length ? 'error' : 'ok' }, t('batch_result', res.succeeded, res.failed)),
         failed.length ? table([
           { title: 'ID', cell: (r) => link(`/items/${r.id}`, r.id) },
-          { title: t('message'), cell: (r) => r.problem?.detail || r.problem?.title || r.status },
+          { title: t('message'), cell: (r) => (r.problem ? problemLine(r.problem.status || r.status, r.problem) : r.status) },
         ], failed) : null);
-      if (!failed.length) setTimeout(reload, 600);
+      if (res.succeeded) await reload([...out.childNodes]);  // the list as it is now; the result line stays
     } catch (e) {
       mount(out, unavailable(e) ? notAvailable() : errorBox(e));
     }
@@ -28,26 +34,25 @@ export function batchBar(chosen, units, reload) {
   const node = h('div', { class: 'batch panel' },
     h('span', {}, t('selected'), ' ', count),
     unit, due,
-    h('button', { type: 'button', id: 'batch-assign', onclick: () => {
+    h('button', { type: 'button', id: 'batch-assign', onclick: clickOnce(() => {
       const f = { unit_code: unit.value || undefined, due_date: due.value || undefined };
-      run('assign', f);
-    } }, t('batch_assign')),
+      return run('assign', f);
+    }) }, t('batch_assign')),
     comment,
-    h('button', { type: 'button', id: 'batch-urge', onclick: () => run('urge', { comment: comment.value || undefined }) }, t('batch_urge')),
+    h('button', { type: 'button', id: 'batch-urge', onclick: clickOnce(() => run('urge', { comment: comment.value || undefined })) }, t('batch_urge')),
     out);
-  return { node, update: () => { count.textContent = String(chosen.size); } };
+  return { node, out, update: () => { count.textContent = String(chosen.size); } };
 }
 
 export function importPanel() {
   const out = h('div', { id: 'import-result' });
   const file = h('input', { type: 'file', name: 'file', id: 'import-file', accept: '.xlsx,.csv', required: true });
   const dry = h('input', { type: 'checkbox', name: 'dry_run', id: 'import-dry' });
-  const form = h('form', { class: 'row', onsubmit: async (ev) => {
-    ev.preventDefault();
+  const form = h('form', { class: 'row', onsubmit: submitOnce(async (key) => {
     const body = new FormData();
     body.append('file', file.files[0]);
     try {
-      const res = await api('/items/import' + (dry.checked ? '?dry_run=true' : ''), { method: 'POST', form: body });
+      const res = await api('/items/import' + (dry.checked ? '?dry_run=true' : ''), { method: 'POST', form: body, key });
       mount(out, h('p', { class: 'ok' }, `${t('import_ok')}: ${JSON.stringify(res)}`));
     } catch (e) {
       const rows = e instanceof ApiError ? e.problem.errors || [] : [];
@@ -58,7 +63,7 @@ export function importPanel() {
           { title: t('message'), cls: 'wide', cell: (r) => r.message },
         ], rows) : null);
     }
-  } },
+  }) },
   file, h('label', { class: 'inline' }, dry, t('dry_run')),
   h('button', { type: 'submit', id: 'import' }, t('import')));
   return h('section', { class: 'panel' }, h('h2', {}, t('import')), form, out);
@@ -66,17 +71,16 @@ export function importPanel() {
 
 export function newItemForm() {
   const out = h('div', {});
-  const form = h('form', { class: 'grid-form', id: 'new-item-form', onsubmit: async (ev) => {
-    ev.preventDefault();
+  const form = h('form', { class: 'grid-form', id: 'new-item-form', onsubmit: submitOnce(async (key) => {
     const body = formData(form);
     if (body.tags) body.tags = body.tags.split(/[,，、]/).map((s) => s.trim()).filter(Boolean);
     try {
-      const item = await api('/items', { method: 'POST', body });
+      const item = await api('/items', { method: 'POST', body, key });
       location.hash = `#/items/${item.id}`;
     } catch (e) {
       mount(out, errorBox(e));
     }
-  } },
+  }) },
   field(t('title'), h('input', { name: 'title', id: 'n-title', required: true, maxlength: 500 })),
   field(t('source'), select('source', SOURCES.map((s) => [s, label('src', s)]), 'other', { any: false, id: 'n-source' })),
   field(t('severity'), select('severity', SEVERITIES.map((s) => [s, label('sev', s)]), 'normal', { any: false, id: 'n-severity' })),

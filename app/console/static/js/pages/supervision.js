@@ -2,7 +2,8 @@
 import { api, cached, query, session } from '../api.js';
 import { dt, h, link, mount } from '../dom.js';
 import { label, t } from '../i18n.js';
-import { errorBox, field, guarded, lightBadge, section, select, stateBadge, table, unitName } from '../ui.js';
+import { decisionControls } from './item_parts.js';
+import { errorBox, field, guarded, lightBadge, runningDeadline, section, select, stateBadge, table, unitName } from '../ui.js';
 
 const LEVELS = [1, 2, 3].map((l) => [String(l), `${l} · ${label('lvl', l)}`]);
 
@@ -40,7 +41,7 @@ export async function escalationsPage(page, params) {
       { title: t('unit'), cell: (r) => unitName(units, r.unit_code) },
       { title: t('state'), cell: stateBadge },
       { title: t('light'), cell: (r) => lightBadge(r.light) },
-      { title: t('due_date'), cell: (r) => r.due_date || r.accept_due_date || '—' },
+      { title: t('deadline_now'), cls: 'nowrap', cell: runningDeadline },
       { title: t('level'), cls: 'num', cell: (r) => `${r.escalation_level} · ${label('lvl', Math.min(r.escalation_level, 3))}` },
     ], list.data)),
     list.next_cursor ? h('div', { class: 'pager' }, link('/escalations' + query({ level, unit, cursor: list.next_cursor }), t('next'))) : null),
@@ -70,12 +71,10 @@ export async function extensionsPage(page) {
   const { data: units } = await cached('/units');
   const out = h('div', {});
   const box = h('div', { id: 'extension-list' }, h('p', { class: 'muted' }, t('loading')));
-  const decide = async (d, verdict) => {
+  const decide = (d) => async (verdict, comment) => {
     try {
-      await api(`/items/${d.item.id}/extensions/${d.extension.id}/${verdict}`, {
-        method: 'POST', body: { comment: t(verdict === 'approve' ? 'approved' : 'rejected') },
-      });
-      extensionsPage(page);
+      await api(`/items/${d.item.id}/extensions/${d.extension.id}/${verdict}`, { method: 'POST', body: { comment } });
+      await extensionsPage(page);
     } catch (e) { mount(out, errorBox(e)); }
   };
   mount(page, h('h1', {}, t('extensions')), out, section(t('pending'), box));
@@ -85,8 +84,6 @@ export async function extensionsPage(page) {
     { title: t('new_due_date'), cell: (d) => `${d.extension.previous_due_date || '—'} → ${d.extension.due_date}` },
     { title: t('reason'), cell: (d) => d.extension.reason },
     { title: t('requested_by'), cell: (d) => `${d.extension.requested_by} · ${dt(d.extension.requested_at)}` },
-    { title: '', cell: (d) => (deciding ? h('span', { class: 'row' },
-      h('button', { type: 'button', class: 'primary', onclick: () => decide(d, 'approve') }, t('approve')),
-      h('button', { type: 'button', onclick: () => decide(d, 'reject') }, t('reject'))) : t('pending')) },
+    { title: '', cell: (d) => (deciding ? decisionControls(decide(d), d.extension.id) : t('pending')) },
   ], await pendingExtensions()));
 }
