@@ -124,3 +124,20 @@ def test_a_bad_key_is_refused_on_the_sign_in_page(live, open_page):
     page.wait_for_selector("#signin-error:has-text('密钥无效')")
     assert page.evaluate("sessionStorage.getItem('rectify.token')") is None
     watch.assert_clean()
+
+
+def test_the_light_figures_are_the_summarys_by_light_not_list_downloads(
+    live, city, admin, open_page
+):
+    """One grouped count (``/reports/summary``'s ``by_light``), not every matching item
+    downloaded: the dashboard's weight does not grow with the city."""
+    by_light = admin.get("/reports/summary").json()["by_light"]
+    page, watch = open_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    sign_in(page, live, ADMIN_TOKEN)
+    for light in ("red", "yellow", "green", "paused"):
+        shown = page.locator(f"a.figure.light-{light} .value").first.inner_text()
+        assert shown == str(by_light[light]), (light, shown, by_light)
+    assert not [u for u in asked if "/api/v1/items?" in u and "light=" in u], asked
+    watch.assert_clean()

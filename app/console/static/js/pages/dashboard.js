@@ -16,11 +16,15 @@ async function count(params) {
   return rows.length >= 1000 ? '1000+' : rows.length;
 }
 
-/** Lights by count: red is the summary's ``overdue``; ``paused`` a pending closure request. */
+/** Lights by count, from the summary's ``by_light`` (one grouped query); a server
+ * without it is asked through the lists. ``paused``: a closure request under review. */
 async function lights(summaryP) {
-  const queries = [['yellow', { light: 'yellow' }], ['green', { light: 'green' }], ['paused', { review_pending: 'true' }]];
-  const [summary, ...rest] = await Promise.all([summaryP, ...queries.map(async ([l, q]) => [l, q, await count(q)])]);
-  const counts = [['red', { light: 'red' }, summary.overdue], ...rest];
+  const queries = [['red', { light: 'red' }], ['yellow', { light: 'yellow' }],
+    ['green', { light: 'green' }], ['paused', { review_pending: 'true' }]];
+  const summary = await summaryP;
+  const byLight = summary.by_light;
+  const counts = await Promise.all(queries.map(async ([l, q]) =>
+    [l, q, byLight ? byLight[l] : l === 'red' ? summary.overdue : await count(q)]));
   return h('div', { class: 'figures' }, counts.map(([l, q, n]) =>
     figure(n, label('light', l), items(q), `light-${l}`)));
 }
