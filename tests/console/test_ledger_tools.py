@@ -42,6 +42,42 @@ def test_export_then_import_with_row_errors_then_a_good_file(live, admin, open_p
     watch.assert_clean()
 
 
+def test_import_takes_a_source_and_reconciles_by_external_ref(live, admin, open_page, tmp_path):
+    """The panel offers what its own row errors advise (a source for every row, mode
+    upsert), says what was done in words, and the list shows the rows written."""
+    page, watch = open_page()
+    watch.tolerate(r"/api/v1/items/import\?source=audit$")  # the second create: 422, 外部编号 taken
+    sign_in(page, live, ADMIN_TOKEN, "/items")
+    first = tmp_path / "first.csv"
+    first.write_text("外部编号,标题\nXC-2026-01,对账问题\n", encoding="utf-8-sig")  # no 来源
+    page.set_input_files("#import-file", str(first))
+    page.select_option("#import-source", "audit")
+    page.click("#import")
+    page.wait_for_selector("#import-summary")
+    assert page.inner_text("#import-summary") == "导入成功：新建 1 条"
+    page.wait_for_selector("#ledger tbody >> text=对账问题")  # the list was read again
+    (item,) = admin.get("/items", params={"q": "对账问题"}).json()["data"]
+    assert (item["source"], item["external_ref"]) == ("audit", "XC-2026-01")
+
+    page.set_input_files("#import-file", str(first))
+    page.select_option("#import-source", "audit")
+    page.click("#import")
+    page.wait_for_selector("#import-result table")
+    assert page.locator("#import-result tbody td:nth-child(2)").all_inner_texts() == ["外部编号"], (
+        page.inner_text("#import-result")
+    )
+
+    second = tmp_path / "second.csv"
+    second.write_text("外部编号,标题\nXC-2026-01,对账问题（已更新）\n", encoding="utf-8-sig")
+    page.set_input_files("#import-file", str(second))
+    page.select_option("#import-mode", "upsert")
+    page.click("#import")
+    page.wait_for_selector("#import-summary")
+    assert page.inner_text("#import-summary") == "导入成功：更新 1 条"
+    assert admin.get(f"/items/{item['id']}").json()["title"] == "对账问题（已更新）"
+    watch.assert_clean()
+
+
 def test_batch_actions_report_each_item_or_say_not_available(live, admin, open_page):
     admin.post("/units", json={"code": "court", "name": "市中级人民法院"}).raise_for_status()
     for title in ("甲", "乙"):

@@ -57,7 +57,8 @@ async function exportFile(filters, format) {
   saveBlob(await res.blob(), attachmentName(res, `ledger.${format}`));
 }
 
-/** The ledger; ``notice`` (a batch's result nodes) stays shown in the re-rendered page. */
+/** The ledger; ``notice`` (``{batch}`` or ``{imported}``: a result's nodes) stays shown in
+ * the re-rendered page. */
 export async function ledgerPage(page, params, _match, notice) {
   const filters = filtersOf(params);
   const cursor = params.get('cursor') || null;
@@ -75,8 +76,9 @@ export async function ledgerPage(page, params, _match, notice) {
     status.append(errorBox(e));
   }
   const chosen = new Set();
-  const batch = editor ? batchBar(chosen, units, (kept) => ledgerPage(page, params, _match, kept)) : null;
-  if (batch && notice) batch.out.replaceChildren(...notice);
+  const again = (kept) => ledgerPage(page, params, _match, kept);
+  const batch = editor ? batchBar(chosen, units, (kept) => again({ batch: kept })) : null;
+  if (batch && notice?.batch) batch.out.replaceChildren(...notice.batch);
   const check = (item) => h('input', { type: 'checkbox', class: 'pick', dataset: { id: item.id },
     onchange: (ev) => { ev.target.checked ? chosen.add(item.id) : chosen.delete(item.id); batch?.update(); } });
   const columns = [
@@ -109,5 +111,5 @@ export async function ledgerPage(page, params, _match, notice) {
     batch ? batch.node : null,
     h('div', { class: 'table-wrap', id: 'ledger' }, table(columns, pageData.data)),
     pager,
-    editor ? importPanel() : null);
+    editor ? importPanel((kept) => again({ imported: kept }), notice?.imported) : null);
 }

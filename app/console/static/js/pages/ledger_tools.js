@@ -1,7 +1,7 @@
 // The ledger's tools: batch 交办/催办, import with per-row errors, a new item.
-import { api, ApiError, unavailable } from '../api.js';
+import { api, ApiError, query, unavailable } from '../api.js';
 import { formData, h, link, mount } from '../dom.js';
-import { label, SEVERITIES, SOURCES, t } from '../i18n.js';
+import { fieldLabel, label, SEVERITIES, SOURCES, t } from '../i18n.js';
 import { clickOnce, errorBox, field, notAvailable, problemLine, problemText, select, submitOnce, table } from '../ui.js';
 
 export function batchBar(chosen, units, reload) {
@@ -44,27 +44,52 @@ export function batchBar(chosen, units, reload) {
   return { node, out, update: () => { count.textContent = String(chosen.size); } };
 }
 
-export function importPanel() {
+/** What an import did (or, a dry run, would do), in words: its counts that are not zero. */
+export function importSummary(res) {
+  const counts = res.dry_run
+    ? [['would_create', res.would_create], ['would_update', res.would_update], ['would_assign', res.would_assign]]
+    : [['created', res.created], ['updated', res.updated], ['unchanged', res.unchanged], ['assigned', res.assigned]];
+  const some = counts.filter(([, n]) => n);  // the counts that are not zero, or the first
+  const said = (some.length ? some : counts.slice(0, 1)).map(([k, n]) => t(`imp_${k}`, n ?? 0));
+  return `${t(res.dry_run ? 'import_checked' : 'import_ok')}：${said.join('，')}`;
+}
+
+/** Import a ledger file: new items, or (``mode=upsert``) reconcile by 外部编号; a source
+ * for every row when the file has no 来源 column. ``reload(kept)`` re-renders the list
+ * after rows were written, ``notice`` (the kept result) shown again there. */
+export function importPanel(reload, notice) {
   const out = h('div', { id: 'import-result' });
+  if (notice) out.replaceChildren(...notice);
   const file = h('input', { type: 'file', name: 'file', id: 'import-file', accept: '.xlsx,.csv', required: true });
+  const mode = select('mode', [['create', t('import_mode_create')], ['upsert', t('import_mode_upsert')]],
+    'create', { any: false, id: 'import-mode' });
+  const source = h('select', { name: 'source', id: 'import-source' },
+    h('option', { value: '' }, t('import_source_file')),
+    SOURCES.map((s) => h('option', { value: s }, label('src', s))));
   const dry = h('input', { type: 'checkbox', name: 'dry_run', id: 'import-dry' });
   const form = h('form', { class: 'row', onsubmit: submitOnce(async (key) => {
     const body = new FormData();
     body.append('file', file.files[0]);
+    const params = {
+      mode: mode.value === 'upsert' ? 'upsert' : undefined,
+      source: source.value || undefined,
+      dry_run: dry.checked ? 'true' : undefined,
+    };
     try {
-      const res = await api('/items/import' + (dry.checked ? '?dry_run=true' : ''), { method: 'POST', form: body, key });
-      mount(out, h('p', { class: 'ok' }, `${t('import_ok')}: ${JSON.stringify(res)}`));
+      const res = await api('/items/import' + query(params), { method: 'POST', form: body, key });
+      mount(out, h('p', { class: 'ok', id: 'import-summary' }, importSummary(res)));
+      if (!res.dry_run && reload) await reload([...out.childNodes]);
     } catch (e) {
       const rows = e instanceof ApiError ? e.problem.errors || [] : [];
       mount(out, h('p', { class: 'error' }, rows.length ? t('import_errors') : problemText(e)),
         rows.length ? table([
           { title: t('row'), cls: 'num', cell: (r) => r.row ?? '' },
-          { title: t('field'), cell: (r) => r.field ?? '' },
+          { title: t('field'), cell: (r) => (r.field ? fieldLabel(r.field) : '') },
           { title: t('message'), cls: 'wide', cell: (r) => r.message },
         ], rows) : null);
     }
   }) },
-  file, h('label', { class: 'inline' }, dry, t('dry_run')),
+  file, mode, source, h('label', { class: 'inline' }, dry, t('dry_run')),
   h('button', { type: 'submit', id: 'import' }, t('import')));
   return h('section', { class: 'panel' }, h('h2', {}, t('import')), form, out);
 }
