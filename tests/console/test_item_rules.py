@@ -12,7 +12,7 @@ import yaml
 from tests.conftest import ADMIN_TOKEN
 from tests.console.conftest import goto, sign_in, wait_ready
 from tests.console.seed import keys, seed
-from tests.console.test_walk import switch
+from tests.console.test_walk import _rendered, rerendered, switch
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "app" / "console" / "static" / "js"
@@ -284,4 +284,61 @@ def test_measures_are_offered_only_where_the_api_allows(live, admin, open_page):
     switch(page, live, tokens["unit"], f"/items/{item_id}")  # the lead unit, on a closed item
     assert not page.locator("#measure-form").count()
     assert not page.locator("main tbody tr", has_text="的措施").locator("button").count()
+    watch.assert_clean()
+
+
+def test_co_units_and_people_are_set_where_the_api_lets_the_caller(live, admin, open_page):
+    """交办 offers 配合单位 (assign and reassign take them); 编辑 changes the description,
+    co-units and people for a supervisor, only the people for the lead unit; a viewer,
+    or anyone once the item is closed, gets no 编辑."""
+    for code, name in [("court", "市中级人民法院"), ("audit", "市审计局"), ("water", "市水务局")]:
+        admin.post("/units", json={"code": code, "name": name}).raise_for_status()
+    tokens = keys(admin)
+    viewer = admin.post("/keys", json={"name": "观察员", "role": "viewer"}).json()["token"]
+    sup = {"Authorization": f"Bearer {tokens['supervisor']}"}
+    item = admin.post("/items", headers=sup, json={"title": "配合问题", "source": "audit"}).json()
+
+    page, watch = open_page()
+    sign_in(page, live, tokens["supervisor"], f"/items/{item['id']}")
+    page.click("#action-assign")
+    page.select_option("#a-unit_code", "court")
+    page.fill("#a-due_date", (date.today() + timedelta(days=30)).isoformat())
+    page.select_option("#a-co_unit_codes", ["audit"])
+    before = _rendered(page)
+    page.click("#confirm-assign")
+    rerendered(page, before)
+    assert admin.get(f"/items/{item['id']}").json()["co_unit_codes"] == ["audit"]
+
+    page.click("#edit-item")
+    assert page.locator("#edit-form [name]").evaluate_all("els => els.map(e => e.name)") == [
+        "title",
+        "description",
+        "co_unit_codes",
+        "responsible_person",
+        "responsible_leader",
+    ]
+    page.select_option("#e-co_unit_codes", ["audit", "water"])
+    page.fill("#e-responsible_leader", "王副院长")
+    before = _rendered(page)
+    page.click("#save-edit")
+    rerendered(page, before)
+    got = admin.get(f"/items/{item['id']}").json()
+    assert (sorted(got["co_unit_codes"]), got["responsible_leader"]) == (
+        ["audit", "water"],
+        "王副院长",
+    )
+    assert "市水务局" in page.inner_text(".fields")
+
+    switch(page, live, tokens["unit"], f"/items/{item['id']}")  # the court: the lead unit
+    page.click("#edit-item")
+    names = page.locator("#edit-form [name]").evaluate_all("els => els.map(e => e.name)")
+    assert names == ["responsible_person", "responsible_leader"]
+    page.fill("#e-responsible_person", "李法官")
+    before = _rendered(page)
+    page.click("#save-edit")
+    rerendered(page, before)
+    assert admin.get(f"/items/{item['id']}").json()["responsible_person"] == "李法官"
+
+    switch(page, live, viewer, f"/items/{item['id']}")
+    assert page.locator("#edit-item").count() == 0
     watch.assert_clean()

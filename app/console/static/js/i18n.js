@@ -101,6 +101,7 @@ const D = {
   new_item: ['新建问题', 'New item'],
   create: ['创建', 'Create'],
   save: ['保存', 'Save'],
+  edit: ['编辑', 'Edit'],
   cancel: ['取消', 'Cancel'],
   selected: ['已选', 'Selected'],
   batch_assign: ['批量交办', 'Assign selected'],

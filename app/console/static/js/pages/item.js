@@ -3,9 +3,12 @@ import { api, cached, session } from '../api.js';
 import { dt, formData, h, mount } from '../dom.js';
 import { label, t } from '../i18n.js';
 import { actionDef, errorBox, field, guarded, lightBadge, rendered, select, stateBadge, submitOnce, unitName } from '../ui.js';
+import { editPanel } from './item_edit.js';
 import { evidencePanel, extensionsPanel, historyPanel, measuresPanel } from './item_parts.js';
 
 const SATISFACTION = ['satisfied', 'basically_satisfied', 'dissatisfied', 'unreachable'];
+/** Actions that take ``co_unit_codes`` (API.md), though the workflow file lists only ``due_date``. */
+const CO_UNITS_TAKEN = ['assign', 'reassign'];
 
 function dl(pairs) {
   return h('dl', { class: 'fields' }, pairs.filter(([, v]) => v !== undefined).map(([k, v]) => [h('dt', {}, t(k)), h('dd', {}, v ?? '—')]));
@@ -33,6 +36,7 @@ function actionForm(item, action, units, done) {
   const def = actionDef(action.name, item.workflow.name) || {};
   const required = action.requires || [];
   const optional = escalate ? ['level'] : special ? [] : (def.optional || []).filter((f) => !required.includes(f));
+  if (CO_UNITS_TAKEN.includes(action.name) && !optional.includes('co_unit_codes')) optional.push('co_unit_codes');
   const names = [...required, ...optional];
   if (!special && !names.includes('comment')) names.push('comment');
   const out = h('div', {});
@@ -103,7 +107,7 @@ export async function itemPage(page, params, match) {
     h('div', { class: 'grid-2' },
       h('div', {},
         h('section', { class: 'panel' }, h('h2', {}, t('actions')), actionsBox),
-        h('section', { class: 'panel' }, h('h2', {}, t('details')), dl([
+        h('section', { class: 'panel' }, h('h2', {}, t('details')), editPanel(item, units, reload), dl([
           ['description', item.description || '—'],
           ['source', label('src', item.source)],
           ['type', item.type === undefined ? undefined : label('type', item.type)],
