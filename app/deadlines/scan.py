@@ -41,7 +41,7 @@ def _due_statement(resume: bool, limit: int, postgres: bool):
     shape, so SQLAlchemy derives its cache key (49 columns) once, not once a batch."""
     stmt = select(*due_columns()).where(col(Item.next_check_at) <= bindparam("moment"))
     if resume:
-        # A row value, not ``at < a OR (at = a AND id > i)``: both backends then start
+        # A row value, not ``at > a OR (at = a AND id > i)``: both backends then start
         # the index range at the key and read one batch. With the OR, SQLite read every
         # due row after the key and sorted them, each batch (quadratic in a large scan).
         after = tuple_(

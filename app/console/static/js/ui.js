@@ -50,11 +50,17 @@ export function actionLabel(action, wfName) {
   return label('act', action);
 }
 
+/** The item's workflow and its current state's definition (``state`` null while the
+ * workflows are not loaded or the state is unknown to them). */
+function stateOf(item) {
+  const wf = workflows && workflows[item.workflow?.name];
+  return { wf, state: (wf && wf.raw.states.find((s) => s.name === item.state)) || null };
+}
+
 /** Where an item stands in its workflow: ``final`` (closed), ``settled`` (closure asked for or
  * granted: no deadline runs and it is past its first state), as the server's measure rules read it. */
 export function standing(item) {
-  const wf = workflows && workflows[item.workflow?.name];
-  const state = wf && wf.raw.states.find((s) => s.name === item.state);
+  const { wf, state } = stateOf(item);
   const final = state ? !!state.final : !!item.closed_at;
   const settled = final || (state ? !state.deadline && item.state !== wf.raw.initial : item.state === 'verified');
   return { final, settled };
@@ -77,8 +83,7 @@ export function actionDef(action, wfName) {
 /** The deadline that runs now: the sign-off date (签收时限) while the item waits to be
  * accepted, the rectification date (整改时限) otherwise; the light follows it. */
 export function runningDeadline(item) {
-  const wf = workflows && workflows[item.workflow?.name];
-  const state = wf && wf.raw.states.find((s) => s.name === item.state);
+  const { state } = stateOf(item);
   const accepting = state ? state.deadline === 'accept' : item.state === 'assigned';
   if (accepting && item.accept_due_date) {
     return h('span', { class: 'deadline deadline-accept', title: t('accept_due_date') },

@@ -2,14 +2,14 @@
 import { api, session } from '../api.js';
 import { h, mount } from '../dom.js';
 import { t } from '../i18n.js';
-import { errorBox, field, myUnit, submitOnce } from '../ui.js';
+import { errorBox, field, myUnit, standing, submitOnce } from '../ui.js';
 
 const PEOPLE = ['responsible_person', 'responsible_leader'];
 
 /** The fields the caller may change (API.md): a supervisor or admin all of these, the
  * lead unit the two people; nobody once the item is closed. */
 export function editableFields(item, units) {
-  if (item.closed_at) return [];
+  if (standing(item).final) return [];
   if (['admin', 'supervisor'].includes(session.me.role)) {
     return ['title', 'description', 'co_unit_codes', ...PEOPLE];
   }
